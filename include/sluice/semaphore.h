@@ -1,0 +1,93 @@
+// AsyncSemaphore: a counting semaphore for coroutines, used to bound work in
+// flight (requests, batches on the CPU pool). acquire() suspends the calling
+// coroutine while no unit is free; it never blocks a thread.
+//
+// Thread safety: every member may be called from any thread.
+// Fairness: waiters are served first come, first served; a released unit goes
+// to the oldest waiter, never to a later try_acquire().
+// close(): every waiting and later acquire fails (returns false); units
+// already held stay valid and may still be released.
+// REQUIRES: the semaphore outlives every acquire() started on it.
+#pragma once
+
+#include "sluice/detail/waiter.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/system_executor.hpp>
+
+#include <cstddef>
+#include <mutex>
+
+namespace sluice {
+
+class AsyncSemaphore {
+ public:
+  explicit AsyncSemaphore(std::size_t units) : available_(units) {}
+  AsyncSemaphore(const AsyncSemaphore&) = delete;
+  AsyncSemaphore& operator=(const AsyncSemaphore&) = delete;
+  ~AsyncSemaphore();
+
+  // Takes one unit if one is free now.
+  bool try_acquire();
+
+  // Completion signature: void(bool acquired).
+  template <class Token>
+  auto async_acquire(Token&& token) {
+    return boost::asio::async_initiate<Token, void(bool)>(
+        [this](auto handler) {
+          using W = detail::HandlerWaiter<Waiter, decltype(handler), bool>;
+          enqueue(new W(std::move(handler), boost::asio::system_executor()));
+        },
+        token);
+  }
+
+  // Takes one unit, waiting for it if needed. False if the semaphore is closed.
+  boost::asio::awaitable<bool> acquire() {
+    if (try_acquire()) co_return true;
+    co_return co_await async_acquire(boost::asio::deferred);
+  }
+
+  // Returns a unit: to the oldest waiter if any, else to the pool.
+  void release();
+
+  void close();
+
+  std::size_t available() const;
+  std::size_t waiting() const;
+
+ private:
+  using Waiter = detail::Waiter<bool>;
+  void enqueue(Waiter* w);
+
+  mutable std::mutex mu_;
+  std::size_t available_;
+  std::size_t waiting_ = 0;
+  bool closed_ = false;
+  detail::WaiterList<Waiter> waiters_;
+};
+
+// Holds one unit of a semaphore and releases it when destroyed.
+class SemaphoreUnit {
+ public:
+  SemaphoreUnit() = default;
+  explicit SemaphoreUnit(AsyncSemaphore& s) : sem_(&s) {}
+  SemaphoreUnit(SemaphoreUnit&& o) noexcept : sem_(std::exchange(o.sem_, nullptr)) {}
+  SemaphoreUnit& operator=(SemaphoreUnit&& o) noexcept {
+    if (this != &o) {
+      reset();
+      sem_ = std::exchange(o.sem_, nullptr);
+    }
+    return *this;
+  }
+  ~SemaphoreUnit() { reset(); }
+  void reset() {
+    if (sem_) std::exchange(sem_, nullptr)->release();
+  }
+
+ private:
+  AsyncSemaphore* sem_ = nullptr;
+};
+
+}  // namespace sluice

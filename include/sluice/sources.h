@@ -1,0 +1,84 @@
+// File sources: CSV and JSON Lines files read on a thread of their own (file
+// reads block; the event loop must not), handed to the pipeline through a
+// bounded channel like any other stage.
+//
+// Errors end the run with a message naming the file and line, e.g.
+//   stage 'records': records.csv:17: expected 2 fields (as in the header), found 3
+#pragma once
+
+#include "sluice/pipeline.h"
+#include "sluice/status.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+struct CsvOptions {
+  std::string name;  // stage name; default "source#<index>"
+  std::size_t capacity = kDefaultCapacity;
+  char delimiter = ',';
+};
+
+// One record of a CSV file (RFC 4180: quoted fields may hold delimiters,
+// doubled quotes and line breaks). The first line is the header.
+struct CsvRecord {
+  std::uint64_t line = 0;  // where the record starts, counting from 1
+  std::vector<std::string> fields;
+  std::shared_ptr<const std::vector<std::string>> header;
+
+  // The field of the named column, or nullptr if there is no such column.
+  const std::string* get(std::string_view column) const;
+};
+
+// Reads CSV records one at a time. Not thread-safe.
+class CsvReader {
+ public:
+  // Opens `path` and reads its header. Fails with kNotFound / kIoError naming
+  // the file, or kInvalidArgument for an empty file or a malformed header.
+  static Result<std::unique_ptr<CsvReader>> open(const std::string& path, char delimiter = ',');
+  ~CsvReader();
+
+  const std::shared_ptr<const std::vector<std::string>>& header() const { return header_; }
+
+  // Reads the next record into `rec`: true, or false at the end of the file.
+  // Fails with kInvalidArgument "<path>:<line>: ..." on a malformed record
+  // (an unterminated quote, text after a closing quote, a quote inside an
+  // unquoted field, a count of fields unlike the header's).
+  Result<bool> next(CsvRecord& rec);
+
+ private:
+  CsvReader(std::string path, std::FILE* f, char delimiter);
+  int get();
+  int peek();
+  Result<bool> parse_record(std::vector<std::string>& fields);
+  Status error_at(std::uint64_t line, std::string_view what) const;
+
+  std::string path_;
+  std::FILE* file_;
+  char delimiter_;
+  std::vector<char> buf_;
+  std::size_t pos_ = 0;
+  std::size_t end_ = 0;
+  std::uint64_t line_ = 1;
+  std::shared_ptr<const std::vector<std::string>> header_;
+};
+
+// One line of a JSON Lines file. Blank lines are not records and are passed
+// over; the text is not parsed here.
+struct JsonlRecord {
+  std::uint64_t line = 0;
+  std::string text;
+};
+
+using CsvSource = Source<CsvRecord, detail::UniqueFunction<Stream<CsvRecord>(detail::FlowState&)>>;
+using JsonlSource = Source<JsonlRecord, detail::UniqueFunction<Stream<JsonlRecord>(detail::FlowState&)>>;
+
+CsvSource from_csv(std::string path, CsvOptions opt = {});
+JsonlSource from_jsonl(std::string path, StageOptions opt = {});
+
+}  // namespace sluice

@@ -1,0 +1,186 @@
+#include "sluice/detail/flow.h"
+
+#include "sluice/pipeline.h"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cassert>
+#include <exception>
+
+namespace sluice::detail {
+
+namespace asio = boost::asio;
+
+struct FlowState::Task {
+  explicit Task(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::cancellation_signal signal;  // emitted on `strand` only
+};
+
+FlowState::FlowState(Runtime& rt) : rt_(rt) {}
+
+FlowState::~FlowState() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+StageCounters& FlowState::add_stage(const std::string& name, const char* kind) {
+  std::lock_guard lock(mu_);
+  std::string n = name.empty() ? std::string(kind) + "#" + std::to_string(stages_.size()) : name;
+  return stages_.emplace_back(std::move(n));
+}
+
+void FlowState::add_canceller(std::function<void()> f) {
+  std::lock_guard lock(mu_);
+  cancellers_.push_back(std::move(f));
+}
+
+namespace {
+Status from_exception(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return Status::Internal(std::string("exception: ") + ex.what());
+  } catch (...) {
+    return Status::Internal("unknown exception");
+  }
+}
+}  // namespace
+
+void FlowState::spawn(StageCounters& stage, asio::awaitable<Status> task) {
+  Task* t;
+  {
+    std::lock_guard lock(mu_);
+    t = &tasks_.emplace_back(asio::make_strand(rt_.io_context()));
+    ++live_;
+  }
+  asio::co_spawn(t->strand, std::move(task),
+                 asio::bind_cancellation_slot(
+                     t->signal.slot(), [self = shared_from_this(), &stage](std::exception_ptr e, Status s) {
+                       // An exception after the run stopped is the abort of a
+                       // cancelled operation, not a new error.
+                       if (e && !self->stopping()) s = from_exception(e);
+                       if (!s.ok()) self->fail(stage, s);
+                       self->task_done();
+                     }));
+}
+
+void FlowState::spawn_thread(StageCounters& stage, UniqueFunction<Status()> body) {
+  std::lock_guard lock(mu_);
+  ++live_;
+  threads_.emplace_back([self = shared_from_this(), &stage, body = std::move(body)]() mutable {
+    Status s;
+    try {
+      s = body();
+    } catch (...) {
+      s = from_exception(std::current_exception());
+    }
+    if (!s.ok()) self->fail(stage, s);
+    self->task_done();
+  });
+}
+
+void FlowState::fail(const StageCounters& stage, const Status& status) {
+  if (status.code() == StatusCode::kCancelled && stopping()) return;
+  stop(status.with_context("stage '" + stage.name + "'"));
+}
+
+void FlowState::cancel() { stop(Status::Cancelled("the run was cancelled")); }
+
+void FlowState::stop(Status reason) {
+  std::vector<std::function<void()>> cancellers;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+    outcome_ = std::move(reason);
+    cancellers = cancellers_;
+    for (Task& t : tasks_) {
+      asio::post(t.strand, [self = shared_from_this(), &t] { t.signal.emit(asio::cancellation_type::terminal); });
+    }
+  }
+  for (auto& c : cancellers) c();
+}
+
+void FlowState::task_done() {
+  std::lock_guard lock(mu_);
+  assert(live_ > 0);
+  if (--live_ == 0) all_done_.notify_all();
+}
+
+Status FlowState::wait() {
+  assert(detail::this_thread_role() == ThreadRole::kOther);
+  std::vector<std::thread> threads;
+  {
+    std::unique_lock lock(mu_);
+    all_done_.wait(lock, [&] { return live_ == 0; });
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+  std::lock_guard lock(mu_);
+  return outcome_;
+}
+
+bool FlowState::done() const {
+  std::lock_guard lock(mu_);
+  return live_ == 0;
+}
+
+std::size_t FlowState::live_tasks() const {
+  std::lock_guard lock(mu_);
+  return live_;
+}
+
+std::vector<StageStats> FlowState::stats() const {
+  std::lock_guard lock(mu_);
+  std::vector<StageStats> out;
+  out.reserve(stages_.size());
+  for (const StageCounters& c : stages_) {
+    out.push_back({.name = c.name,
+                   .items_in = c.in.load(std::memory_order_relaxed),
+                   .items_out = c.out.load(std::memory_order_relaxed),
+                   .busy = std::chrono::nanoseconds(c.busy_ns.load(std::memory_order_relaxed)),
+                   .queue_depth = c.queue_depth ? c.queue_depth() : 0,
+                   .queue_capacity = c.queue_capacity});
+  }
+  return out;
+}
+
+}  // namespace sluice::detail
+
+namespace sluice {
+
+Status Run::wait() { return flow_->wait(); }
+void Run::cancel() { flow_->cancel(); }
+bool Run::done() const { return flow_->done(); }
+std::vector<StageStats> Run::stats() const { return flow_->stats(); }
+std::size_t Run::live_tasks() const { return flow_->live_tasks(); }
+
+Run::~Run() {
+  if (flow_ && !flow_->done()) {
+    flow_->cancel();
+    (void)flow_->wait();
+  }
+}
+
+Run Runtime::start(Pipeline pipeline) {
+  auto flow = std::make_shared<detail::FlowState>(*this);
+  pipeline.build(*flow);
+  return Run(std::move(flow));
+}
+
+Status Runtime::block_on(Pipeline pipeline) {
+  Run run = start(std::move(pipeline));
+  return run.wait();
+}
+
+}  // namespace sluice
+
+namespace sluice::detail {
+
+Status status_from_current_exception() { return from_exception(std::current_exception()); }
+
+}  // namespace sluice::detail

@@ -1,0 +1,67 @@
+#include "sluice/semaphore.h"
+
+#include <cassert>
+
+namespace sluice {
+
+AsyncSemaphore::~AsyncSemaphore() { assert(waiters_.empty()); }
+
+bool AsyncSemaphore::try_acquire() {
+  std::lock_guard lock(mu_);
+  if (closed_ || available_ == 0) return false;
+  --available_;
+  return true;
+}
+
+void AsyncSemaphore::enqueue(Waiter* w) {
+  bool granted;
+  {
+    std::lock_guard lock(mu_);
+    granted = !closed_ && available_ > 0;
+    if (granted) {
+      --available_;
+    } else if (!closed_) {
+      waiters_.push_back(w);
+      ++waiting_;
+      return;
+    }
+  }
+  w->complete(granted);
+}
+
+void AsyncSemaphore::release() {
+  Waiter* next = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (!waiters_.empty()) {
+      next = waiters_.pop_front();
+      --waiting_;
+    } else {
+      ++available_;
+    }
+  }
+  if (next) next->complete(true);
+}
+
+void AsyncSemaphore::close() {
+  detail::WaiterList<Waiter> failed;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    while (!waiters_.empty()) failed.push_back(waiters_.pop_front());
+    waiting_ = 0;
+  }
+  while (!failed.empty()) failed.pop_front()->complete(false);
+}
+
+std::size_t AsyncSemaphore::available() const {
+  std::lock_guard lock(mu_);
+  return available_;
+}
+
+std::size_t AsyncSemaphore::waiting() const {
+  std::lock_guard lock(mu_);
+  return waiting_;
+}
+
+}  // namespace sluice
