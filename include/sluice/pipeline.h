@@ -87,13 +87,13 @@ using Stream = std::shared_ptr<Channel<T>>;
 
 // A pipeline started on a Runtime.
 // Thread safety: every member may be called from any thread but the
-// runtime's own. Destroying a Run that has not ended cancels it and waits.
-class Run {
+// runtime's own. Destroying a RunHandle that has not ended cancels it and waits.
+class RunHandle {
  public:
-  explicit Run(std::shared_ptr<detail::FlowState> flow) : flow_(std::move(flow)) {}
-  Run(Run&&) noexcept = default;
-  Run& operator=(Run&&) noexcept = delete;
-  ~Run();
+  explicit RunHandle(std::shared_ptr<detail::FlowState> flow) : flow_(std::move(flow)) {}
+  RunHandle(RunHandle&&) noexcept = default;
+  RunHandle& operator=(RunHandle&&) noexcept = delete;
+  ~RunHandle();
 
   // Blocks until every stage has ended: OK, kCancelled after cancel(), or the
   // first error, its message starting with "stage '<name>': ".

@@ -8,7 +8,7 @@
 //     calling coroutine with its result.
 //
 // Thread safety: all members may be called from any thread.
-// Lifetime: destroy the Runtime only after every Run on it has ended; the
+// Lifetime: destroy the Runtime only after every RunHandle on it has ended; the
 // destructor waits for CPU work in progress, stops the event loop and joins
 // its threads.
 #pragma once
@@ -38,7 +38,7 @@
 namespace sluice {
 
 class Pipeline;
-class Run;
+class RunHandle;
 
 struct RuntimeOptions {
   // Event-loop threads. One is enough for tens of thousands of requests a
@@ -82,14 +82,17 @@ class Runtime {
     return boost::asio::async_initiate<Token, void(std::exception_ptr, std::optional<R>)>(
         [this](auto handler, F f) {
           auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler, executor()));
-          post_cpu([f = std::move(f), h = std::move(handler), work = std::move(work)]() mutable {
+          post_cpu([f = std::optional<F>(std::move(f)), h = std::move(handler), work = std::move(work)]() mutable {
             std::optional<R> result;
             std::exception_ptr error;
             try {
-              result.emplace(f());
+              result.emplace((*f)());
             } catch (...) {
               error = std::current_exception();
             }
+            // Destroy fn, and whatever it holds, before the caller resumes:
+            // once it has its result, nothing of the call remains.
+            f.reset();
             auto ex = work.get_executor();
             boost::asio::post(ex, [h = std::move(h), error, result = std::move(result),
                                    work = std::move(work)]() mutable { std::move(h)(error, std::move(result)); });
@@ -109,8 +112,8 @@ class Runtime {
     return boost::asio::co_spawn(io_, std::move(task), boost::asio::use_future).get();
   }
 
-  // Starts a pipeline; the returned Run reports progress and its end.
-  Run start(Pipeline pipeline);
+  // Starts a pipeline; the returned RunHandle reports progress and its end.
+  RunHandle start(Pipeline pipeline);
   // Runs a pipeline to its end: OK, or the first error with its stage's name.
   // REQUIRES: not called on one of this runtime's threads.
   Status block_on(Pipeline pipeline);

@@ -90,7 +90,7 @@ int run_demo(const DemoOptions& options) {
           {.name = "aggregate"}) |
       sink([&rows](std::vector<Features> fs) { rows.insert(rows.end(), fs.begin(), fs.end()); }, {.name = "collect"});
 
-  Run run = rt.start(std::move(pipeline));
+  RunHandle run = rt.start(std::move(pipeline));
   Status status = run.wait();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!status.ok()) {

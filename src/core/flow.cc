@@ -153,27 +153,27 @@ std::vector<StageStats> FlowState::stats() const {
 
 namespace sluice {
 
-Status Run::wait() { return flow_->wait(); }
-void Run::cancel() { flow_->cancel(); }
-bool Run::done() const { return flow_->done(); }
-std::vector<StageStats> Run::stats() const { return flow_->stats(); }
-std::size_t Run::live_tasks() const { return flow_->live_tasks(); }
+Status RunHandle::wait() { return flow_->wait(); }
+void RunHandle::cancel() { flow_->cancel(); }
+bool RunHandle::done() const { return flow_->done(); }
+std::vector<StageStats> RunHandle::stats() const { return flow_->stats(); }
+std::size_t RunHandle::live_tasks() const { return flow_->live_tasks(); }
 
-Run::~Run() {
+RunHandle::~RunHandle() {
   if (flow_ && !flow_->done()) {
     flow_->cancel();
     (void)flow_->wait();
   }
 }
 
-Run Runtime::start(Pipeline pipeline) {
+RunHandle Runtime::start(Pipeline pipeline) {
   auto flow = std::make_shared<detail::FlowState>(*this);
   pipeline.build(*flow);
-  return Run(std::move(flow));
+  return RunHandle(std::move(flow));
 }
 
 Status Runtime::block_on(Pipeline pipeline) {
-  Run run = start(std::move(pipeline));
+  RunHandle run = start(std::move(pipeline));
   return run.wait();
 }
 
