@@ -195,6 +195,35 @@ TEST(Pipeline, ErrorInAMiddleStageEndsTheRunWithThatErrorAndItsStage) {
   EXPECT_EQ(s.message(), "stage 'parse': record 500: field 'id' is not a number");
 }
 
+TEST(Pipeline, ErrorCancelsInFlightAsyncWorkInsteadOfWaitingForIt) {
+  Runtime rt({.io_threads = 1, .cpu_threads = 1});
+  std::atomic<int> aborted{0};
+  // Item 0 fails at once; the others would each wait a minute unless the
+  // failure cancels their wait.
+  auto p = from_range(std::views::iota(0, 16)) |
+           map_unordered(
+               [&](int v) -> asio::awaitable<Result<int>> {
+                 if (v == 0) {
+                   co_await sleep_for(20ms);  // let the others start waiting
+                   co_return Status::Unavailable("item 0: upstream is down");
+                 }
+                 try {
+                   co_await sleep_for(60s);
+                 } catch (const boost::system::system_error& e) {
+                   if (e.code() == asio::error::operation_aborted) ++aborted;
+                   throw;
+                 }
+                 co_return v;
+               },
+               {.name = "fetch", .concurrency = 16}) |
+           sink([](int) {});
+  auto start = std::chrono::steady_clock::now();
+  Status s = rt.block_on(std::move(p));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_EQ(s.to_string(), "UNAVAILABLE: stage 'fetch': item 0: upstream is down");
+  EXPECT_EQ(aborted.load(), 15);
+}
+
 TEST(Pipeline, ExceptionInACpuStageIsAnInternalErrorNamingTheStage) {
   Runtime rt({.io_threads = 1, .cpu_threads = 2});
   auto p = from_range(std::views::iota(0)) | batch({.size = 8}) |
