@@ -28,6 +28,10 @@
 // stage ("stage 'fetch': ..."). A stage that stops consuming early (take(),
 // a sink returning Control::kStop) stops the stages before it, and the run
 // ends OK.
+//
+// Options are checked when the pipeline starts: a zero capacity, batch size
+// or concurrency is a programming error, and Runtime::start throws
+// std::invalid_argument naming the stage.
 #pragma once
 
 #include "sluice/channel.h"

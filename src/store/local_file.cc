@@ -1,0 +1,87 @@
+// A local file that becomes visible under its name only when complete.
+#include "sluice/output_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+namespace sluice {
+namespace {
+
+Status os_error(const std::string& what, const std::string& path, int err) {
+  return Status::IoError(what + " " + path + ": " + std::strerror(err));
+}
+
+class LocalFileStream final : public OutputStream {
+ public:
+  LocalFileStream(std::string path, std::string temp, int fd)
+      : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {}
+  ~LocalFileStream() override { abort(); }
+
+  Status write(std::string_view bytes) override {
+    if (fd_ < 0) return Status::FailedPrecondition("write to a closed file " + path_);
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return os_error("cannot write", temp_, errno);
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      written_ += static_cast<std::uint64_t>(n);
+    }
+    return Status();
+  }
+
+  Status close() override {
+    if (fd_ < 0) return Status::FailedPrecondition("file already closed: " + path_);
+    if (::fsync(fd_) != 0) {
+      Status s = os_error("cannot sync", temp_, errno);
+      abort();
+      return s;
+    }
+    int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) {
+      Status s = os_error("cannot close", temp_, errno);
+      ::unlink(temp_.c_str());
+      return s;
+    }
+    if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+      Status s = os_error("cannot rename " + temp_ + " to", path_, errno);
+      ::unlink(temp_.c_str());
+      return s;
+    }
+    return Status();
+  }
+
+  void abort() override {
+    if (fd_ < 0) return;
+    ::close(std::exchange(fd_, -1));
+    ::unlink(temp_.c_str());
+  }
+
+  std::uint64_t position() const override { return written_; }
+
+ private:
+  std::string path_;
+  std::string temp_;
+  int fd_;
+  std::uint64_t written_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OutputStream>> open_local_file(const std::string& path) {
+  std::random_device rd;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".tmp-%08x", rd());
+  std::string temp = path + suffix;
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return os_error("cannot create", temp, errno);
+  return std::unique_ptr<OutputStream>(new LocalFileStream(path, std::move(temp), fd));
+}
+
+}  // namespace sluice
