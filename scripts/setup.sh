@@ -15,19 +15,32 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# Node.js runs the independent Parquet readers of the interop tests; the
+# machine's own node is used when there is one.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "setup: installing ${missing[*]}" >&2
-sudo=()
-[[ $(id -u) -eq 0 ]] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The interop tests' readers (DuckDB, hyparquet, parquet-wasm), exactly as
+# pinned by the lock file; reinstalled only when the lock file changes.
+interop="$(dirname "$0")/../tests/interop"
+stamp="$interop/node_modules/.sluice-lock-sha256"
+want=$(sha256sum "$interop/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "setup: installing the interop tests' npm packages" >&2
+  (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" > "$stamp"
+fi

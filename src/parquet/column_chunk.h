@@ -1,9 +1,11 @@
-// Encodes one column of one row group into a Parquet column chunk: an
+// Encodes one column of one row group into a Parquet column chunk, written
+// page by page to the output stream: an
 // optional dictionary page, then data pages (v1) bounded by bytes, each with
 // its levels, values, statistics and compression.
 #pragma once
 
 #include "compression.h"
+#include "sluice/output_stream.h"
 #include "sluice/parquet/batch.h"
 #include "sluice/parquet/schema.h"
 #include "sluice/status.h"
@@ -37,9 +39,10 @@ struct ChunkOptions {
 };
 
 struct EncodedChunk {
-  std::string bytes;                        // the pages, headers included
-  std::int64_t dictionary_page_offset = -1; // relative to the chunk's start; -1: none
-  std::int64_t data_page_offset = 0;        // relative to the chunk's start
+  std::int64_t start = 0;                   // file offset of the chunk's first page
+  std::int64_t compressed_size = 0;         // of the pages as written, headers included
+  std::int64_t dictionary_page_offset = -1; // file offset; -1: none
+  std::int64_t data_page_offset = 0;        // file offset of the first data page
   std::int64_t num_values = 0;              // level entries (values, nulls, empty lists)
   std::int64_t uncompressed_size = 0;       // of the pages, headers included
   std::vector<int> encodings;
@@ -47,8 +50,19 @@ struct EncodedChunk {
   std::uint32_t data_pages = 0;
 };
 
+// Buffers reused from one chunk to the next (one set per writer), so large
+// row groups do not pay for fresh, zero-filled allocations every time.
+struct ChunkScratch {
+  std::vector<std::uint32_t> indices;
+  std::vector<std::int32_t> slots;
+  std::vector<std::uint8_t> def, rep;
+  std::vector<std::size_t> entry, value;
+  std::string body, header;
+};
+
+// Writes the chunk's pages to `sink` as they are made, and describes them in `out`.
 // REQUIRES: `data` holds `rows` rows valid for `column` (see validate()).
 Status encode_chunk(const Column& column, const ColumnData& data, std::size_t rows, const ChunkOptions& options,
-                    Compressor& compressor, EncodedChunk& out);
+                    Compressor& compressor, ChunkScratch& scratch, OutputStream& sink, EncodedChunk& out);
 
 }  // namespace sluice::parquet

@@ -5,6 +5,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <climits>
 
 namespace sluice::parquet {
@@ -28,55 +29,56 @@ int codec_id(Compression c) {
   return 0;
 }
 
-namespace {
-
-Status gzip(std::string_view in, std::string& out) {
-  z_stream zs{};
-  // 15 + 16: a 32 KiB window with a gzip header, as Parquet's GZIP codec is.
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Status::Internal("gzip: deflateInit2 failed");
+char* Compressor::room(std::size_t n) {
+  if (n > cap_) {
+    cap_ = std::max(n, cap_ * 2);
+    buf_.reset(new char[cap_]);
   }
-  out.resize(deflateBound(&zs, in.size()));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END ? Status() : Status::Internal("gzip: deflate failed");
+  return buf_.get();
 }
 
-}  // namespace
-
-Status Compressor::compress(Compression codec, std::string_view in, std::string& out) {
+Result<std::string_view> Compressor::compress(Compression codec, std::string_view in) {
   if (in.size() > INT_MAX) return Status::ResourceExhausted("page larger than 2 GiB");
   switch (codec) {
     case Compression::kNone:
-      out.assign(in);
-      return Status();
+      return in;
     case Compression::kZstd: {
-      out.resize(ZSTD_compressBound(in.size()));
-      std::size_t n = ZSTD_compressCCtx(ctx_->zstd, out.data(), out.size(), in.data(), in.size(), zstd_level_);
+      std::size_t bound = ZSTD_compressBound(in.size());
+      char* out = room(bound);
+      std::size_t n = ZSTD_compressCCtx(ctx_->zstd, out, bound, in.data(), in.size(), zstd_level_);
       if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
-      out.resize(n);
-      return Status();
+      return std::string_view(out, n);
     }
     case Compression::kSnappy: {
-      out.resize(snappy::MaxCompressedLength(in.size()));
+      char* out = room(snappy::MaxCompressedLength(in.size()));
       std::size_t n = 0;
-      snappy::RawCompress(in.data(), in.size(), out.data(), &n);
-      out.resize(n);
-      return Status();
+      snappy::RawCompress(in.data(), in.size(), out, &n);
+      return std::string_view(out, n);
     }
-    case Compression::kGzip:
-      return gzip(in, out);
+    case Compression::kGzip: {
+      z_stream zs{};
+      // 15 + 16: a 32 KiB window with a gzip header, as Parquet's GZIP codec is.
+      if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return Status::Internal("gzip: deflateInit2 failed");
+      }
+      std::size_t bound = deflateBound(&zs, in.size());
+      char* out = room(bound);
+      zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+      zs.avail_in = static_cast<uInt>(in.size());
+      zs.next_out = reinterpret_cast<Bytef*>(out);
+      zs.avail_out = static_cast<uInt>(bound);
+      int rc = deflate(&zs, Z_FINISH);
+      std::size_t n = zs.total_out;
+      deflateEnd(&zs);
+      if (rc != Z_STREAM_END) return Status::Internal("gzip: deflate failed");
+      return std::string_view(out, n);
+    }
     case Compression::kLz4Raw: {
-      out.resize(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(in.size()))));
-      int n = LZ4_compress_default(in.data(), out.data(), static_cast<int>(in.size()), static_cast<int>(out.size()));
+      int bound = LZ4_compressBound(static_cast<int>(in.size()));
+      char* out = room(static_cast<std::size_t>(bound));
+      int n = LZ4_compress_default(in.data(), out, static_cast<int>(in.size()), bound);
       if (n <= 0) return Status::Internal("lz4: compression failed");
-      out.resize(static_cast<std::size_t>(n));
-      return Status();
+      return std::string_view(out, static_cast<std::size_t>(n));
     }
   }
   return Status::Internal("unknown codec");

@@ -18,13 +18,17 @@ class Compressor {
   Compressor(const Compressor&) = delete;
   Compressor& operator=(const Compressor&) = delete;
 
-  // Replaces `out` with `in` compressed by `codec` (kNone: a copy).
-  Status compress(Compression codec, std::string_view in, std::string& out);
+  // `in` compressed by `codec`: a view of a buffer the compressor owns,
+  // valid until the next call (kNone: `in` itself, no copy).
+  Result<std::string_view> compress(Compression codec, std::string_view in);
 
  private:
   struct Contexts;
+  char* room(std::size_t n);  // the buffer, at least n bytes, never zero-filled
   int zstd_level_;
   std::unique_ptr<Contexts> ctx_;
+  std::unique_ptr<char[]> buf_;
+  std::size_t cap_ = 0;
 };
 
 // Replaces `out` with `in` decompressed; `size` is the expected size.

@@ -137,19 +137,48 @@ void append_rows(const Column& c, const ColumnData& src, std::size_t begin, std:
   }
 }
 
+// Reserves room for `rows` more rows shaped like `sample` (bytes and list
+// elements per row as in the sample). Large reservations only map memory;
+// pages count against RSS when written, so this costs nothing up front and
+// spares the copies of growing by doubling.
+void reserve_like(const ColumnData& sample, std::size_t sample_rows, std::size_t rows, ColumnData& d) {
+  auto grow = [&](auto& v, std::size_t per_sample) {
+    if (per_sample == 0) return;
+    std::size_t want = v.size() + per_sample * rows / std::max<std::size_t>(1, sample_rows) + 1;
+    if (want > v.capacity()) v.reserve(want);
+  };
+  grow(d.b, sample.b.size());
+  grow(d.i32, sample.i32.size());
+  grow(d.i64, sample.i64.size());
+  grow(d.f32, sample.f32.size());
+  grow(d.f64, sample.f64.size());
+  grow(d.offsets, sample.offsets.size() > 1 ? sample_rows : 0);
+  grow(d.valid, sample.valid.empty() ? 0 : sample_rows);
+  if (!sample.bytes.empty()) {
+    std::size_t want = d.bytes.size() + sample.bytes.size() * rows / std::max<std::size_t>(1, sample_rows) + 1;
+    if (want > d.bytes.capacity()) d.bytes.reserve(want);
+  }
+}
+
+// Empties a row group's buffer, keeping its memory for the next one.
+void clear_keep_capacity(ColumnData& d) {
+  d.valid.clear();
+  d.b.clear();
+  d.i32.clear();
+  d.i64.clear();
+  d.f32.clear();
+  d.f64.clear();
+  d.offsets.assign(1, 0);
+  d.bytes.clear();
+}
+
 std::uint64_t buffered_bytes(const ColumnData& d) {
   return d.valid.size() + d.b.size() + 4 * d.i32.size() + 8 * d.i64.size() + 4 * d.f32.size() + 8 * d.f64.size() +
          4 * d.offsets.size() + d.bytes.size();
 }
 
-struct ChunkMeta {
-  EncodedChunk chunk;  // bytes dropped once written
-  std::int64_t start = 0;
-  std::int64_t compressed = 0;
-};
-
 struct RowGroupMeta {
-  std::vector<ChunkMeta> chunks;
+  std::vector<EncodedChunk> chunks;
   std::int64_t rows = 0;
   std::int64_t start = 0;
   std::int64_t total_uncompressed = 0;
@@ -242,6 +271,7 @@ struct ParquetWriter::Impl {
   WriterOptions options;
   std::unique_ptr<OutputStream> out;
   Compressor compressor;
+  ChunkScratch scratch;
   std::vector<ColumnData> buffer;
   std::size_t buffered_rows = 0;
   std::uint64_t buffered_estimate = 0;
@@ -273,18 +303,14 @@ struct ParquetWriter::Impl {
                       .dictionary_bytes = options.dictionary_bytes,
                       .dictionary = options.dictionary};
     for (std::size_t i = 0; i < schema.size(); ++i) {
-      ChunkMeta cm;
-      cm.start = static_cast<std::int64_t>(out->position());
-      if (Status s = encode_chunk(schema[i], buffer[i], buffered_rows, copt, compressor, cm.chunk); !s.ok()) {
+      EncodedChunk chunk;
+      if (Status s = encode_chunk(schema[i], buffer[i], buffered_rows, copt, compressor, scratch, *out, chunk); !s.ok()) {
         return s.with_context("column '" + schema[i].name + "'");
       }
-      if (Status s = out->write(cm.chunk.bytes); !s.ok()) return s;
-      rg.total_uncompressed += cm.chunk.uncompressed_size;
-      cm.compressed = static_cast<std::int64_t>(cm.chunk.bytes.size());
-      rg.total_compressed += cm.compressed;
-      cm.chunk.bytes = std::string();  // keep only the metadata
-      rg.chunks.push_back(std::move(cm));
-      buffer[i] = ColumnData{};
+      rg.total_uncompressed += chunk.uncompressed_size;
+      rg.total_compressed += chunk.compressed_size;
+      rg.chunks.push_back(chunk);
+      clear_keep_capacity(buffer[i]);
     }
     row_groups.push_back(std::move(rg));
     buffered_rows = 0;
@@ -310,8 +336,8 @@ struct ParquetWriter::Impl {
       w.begin_list(1, thrift::kStruct, rg.chunks.size());
       for (std::size_t i = 0; i < rg.chunks.size(); ++i) {
         const Column& c = schema[i];
-        const EncodedChunk& ch = rg.chunks[i].chunk;
-        const std::int64_t start = rg.chunks[i].start;
+        const EncodedChunk& ch = rg.chunks[i];
+        const std::int64_t start = ch.start;
         w.begin_element_struct();
         w.i64(2, start);
         w.begin_struct(3);
@@ -330,9 +356,9 @@ struct ParquetWriter::Impl {
         w.i32(4, codec_id(c.compression.value_or(options.compression)));
         w.i64(5, ch.num_values);
         w.i64(6, ch.uncompressed_size);
-        w.i64(7, rg.chunks[i].compressed);
-        w.i64(9, start + ch.data_page_offset);
-        if (ch.dictionary_page_offset >= 0) w.i64(11, start + ch.dictionary_page_offset);
+        w.i64(7, ch.compressed_size);
+        w.i64(9, ch.data_page_offset);
+        if (ch.dictionary_page_offset >= 0) w.i64(11, ch.dictionary_page_offset);
         w.begin_struct(12);
         w.i64(3, ch.stats.null_count);
         if (ch.stats.has_min_max) {
@@ -406,6 +432,15 @@ Status ParquetWriter::write(const ColumnBatch& batch) {
   while (row < batch.rows) {
     std::size_t room = m.options.row_group_rows - m.buffered_rows;
     std::size_t take = std::min(room, batch.rows - row);
+    if (m.buffered_rows == 0) {
+      // A new row group: reserve for as many rows as it will likely hold,
+      // judged from this batch against both bounds.
+      std::uint64_t batch_bytes = 0;
+      for (const ColumnData& c : batch.columns) batch_bytes += buffered_bytes(c);
+      std::uint64_t per_row = std::max<std::uint64_t>(1, batch_bytes / std::max<std::size_t>(1, batch.rows));
+      std::size_t expect = static_cast<std::size_t>(std::min<std::uint64_t>(room, m.options.row_group_bytes / per_row + 1));
+      for (std::size_t i = 0; i < m.schema.size(); ++i) reserve_like(batch.columns[i], batch.rows, expect, m.buffer[i]);
+    }
     for (std::size_t i = 0; i < m.schema.size(); ++i) {
       std::uint64_t before = buffered_bytes(m.buffer[i]);
       append_rows(m.schema[i], batch.columns[i], row, row + take, m.buffered_rows, m.buffer[i]);

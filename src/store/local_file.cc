@@ -22,22 +22,28 @@ class LocalFileStream final : public OutputStream {
       : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {}
   ~LocalFileStream() override { abort(); }
 
+  // Small writes (page headers, the footer) gather in a buffer; large ones
+  // (pages) go straight to the file after it.
   Status write(std::string_view bytes) override {
     if (fd_ < 0) return Status::FailedPrecondition("write to a closed file " + path_);
-    while (!bytes.empty()) {
-      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return os_error("cannot write", temp_, errno);
-      }
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-      written_ += static_cast<std::uint64_t>(n);
+    if (buffer_.size() + bytes.size() <= kBufferBytes) {
+      buffer_.append(bytes);
+      return Status();
     }
-    return Status();
+    if (Status s = flush(); !s.ok()) return s;
+    if (bytes.size() < kBufferBytes) {
+      buffer_.append(bytes);
+      return Status();
+    }
+    return write_all(bytes);
   }
 
   Status close() override {
     if (fd_ < 0) return Status::FailedPrecondition("file already closed: " + path_);
+    if (Status s = flush(); !s.ok()) {
+      abort();
+      return s;
+    }
     if (::fsync(fd_) != 0) {
       Status s = os_error("cannot sync", temp_, errno);
       abort();
@@ -63,13 +69,36 @@ class LocalFileStream final : public OutputStream {
     ::unlink(temp_.c_str());
   }
 
-  std::uint64_t position() const override { return written_; }
+  std::uint64_t position() const override { return written_ + buffer_.size(); }
 
  private:
+  static constexpr std::size_t kBufferBytes = 64 << 10;
+
+  Status flush() {
+    std::string_view pending = buffer_;
+    Status s = write_all(pending);
+    buffer_.clear();
+    return s;
+  }
+
+  Status write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return os_error("cannot write", temp_, errno);
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      written_ += static_cast<std::uint64_t>(n);
+    }
+    return Status();
+  }
+
   std::string path_;
   std::string temp_;
   int fd_;
   std::uint64_t written_ = 0;
+  std::string buffer_;
 };
 
 }  // namespace
