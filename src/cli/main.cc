@@ -1,5 +1,6 @@
 // The `sluice` command.
 #include "demo.h"
+#include "inspect.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,9 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo [--records N] [--latency-us N] [--in-flight N] [--cpu-threads N]\n"
     "        run a small example pipeline of the reference workload's shape\n"
+    "  inspect FILE.parquet [--rows N]\n"
+    "        print a Parquet file's schema, row groups, encodings, statistics\n"
+    "        and first rows (default 5)\n"
     "  version\n"
     "        print the version\n";
 
@@ -67,6 +71,31 @@ int demo(int argc, char** argv) {
   return sluice::cli::run_demo(opt);
 }
 
+int inspect(int argc, char** argv) {
+  std::string path;
+  std::uint64_t rows = 5;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--rows") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "sluice inspect: --rows: expected a value after it\n");
+        return 2;
+      }
+      if (!parse_count(arg, argv[++i], 1'000'000, rows)) return 2;
+    } else if (path.empty() && !arg.starts_with("--")) {
+      path = arg;
+    } else {
+      std::fprintf(stderr, "sluice inspect: unexpected argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "sluice inspect: which file? expected FILE.parquet\n%s", kUsage);
+    return 2;
+  }
+  return sluice::cli::run_inspect(path, rows, stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,6 +105,7 @@ int main(int argc, char** argv) {
   }
   std::string_view cmd = argv[1];
   if (cmd == "demo") return demo(argc - 2, argv + 2);
+  if (cmd == "inspect") return inspect(argc - 2, argv + 2);
   if (cmd == "version" || cmd == "--version") {
     std::puts("sluice 0.1.0");
     return 0;

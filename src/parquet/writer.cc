@@ -38,6 +38,16 @@ Status check_offsets(const Column& c, const ColumnData& d, std::size_t rows, std
     return column_error(c, "the last offset is " + std::to_string(d.offsets[rows]) + " but there are " +
                                std::to_string(limit) + " bytes or elements");
   }
+  // A null holds nothing: bytes or elements under a null would shift every
+  // later value onto the wrong row.
+  if (!d.valid.empty()) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (d.valid[r] == 0 && d.offsets[r + 1] != d.offsets[r]) {
+        return column_error(c, "row " + std::to_string(r) + " is null but holds " +
+                                   std::to_string(d.offsets[r + 1] - d.offsets[r]) + " bytes or elements");
+      }
+    }
+  }
   return Status();
 }
 

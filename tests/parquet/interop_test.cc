@@ -177,7 +177,7 @@ TEST(ParquetInterop, DuckdbAgreesOnStatisticsEncodingsAndCodec) {
   b.rows = 8;
   b.columns.resize(4);
   b.columns[0].i64 = {10, -5, 7, 99, 1000, 2000, 3000, 4000};
-  for (const char* s : {"b", "a", "Z", "é", "a", "a", "b", "b"}) b.columns[1].append_string(s);
+  for (const char* s : {"b", "a", "Z", "é", "", "a", "b", "b"}) b.columns[1].append_string(s);  // row 4: null
   b.columns[1].set_null(4, 8);
   b.columns[2].f64 = {std::nan(""), 0.0, 2.5, -0.0, 1.0, std::nan(""), -7.25, 3.5};
   b.columns[2].set_null(2, 8);

@@ -66,6 +66,10 @@ TEST(ParquetWriter, BatchUnlikeTheSchemaIsRejectedAndTheFileStaysUsable) {
   bad_utf8.columns[1].append_string("fine");
   EXPECT_EQ(writer->write(bad_utf8).message(), "column 'name' (string): row 1: the string is not valid UTF-8");
 
+  ColumnBatch text_under_null = rows_from(0, 3);
+  text_under_null.columns[1].set_null(2, 3);
+  EXPECT_EQ(writer->write(text_under_null).message(), "column 'name' (string): row 2 is null but holds 6 bytes or elements");
+
   ColumnBatch bad_offsets = rows_from(0, 3);
   bad_offsets.columns[1].offsets[2] = 1;
   EXPECT_EQ(writer->write(bad_offsets).message(), "column 'name' (string): offsets decrease at row 1");
