@@ -32,7 +32,12 @@ int main(int argc, char** argv) {
   auto* mock_cmd = app.add_subcommand("mock-api", "serve the reference workload's API, or write its data files");
   sluice::cli::add_mock_api_options(*mock_cmd, mock);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Prints the message (or the help); a usage error exits 2, as is usual.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (demo_cmd->parsed()) {
     demo.latency = std::chrono::microseconds(latency_us);
