@@ -109,7 +109,15 @@ class Runtime {
   // REQUIRES: not called on one of this runtime's threads.
   template <class T>
   T block_on(boost::asio::awaitable<T> task) {
-    return boost::asio::co_spawn(io_, std::move(task), boost::asio::use_future).get();
+    if constexpr (std::is_void_v<T> || std::is_default_constructible_v<T>) {
+      return boost::asio::co_spawn(io_, std::move(task), boost::asio::use_future).get();
+    } else {
+      // use_future needs a default-constructible value; Result<T> is not.
+      auto wrapped = [](boost::asio::awaitable<T> t) -> boost::asio::awaitable<std::optional<T>> {
+        co_return co_await std::move(t);
+      };
+      return std::move(*boost::asio::co_spawn(io_, wrapped(std::move(task)), boost::asio::use_future).get());
+    }
   }
 
   // Starts a pipeline; the returned RunHandle reports progress and its end.

@@ -1,0 +1,136 @@
+// Client: HTTP/1.1 requests to one origin from coroutines, with a pool of
+// kept-alive connections, a limit on requests in flight, deadlines on every
+// request, and retries.
+//
+//   auto api = sluice::http::Client::create(rt, {.base_url = "http://127.0.0.1:8080",
+//                                                .max_in_flight = 256});
+//   Result<Response> r = co_await api->get("/v1/items/42");
+//
+// Thread safety: a Client is cheap to copy (shared internals) and every member
+// may be called from any thread or coroutine. It must not outlive its Runtime.
+//
+// Every request ends exactly once, within its deadline:
+//   * a Response for any final HTTP status (2xx, and 4xx/5xx that are not
+//     retried or whose retries ran out are errors, see below);
+//   * or a Status: kDeadlineExceeded (a connect, read or total deadline
+//     passed), kUnavailable (connection refused or closed, retryable status
+//     after the last attempt), kResourceExhausted (a body over
+//     max_body_bytes), kDataLoss (a malformed response), kCancelled (the
+//     client was closed). The message names the method and the URL, with
+//     secret query parameters redacted, and what happened at each attempt.
+// Header values are never part of a message or a log.
+#pragma once
+
+#include "sluice/runtime.h"
+#include "sluice/status.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+enum class Method : std::uint8_t { kGet, kHead, kPost, kPut, kDelete };
+
+struct Request {
+  Method method = Method::kGet;
+  std::string path;  // appended to the base URL's path; percent-encoded as needed
+  std::vector<std::pair<std::string, std::string>> query;  // percent-encoded by the client
+  Headers headers;
+  std::string body;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;   // names in lower case
+  std::string body;  // decoded when it came gzip or deflate encoded
+  int attempts = 1;
+
+  // The first header of that name (lower case), or empty.
+  std::string_view header(std::string_view name) const;
+};
+
+struct RetryPolicy {
+  int max_attempts = 3;                             // 1: no retries
+  std::chrono::milliseconds base_backoff{50};       // full jitter: uniform [0, min(max, base * 2^n)]
+  std::chrono::milliseconds max_backoff{2000};
+  std::chrono::milliseconds max_retry_after{30000}; // a longer Retry-After is cut to this
+  std::vector<int> retry_statuses{429, 502, 503, 504};
+  bool retry_connect_errors = true;                 // refused, reset, closed before an answer
+  bool retry_timeouts = true;
+};
+
+struct ClientOptions {
+  std::string base_url;                             // http://host[:port][/prefix]
+  std::size_t max_connections = 256;                // open at once
+  std::size_t max_idle = 256;                       // kept for reuse
+  std::chrono::milliseconds idle_timeout{30000};    // an idle connection older than this is closed
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds read_timeout{10000};    // the longest wait for the next bytes
+  std::chrono::milliseconds request_timeout{30000}; // the whole request from when it gets its in-flight
+                                                    // slot: connects, retries and their waits included
+  std::size_t max_in_flight = 256;                  // requests at once, waiting retries included
+  std::size_t max_body_bytes = 64 << 20;            // decoded
+  RetryPolicy retry;
+  Headers headers;                                  // sent with every request
+  bool accept_compressed = true;                    // send Accept-Encoding: gzip, deflate
+  std::vector<std::string> secret_query{"api_key", "apikey", "key", "token", "access_token", "signature"};
+};
+
+// What went wrong with one attempt, or kNone.
+enum class FailureKind : std::uint8_t { kNone, kConnect, kTimeout, kClosed, kProtocol, kTooLarge, kStatus, kCount };
+
+struct ClientStats {
+  std::uint64_t requests = 0;   // started
+  std::uint64_t succeeded = 0;  // ended with a Response
+  std::uint64_t failed = 0;     // ended with an error
+  std::uint64_t attempts = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t stale_retries = 0;  // resent once on a fresh connection after a kept-alive one was closed
+  std::array<std::uint64_t, static_cast<std::size_t>(FailureKind::kCount)> failures{};  // attempts, by kind
+  std::uint64_t connections_opened = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t in_flight = 0;
+  // Latency of requests that ended with a Response: bucket i counts those
+  // under 2^i microseconds (and at least 2^(i-1)).
+  std::array<std::uint64_t, 32> latency_us_log2{};
+  // The latency under which `q` of them ended (0 < q <= 1), from the buckets.
+  std::chrono::microseconds latency_quantile(double q) const;
+};
+
+class Client {
+ public:
+  // Checks the options (kInvalidArgument naming the bad one).
+  static Result<Client> create(Runtime& rt, ClientOptions options);
+
+  boost::asio::awaitable<Result<Response>> send(Request request);
+  boost::asio::awaitable<Result<Response>> get(std::string path,
+                                               std::vector<std::pair<std::string, std::string>> query = {});
+
+  ClientStats stats() const;
+  // Fails requests waiting for a slot and later ones with kCancelled, and
+  // closes idle connections. Requests in flight finish or time out.
+  void close();
+
+  // The URL of a request as messages show it: secret query values redacted.
+  std::string display_url(const Request& request) const;
+
+ private:
+  struct State;
+  explicit Client(std::shared_ptr<State> s) : state_(std::move(s)) {}
+  std::shared_ptr<State> state_;
+};
+
+std::string_view to_string(FailureKind k);
+
+}  // namespace sluice::http

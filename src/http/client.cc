@@ -1,0 +1,517 @@
+#include "sluice/http/client.h"
+
+#include "sluice/semaphore.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <mutex>
+#include <random>
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace urls = boost::urls;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bhttp::verb verb_of(Method m) {
+  switch (m) {
+    case Method::kGet: return bhttp::verb::get;
+    case Method::kHead: return bhttp::verb::head;
+    case Method::kPost: return bhttp::verb::post;
+    case Method::kPut: return bhttp::verb::put;
+    case Method::kDelete: return bhttp::verb::delete_;
+  }
+  return bhttp::verb::get;
+}
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kDelete: return "DELETE";
+  }
+  return "?";
+}
+
+// Idempotent methods may be sent again after a kept-alive connection turned
+// out closed; POST may not.
+bool idempotent(Method m) { return m != Method::kPost; }
+
+// Inflates a gzip or zlib body (windowBits 15 + 32 detects which), or a raw
+// deflate one, refusing to grow past `limit`.
+Result<std::string> inflate_body(const std::string& in, bool raw, std::size_t limit) {
+  z_stream zs{};
+  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return Status::Internal("zlib: inflateInit2 failed");
+  std::string out;
+  out.resize(std::min<std::size_t>(limit + 1, std::max<std::size_t>(in.size() * 4, 4096)));
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (zs.total_out == out.size()) {
+      if (out.size() > limit) break;
+      out.resize(std::min(limit + 1, out.size() * 2));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
+    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
+  }
+  std::size_t n = zs.total_out;
+  inflateEnd(&zs);
+  if (n > limit) return Status::ResourceExhausted("the decoded body is larger than max_body_bytes (" + std::to_string(limit) + ")");
+  if (rc != Z_STREAM_END) return Status::DataLoss("the compressed body is malformed or truncated");
+  out.resize(n);
+  return out;
+}
+
+// Retry-After: delay-seconds or an HTTP-date (RFC 9110); nullopt if neither.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  std::int64_t seconds = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), seconds);
+  if (r.ec == std::errc() && r.ptr == v.data() + v.size()) {
+    if (seconds < 0) return std::nullopt;
+    return std::chrono::milliseconds(std::min<std::int64_t>(seconds, 1'000'000) * 1000);
+  }
+  std::tm tm{};
+  std::string s(v);
+  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+  std::time_t when = timegm(&tm);
+  std::time_t now = std::time(nullptr);
+  return std::chrono::milliseconds(when > now ? static_cast<std::int64_t>(when - now) * 1000 : 0);
+}
+
+struct Connection {
+  explicit Connection(const asio::any_io_executor& ex) : stream(ex) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since{};
+  bool reused = false;
+};
+
+// What one attempt came to.
+struct Outcome {
+  FailureKind failure = FailureKind::kNone;
+  std::string what;  // for the error message
+  std::optional<Response> response;
+  std::optional<std::chrono::milliseconds> retry_after;
+  bool before_response = false;  // failed before any byte of an answer (safe to resend)
+};
+
+}  // namespace
+
+std::string_view to_string(FailureKind k) {
+  switch (k) {
+    case FailureKind::kNone: return "none";
+    case FailureKind::kConnect: return "connect";
+    case FailureKind::kTimeout: return "timeout";
+    case FailureKind::kClosed: return "closed";
+    case FailureKind::kProtocol: return "protocol";
+    case FailureKind::kTooLarge: return "too_large";
+    case FailureKind::kStatus: return "status";
+    case FailureKind::kCount: break;
+  }
+  return "?";
+}
+
+std::string_view Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+std::chrono::microseconds ClientStats::latency_quantile(double q) const {
+  std::uint64_t total = 0;
+  for (auto n : latency_us_log2) total += n;
+  if (total == 0) return std::chrono::microseconds(0);
+  auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < latency_us_log2.size(); ++i) {
+    seen += latency_us_log2[i];
+    if (seen >= want) return std::chrono::microseconds(std::int64_t{1} << i);
+  }
+  return std::chrono::microseconds(std::int64_t{1} << 31);
+}
+
+struct Client::State {
+  State(Runtime& r, ClientOptions o)
+      : rt(r), options(std::move(o)), in_flight(options.max_in_flight), slots(options.max_connections) {}
+
+  Runtime& rt;
+  ClientOptions options;
+  std::string host, port, host_header, base_path;
+  AsyncSemaphore in_flight;
+  AsyncSemaphore slots;  // one per connection in use
+  std::mutex mu;         // guards idle, endpoints
+  std::vector<std::unique_ptr<Connection>> idle;
+  std::optional<tcp::resolver::results_type> endpoints;
+  std::atomic<bool> closed{false};
+
+  std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_retries{0},
+      connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(FailureKind::kCount)> failures{};
+  std::array<std::atomic<std::uint64_t>, 32> latency{};
+
+  void count_failure(FailureKind k) { failures[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
+
+  std::string target_of(const Request& r, bool redact) const {
+    urls::url u;
+    u.set_path(base_path + r.path);
+    for (const auto& [k, v] : r.query) {
+      bool secret = redact && std::find(options.secret_query.begin(), options.secret_query.end(), lower(k)) !=
+                                  options.secret_query.end();
+      u.params().append({k, secret ? std::string_view("REDACTED") : std::string_view(v)});
+    }
+    std::string t(u.encoded_path());
+    if (t.empty()) t = "/";
+    if (u.has_query()) t += "?" + std::string(u.encoded_query());
+    return t;
+  }
+
+  // A connection to the origin: the most recently used idle one that is
+  // still fresh, else a new one. REQUIRES: a slot is held.
+  asio::awaitable<Result<std::unique_ptr<Connection>>> checkout(Clock::time_point deadline) {
+    {
+      std::lock_guard lock(mu);
+      while (!idle.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle.back());
+        idle.pop_back();
+        if (Clock::now() - c->idle_since < options.idle_timeout) {
+          c->reused = true;
+          co_return c;
+        }
+      }
+    }
+    auto ex = rt.executor();
+    std::optional<tcp::resolver::results_type> eps;
+    {
+      std::lock_guard lock(mu);
+      eps = endpoints;
+    }
+    if (!eps) {
+      tcp::resolver resolver(ex);
+      auto [ec, results] = co_await resolver.async_resolve(host, port, use_tuple);
+      if (ec) co_return Status::Unavailable("cannot resolve " + host + ": " + ec.message());
+      eps = results;
+      std::lock_guard lock(mu);
+      endpoints = results;
+    }
+    auto c = std::make_unique<Connection>(ex);
+    c->stream.expires_after(std::min<Clock::duration>(options.connect_timeout, deadline - Clock::now()));
+    // Beast 1.81's range connect predates asio::deferred; use_awaitable works.
+    auto [ec, ep] = co_await c->stream.async_connect(*eps, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      std::lock_guard lock(mu);
+      endpoints.reset();  // resolve again next time
+      if (ec == beast::error::timeout) co_return Status::DeadlineExceeded("connect timed out");
+      co_return Status::Unavailable("connect: " + ec.message());
+    }
+    c->stream.socket().set_option(tcp::no_delay(true), ec);
+    connections_opened.fetch_add(1, std::memory_order_relaxed);
+    co_return c;
+  }
+
+  void checkin(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mu);
+    if (closed.load() || idle.size() >= options.max_idle) return;  // closed as it goes
+    c->idle_since = Clock::now();
+    idle.push_back(std::move(c));
+  }
+
+  static FailureKind classify(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) return FailureKind::kTimeout;
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+      return FailureKind::kTooLarge;
+    }
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted) {
+      return FailureKind::kClosed;
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) return FailureKind::kProtocol;
+    return FailureKind::kClosed;
+  }
+
+  // Sends the request on `c` and reads the answer, each wait bounded by the
+  // read timeout and the request's deadline.
+  asio::awaitable<Outcome> exchange(Connection& c, const bhttp::request<bhttp::string_body>& req,
+                                    Clock::time_point deadline) {
+    Outcome o;
+    auto bound = [&] { return std::min<Clock::duration>(options.read_timeout, deadline - Clock::now()); };
+    c.stream.expires_after(bound());
+    auto [wec, written] = co_await bhttp::async_write(c.stream, req, use_tuple);
+    bytes_sent.fetch_add(written, std::memory_order_relaxed);
+    if (wec) {
+      o.failure = classify(wec);
+      o.what = "sending: " + wec.message();
+      o.before_response = true;
+      co_return o;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(options.max_body_bytes);
+    if (req.method() == bhttp::verb::head) parser.skip(true);
+    std::size_t received = 0;
+    while (!parser.is_done()) {
+      c.stream.expires_after(bound());
+      auto [ec, n] = co_await bhttp::async_read_some(c.stream, c.buffer, parser, use_tuple);
+      received += n;
+      if (ec) {
+        o.failure = classify(ec);
+        o.before_response = received == 0 && o.failure == FailureKind::kClosed;
+        o.what = o.failure == FailureKind::kTimeout
+                     ? (Clock::now() >= deadline ? "the request deadline passed" : "no bytes for read_timeout")
+                     : o.failure == FailureKind::kTooLarge ? "the body is larger than max_body_bytes (" +
+                                                                 std::to_string(options.max_body_bytes) + ")"
+                                                           : "reading the answer: " + ec.message();
+        co_return o;
+      }
+    }
+    bytes_received.fetch_add(received, std::memory_order_relaxed);
+    auto msg = parser.release();
+    Response r;
+    r.status = static_cast<int>(msg.result_int());
+    for (const auto& f : msg) r.headers.emplace_back(lower(std::string_view(f.name_string().data(), f.name_string().size())),
+                                                     std::string(f.value().data(), f.value().size()));
+    r.body = std::move(msg.body());
+    std::string encoding = lower(r.header("content-encoding"));
+    if (encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip") {
+      Result<std::string> plain = inflate_body(r.body, false, options.max_body_bytes);
+      if (!plain.ok() && encoding == "deflate") plain = inflate_body(r.body, true, options.max_body_bytes);
+      if (!plain.ok()) {
+        o.failure = plain.status().code() == StatusCode::kResourceExhausted ? FailureKind::kTooLarge : FailureKind::kProtocol;
+        o.what = plain.status().message();
+        co_return o;
+      }
+      r.body = std::move(*plain);
+    }
+    if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
+    if (!msg.keep_alive()) o.what = "close";  // tells the caller not to pool the connection
+    o.response = std::move(r);
+    co_return o;
+  }
+
+  asio::awaitable<Outcome> attempt(const bhttp::request<bhttp::string_body>& req, Method method,
+                                   Clock::time_point deadline) {
+    Outcome o;
+    if (!co_await slots.acquire()) {
+      o.failure = FailureKind::kConnect;
+      o.what = "the client is closed";
+      co_return o;
+    }
+    SemaphoreUnit slot(slots);
+    for (int fresh_tries = 0;; ++fresh_tries) {
+      Result<std::unique_ptr<Connection>> c = co_await checkout(deadline);
+      if (!c.ok()) {
+        o.failure = c.status().code() == StatusCode::kDeadlineExceeded ? FailureKind::kTimeout : FailureKind::kConnect;
+        o.what = c.status().message();
+        co_return o;
+      }
+      const bool reused = (*c)->reused;
+      o = co_await exchange(**c, req, deadline);
+      if (o.failure == FailureKind::kNone) {
+        if (o.what != "close") checkin(std::move(*c));
+        o.what.clear();
+        co_return o;
+      }
+      // A kept-alive connection the server had closed: send once more on a
+      // fresh one, when that is safe; it does not count as an attempt.
+      if (reused && o.before_response && fresh_tries == 0 && idempotent(method) && Clock::now() < deadline) {
+        stale_retries.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      co_return o;
+    }
+  }
+
+  bool retryable(const Outcome& o) const {
+    const RetryPolicy& p = options.retry;
+    switch (o.failure) {
+      case FailureKind::kNone: return false;
+      case FailureKind::kStatus:
+        return std::find(p.retry_statuses.begin(), p.retry_statuses.end(), o.response->status) != p.retry_statuses.end();
+      case FailureKind::kConnect:
+      case FailureKind::kClosed: return p.retry_connect_errors;
+      case FailureKind::kTimeout: return p.retry_timeouts;
+      case FailureKind::kProtocol: return p.retry_connect_errors;  // a garbled answer: the connection's fault
+      case FailureKind::kTooLarge:
+      case FailureKind::kCount: return false;
+    }
+    return false;
+  }
+
+  std::chrono::milliseconds backoff(int retry, const Outcome& o) {
+    const RetryPolicy& p = options.retry;
+    if (o.retry_after) return std::min(*o.retry_after, p.max_retry_after);
+    double cap = std::min<double>(static_cast<double>(p.max_backoff.count()),
+                                  static_cast<double>(p.base_backoff.count()) * std::pow(2.0, retry));
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    return std::chrono::milliseconds(static_cast<std::int64_t>(std::uniform_real_distribution<double>(0, cap)(rng)));
+  }
+
+  static StatusCode final_code(const Outcome& o) {
+    switch (o.failure) {
+      case FailureKind::kTimeout: return StatusCode::kDeadlineExceeded;
+      case FailureKind::kTooLarge: return StatusCode::kResourceExhausted;
+      case FailureKind::kProtocol: return StatusCode::kDataLoss;
+      default: return StatusCode::kUnavailable;
+    }
+  }
+
+  void record_latency(Clock::duration d) {
+    auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
+    std::size_t bucket = std::min<std::size_t>(31, static_cast<std::size_t>(std::bit_width(us)));
+    latency[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+Result<Client> Client::create(Runtime& rt, ClientOptions options) {
+  auto parsed = urls::parse_uri(options.base_url);
+  if (!parsed) return Status::InvalidArgument("base_url '" + options.base_url + "': not a URL (" + parsed.error().message() + ")");
+  if (parsed->scheme() != "http") {
+    return Status::InvalidArgument("base_url '" + options.base_url + "': the scheme must be http (https is not supported yet)");
+  }
+  if (parsed->host().empty()) return Status::InvalidArgument("base_url '" + options.base_url + "': no host");
+  if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight: must be at least 1");
+  if (options.max_connections == 0) return Status::InvalidArgument("max_connections: must be at least 1");
+  if (options.retry.max_attempts < 1) return Status::InvalidArgument("retry.max_attempts: must be at least 1");
+  for (auto d : {options.connect_timeout, options.read_timeout, options.request_timeout}) {
+    if (d.count() <= 0) return Status::InvalidArgument("timeouts must be positive");
+  }
+  for (auto& k : options.secret_query) k = lower(k);
+  auto state = std::make_shared<State>(rt, std::move(options));
+  state->host = std::string(parsed->host());
+  state->port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  state->host_header = parsed->has_port() ? state->host + ":" + state->port : state->host;
+  state->base_path = std::string(parsed->path());
+  if (!state->base_path.empty() && state->base_path.back() == '/') state->base_path.pop_back();
+  return Client(std::move(state));
+}
+
+std::string Client::display_url(const Request& request) const {
+  return "http://" + state_->host_header + state_->target_of(request, /*redact=*/true);
+}
+
+asio::awaitable<Result<Response>> Client::get(std::string path, std::vector<std::pair<std::string, std::string>> query) {
+  co_return co_await send(Request{.path = std::move(path), .query = std::move(query)});
+}
+
+asio::awaitable<Result<Response>> Client::send(Request request) {
+  std::shared_ptr<State> s = state_;  // the client may be released while this runs
+  s->requests.fetch_add(1, std::memory_order_relaxed);
+  auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
+    s->failed.fetch_add(1, std::memory_order_relaxed);
+    return Status(code, std::string(method_name(request.method)) + " " + display_url(request) + ": " + what);
+  };
+  if (s->closed.load() || !co_await s->in_flight.acquire()) co_return fail(StatusCode::kCancelled, "the client is closed");
+  SemaphoreUnit unit(s->in_flight);  // held through retries and their waits
+  // The deadline runs from here: waiting for a turn is not the request's fault.
+  const auto started = Clock::now();
+  const auto deadline = started + s->options.request_timeout;
+  s->active.fetch_add(1, std::memory_order_relaxed);
+  struct Active {
+    std::atomic<std::uint64_t>& n;
+    ~Active() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } active{s->active};
+
+  bhttp::request<bhttp::string_body> req{verb_of(request.method), s->target_of(request, false), 11};
+  req.set(bhttp::field::host, s->host_header);
+  req.set(bhttp::field::user_agent, "sluice/0.1.0");
+  if (s->options.accept_compressed) req.set(bhttp::field::accept_encoding, "gzip, deflate");
+  for (const auto& [k, v] : s->options.headers) req.set(k, v);
+  for (const auto& [k, v] : request.headers) req.set(k, v);
+  req.body() = std::move(request.body);
+  req.prepare_payload();
+
+  std::string history;
+  for (int attempt = 1;; ++attempt) {
+    s->attempts.fetch_add(1, std::memory_order_relaxed);
+    Outcome o = co_await s->attempt(req, request.method, deadline);
+    if (o.failure == FailureKind::kNone && s->retryable(Outcome{FailureKind::kStatus, {}, o.response, {}, false})) {
+      o.failure = FailureKind::kStatus;
+      o.what = "status " + std::to_string(o.response->status);
+    }
+    if (o.failure == FailureKind::kNone) {
+      o.response->attempts = attempt;
+      s->succeeded.fetch_add(1, std::memory_order_relaxed);
+      s->record_latency(Clock::now() - started);
+      co_return std::move(*o.response);
+    }
+    s->count_failure(o.failure);
+    history += (history.empty() ? "" : "; ") + ("attempt " + std::to_string(attempt) + ": " + o.what);
+    if (!s->retryable(o) || attempt >= s->options.retry.max_attempts) {
+      co_return fail(State::final_code(o), history);
+    }
+    auto wait = s->backoff(attempt - 1, o);
+    if (Clock::now() + wait >= deadline) {
+      co_return fail(StatusCode::kDeadlineExceeded, history + "; no time left for another attempt");
+    }
+    s->retries.fetch_add(1, std::memory_order_relaxed);
+    asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+    co_await timer.async_wait(use_tuple);
+  }
+}
+
+ClientStats Client::stats() const {
+  const State& s = *state_;
+  ClientStats st;
+  st.requests = s.requests.load();
+  st.succeeded = s.succeeded.load();
+  st.failed = s.failed.load();
+  st.attempts = s.attempts.load();
+  st.retries = s.retries.load();
+  st.stale_retries = s.stale_retries.load();
+  st.connections_opened = s.connections_opened.load();
+  st.bytes_sent = s.bytes_sent.load();
+  st.bytes_received = s.bytes_received.load();
+  st.in_flight = s.active.load();
+  for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
+  for (std::size_t i = 0; i < st.latency_us_log2.size(); ++i) st.latency_us_log2[i] = s.latency[i].load();
+  return st;
+}
+
+void Client::close() {
+  state_->closed.store(true);
+  state_->in_flight.close();
+  std::lock_guard lock(state_->mu);
+  state_->idle.clear();
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,352 @@
+#include "sluice/http/client.h"
+
+#include "../../src/mockapi/server.h"
+#include "../../src/mockapi/workload.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+
+#include <zlib.h>
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <thread>
+
+namespace sluice::http {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using mockapi::FaultOptions;
+using mockapi::Server;
+using mockapi::ServerOptions;
+
+// A loopback server whose every connection is handled by `on_connection`
+// on a thread of its own: for answers the mock API does not give.
+class RawServer {
+ public:
+  explicit RawServer(std::function<void(tcp::socket&)> on_connection)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), handler_(std::move(on_connection)) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        tcp::socket s(io_);
+        boost::system::error_code ec;
+        acceptor_.accept(s, ec);
+        if (ec || stopping_) return;
+        ++connections_;
+        workers_.emplace_back([this, s = std::move(s)]() mutable {
+          handler_(s);
+          boost::system::error_code ignored;
+          s.close(ignored);
+        });
+      }
+    });
+  }
+  ~RawServer() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    tcp::socket poke(io_);
+    poke.connect(acceptor_.local_endpoint(), ec);  // wakes accept()
+    thread_.join();
+    for (auto& w : workers_) w.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  int connections() const { return connections_; }
+
+  // Reads one request's head; false at the end of the connection.
+  static bool read_request(tcp::socket& s, asio::streambuf& buf) {
+    boost::system::error_code ec;
+    std::size_t n = asio::read_until(s, buf, "\r\n\r\n", ec);
+    if (ec) return false;
+    buf.consume(n);
+    return true;
+  }
+  static void write(tcp::socket& s, const std::string& bytes) {
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(bytes), ec);
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::function<void(tcp::socket&)> handler_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+  std::vector<std::thread> workers_;
+};
+
+std::string item_body(std::uint64_t id) {
+  std::string s;
+  mockapi::append_item_json(id, s);
+  return s;
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  Runtime rt{{.io_threads = 1, .cpu_threads = 1}};
+
+  Client make(ClientOptions o) {
+    auto c = Client::create(rt, std::move(o));
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return *c;
+  }
+  Result<Response> get(Client& c, std::string path, std::vector<std::pair<std::string, std::string>> q = {}) {
+    return rt.block_on(c.get(std::move(path), std::move(q)));
+  }
+  // Runs n requests at once; their results in order.
+  std::vector<Result<Response>> get_many(Client& c, int n, std::function<std::string(int)> path) {
+    auto one = [](Client c, std::string p) -> asio::awaitable<std::optional<Result<Response>>> {
+      co_return co_await c.get(std::move(p));
+    };
+    std::vector<std::future<std::optional<Result<Response>>>> fs;
+    for (int i = 0; i < n; ++i) fs.push_back(asio::co_spawn(rt.executor(), one(c, path(i)), asio::use_future));
+    std::vector<Result<Response>> out;
+    for (auto& f : fs) out.push_back(std::move(*f.get()));
+    return out;
+  }
+};
+
+TEST_F(ClientTest, KeepAliveReusesOneConnection) {
+  auto server = *Server::start({});
+  Client c = make({.base_url = server->base_url()});
+  for (int id = 1; id <= 50; ++id) {
+    auto r = get(c, "/v1/items/" + std::to_string(id));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, item_body(static_cast<std::uint64_t>(id)));
+  }
+  EXPECT_EQ(server->stats().connections, 1u);
+  EXPECT_EQ(c.stats().connections_opened, 1u);
+  EXPECT_EQ(c.stats().succeeded, 50u);
+}
+
+TEST_F(ClientTest, PoolNeverOpensMoreThanMaxConnections) {
+  auto server = *Server::start({.latency = 5ms});
+  Client c = make({.base_url = server->base_url(), .max_connections = 4});
+  auto results = get_many(c, 100, [](int i) { return "/v1/items/" + std::to_string(i + 1); });
+  for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_LE(server->stats().connections, 4u);
+  EXPECT_EQ(server->stats().connections, 4u) << "the limit was never reached; the test proves nothing";
+}
+
+TEST_F(ClientTest, InFlightLimitSpacesRequestsOut) {
+  auto server = *Server::start({.latency = 20ms});
+  Client c = make({.base_url = server->base_url(), .max_in_flight = 3});
+  auto start = std::chrono::steady_clock::now();
+  auto results = get_many(c, 30, [](int i) { return "/v1/items/" + std::to_string(i + 1); });
+  for (auto& r : results) ASSERT_TRUE(r.ok());
+  // 30 requests, 3 at a time, 20 ms each: at least 10 rounds.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_EQ(c.stats().in_flight, 0u);
+}
+
+TEST_F(ClientTest, ServerThatNeverAnswersHitsTheReadTimeout) {
+  RawServer silent([](tcp::socket& s) {
+    asio::streambuf buf;
+    RawServer::read_request(s, buf);
+    std::this_thread::sleep_for(600ms);  // never answers in time
+  });
+  Client c = make({.base_url = silent.url(), .read_timeout = 200ms, .retry = {.max_attempts = 1}});
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(c, "/x");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 550ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.status().message(), "GET " + silent.url() + "/x: attempt 1: no bytes for read_timeout");
+}
+
+TEST_F(ClientTest, SlowBodyHitsTheTotalDeadline) {
+  auto server = *Server::start({.faults = {.slow_body = 1.0, .trickle_interval = 100ms, .max_faults_per_path = 10}});
+  Client c = make({.base_url = server->base_url(), .read_timeout = 1s, .request_timeout = 250ms});
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(c, "/v1/items/1");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 600ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(ClientTest, ClosedMidBodyIsAnErrorAndARetrySucceeds) {
+  auto server = *Server::start({.faults = {.truncated = 1.0, .max_faults_per_path = 1}});
+  Client once = make({.base_url = server->base_url(), .retry = {.max_attempts = 1}});
+  auto r = get(once, "/v1/items/1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("attempt 1: reading the answer"), std::string::npos) << r.status().message();
+  Client retrying = make({.base_url = server->base_url(), .retry = {.base_backoff = 1ms}});
+  r = get(retrying, "/v1/items/2");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(r->body, item_body(2));
+}
+
+TEST_F(ClientTest, RetriesA500WithBackoffAndReportsEveryAttempt) {
+  auto server = *Server::start({.faults = {.error_500 = 1.0, .max_faults_per_path = 5}});
+  Client c = make({.base_url = server->base_url(), .retry = {.max_attempts = 3, .base_backoff = 1ms, .retry_statuses = {500}}});
+  auto r = get(c, "/v1/items/9");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "GET " + server->base_url() +
+                                      "/v1/items/9: attempt 1: status 500; attempt 2: status 500; attempt 3: status 500");
+  EXPECT_EQ(c.stats().retries, 2u);
+}
+
+TEST_F(ClientTest, HonoursRetryAfterAndCapsIt) {
+  auto server = *Server::start({.faults = {.too_many = 1.0, .retry_after_seconds = 1, .max_faults_per_path = 1}});
+  Client c = make({.base_url = server->base_url()});
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(c, "/v1/items/3");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1s);
+
+  auto server2 = *Server::start({.faults = {.too_many = 1.0, .retry_after_seconds = 30, .max_faults_per_path = 1}});
+  Client capped = make({.base_url = server2->base_url(), .retry = {.max_retry_after = 50ms}});
+  start = std::chrono::steady_clock::now();
+  r = get(capped, "/v1/items/3");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(ClientTest, NoRetryOnNotFound) {
+  auto server = *Server::start({.max_id = 10});
+  Client c = make({.base_url = server->base_url()});
+  auto r = get(c, "/v1/items/11");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->attempts, 1);
+  EXPECT_EQ(server->stats().requests, 1u);
+}
+
+TEST_F(ClientTest, OversizeBodyIsRejectedNotRetried) {
+  auto server = *Server::start({});
+  Client c = make({.base_url = server->base_url(), .max_body_bytes = 1000});
+  auto r = get(c, "/v1/items/1/events", {{"page", "0"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(server->stats().requests, 1u);
+}
+
+std::string gzip(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST_F(ClientTest, DecodesAChunkedGzipBody) {
+  const std::string plain = std::string(5000, 'a') + "the end";
+  const std::string packed = gzip(plain);
+  RawServer server([&](tcp::socket& s) {
+    asio::streambuf buf;
+    if (!RawServer::read_request(s, buf)) return;
+    std::string half1 = packed.substr(0, packed.size() / 2), half2 = packed.substr(packed.size() / 2);
+    char size1[16], size2[16];
+    std::snprintf(size1, sizeof size1, "%zx", half1.size());
+    std::snprintf(size2, sizeof size2, "%zx", half2.size());
+    RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                            std::string(size1) + "\r\n" + half1 + "\r\n" + size2 + "\r\n" + half2 + "\r\n0\r\n\r\n");
+  });
+  Client c = make({.base_url = server.url()});
+  auto r = get(c, "/z");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, plain);
+  EXPECT_EQ(r->header("content-encoding"), "gzip");
+}
+
+TEST_F(ClientTest, ResendsOnceWhenAKeptAliveConnectionWasClosed) {
+  // Answers one request per connection while claiming keep-alive: the
+  // second request finds its pooled connection closed.
+  RawServer server([](tcp::socket& s) {
+    asio::streambuf buf;
+    if (!RawServer::read_request(s, buf)) return;
+    RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Client c = make({.base_url = server.url(), .retry = {.max_attempts = 1}});
+  ASSERT_TRUE(get(c, "/a").ok());
+  std::this_thread::sleep_for(50ms);  // let the server close it
+  auto r = get(c, "/b");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_EQ(c.stats().stale_retries, 1u);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST_F(ClientTest, SecretsNeverReachErrorMessages) {
+  RawServer refuse([](tcp::socket&) {});  // accepts and closes at once
+  Client c = make({.base_url = refuse.url(), .retry = {.max_attempts = 2, .base_backoff = 1ms},
+                   .headers = {{"Authorization", "Bearer SECRET-TOKEN"}}});
+  auto r = get(c, "/v1/items/1", {{"api_key", "SECRET-KEY"}, {"page", "2"}});
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  EXPECT_EQ(m.find("SECRET"), std::string::npos) << m;
+  EXPECT_NE(m.find("api_key=REDACTED&page=2"), std::string::npos) << m;
+}
+
+TEST_F(ClientTest, ConnectionRefusedIsUnavailable) {
+  std::uint16_t port;
+  {
+    auto s = *Server::start({});
+    port = s->port();
+  }  // now closed
+  Client c = make({.base_url = "http://127.0.0.1:" + std::to_string(port), .retry = {.max_attempts = 2, .base_backoff = 1ms}});
+  auto r = get(c, "/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("attempt 2: connect: Connection refused"), std::string::npos) << r.status().message();
+}
+
+TEST_F(ClientTest, EveryRequestEndsExactlyOnceUnderFaultsAndTightDeadlines) {
+  auto server = *Server::start({.latency = 1ms,
+                                .jitter = 3ms,
+                                .faults = {.error_500 = 0.1, .too_many = 0.05, .truncated = 0.05, .slow_body = 0.1,
+                                           .close = 0.1, .retry_after_seconds = 0, .trickle_interval = 30ms,
+                                           .max_faults_per_path = 3, .seed = 3}});
+  Client c = make({.base_url = server->base_url(), .max_connections = 16, .read_timeout = 40ms,
+                   .request_timeout = 150ms, .max_in_flight = 64,
+                   .retry = {.max_attempts = 4, .base_backoff = 2ms, .retry_statuses = {429, 500, 502, 503, 504}}});
+  auto results = get_many(c, 400, [&](int i) { return "/v1/items/" + std::to_string(i + 1); });
+  int ok = 0, failed = 0;
+  for (auto& r : results) {
+    if (r.ok()) {
+      ++ok;
+      EXPECT_EQ(r->status, 200);
+    } else {
+      ++failed;
+      EXPECT_TRUE(r.status().code() == StatusCode::kDeadlineExceeded || r.status().code() == StatusCode::kUnavailable)
+          << r.status().to_string();
+    }
+  }
+  EXPECT_EQ(ok + failed, 400);
+  EXPECT_GT(ok, 300);
+  ClientStats st = c.stats();
+  EXPECT_EQ(st.requests, 400u);
+  EXPECT_EQ(st.succeeded + st.failed, 400u);
+  EXPECT_EQ(st.in_flight, 0u);
+}
+
+TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {
+  Runtime rt({.io_threads = 1, .cpu_threads = 1});
+  EXPECT_EQ(Client::create(rt, {.base_url = "not a url"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(Client::create(rt, {.base_url = "ftp://x"}).status().message().find("scheme must be http"), std::string::npos);
+  EXPECT_FALSE(Client::create(rt, {.base_url = "http://x", .max_in_flight = 0}).ok());
+}
+
+}  // namespace
+}  // namespace sluice::http
