@@ -1,5 +1,6 @@
 #include "sluice/http/client.h"
 
+#include "governor.h"
 #include "sluice/semaphore.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -174,20 +175,20 @@ std::chrono::microseconds ClientStats::latency_quantile(double q) const {
 
 struct Client::State {
   State(Runtime& r, ClientOptions o)
-      : rt(r), options(std::move(o)), in_flight(options.max_in_flight), slots(options.max_connections) {}
+      : rt(r), options(std::move(o)), governor(options), slots(options.max_connections) {}
 
   Runtime& rt;
   ClientOptions options;
   std::string host, port, host_header, base_path;
-  AsyncSemaphore in_flight;
-  AsyncSemaphore slots;  // one per connection in use
+  OriginGovernor governor;  // in-flight limit, retry budget, pause, breaker
+  AsyncSemaphore slots;     // one per connection in use
   std::mutex mu;         // guards idle, endpoints
   std::vector<std::unique_ptr<Connection>> idle;
   std::optional<tcp::resolver::results_type> endpoints;
   std::atomic<bool> closed{false};
 
   std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_retries{0},
-      connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0};
+      connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0}, paused_ms{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(FailureKind::kCount)> failures{};
   std::array<std::atomic<std::uint64_t>, 32> latency{};
 
@@ -440,16 +441,18 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
     s->failed.fetch_add(1, std::memory_order_relaxed);
     return Status(code, std::string(method_name(request.method)) + " " + display_url(request) + ": " + what);
   };
-  if (s->closed.load() || !co_await s->in_flight.acquire()) co_return fail(StatusCode::kCancelled, "the client is closed");
-  SemaphoreUnit unit(s->in_flight);  // held through retries and their waits
+  if (s->closed.load() || !co_await s->governor.enter()) co_return fail(StatusCode::kCancelled, "the client is closed");
+  struct Turn {
+    State& s;
+    ~Turn() {
+      s.governor.leave();
+      s.active.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } turn{*s};  // held through retries and their waits
+  s->active.fetch_add(1, std::memory_order_relaxed);
   // The deadline runs from here: waiting for a turn is not the request's fault.
   const auto started = Clock::now();
   const auto deadline = started + s->options.request_timeout;
-  s->active.fetch_add(1, std::memory_order_relaxed);
-  struct Active {
-    std::atomic<std::uint64_t>& n;
-    ~Active() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } active{s->active};
 
   bhttp::request<bhttp::string_body> req{verb_of(request.method), s->target_of(request, false), 11};
   req.set(bhttp::field::host, s->host_header);
@@ -460,13 +463,55 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
   req.body() = std::move(request.body);
   req.prepare_payload();
 
+  auto ex = co_await asio::this_coro::executor;
+  auto sleep = [&ex](Clock::duration d) -> asio::awaitable<void> {
+    asio::steady_timer timer(ex, d);
+    co_await timer.async_wait(use_tuple);
+  };
   std::string history;
+  // Holds a place in the retry budget from the decision to retry until the
+  // retried attempt ends, however the coroutine ends.
+  struct RetryPlace {
+    OriginGovernor* g = nullptr;
+    void release() {
+      if (g) std::exchange(g, nullptr)->finish_retry();
+    }
+    ~RetryPlace() { release(); }
+  } retry_place;
   for (int attempt = 1;; ++attempt) {
+    // An origin that asked everyone to wait (Retry-After) gets its wait.
+    if (auto pause = s->governor.pause_left(); pause > Clock::duration::zero()) {
+      if (Clock::now() + pause >= deadline) {
+        co_return fail(StatusCode::kDeadlineExceeded, history + (history.empty() ? "" : "; ") +
+                                                          "the origin asked to wait past the deadline");
+      }
+      s->paused_ms.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(pause).count()));
+      co_await sleep(pause);
+    }
+    if (!s->governor.breaker_allows()) {
+      co_return fail(StatusCode::kUnavailable, history + (history.empty() ? "" : "; ") +
+                                                   "the circuit breaker is open after repeated failures");
+    }
     s->attempts.fetch_add(1, std::memory_order_relaxed);
+    const auto attempt_start = Clock::now();
     Outcome o = co_await s->attempt(req, request.method, deadline);
+    retry_place.release();
     if (o.failure == FailureKind::kNone && s->retryable(Outcome{FailureKind::kStatus, {}, o.response, {}, false})) {
       o.failure = FailureKind::kStatus;
       o.what = "status " + std::to_string(o.response->status);
+    }
+    // Tell the governor what this attempt says about the origin.
+    const int status = o.response ? o.response->status : 0;
+    if (status == 429 || status == 503) {
+      std::optional<Clock::duration> ra;
+      if (o.retry_after) ra = std::min<Clock::duration>(*o.retry_after, s->options.retry.max_retry_after);
+      s->governor.on_overload(ra, status == 503);
+    } else if (status >= 500 || o.failure == FailureKind::kTimeout) {
+      s->governor.on_overload(std::nullopt, true);
+    } else if (o.failure == FailureKind::kConnect || o.failure == FailureKind::kClosed || o.failure == FailureKind::kProtocol) {
+      s->governor.on_transport_failure();
+    } else {
+      s->governor.on_answer(Clock::now() - attempt_start);
     }
     if (o.failure == FailureKind::kNone) {
       o.response->attempts = attempt;
@@ -483,9 +528,12 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
     if (Clock::now() + wait >= deadline) {
       co_return fail(StatusCode::kDeadlineExceeded, history + "; no time left for another attempt");
     }
+    if (!s->governor.start_retry()) {
+      co_return fail(State::final_code(o), history + "; no retry: the retry budget is spent");
+    }
+    retry_place.g = &s->governor;
     s->retries.fetch_add(1, std::memory_order_relaxed);
-    asio::steady_timer timer(co_await asio::this_coro::executor, wait);
-    co_await timer.async_wait(use_tuple);
+    co_await sleep(wait);
   }
 }
 
@@ -502,6 +550,10 @@ ClientStats Client::stats() const {
   st.bytes_sent = s.bytes_sent.load();
   st.bytes_received = s.bytes_received.load();
   st.in_flight = s.active.load();
+  st.limit = s.governor.limit();
+  st.budget_denied = s.governor.budget_denied();
+  st.breaker_rejected = s.governor.breaker_rejected();
+  st.paused_ms = s.paused_ms.load();
   for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
   for (std::size_t i = 0; i < st.latency_us_log2.size(); ++i) st.latency_us_log2[i] = s.latency[i].load();
   return st;
@@ -509,7 +561,7 @@ ClientStats Client::stats() const {
 
 void Client::close() {
   state_->closed.store(true);
-  state_->in_flight.close();
+  state_->governor.close();
   std::lock_guard lock(state_->mu);
   state_->idle.clear();
 }

@@ -341,6 +341,73 @@ TEST_F(ClientTest, EveryRequestEndsExactlyOnceUnderFaultsAndTightDeadlines) {
   EXPECT_EQ(st.in_flight, 0u);
 }
 
+TEST_F(ClientTest, AdaptiveLimitShrinksUnder429sAndGrowsBack) {
+  // Every path answers 429 (Retry-After: 0) the first time, then 200.
+  auto server = *Server::start({.latency = 2ms, .faults = {.too_many = 1.0, .retry_after_seconds = 0, .max_faults_per_path = 1}});
+  Client c = make({.base_url = server->base_url(),
+                   .max_in_flight = 256,
+                   .retry = {.base_backoff = 1ms},
+                   .adaptive = {.enabled = true, .min = 2, .max = 256, .initial = 32, .latency_tolerance = 4.0, .decrease_interval = 5ms},
+                   .retry_budget = 1.0});  // every request retries once here
+  auto path = [](int i) { return "/v1/items/" + std::to_string(i % 400 + 1); };
+  for (auto& r : get_many(c, 400, path)) ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const std::uint64_t shrunk = c.stats().limit;
+  EXPECT_LT(shrunk, 32u);
+  // The same paths again: no more 429s, and latency stays at its floor.
+  for (int round = 0; round < 6; ++round) {
+    for (auto& r : get_many(c, 400, path)) ASSERT_TRUE(r.ok());
+  }
+  EXPECT_GT(c.stats().limit, shrunk + 5) << "shrunk to " << shrunk;
+}
+
+TEST_F(ClientTest, RetryBudgetCapsRetriesDuringAnOutage) {
+  auto server = *Server::start({.latency = 2ms, .faults = {.error_500 = 1.0, .max_faults_per_path = 100}});
+  Client c = make({.base_url = server->base_url(),
+                   .retry = {.max_attempts = 5, .base_backoff = 1ms, .retry_statuses = {500}},
+                   .breaker = {.enabled = false},
+                   .retry_budget = 0.1,
+                   .min_retries = 1});
+  for (auto& r : get_many(c, 50, [](int i) { return "/v1/items/" + std::to_string(i + 1); })) EXPECT_FALSE(r.ok());
+  ClientStats st = c.stats();
+  EXPECT_GT(st.budget_denied, 0u);
+  EXPECT_LT(st.retries, 50u * 4) << "every request retried fully: the budget did nothing";
+}
+
+TEST_F(ClientTest, RetryAfterSlowsTheWholeOriginNotOnlyThatRequest) {
+  auto server = *Server::start({.faults = {.too_many = 1.0, .retry_after_seconds = 1, .max_faults_per_path = 1}});
+  {
+    Client warm = make({.base_url = server->base_url()});
+    ASSERT_TRUE(get(warm, "/v1/items/2").ok());  // path 2 has had its 429
+  }
+  Client c = make({.base_url = server->base_url()});
+  auto first = asio::co_spawn(rt.executor(), [](Client c) -> asio::awaitable<std::optional<Result<Response>>> {
+    co_return co_await c.get("/v1/items/1");  // 429, Retry-After: 1
+  }(c), asio::use_future);
+  std::this_thread::sleep_for(150ms);
+  auto start = std::chrono::steady_clock::now();
+  auto second = get(c, "/v1/items/2");  // would answer at once, but the origin asked to wait
+  ASSERT_TRUE(second.ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 600ms);
+  EXPECT_GT(c.stats().paused_ms, 0u);
+  ASSERT_TRUE(first.get()->ok());
+}
+
+TEST_F(ClientTest, CircuitBreakerStopsHammeringAnOriginThatIsDown) {
+  RawServer down([](tcp::socket&) {});  // accepts and closes: every attempt fails
+  Client c = make({.base_url = down.url(), .retry = {.max_attempts = 1}, .breaker = {.failures = 5, .open_for = 300ms}});
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(get(c, "/x").ok());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(down.connections(), 5) << "after 5 failures no attempt should reach the origin";
+  EXPECT_EQ(c.stats().breaker_rejected, 15u);
+  auto r = get(c, "/x");
+  EXPECT_NE(r.status().message().find("circuit breaker is open"), std::string::npos) << r.status().message();
+  std::this_thread::sleep_for(350ms);
+  EXPECT_FALSE(get(c, "/x").ok());  // the half-open probe, which fails
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(down.connections(), 6);
+  EXPECT_NE(get(c, "/x").status().message().find("circuit breaker is open"), std::string::npos) << "open again";
+}
+
 TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   EXPECT_EQ(Client::create(rt, {.base_url = "not a url"}).status().code(), StatusCode::kInvalidArgument);

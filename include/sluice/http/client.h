@@ -69,6 +69,29 @@ struct RetryPolicy {
   bool retry_timeouts = true;
 };
 
+// Adapts the in-flight limit to the origin, in the manner of TCP's congestion
+// control (AIMD): +1 for every `limit` answers that come back near the
+// lowest latency seen, times `backoff` on a timeout, 429 or 5xx (at most
+// once per `decrease_interval`), always within [min, max].
+struct AdaptiveLimit {
+  bool enabled = false;
+  std::size_t min = 4;
+  std::size_t max = 1024;
+  std::size_t initial = 32;
+  double backoff = 0.7;
+  double latency_tolerance = 2.0;  // "near the floor": under floor * (1 + tolerance)
+  std::chrono::milliseconds decrease_interval{100};
+};
+
+// Stops hammering an origin that is down: after `failures` attempts in a row
+// fail (transport errors, 5xx), attempts fail at once for `open_for`; then
+// one probe at a time is let through, and a success closes it again.
+struct CircuitBreaker {
+  bool enabled = true;
+  int failures = 50;
+  std::chrono::milliseconds open_for{5000};
+};
+
 struct ClientOptions {
   std::string base_url;                             // http://host[:port][/prefix]
   std::size_t max_connections = 256;                // open at once
@@ -81,6 +104,12 @@ struct ClientOptions {
   std::size_t max_in_flight = 256;                  // requests at once, waiting retries included
   std::size_t max_body_bytes = 64 << 20;            // decoded
   RetryPolicy retry;
+  AdaptiveLimit adaptive;                           // when enabled, max_in_flight is its ceiling too
+  CircuitBreaker breaker;
+  // Retries at once are capped to this fraction of requests in flight (but
+  // min_retries are always allowed), so an outage cannot become a retry storm.
+  double retry_budget = 0.2;
+  std::size_t min_retries = 3;
   Headers headers;                                  // sent with every request
   bool accept_compressed = true;                    // send Accept-Encoding: gzip, deflate
   std::vector<std::string> secret_query{"api_key", "apikey", "key", "token", "access_token", "signature"};
@@ -101,6 +130,10 @@ struct ClientStats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t in_flight = 0;
+  std::uint64_t limit = 0;            // the in-flight limit now (adaptive or static)
+  std::uint64_t budget_denied = 0;    // retries not made: the retry budget was spent
+  std::uint64_t breaker_rejected = 0; // attempts failed at once: the circuit was open
+  std::uint64_t paused_ms = 0;        // time attempts waited for the origin's Retry-After
   // Latency of requests that ended with a Response: bucket i counts those
   // under 2^i microseconds (and at least 2^(i-1)).
   std::array<std::uint64_t, 32> latency_us_log2{};
