@@ -14,9 +14,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 
 #include <zlib.h>
 
@@ -46,17 +45,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-bhttp::verb verb_of(Method m) {
-  switch (m) {
-    case Method::kGet: return bhttp::verb::get;
-    case Method::kHead: return bhttp::verb::head;
-    case Method::kPost: return bhttp::verb::post;
-    case Method::kPut: return bhttp::verb::put;
-    case Method::kDelete: return bhttp::verb::delete_;
-  }
-  return bhttp::verb::get;
 }
 
 const char* method_name(Method m) {
@@ -154,8 +142,16 @@ std::string_view to_string(FailureKind k) {
 }
 
 std::string_view Response::header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == name) return v;
+  std::string_view rest = header_block;
+  while (!rest.empty()) {
+    std::size_t end = rest.find("\r\n");
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
+    if (line.size() > name.size() + 1 && line.starts_with(name) && line[name.size()] == ':') {
+      std::string_view v = line.substr(name.size() + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      return v;
+    }
   }
   return {};
 }
@@ -180,6 +176,7 @@ struct Client::State {
   Runtime& rt;
   ClientOptions options;
   std::string host, port, host_header, base_path;
+  std::string fixed_headers;  // Host, User-Agent, Accept-Encoding and the client's headers
   OriginGovernor governor;  // in-flight limit, retry budget, pause, breaker
   AsyncSemaphore slots;     // one per connection in use
   std::mutex mu;         // guards idle, endpoints
@@ -194,18 +191,57 @@ struct Client::State {
 
   void count_failure(FailureKind k) { failures[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
 
+  // The request target: base path + path, then the query, percent-encoded
+  // (RFC 3986: a path keeps its pchars and '/', a query component only its
+  // unreserved characters).
   std::string target_of(const Request& r, bool redact) const {
-    urls::url u;
-    u.set_path(base_path + r.path);
+    std::string t;
+    t.reserve(base_path.size() + r.path.size() + 16 * r.query.size() + 1);
+    if (base_path.empty() && (r.path.empty() || r.path.front() != '/')) t.push_back('/');
+    percent_encode(base_path, kPathChars, t);
+    percent_encode(r.path, kPathChars, t);
+    char sep = '?';
     for (const auto& [k, v] : r.query) {
-      bool secret = redact && std::find(options.secret_query.begin(), options.secret_query.end(), lower(k)) !=
-                                  options.secret_query.end();
-      u.params().append({k, secret ? std::string_view("REDACTED") : std::string_view(v)});
+      t.push_back(sep);
+      sep = '&';
+      percent_encode(k, kQueryChars, t);
+      t.push_back('=');
+      const bool secret = redact && std::find(options.secret_query.begin(), options.secret_query.end(), lower(k)) !=
+                                        options.secret_query.end();
+      percent_encode(secret ? std::string_view("REDACTED") : std::string_view(v), kQueryChars, t);
     }
-    std::string t(u.encoded_path());
-    if (t.empty()) t = "/";
-    if (u.has_query()) t += "?" + std::string(u.encoded_query());
     return t;
+  }
+
+  static constexpr std::string_view kPathChars = "/-._~!$&'()*+,;=:@";
+  static constexpr std::string_view kQueryChars = "-._~";
+
+  static void percent_encode(std::string_view in, std::string_view keep, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : in) {
+      if (std::isalnum(c) || keep.find(static_cast<char>(c)) != std::string_view::npos) {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+      }
+    }
+  }
+
+  // The request's bytes: request line, the client's fixed header lines
+  // (made once, in create()), the request's own headers, the body.
+  std::string serialize(const Request& r) const {
+    std::string target = target_of(r, false);
+    std::string out;
+    out.reserve(target.size() + fixed_headers.size() + r.body.size() + 64);
+    out.append(method_name(r.method)).append(" ").append(target).append(" HTTP/1.1\r\n").append(fixed_headers);
+    for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
+    if (!r.body.empty() || r.method == Method::kPost || r.method == Method::kPut) {
+      out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    }
+    out.append("\r\n").append(r.body);
+    return out;
   }
 
   // A connection to the origin: the most recently used idle one that is
@@ -273,12 +309,11 @@ struct Client::State {
 
   // Sends the request on `c` and reads the answer, each wait bounded by the
   // read timeout and the request's deadline.
-  asio::awaitable<Outcome> exchange(Connection& c, const bhttp::request<bhttp::string_body>& req,
-                                    Clock::time_point deadline) {
+  asio::awaitable<Outcome> exchange(Connection& c, const std::string& wire, Method method, Clock::time_point deadline) {
     Outcome o;
     auto bound = [&] { return std::min<Clock::duration>(options.read_timeout, deadline - Clock::now()); };
     c.stream.expires_after(bound());
-    auto [wec, written] = co_await bhttp::async_write(c.stream, req, use_tuple);
+    auto [wec, written] = co_await asio::async_write(c.stream, asio::buffer(wire), use_tuple);
     bytes_sent.fetch_add(written, std::memory_order_relaxed);
     if (wec) {
       o.failure = classify(wec);
@@ -288,7 +323,7 @@ struct Client::State {
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.max_body_bytes);
-    if (req.method() == bhttp::verb::head) parser.skip(true);
+    if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
     while (!parser.is_done()) {
       c.stream.expires_after(bound());
@@ -309,8 +344,14 @@ struct Client::State {
     auto msg = parser.release();
     Response r;
     r.status = static_cast<int>(msg.result_int());
-    for (const auto& f : msg) r.headers.emplace_back(lower(std::string_view(f.name_string().data(), f.name_string().size())),
-                                                     std::string(f.value().data(), f.value().size()));
+    for (const auto& f : msg) {
+      const std::size_t at = r.header_block.size();
+      r.header_block.append(f.name_string().data(), f.name_string().size());
+      for (std::size_t i = at; i < r.header_block.size(); ++i) {
+        r.header_block[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(r.header_block[i])));
+      }
+      r.header_block.append(": ").append(f.value().data(), f.value().size()).append("\r\n");
+    }
     r.body = std::move(msg.body());
     std::string encoding = lower(r.header("content-encoding"));
     if (encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip") {
@@ -329,8 +370,7 @@ struct Client::State {
     co_return o;
   }
 
-  asio::awaitable<Outcome> attempt(const bhttp::request<bhttp::string_body>& req, Method method,
-                                   Clock::time_point deadline) {
+  asio::awaitable<Outcome> attempt(const std::string& wire, Method method, Clock::time_point deadline) {
     Outcome o;
     if (!co_await slots.acquire()) {
       o.failure = FailureKind::kConnect;
@@ -346,7 +386,7 @@ struct Client::State {
         co_return o;
       }
       const bool reused = (*c)->reused;
-      o = co_await exchange(**c, req, deadline);
+      o = co_await exchange(**c, wire, method, deadline);
       if (o.failure == FailureKind::kNone) {
         if (o.what != "close") checkin(std::move(*c));
         o.what.clear();
@@ -423,6 +463,15 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   state->host_header = parsed->has_port() ? state->host + ":" + state->port : state->host;
   state->base_path = std::string(parsed->path());
   if (!state->base_path.empty() && state->base_path.back() == '/') state->base_path.pop_back();
+  std::string& fixed = state->fixed_headers;
+  fixed = "Host: " + state->host_header + "\r\nUser-Agent: sluice/0.1.0\r\n";
+  if (state->options.accept_compressed) fixed += "Accept-Encoding: gzip, deflate\r\n";
+  for (const auto& [k, v] : state->options.headers) {
+    if (k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+      return Status::InvalidArgument("header '" + k + "': a name may not hold ':' or a line break, nor a value a line break");
+    }
+    fixed += k + ": " + v + "\r\n";
+  }
   return Client(std::move(state));
 }
 
@@ -441,6 +490,11 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
     s->failed.fetch_add(1, std::memory_order_relaxed);
     return Status(code, std::string(method_name(request.method)) + " " + display_url(request) + ": " + what);
   };
+  for (const auto& [k, v] : request.headers) {
+    if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+      co_return fail(StatusCode::kInvalidArgument, "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
+    }
+  }
   if (s->closed.load() || !co_await s->governor.enter()) co_return fail(StatusCode::kCancelled, "the client is closed");
   struct Turn {
     State& s;
@@ -454,14 +508,7 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
   const auto started = Clock::now();
   const auto deadline = started + s->options.request_timeout;
 
-  bhttp::request<bhttp::string_body> req{verb_of(request.method), s->target_of(request, false), 11};
-  req.set(bhttp::field::host, s->host_header);
-  req.set(bhttp::field::user_agent, "sluice/0.1.0");
-  if (s->options.accept_compressed) req.set(bhttp::field::accept_encoding, "gzip, deflate");
-  for (const auto& [k, v] : s->options.headers) req.set(k, v);
-  for (const auto& [k, v] : request.headers) req.set(k, v);
-  req.body() = std::move(request.body);
-  req.prepare_payload();
+  const std::string wire = s->serialize(request);
 
   auto ex = co_await asio::this_coro::executor;
   auto sleep = [&ex](Clock::duration d) -> asio::awaitable<void> {
@@ -494,7 +541,7 @@ asio::awaitable<Result<Response>> Client::send(Request request) {
     }
     s->attempts.fetch_add(1, std::memory_order_relaxed);
     const auto attempt_start = Clock::now();
-    Outcome o = co_await s->attempt(req, request.method, deadline);
+    Outcome o = co_await s->attempt(wire, request.method, deadline);
     retry_place.release();
     if (o.failure == FailureKind::kNone && s->retryable(Outcome{FailureKind::kStatus, {}, o.response, {}, false})) {
       o.failure = FailureKind::kStatus;

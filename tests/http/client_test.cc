@@ -408,6 +408,22 @@ TEST_F(ClientTest, CircuitBreakerStopsHammeringAnOriginThatIsDown) {
   EXPECT_NE(get(c, "/x").status().message().find("circuit breaker is open"), std::string::npos) << "open again";
 }
 
+TEST_F(ClientTest, HeaderWithALineBreakIsRefusedNotSent) {
+  auto server = *Server::start({});
+  Client c = make({.base_url = server->base_url()});
+  auto r = rt.block_on(c.send({.path = "/v1/items/1", .headers = {{"X-Evil", "a\r\nInjected: yes"}}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(server->stats().requests, 0u);
+  EXPECT_FALSE(Client::create(rt, {.base_url = server->base_url(), .headers = {{"X-A", "b\nc"}}}).ok());
+}
+
+TEST_F(ClientTest, PathAndQueryArePercentEncoded) {
+  Client c = make({.base_url = "http://127.0.0.1:9/api/"});
+  EXPECT_EQ(c.display_url({.path = "/items/a b/ü", .query = {{"q", "x&y=z"}, {"page", "2"}}}),
+            "http://127.0.0.1:9/api/items/a%20b/%C3%BC?q=x%26y%3Dz&page=2");
+}
+
 TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   EXPECT_EQ(Client::create(rt, {.base_url = "not a url"}).status().code(), StatusCode::kInvalidArgument);

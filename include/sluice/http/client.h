@@ -51,9 +51,11 @@ struct Request {
 
 struct Response {
   int status = 0;
-  Headers headers;   // names in lower case
   std::string body;  // decoded when it came gzip or deflate encoded
   int attempts = 1;
+  // Every header as "name: value\r\n", names in lower case, in the order
+  // received (one allocation however many headers there are).
+  std::string header_block;
 
   // The first header of that name (lower case), or empty.
   std::string_view header(std::string_view name) const;
