@@ -14,6 +14,7 @@
 // computing them exactly would cost minutes (the event aggregates: full
 // precision doubles for sums, means, deviations and ewma; 3-decimal event
 // values for min, max and quantiles; counts near n_events / 3).
+#include "../src/mockapi/workload.h"
 #include "sluice/parquet/writer.h"
 
 #include <sys/resource.h>
@@ -27,12 +28,7 @@ using namespace sluice::parquet;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+using sluice::mockapi::mix;
 
 Schema workload_schema() {
   auto d = [](const char* n) { return Column{.name = n, .type = ColumnType::kDouble}; };

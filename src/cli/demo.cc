@@ -1,5 +1,6 @@
 #include "demo.h"
 
+#include "../mockapi/workload.h"
 #include "sluice/pipeline.h"
 #include "sluice/sleep.h"
 
@@ -13,13 +14,7 @@
 namespace sluice::cli {
 namespace {
 
-// splitmix64's finaliser: the hash every value of the reference workload comes from.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+using mockapi::mix;
 
 struct Item {
   std::uint64_t id;

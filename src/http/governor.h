@@ -48,21 +48,23 @@ class OriginGovernor {
   void set_limit_locked(double want);
   void breaker_failure_locked(Clock::time_point now);
 
+  // The common case (no pause, breaker closed, static limit) takes no lock:
+  // the fields read on every request are atomics; mu_ guards the rest.
   const ClientOptions& options_;
   AsyncSemaphore slots_;
   mutable std::mutex mu_;
-  double limit_;           // adaptive: fractional, grows by 1/limit per good answer
-  std::size_t granted_;    // units the semaphore holds or has handed out
-  std::size_t debt_ = 0;   // units to swallow as they come back (after a decrease)
+  double limit_;                        // adaptive: fractional, grows by 1/limit per good answer
+  std::size_t granted_;                 // units the semaphore holds or has handed out
+  std::atomic<std::size_t> debt_{0};    // units to swallow as they come back (written under mu_)
   Clock::duration floor_ = Clock::duration::max();
   Clock::time_point last_decrease_{};
-  Clock::time_point paused_until_{};
+  std::atomic<Clock::rep> paused_until_{0};  // time_since_epoch of the end of the origin's pause
   // breaker
-  int consecutive_failures_ = 0;
+  std::atomic<int> consecutive_failures_{0};
   Clock::time_point open_until_{};
   bool probing_ = false;
   // retry budget
-  std::size_t active_ = 0;
+  std::atomic<std::size_t> active_{0};
   std::size_t retrying_ = 0;
   std::atomic<std::uint64_t> budget_denied_{0}, breaker_rejected_{0};
 };
