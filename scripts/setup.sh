@@ -13,8 +13,8 @@ packages=(
   libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # benchmarks: the reference HTTP/1.1 load generator
-  wrk
+  # tests: certificates for the TLS tests; benchmarks: the reference HTTP/1.1 load generator
+  openssl wrk
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the

@@ -10,7 +10,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -108,9 +111,15 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   return std::chrono::milliseconds(when > now ? static_cast<std::int64_t>(when - now) * 1000 : 0);
 }
 
+// A connection: plain TCP, or TLS over TCP.
 struct Connection {
-  explicit Connection(const asio::any_io_executor& ex) : stream(ex) {}
-  beast::tcp_stream stream;
+  explicit Connection(const asio::any_io_executor& ex) : plain(std::in_place, ex) {}
+  Connection(const asio::any_io_executor& ex, asio::ssl::context& ctx)
+      : secure(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ctx)) {}
+  beast::tcp_stream& tcp() { return secure ? secure->next_layer() : *plain; }
+
+  std::optional<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   Clock::time_point idle_since{};
   bool reused = false;
@@ -175,7 +184,8 @@ struct Client::State {
 
   Runtime& rt;
   ClientOptions options;
-  std::string host, port, host_header, base_path;
+  std::string scheme, host, port, host_header, base_path;
+  std::optional<asio::ssl::context> tls;  // https only
   std::string fixed_headers;  // Host, User-Agent, Accept-Encoding and the client's headers
   OriginGovernor governor;  // in-flight limit, retry budget, pause, breaker
   AsyncSemaphore slots;     // one per connection in use
@@ -272,17 +282,32 @@ struct Client::State {
       std::lock_guard lock(mu);
       endpoints = results;
     }
-    auto c = std::make_unique<Connection>(ex);
-    c->stream.expires_after(std::min<Clock::duration>(options.connect_timeout, deadline - Clock::now()));
+    auto c = tls ? std::make_unique<Connection>(ex, *tls) : std::make_unique<Connection>(ex);
+    const auto connect_bound = std::min<Clock::duration>(options.connect_timeout, deadline - Clock::now());
+    c->tcp().expires_after(connect_bound);
     // Beast 1.81's range connect predates asio::deferred; use_awaitable works.
-    auto [ec, ep] = co_await c->stream.async_connect(*eps, asio::as_tuple(asio::use_awaitable));
+    auto [ec, ep] = co_await c->tcp().async_connect(*eps, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       std::lock_guard lock(mu);
       endpoints.reset();  // resolve again next time
       if (ec == beast::error::timeout) co_return Status::DeadlineExceeded("connect timed out");
       co_return Status::Unavailable("connect: " + ec.message());
     }
-    c->stream.socket().set_option(tcp::no_delay(true), ec);
+    c->tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (c->secure) {
+      // SNI, then verification of the chain and of the host name.
+      if (!SSL_set_tlsext_host_name(c->secure->native_handle(), host.c_str())) {
+        co_return Status::Unavailable("TLS: cannot set the server name");
+      }
+      c->secure->set_verify_mode(asio::ssl::verify_peer);
+      c->secure->set_verify_callback(asio::ssl::host_name_verification(host));
+      c->tcp().expires_after(connect_bound);
+      auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+      if (hec) {
+        if (hec == beast::error::timeout) co_return Status::DeadlineExceeded("TLS handshake timed out");
+        co_return Status::Unavailable("TLS handshake: " + hec.message());
+      }
+    }
     connections_opened.fetch_add(1, std::memory_order_relaxed);
     co_return c;
   }
@@ -310,10 +335,17 @@ struct Client::State {
   // Sends the request on `c` and reads the answer, each wait bounded by the
   // read timeout and the request's deadline.
   asio::awaitable<Outcome> exchange(Connection& c, const std::string& wire, Method method, Clock::time_point deadline) {
+    if (c.secure) co_return co_await exchange_on(*c.secure, c, wire, method, deadline);
+    co_return co_await exchange_on(*c.plain, c, wire, method, deadline);
+  }
+
+  template <class Stream>
+  asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const std::string& wire, Method method,
+                                       Clock::time_point deadline) {
     Outcome o;
     auto bound = [&] { return std::min<Clock::duration>(options.read_timeout, deadline - Clock::now()); };
-    c.stream.expires_after(bound());
-    auto [wec, written] = co_await asio::async_write(c.stream, asio::buffer(wire), use_tuple);
+    c.tcp().expires_after(bound());
+    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
     bytes_sent.fetch_add(written, std::memory_order_relaxed);
     if (wec) {
       o.failure = classify(wec);
@@ -326,8 +358,8 @@ struct Client::State {
     if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
     while (!parser.is_done()) {
-      c.stream.expires_after(bound());
-      auto [ec, n] = co_await bhttp::async_read_some(c.stream, c.buffer, parser, use_tuple);
+      c.tcp().expires_after(bound());
+      auto [ec, n] = co_await bhttp::async_read_some(stream, c.buffer, parser, use_tuple);
       received += n;
       if (ec) {
         o.failure = classify(ec);
@@ -446,8 +478,8 @@ struct Client::State {
 Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   auto parsed = urls::parse_uri(options.base_url);
   if (!parsed) return Status::InvalidArgument("base_url '" + options.base_url + "': not a URL (" + parsed.error().message() + ")");
-  if (parsed->scheme() != "http") {
-    return Status::InvalidArgument("base_url '" + options.base_url + "': the scheme must be http (https is not supported yet)");
+  if (parsed->scheme() != "http" && parsed->scheme() != "https") {
+    return Status::InvalidArgument("base_url '" + options.base_url + "': the scheme must be http or https");
   }
   if (parsed->host().empty()) return Status::InvalidArgument("base_url '" + options.base_url + "': no host");
   if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight: must be at least 1");
@@ -458,8 +490,24 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   }
   for (auto& k : options.secret_query) k = lower(k);
   auto state = std::make_shared<State>(rt, std::move(options));
+  state->scheme = std::string(parsed->scheme());
   state->host = std::string(parsed->host());
-  state->port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  const bool https = state->scheme == "https";
+  state->port = parsed->has_port() ? std::string(parsed->port()) : https ? "443" : "80";
+  if (https) {
+    asio::ssl::context& ctx = state->tls.emplace(asio::ssl::context::tls_client);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (state->options.ca_file.empty()) {
+      ctx.set_default_verify_paths(ec);
+    } else {
+      ctx.load_verify_file(state->options.ca_file, ec);
+    }
+    if (ec) {
+      return Status::InvalidArgument("ca_file '" + state->options.ca_file + "': cannot load certificates (" + ec.message() + ")");
+    }
+  }
   state->host_header = parsed->has_port() ? state->host + ":" + state->port : state->host;
   state->base_path = std::string(parsed->path());
   if (!state->base_path.empty() && state->base_path.back() == '/') state->base_path.pop_back();
@@ -476,7 +524,7 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
 }
 
 std::string Client::display_url(const Request& request) const {
-  return "http://" + state_->host_header + state_->target_of(request, /*redact=*/true);
+  return state_->scheme + "://" + state_->host_header + state_->target_of(request, /*redact=*/true);
 }
 
 asio::awaitable<Result<Response>> Client::get(std::string path, std::vector<std::pair<std::string, std::string>> query) {

@@ -13,6 +13,10 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
@@ -422,6 +426,66 @@ TEST_F(ClientTest, PathAndQueryArePercentEncoded) {
   Client c = make({.base_url = "http://127.0.0.1:9/api/"});
   EXPECT_EQ(c.display_url({.path = "/items/a b/ü", .query = {{"q", "x&y=z"}, {"page", "2"}}}),
             "http://127.0.0.1:9/api/items/a%20b/%C3%BC?q=x%26y%3Dz&page=2");
+}
+
+TEST_F(ClientTest, ConnectTimeoutFiresWhenTheListenQueueIsFull) {
+  // A listener that never accepts, its queue filled: the kernel drops the
+  // next connection's SYN and the connect hangs.
+  asio::io_context io;
+  tcp::acceptor full(io);
+  full.open(tcp::v4());
+  full.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  // Raw non-blocking sockets: Asio's own connect would wait for each.
+  std::vector<int> fillers;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(full.local_endpoint().port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 4; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  struct Closer {
+    std::vector<int>& fds;
+    ~Closer() {
+      for (int fd : fds) ::close(fd);
+    }
+  } closer{fillers};
+  std::this_thread::sleep_for(50ms);
+  Client c = make({.base_url = "http://127.0.0.1:" + std::to_string(full.local_endpoint().port()),
+                   .connect_timeout = 200ms, .retry = {.max_attempts = 1}});
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(c, "/");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("connect timed out"), std::string::npos) << r.status().message();
+}
+
+TEST_F(ClientTest, CloseFailsRequestsWaitingForTheirTurnExactlyOnce) {
+  auto server = *Server::start({.latency = 200ms});
+  Client c = make({.base_url = server->base_url(), .max_in_flight = 2});
+  auto one = [](Client c) -> asio::awaitable<std::optional<Result<Response>>> { co_return co_await c.get("/v1/items/1"); };
+  std::vector<std::future<std::optional<Result<Response>>>> fs;
+  for (int i = 0; i < 10; ++i) fs.push_back(asio::co_spawn(rt.executor(), one(c), asio::use_future));
+  std::this_thread::sleep_for(50ms);  // two in flight, eight waiting
+  c.close();
+  int ok = 0, cancelled = 0;
+  for (auto& f : fs) {
+    auto r = std::move(*f.get());
+    if (r.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().to_string();
+      ++cancelled;
+    }
+  }
+  EXPECT_EQ(ok, 2) << "requests in flight finish";
+  EXPECT_EQ(cancelled, 8);
+  EXPECT_FALSE(get(c, "/v1/items/2").ok());
+  EXPECT_EQ(c.stats().in_flight, 0u);
 }
 
 TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {

@@ -1,4 +1,4 @@
-// Client: HTTP/1.1 requests to one origin from coroutines, with a pool of
+// Client: HTTP/1.1 requests (http or https) to one origin from coroutines, with a pool of
 // kept-alive connections, a limit on requests in flight, deadlines on every
 // request, and retries.
 //
@@ -95,7 +95,10 @@ struct CircuitBreaker {
 };
 
 struct ClientOptions {
-  std::string base_url;                             // http://host[:port][/prefix]
+  std::string base_url;                             // http[s]://host[:port][/prefix]
+  // https: the server's certificate chain and host name are always verified,
+  // against the system's CA bundle, or against this PEM file when set.
+  std::string ca_file;
   std::size_t max_connections = 256;                // open at once
   std::size_t max_idle = 256;                       // kept for reuse
   std::chrono::milliseconds idle_timeout{30000};    // an idle connection older than this is closed
