@@ -17,6 +17,8 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace sluice::http {
 namespace {
 
@@ -31,7 +33,8 @@ struct Certificates {
   bool ok = false;
 
   Certificates() {
-    dir = ::testing::TempDir() + "/sluice-tls";
+    // One directory per process: ctest runs these tests as parallel processes.
+    dir = ::testing::TempDir() + "/sluice-tls-" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     auto run = [&](const std::string& cmd) { return std::system(("cd '" + dir + "' && " + cmd + " >/dev/null 2>&1").c_str()) == 0; };
