@@ -223,6 +223,8 @@ struct Client::State {
     return t;
   }
 
+  std::string display_url(const Request& r) const { return scheme + "://" + host_header + target_of(r, /*redact=*/true); }
+
   static constexpr std::string_view kPathChars = "/-._~!$&'()*+,;=:@";
   static constexpr std::string_view kQueryChars = "-._~";
 
@@ -523,20 +525,21 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   return Client(std::move(state));
 }
 
-std::string Client::display_url(const Request& request) const {
-  return state_->scheme + "://" + state_->host_header + state_->target_of(request, /*redact=*/true);
-}
+std::string Client::display_url(const Request& request) const { return state_->display_url(request); }
 
 asio::awaitable<Result<Response>> Client::get(std::string path, std::vector<std::pair<std::string, std::string>> query) {
-  co_return co_await send(Request{.path = std::move(path), .query = std::move(query)});
+  return send(Request{.path = std::move(path), .query = std::move(query)});
 }
 
-asio::awaitable<Result<Response>> Client::send(Request request) {
-  std::shared_ptr<State> s = state_;  // the client may be released while this runs
+// Not a coroutine itself: the state is copied now, so the Client object may
+// be gone by the time the request runs.
+asio::awaitable<Result<Response>> Client::send(Request request) { return run(state_, std::move(request)); }
+
+asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request) {
   s->requests.fetch_add(1, std::memory_order_relaxed);
   auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
     s->failed.fetch_add(1, std::memory_order_relaxed);
-    return Status(code, std::string(method_name(request.method)) + " " + display_url(request) + ": " + what);
+    return Status(code, std::string(method_name(request.method)) + " " + s->display_url(request) + ": " + what);
   };
   for (const auto& [k, v] : request.headers) {
     if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {

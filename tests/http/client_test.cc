@@ -488,6 +488,17 @@ TEST_F(ClientTest, CloseFailsRequestsWaitingForTheirTurnExactlyOnce) {
   EXPECT_EQ(c.stats().in_flight, 0u);
 }
 
+TEST_F(ClientTest, ARequestOutlivesTheClientObjectThatMadeIt) {
+  auto server = *Server::start({.latency = 20ms});
+  asio::awaitable<Result<Response>> pending = [&] {
+    Client temporary = make({.base_url = server->base_url()});
+    return temporary.get("/v1/items/4");
+  }();  // the Client object is gone; its state lives on in the request
+  auto r = rt.block_on(std::move(pending));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, item_body(4));
+}
+
 TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   EXPECT_EQ(Client::create(rt, {.base_url = "not a url"}).status().code(), StatusCode::kInvalidArgument);

@@ -151,6 +151,8 @@ class Client {
   // Checks the options (kInvalidArgument naming the bad one).
   static Result<Client> create(Runtime& rt, ClientOptions options);
 
+  // The returned awaitable holds the client's shared state: the Client
+  // object itself may be destroyed before it is awaited.
   boost::asio::awaitable<Result<Response>> send(Request request);
   boost::asio::awaitable<Result<Response>> get(std::string path,
                                                std::vector<std::pair<std::string, std::string>> query = {});
@@ -166,6 +168,7 @@ class Client {
  private:
   struct State;
   explicit Client(std::shared_ptr<State> s) : state_(std::move(s)) {}
+  static boost::asio::awaitable<Result<Response>> run(std::shared_ptr<State> s, Request request);
   std::shared_ptr<State> state_;
 };
 
