@@ -310,6 +310,10 @@ struct Client::State {
         co_return Status::Unavailable("TLS handshake: " + hec.message());
       }
     }
+    // The connect deadline must not outlive the connect: Beast applies an
+    // expiry to every later operation until it is changed. Exchanges have
+    // their own watchdog.
+    c->tcp().expires_never();
     connections_opened.fetch_add(1, std::memory_order_relaxed);
     co_return c;
   }
@@ -341,18 +345,63 @@ struct Client::State {
     co_return co_await exchange_on(*c.plain, c, wire, method, deadline);
   }
 
+  // Watches one exchange: fires at the earlier of the request's deadline and
+  // read_timeout after the last progress, re-arming itself while bytes keep
+  // coming, and cancels the socket when time is up. One timer per exchange,
+  // instead of one armed and cancelled around every read and write.
+  struct Watchdog : std::enable_shared_from_this<Watchdog> {
+    Watchdog(const asio::any_io_executor& ex, Connection& c, Clock::duration read_timeout, Clock::time_point deadline)
+        : timer(ex), conn(&c), read_timeout(read_timeout), deadline(deadline), last(Clock::now()) {}
+    void arm() {
+      timer.expires_at(std::min(deadline, last + read_timeout));
+      timer.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_timer(ec); });
+    }
+    void on_timer(boost::system::error_code ec) {
+      if (ec || done) return;  // cancelled, or the exchange ended: the connection may be gone
+      const auto now = Clock::now();
+      if (now < deadline && now < last + read_timeout) {
+        arm();  // progress since: wait for the rest
+        return;
+      }
+      fired = true;
+      boost::system::error_code ignored;
+      conn->tcp().socket().cancel(ignored);
+    }
+    void finish() {
+      done = true;
+      timer.cancel();
+    }
+    asio::steady_timer timer;
+    Connection* conn;
+    Clock::duration read_timeout;
+    Clock::time_point deadline;
+    Clock::time_point last;
+    bool done = false;
+    bool fired = false;
+  };
+
   template <class Stream>
   asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const std::string& wire, Method method,
                                        Clock::time_point deadline) {
     Outcome o;
-    auto bound = [&] { return std::min<Clock::duration>(options.read_timeout, deadline - Clock::now()); };
-    c.tcp().expires_after(bound());
+    // The watchdog's timer runs on this coroutine's executor, so its handler
+    // and this coroutine never touch the connection at the same time.
+    auto watch = std::make_shared<Watchdog>(co_await asio::this_coro::executor, c, options.read_timeout, deadline);
+    watch->arm();
+    struct Finish {
+      Watchdog& w;
+      ~Finish() { w.finish(); }
+    } finish{*watch};
+    auto timed_out = [&] {
+      return watch->fired ? std::string(Clock::now() >= deadline ? "the request deadline passed" : "no bytes for read_timeout")
+                          : std::string();
+    };
     auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
     bytes_sent.fetch_add(written, std::memory_order_relaxed);
     if (wec) {
-      o.failure = classify(wec);
-      o.what = "sending: " + wec.message();
-      o.before_response = true;
+      o.failure = watch->fired ? FailureKind::kTimeout : classify(wec);
+      o.what = watch->fired ? timed_out() : "sending: " + wec.message();
+      o.before_response = !watch->fired;
       co_return o;
     }
     bhttp::response_parser<bhttp::string_body> parser;
@@ -360,17 +409,16 @@ struct Client::State {
     if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
     while (!parser.is_done()) {
-      c.tcp().expires_after(bound());
       auto [ec, n] = co_await bhttp::async_read_some(stream, c.buffer, parser, use_tuple);
       received += n;
+      if (n > 0) watch->last = Clock::now();
       if (ec) {
-        o.failure = classify(ec);
+        o.failure = watch->fired ? FailureKind::kTimeout : classify(ec);
         o.before_response = received == 0 && o.failure == FailureKind::kClosed;
-        o.what = o.failure == FailureKind::kTimeout
-                     ? (Clock::now() >= deadline ? "the request deadline passed" : "no bytes for read_timeout")
-                     : o.failure == FailureKind::kTooLarge ? "the body is larger than max_body_bytes (" +
-                                                                 std::to_string(options.max_body_bytes) + ")"
-                                                           : "reading the answer: " + ec.message();
+        o.what = watch->fired ? timed_out()
+                 : o.failure == FailureKind::kTooLarge
+                     ? "the body is larger than max_body_bytes (" + std::to_string(options.max_body_bytes) + ")"
+                     : "reading the answer: " + ec.message();
         co_return o;
       }
     }
