@@ -1,0 +1,161 @@
+#include "aws_config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+namespace sluice::s3 {
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+}
+
+namespace {
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+using Ini = std::map<std::string, std::map<std::string, std::string>>;
+
+// Reads an INI file as the AWS tools write them; nullopt if it cannot be read.
+std::optional<Ini> read_ini(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  Ini ini;
+  std::string section, line;
+  while (std::getline(in, line)) {
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t.front() == '[' && t.back() == ']') {
+      section = trim(std::string_view(t).substr(1, t.size() - 2));
+      continue;
+    }
+    auto eq = t.find('=');
+    if (eq == std::string::npos) continue;
+    ini[section][trim(std::string_view(t).substr(0, eq))] = trim(std::string_view(t).substr(eq + 1));
+  }
+  return ini;
+}
+
+std::string home_file(const EnvLookup& env, const char* var, const char* relative) {
+  if (auto v = env(var)) return *v;
+  return env("HOME").value_or("") + relative;
+}
+
+}  // namespace
+
+Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
+  AwsSettings out;
+  const std::string profile = env("AWS_PROFILE").value_or("default");
+  auto key = env("AWS_ACCESS_KEY_ID");
+  auto secret = env("AWS_SECRET_ACCESS_KEY");
+  if (key && secret) {
+    out.credentials = {*key, *secret, env("AWS_SESSION_TOKEN").value_or("")};
+    out.source = "environment";
+  } else if (key || secret) {
+    return Status::InvalidArgument(std::string(key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") + " is set but " +
+                                   (key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is not");
+  } else {
+    const std::string file = home_file(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
+    auto ini = read_ini(file);
+    if (!ini || !ini->count(profile)) {
+      return Status::NotFound("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile '" +
+                              profile + "' to " + file);
+    }
+    const auto& p = (*ini)[profile];
+    for (const char* k : {"aws_access_key_id", "aws_secret_access_key"}) {
+      if (!p.count(k) || p.at(k).empty()) {
+        return Status::InvalidArgument(file + ": profile '" + profile + "' has no " + k);
+      }
+    }
+    out.credentials = {p.at("aws_access_key_id"), p.at("aws_secret_access_key"),
+                       p.count("aws_session_token") ? p.at("aws_session_token") : ""};
+    out.source = file + " [" + profile + "]";
+  }
+  if (auto r = env("AWS_REGION")) {
+    out.region = *r;
+  } else if (auto d = env("AWS_DEFAULT_REGION")) {
+    out.region = *d;
+  } else if (auto ini = read_ini(home_file(env, "AWS_CONFIG_FILE", "/.aws/config"))) {
+    const std::string section = profile == "default" ? "default" : "profile " + profile;
+    if (ini->count(section) && (*ini)[section].count("region")) out.region = (*ini)[section]["region"];
+  }
+  return out;
+}
+
+Result<S3Location> parse_s3_url(std::string_view url) {
+  constexpr std::string_view kScheme = "s3://";
+  if (!url.starts_with(kScheme)) return Status::InvalidArgument("'" + std::string(url) + "': an S3 URL starts with s3://");
+  std::string_view rest = url.substr(kScheme.size());
+  std::string_view bucket = rest.substr(0, rest.find('/'));
+  std::string_view prefix = bucket.size() < rest.size() ? rest.substr(bucket.size() + 1) : std::string_view();
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("'" + std::string(url) + "': bucket '" + std::string(bucket) + "' " + why);
+  };
+  if (bucket.size() < 3 || bucket.size() > 63) return bad("must be 3 to 63 characters long");
+  for (char c : bucket) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-')) {
+      return bad("may hold only lower-case letters, digits, '.' and '-'");
+    }
+  }
+  if (!std::isalnum(static_cast<unsigned char>(bucket.front())) || !std::isalnum(static_cast<unsigned char>(bucket.back()))) {
+    return bad("must begin and end with a letter or digit");
+  }
+  if (bucket.find("..") != std::string_view::npos) return bad("may not hold two dots in a row");
+  return S3Location{std::string(bucket), std::string(prefix)};
+}
+
+namespace {
+
+std::string unescape_xml(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out.push_back(s[i]);
+      continue;
+    }
+    static constexpr std::pair<std::string_view, char> kEntities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    bool matched = false;
+    for (auto [e, c] : kEntities) {
+      if (s.substr(i, e.size()) == e) {
+        out.push_back(c);
+        i += e.size() - 1;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out.push_back('&');
+  }
+  return out;
+}
+
+std::optional<std::string> element(std::string_view xml, std::string_view name) {
+  const std::string open = "<" + std::string(name) + ">", close = "</" + std::string(name) + ">";
+  auto a = xml.find(open);
+  if (a == std::string_view::npos) return std::nullopt;
+  a += open.size();
+  auto b = xml.find(close, a);
+  if (b == std::string_view::npos) return std::nullopt;
+  return unescape_xml(xml.substr(a, b - a));
+}
+
+}  // namespace
+
+std::optional<S3Error> parse_s3_error(std::string_view xml) {
+  auto start = xml.find("<Error>");
+  if (start == std::string_view::npos) return std::nullopt;
+  xml = xml.substr(start);
+  auto code = element(xml, "Code");
+  if (!code) return std::nullopt;
+  return S3Error{*code, element(xml, "Message").value_or(""), element(xml, "RequestId").value_or("")};
+}
+
+}  // namespace sluice::s3
