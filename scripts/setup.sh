@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: certificates for the TLS tests; benchmarks: the reference HTTP/1.1 load generator
   openssl wrk
+  # tests: an S3-compatible server on loopback (OpenStack Swift with s3api)
+  python3-swift curl
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the

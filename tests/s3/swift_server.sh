@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Starts a one-node OpenStack Swift with its S3 API (s3api + tempauth) on
+# loopback, for the S3 tests: one replica, no memcached, every server in one
+# process of its own (workers = 0). Debian's python3 runs it: the swift
+# package lives there, whatever python3 comes first in PATH.
+#
+#   tests/s3/swift_server.sh start DIR PORT    # prints "ready" when it answers
+#   tests/s3/swift_server.sh stop DIR
+#
+# S3 credentials: access key "test:tester", secret "testing"; region us-east-1.
+set -euo pipefail
+cmd=$1 dir=$2
+if [[ $cmd == stop ]]; then
+  [[ -f $dir/pids ]] && xargs -r kill <"$dir/pids" 2>/dev/null || true
+  rm -f "$dir/pids"
+  exit 0
+fi
+port=$3
+base=$((port + 1))  # object, container, account servers on the next three ports
+rm -rf "$dir" && mkdir -p "$dir/devices/d1" "$dir/run" "$dir/log"
+
+cat >"$dir/swift.conf" <<CONF
+[swift-hash]
+swift_hash_path_suffix = sluice-tests
+swift_hash_path_prefix = sluice-tests
+[storage-policy:0]
+name = only
+default = yes
+CONF
+
+server_conf() {  # server_conf NAME PORT
+  cat >"$dir/$1-server.conf" <<CONF
+[DEFAULT]
+swift_dir = $dir
+devices = $dir/devices
+mount_check = false
+bind_ip = 127.0.0.1
+bind_port = $2
+workers = 0
+log_name = $1
+log_facility = LOG_LOCAL0
+log_level = WARNING
+[pipeline:main]
+pipeline = $1-server
+[app:$1-server]
+use = egg:swift#$1
+CONF
+}
+server_conf object $base
+server_conf container $((base + 1))
+server_conf account $((base + 2))
+
+cat >"$dir/proxy-server.conf" <<CONF
+[DEFAULT]
+swift_dir = $dir
+bind_ip = 127.0.0.1
+bind_port = $port
+workers = 0
+log_level = WARNING
+[pipeline:main]
+pipeline = catch_errors proxy-logging cache s3api tempauth proxy-logging proxy-server
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_account_management = true
+[filter:tempauth]
+use = egg:swift#tempauth
+user_test_tester = testing .admin
+[filter:s3api]
+use = egg:swift#s3api
+location = us-east-1
+[filter:cache]
+# tempauth needs a cache in the pipeline; with no memcached it only misses.
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:1
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+CONF
+
+export SWIFT_DIR=$dir
+# The three rings (one device each), in one Python process: its start-up
+# is most of the cost.
+/usr/bin/python3 - "$dir" "$base" >"$dir/log/rings" 2>&1 <<'PY'
+import sys
+from swift.cli.ringbuilder import main
+d, base = sys.argv[1], int(sys.argv[2])
+for i, name in enumerate(["object", "container", "account"]):
+    builder = f"{d}/{name}.builder"
+    for args in (["create", "10", "1", "1"], ["add", f"r1z1-127.0.0.1:{base + i}/d1", "1"], ["rebalance"]):
+        try:
+            main(["swift-ring-builder", builder] + args)
+        except SystemExit as e:
+            if e.code not in (0, 1, None):  # 1: only a warning
+                raise
+PY
+
+for name in object container account proxy; do
+  # Swift reads swift.conf from a fixed /etc path; point it at ours before
+  # any other Swift module takes a copy of that path.
+  /usr/bin/python3 -c "
+import sys
+import swift.common.utils as utils
+utils.SWIFT_CONF_FILE = '$dir/swift.conf'
+from swift.common.wsgi import run_wsgi
+sys.exit(run_wsgi('$dir/$name-server.conf', '$name-server', verbose=True))
+" >"$dir/log/$name" 2>&1 &
+  echo $! >>"$dir/pids"
+done
+
+for _ in $(seq 100); do
+  if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null) != 000 ]]; then
+    echo ready
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "swift did not start; logs in $dir/log" >&2
+for f in "$dir"/log/*; do echo "== $f" >&2; tail -n 20 "$f" >&2; done
+exit 1
