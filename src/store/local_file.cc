@@ -60,6 +60,13 @@ class LocalFileStream final : public OutputStream {
       ::unlink(temp_.c_str());
       return s;
     }
+    // The rename is durable once the directory is: sync it too.
+    std::string dir = path_.substr(0, path_.find_last_of('/') == std::string::npos ? 0 : path_.find_last_of('/'));
+    if (dir.empty()) dir = ".";
+    if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
     return Status();
   }
 

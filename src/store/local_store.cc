@@ -1,0 +1,136 @@
+#include "sluice/store.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+namespace sluice {
+
+namespace fs = std::filesystem;
+
+Status ObjectStore::put(const std::string& key, std::string_view data) {
+  Result<std::unique_ptr<OutputStream>> out = open_write(key);
+  if (!out.ok()) return out.status();
+  if (Status s = (*out)->write(data); !s.ok()) {
+    (*out)->abort();
+    return s;
+  }
+  return (*out)->close();
+}
+
+Status check_key(std::string_view key) {
+  auto bad = [&](const char* why) { return Status::InvalidArgument("key '" + std::string(key) + "': " + why); };
+  if (key.empty()) return bad("empty");
+  if (key.front() == '/') return bad("must not begin with '/'");
+  std::size_t start = 0;
+  while (start <= key.size()) {
+    std::size_t end = key.find('/', start);
+    if (end == std::string_view::npos) end = key.size();
+    std::string_view seg = key.substr(start, end - start);
+    if (seg.empty()) return bad("has an empty segment ('//' or a trailing '/')");
+    if (seg == "." || seg == "..") return bad("has a '.' or '..' segment");
+    start = end + 1;
+  }
+  if (key.find('\0') != std::string_view::npos) return bad("holds a NUL byte");
+  return Status();
+}
+
+namespace {
+
+// The temporaries of open_local_file: "<name>.tmp-" and eight hex digits.
+bool is_temporary(const std::string& name) {
+  auto at = name.rfind(".tmp-");
+  return at != std::string::npos && name.size() - at == 13;
+}
+
+class LocalStore final : public ObjectStore {
+ public:
+  explicit LocalStore(fs::path root) : root_(std::move(root)) {}
+
+  Result<std::unique_ptr<OutputStream>> open_write(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    fs::path p = root_ / key;
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);
+    if (ec) return Status::IoError("cannot create " + p.parent_path().string() + ": " + ec.message());
+    return open_local_file(p.string());
+  }
+
+  Result<std::string> get(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    fs::path p = root_ / key;
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+      return errno == ENOENT ? Status::NotFound(describe(key) + ": no such object")
+                             : Status::IoError(describe(key) + ": " + std::strerror(errno));
+    }
+    std::string data((std::istreambuf_iterator<char>(in)), {});
+    if (in.bad()) return Status::IoError(describe(key) + ": read failed");
+    return data;
+  }
+
+  Result<std::optional<ObjectInfo>> head(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    std::error_code ec;
+    auto st = fs::status(root_ / key, ec);
+    if (ec || !fs::is_regular_file(st)) return std::optional<ObjectInfo>();
+    auto size = fs::file_size(root_ / key, ec);
+    if (ec) return Status::IoError(describe(key) + ": " + ec.message());
+    return std::optional<ObjectInfo>(ObjectInfo{key, size});
+  }
+
+  Result<std::vector<ObjectInfo>> list(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
+    std::error_code ec;
+    if (!fs::exists(root_, ec)) return out;
+    for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec) || is_temporary(it->path().filename().string())) continue;
+      std::string key = fs::relative(it->path(), root_, ec).generic_string();
+      if (key.starts_with(prefix)) out.push_back({key, it->file_size(ec)});
+    }
+    if (ec) return Status::IoError("cannot list " + root_.string() + ": " + ec.message());
+    std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    return out;
+  }
+
+  Status remove(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    std::error_code ec;
+    fs::remove(root_ / key, ec);
+    if (ec) return Status::IoError("cannot remove " + describe(key) + ": " + ec.message());
+    return Status();
+  }
+
+  std::string describe(const std::string& key) const override { return (root_ / key).string(); }
+
+ private:
+  fs::path root_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectStore>> open_local_store(const std::string& root) {
+  if (root.empty()) return Status::InvalidArgument("local store: empty path");
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return Status::IoError("cannot create " + root + ": " + ec.message());
+  if (!fs::is_directory(root, ec)) return Status::InvalidArgument(root + ": not a directory");
+  return std::unique_ptr<ObjectStore>(new LocalStore(root));
+}
+
+Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url) {
+  if (url.starts_with("s3://")) {
+    return Status::FailedPrecondition("'" + url + "': writing to S3 is not supported yet; use a local directory");
+  }
+  if (url.starts_with("file://")) return open_local_store(url.substr(7));
+  if (url.find("://") != std::string::npos) {
+    return Status::InvalidArgument("'" + url + "': expected a path, file://path or s3://bucket/prefix");
+  }
+  return open_local_store(url);
+}
+
+}  // namespace sluice

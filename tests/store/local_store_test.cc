@@ -1,0 +1,65 @@
+#include "sluice/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <unistd.h>
+
+namespace sluice {
+namespace {
+
+std::string scratch(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/sluice-store-" + name + "-" + std::to_string(::getpid());
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+TEST(LocalStore, PutGetHeadListRemove) {
+  auto store = *open_store(scratch("basic"));
+  ASSERT_TRUE(store->put("features/a.parquet", "aaaa").ok());
+  ASSERT_TRUE(store->put("features/2026/b.parquet", "bb").ok());
+  ASSERT_TRUE(store->put("other/c", "c").ok());
+  EXPECT_EQ(*store->get("features/a.parquet"), "aaaa");
+  auto h = store->head("features/2026/b.parquet");
+  ASSERT_TRUE(h.ok() && h->has_value());
+  EXPECT_EQ((*h)->size, 2u);
+  EXPECT_FALSE(store->head("features/none")->has_value());
+  auto l = store->list("features/");
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 2u);
+  EXPECT_EQ((*l)[0].key, "features/2026/b.parquet");
+  EXPECT_EQ((*l)[1].key, "features/a.parquet");
+  ASSERT_TRUE(store->remove("features/a.parquet").ok());
+  EXPECT_TRUE(store->remove("features/a.parquet").ok()) << "removing twice is fine";
+  EXPECT_EQ(store->get("features/a.parquet").status().code(), StatusCode::kNotFound);
+}
+
+TEST(LocalStore, AnUnfinishedWriteIsInvisibleAndAbortLeavesNothing) {
+  std::string root = scratch("visibility");
+  auto store = *open_store("file://" + root);
+  auto w = *store->open_write("out/part-0.parquet");
+  ASSERT_TRUE(w->write("half").ok());
+  EXPECT_TRUE(store->list("")->empty()) << "a file being written is not an object yet";
+  EXPECT_FALSE(store->head("out/part-0.parquet")->has_value());
+  w->abort();
+  std::size_t files = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(root)) files += e.is_regular_file();
+  EXPECT_EQ(files, 0u) << "abort leaves no temporary behind";
+  auto w2 = *store->open_write("out/part-0.parquet");
+  ASSERT_TRUE(w2->write("whole").ok());
+  ASSERT_TRUE(w2->close().ok());
+  EXPECT_EQ(*store->get("out/part-0.parquet"), "whole");
+}
+
+TEST(LocalStore, BadKeysAndUrlsAreRefused) {
+  auto store = *open_store(scratch("keys"));
+  for (std::string key : {"", "/abs", "a//b", "a/../b", "./a", "a/"}) {
+    EXPECT_EQ(store->put(key, "x").code(), StatusCode::kInvalidArgument) << key;
+  }
+  EXPECT_EQ(open_store("s3://bucket/prefix").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(open_store("ftp://x").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sluice
