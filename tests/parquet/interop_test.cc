@@ -243,6 +243,22 @@ TEST(ParquetInterop, DictionaryCanBeTurnedOffAndFallsBackPastItsLimit) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+TEST(ParquetInterop, ACodecSetOnOneColumnOverridesTheFilesCodec) {
+  std::string dir = scratch_dir("per-column-codec");
+  Schema schema = *Schema::make({{.name = "a", .type = ColumnType::kInt64},
+                                 {.name = "b", .type = ColumnType::kString, .compression = Compression::kSnappy},
+                                 {.name = "c", .type = ColumnType::kDouble, .compression = Compression::kNone}});
+  ColumnBatch b = TableMaker(5).make(schema, 300);
+  std::string path = dir + "/mixed.parquet";
+  write_file(path, schema, {b}, {.compression = Compression::kZstd});
+  auto r = check_with("duckdb", path,
+                      expected_json(schema, {b},
+                                    {{.column = "a", .compression = "ZSTD"},
+                                     {.column = "b", .compression = "SNAPPY"},
+                                     {.column = "c", .compression = "UNCOMPRESSED"}}));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 TEST(ParquetInterop, RandomSchemasAndDataRoundTripThroughDuckdb) {
   std::string dir = scratch_dir("random");
   const ColumnType kTypes[] = {ColumnType::kBool,      ColumnType::kInt32,  ColumnType::kInt64, ColumnType::kFloat,
