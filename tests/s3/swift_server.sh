@@ -109,8 +109,11 @@ sys.exit(run_wsgi('$dir/$name-server.conf', '$name-server', verbose=True))
   echo $! >>"$dir/pids"
 done
 
-for _ in $(seq 100); do
-  if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null) != 000 ]]; then
+# Ready when every server answers HTTP (any status): the proxy alone
+# answering is not enough, its requests would meet 503s from the others.
+answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null) != 000 ]]; }
+for _ in $(seq 300); do
+  if answers "$port" && answers "$base" && answers $((base + 1)) && answers $((base + 2)); then
     echo ready
     exit 0
   fi
