@@ -209,7 +209,11 @@ struct Client::State {
     t.reserve(base_path.size() + r.path.size() + 16 * r.query.size() + 1);
     if (base_path.empty() && (r.path.empty() || r.path.front() != '/')) t.push_back('/');
     percent_encode(base_path, kPathChars, t);
-    percent_encode(r.path, kPathChars, t);
+    if (r.path_is_encoded) {
+      t += r.path;
+    } else {
+      percent_encode(r.path, kPathChars, t);
+    }
     char sep = '?';
     for (const auto& [k, v] : r.query) {
       t.push_back(sep);

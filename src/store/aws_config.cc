@@ -137,7 +137,9 @@ std::string unescape_xml(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> element(std::string_view xml, std::string_view name) {
+}  // namespace
+
+std::optional<std::string> xml_element(std::string_view xml, std::string_view name) {
   const std::string open = "<" + std::string(name) + ">", close = "</" + std::string(name) + ">";
   auto a = xml.find(open);
   if (a == std::string_view::npos) return std::nullopt;
@@ -147,15 +149,13 @@ std::optional<std::string> element(std::string_view xml, std::string_view name) 
   return unescape_xml(xml.substr(a, b - a));
 }
 
-}  // namespace
-
 std::optional<S3Error> parse_s3_error(std::string_view xml) {
   auto start = xml.find("<Error>");
   if (start == std::string_view::npos) return std::nullopt;
   xml = xml.substr(start);
-  auto code = element(xml, "Code");
+  auto code = xml_element(xml, "Code");
   if (!code) return std::nullopt;
-  return S3Error{*code, element(xml, "Message").value_or(""), element(xml, "RequestId").value_or("")};
+  return S3Error{*code, xml_element(xml, "Message").value_or(""), xml_element(xml, "RequestId").value_or("")};
 }
 
 }  // namespace sluice::s3

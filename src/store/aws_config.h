@@ -45,4 +45,8 @@ struct S3Error {
 };
 std::optional<S3Error> parse_s3_error(std::string_view xml);
 
+// The text of the first <name>...</name> in xml, unescaped; nullopt if none.
+// (S3's answers are simple enough for this; no namespaces or CDATA.)
+std::optional<std::string> xml_element(std::string_view xml, std::string_view name);
+
 }  // namespace sluice::s3

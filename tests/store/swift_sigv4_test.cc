@@ -2,6 +2,7 @@
 // Swift's S3 API on loopback (tests/s3/swift_server.sh), through sluice's
 // own HTTP client.
 #include "../../src/store/aws_config.h"
+#include "../../src/store/s3_client.h"
 #include "../../src/store/sigv4.h"
 #include "sluice/http/client.h"
 
@@ -90,6 +91,65 @@ TEST_F(SwiftTest, AWrongSecretIsRefusedWithAnS3Error) {
   ASSERT_TRUE(e.has_value()) << r->body;
   EXPECT_EQ(e->code, "SignatureDoesNotMatch");
   EXPECT_FALSE(e->request_id.empty());
+}
+
+class S3ClientTest : public SwiftTest {
+ protected:
+  S3Client make(Credentials creds = kGood) {
+    auto c = S3Client::create(rt_, {.endpoint = "http://127.0.0.1:" + std::to_string(port_),
+                                    .credentials = std::move(creds),
+                                    .http = {.retry = {.max_attempts = 2, .base_backoff = std::chrono::milliseconds(5)}}});
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return *c;
+  }
+};
+
+TEST_F(S3ClientTest, PutGetHeadListDelete) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-ops")).ok());
+  ASSERT_TRUE(rt_.block_on(s3.put_object("sluice-ops", "runs/1/part-0.parquet", "0123456789")).ok());
+  auto body = rt_.block_on(s3.get_object("sluice-ops", "runs/1/part-0.parquet"));
+  ASSERT_TRUE(body.ok()) << body.status().to_string();
+  EXPECT_EQ(*body, "0123456789");
+  auto head = rt_.block_on(s3.head_object("sluice-ops", "runs/1/part-0.parquet"));
+  ASSERT_TRUE(head.ok() && head->has_value()) << head.status().to_string();
+  EXPECT_EQ((*head)->size, 10u);
+  EXPECT_FALSE(rt_.block_on(s3.head_object("sluice-ops", "runs/1/none"))->has_value());
+  auto missing = rt_.block_on(s3.get_object("sluice-ops", "runs/1/none"));
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("NoSuchKey"), std::string::npos) << missing.status().message();
+  ASSERT_TRUE(rt_.block_on(s3.delete_object("sluice-ops", "runs/1/part-0.parquet")).ok());
+  EXPECT_FALSE(rt_.block_on(s3.head_object("sluice-ops", "runs/1/part-0.parquet"))->has_value());
+}
+
+TEST_F(S3ClientTest, ListingPagesThroughEveryKey) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-list")).ok());
+  std::vector<std::string> keys = {"p/a", "p/b", "p/c d", "p/e&f", "p/g", "q/other"};
+  for (const auto& k : keys) ASSERT_TRUE(rt_.block_on(s3.put_object("sluice-list", k, "x")).ok()) << k;
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = rt_.block_on(s3.list_objects("sluice-list", "p/", token, 2));
+    ASSERT_TRUE(page.ok()) << page.status().to_string();
+    for (const auto& o : page->objects) seen.push_back(o.key);
+    token = page->next_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"p/a", "p/b", "p/c d", "p/e&f", "p/g"}));
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(S3ClientTest, AWrongSecretGivesTheS3ErrorAndNoSecret) {
+  S3Client s3 = make({.access_key_id = "test:tester", .secret_access_key = "WRONG-SECRET-VALUE"});
+  auto r = rt_.block_on(s3.get_object("sluice-ops", "x"));
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("get s3://sluice-ops/x: HTTP 403 SignatureDoesNotMatch"), std::string::npos) << m;
+  EXPECT_NE(m.find("request id tx"), std::string::npos) << m;
+  EXPECT_EQ(m.find("WRONG-SECRET-VALUE"), std::string::npos);
+  EXPECT_EQ(m.find("Signature="), std::string::npos);
 }
 
 }  // namespace

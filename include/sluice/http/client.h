@@ -44,6 +44,9 @@ enum class Method : std::uint8_t { kGet, kHead, kPost, kPut, kDelete };
 struct Request {
   Method method = Method::kGet;
   std::string path;  // appended to the base URL's path; percent-encoded as needed
+  // The path is already percent-encoded (by a signer that must send exactly
+  // what it signed): sent as it is. REQUIRES: only URI characters in it.
+  bool path_is_encoded = false;
   std::vector<std::pair<std::string, std::string>> query;  // percent-encoded by the client
   Headers headers;
   std::string body;

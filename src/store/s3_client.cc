@@ -1,0 +1,200 @@
+#include "s3_client.h"
+
+#include "sigv4.h"
+
+#include <ctime>
+
+namespace sluice::s3 {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string amz_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+const char* verb(http::Method m) {
+  switch (m) {
+    case http::Method::kGet: return "GET";
+    case http::Method::kHead: return "HEAD";
+    case http::Method::kPost: return "POST";
+    case http::Method::kPut: return "PUT";
+    case http::Method::kDelete: return "DELETE";
+  }
+  return "GET";
+}
+
+// Every <Contents> of a ListObjectsV2 answer.
+std::vector<ObjectInfo> parse_contents(std::string_view xml) {
+  std::vector<ObjectInfo> out;
+  std::size_t at = 0;
+  while ((at = xml.find("<Contents>", at)) != std::string_view::npos) {
+    auto end = xml.find("</Contents>", at);
+    if (end == std::string_view::npos) break;
+    std::string_view block = xml.substr(at, end - at);
+    out.push_back({xml_element(block, "Key").value_or(""),
+                   std::strtoull(xml_element(block, "Size").value_or("0").c_str(), nullptr, 10)});
+    at = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct S3Client::State {
+  Runtime& rt;
+  S3Options options;
+  bool path_style = false;
+  std::string scheme;
+  std::string endpoint_host;  // host[:port] of the endpoint (path style)
+  std::mutex mu;
+  std::map<std::string, http::Client> clients;  // by host
+
+  State(Runtime& r, S3Options o) : rt(r), options(std::move(o)) {}
+
+  std::string host_for(const std::string& bucket) const {
+    return path_style ? endpoint_host : bucket + ".s3." + options.region + ".amazonaws.com";
+  }
+
+  Result<http::Client> client_for(const std::string& host) {
+    std::lock_guard lock(mu);
+    if (auto it = clients.find(host); it != clients.end()) return it->second;
+    http::ClientOptions o = options.http;
+    o.base_url = scheme + "://" + host;
+    Result<http::Client> c = http::Client::create(rt, std::move(o));
+    if (!c.ok()) return c.status();
+    clients.emplace(host, *c);
+    return *c;
+  }
+
+  // Signs and sends one request; the response whatever its status.
+  asio::awaitable<Result<http::Response>> call(http::Method method, const std::string& bucket, const std::string& key,
+                                               std::vector<std::pair<std::string, std::string>> query,
+                                               std::string body) {
+    const std::string host = host_for(bucket);
+    Result<http::Client> client = client_for(host);
+    if (!client.ok()) co_return client.status();
+    const std::string path = (path_style ? "/" + bucket : std::string()) + "/" + key;
+    const std::string date = amz_now();
+    const std::string payload = options.sign_payload ? sha256_hex(body) : "UNSIGNED-PAYLOAD";
+    SigningInput in{.method = verb(method),
+                    .path = path,
+                    .query = query,
+                    .headers = {{"host", host}, {"x-amz-content-sha256", payload}, {"x-amz-date", date}},
+                    .payload_hash = payload,
+                    .amz_date = date,
+                    .region = options.region};
+    if (!options.credentials.session_token.empty()) {
+      in.headers.emplace_back("x-amz-security-token", options.credentials.session_token);
+    }
+    Signed s = sign(in, options.credentials);
+    http::Request req{.method = method,
+                      .path = uri_encode(path, true),
+                      .path_is_encoded = true,
+                      .query = std::move(query),
+                      .body = std::move(body)};
+    for (auto& [k, v] : in.headers) {
+      if (k != "host") req.headers.emplace_back(k, v);
+    }
+    req.headers.emplace_back("Authorization", s.authorization);
+    co_return co_await client->send(std::move(req));
+  }
+
+  // A Status for an S3 error answer, naming the operation and object.
+  static Status error(const std::string& what, const http::Response& r) {
+    std::optional<S3Error> e = parse_s3_error(r.body);
+    std::string m = what + ": HTTP " + std::to_string(r.status);
+    if (e) m += " " + e->code + ": " + e->message + " (request id " + e->request_id + ")";
+    StatusCode code = r.status == 404 ? StatusCode::kNotFound
+                      : r.status == 403 ? StatusCode::kFailedPrecondition
+                      : r.status >= 500 ? StatusCode::kUnavailable
+                                        : StatusCode::kInvalidArgument;
+    return Status(code, std::move(m));
+  }
+
+  std::string describe(const std::string& bucket, const std::string& key) const { return "s3://" + bucket + "/" + key; }
+};
+
+Result<S3Client> S3Client::create(Runtime& rt, S3Options options) {
+  if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
+    return Status::InvalidArgument("S3: no credentials");
+  }
+  if (options.region.empty()) return Status::InvalidArgument("S3: no region");
+  auto state = std::make_shared<State>(rt, std::move(options));
+  if (!state->options.endpoint.empty()) {
+    const std::string& e = state->options.endpoint;
+    auto sep = e.find("://");
+    if (sep == std::string::npos) return Status::InvalidArgument("S3 endpoint '" + e + "': expected http[s]://host[:port]");
+    state->scheme = e.substr(0, sep);
+    state->endpoint_host = e.substr(sep + 3);
+    while (!state->endpoint_host.empty() && state->endpoint_host.back() == '/') state->endpoint_host.pop_back();
+    state->path_style = true;
+  } else {
+    state->scheme = "https";
+  }
+  return S3Client(std::move(state));
+}
+
+asio::awaitable<Status> S3Client::create_bucket(std::string bucket) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kPut, bucket, "", {}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("create bucket s3://" + bucket, *r);
+  co_return Status();
+}
+
+asio::awaitable<Status> S3Client::put_object(std::string bucket, std::string key, std::string body) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kPut, bucket, key, {}, std::move(body));
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("put " + s->describe(bucket, key), *r);
+  co_return Status();
+}
+
+asio::awaitable<Result<std::string>> S3Client::get_object(std::string bucket, std::string key) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kGet, bucket, key, {}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("get " + s->describe(bucket, key), *r);
+  co_return std::move(r->body);
+}
+
+asio::awaitable<Result<std::optional<ObjectInfo>>> S3Client::head_object(std::string bucket, std::string key) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kHead, bucket, key, {}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status == 404) co_return std::optional<ObjectInfo>();
+  if (r->status != 200) co_return State::error("head " + s->describe(bucket, key), *r);
+  co_return std::optional<ObjectInfo>(ObjectInfo{key, std::strtoull(std::string(r->header("content-length")).c_str(), nullptr, 10)});
+}
+
+asio::awaitable<Status> S3Client::delete_object(std::string bucket, std::string key) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kDelete, bucket, key, {}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 204 && r->status != 200 && r->status != 404) co_return State::error("delete " + s->describe(bucket, key), *r);
+  co_return Status();
+}
+
+asio::awaitable<Result<ListPage>> S3Client::list_objects(std::string bucket, std::string prefix, std::string token,
+                                                         int max_keys) {
+  auto s = state_;
+  std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"max-keys", std::to_string(max_keys)}};
+  if (!prefix.empty()) q.emplace_back("prefix", prefix);
+  if (!token.empty()) q.emplace_back("continuation-token", token);
+  auto r = co_await s->call(http::Method::kGet, bucket, "", q, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("list s3://" + bucket + "/" + prefix, *r);
+  ListPage page;
+  page.objects = parse_contents(r->body);
+  if (xml_element(r->body, "IsTruncated") == "true") page.next_token = xml_element(r->body, "NextContinuationToken").value_or("");
+  co_return page;
+}
+
+}  // namespace sluice::s3
