@@ -2,7 +2,12 @@
 
 #include "sigv4.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include <ctime>
+#include <deque>
+#include <future>
 
 namespace sluice::s3 {
 
@@ -195,6 +200,173 @@ asio::awaitable<Result<ListPage>> S3Client::list_objects(std::string bucket, std
   page.objects = parse_contents(r->body);
   if (xml_element(r->body, "IsTruncated") == "true") page.next_token = xml_element(r->body, "NextContinuationToken").value_or("");
   co_return page;
+}
+
+asio::awaitable<Result<std::string>> S3Client::create_multipart(std::string bucket, std::string key) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kPost, bucket, key, {{"uploads", ""}}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("start upload " + s->describe(bucket, key), *r);
+  auto id = xml_element(r->body, "UploadId");
+  if (!id || id->empty()) co_return Status::DataLoss("start upload " + s->describe(bucket, key) + ": no UploadId in the answer");
+  co_return *id;
+}
+
+asio::awaitable<Result<std::string>> S3Client::upload_part(std::string bucket, std::string key, std::string upload_id,
+                                                           int part_number, std::string body) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kPut, bucket, key,
+                            {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}, std::move(body));
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) {
+    co_return State::error("upload part " + std::to_string(part_number) + " of " + s->describe(bucket, key), *r);
+  }
+  std::string etag(r->header("etag"));
+  if (etag.empty()) co_return Status::DataLoss("upload part of " + s->describe(bucket, key) + ": no ETag in the answer");
+  co_return etag;
+}
+
+asio::awaitable<Status> S3Client::complete_multipart(std::string bucket, std::string key, std::string upload_id,
+                                                     std::vector<std::string> etags) {
+  auto s = state_;
+  std::string body = "<CompleteMultipartUpload>";
+  for (std::size_t i = 0; i < etags.size(); ++i) {
+    body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] + "</ETag></Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+  auto r = co_await s->call(http::Method::kPost, bucket, key, {{"uploadId", upload_id}}, std::move(body));
+  if (!r.ok()) co_return r.status();
+  // S3 may answer 200 and still fail, with an <Error> body.
+  if (r->status != 200 || parse_s3_error(r->body)) co_return State::error("complete upload " + s->describe(bucket, key), *r);
+  co_return Status();
+}
+
+asio::awaitable<Status> S3Client::abort_multipart(std::string bucket, std::string key, std::string upload_id) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kDelete, bucket, key, {{"uploadId", upload_id}}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 204 && r->status != 200 && r->status != 404) co_return State::error("abort upload " + s->describe(bucket, key), *r);
+  co_return Status();
+}
+
+namespace {
+
+class UploadStream final : public OutputStream {
+ public:
+  UploadStream(Runtime& rt, S3Client client, std::string bucket, std::string key, UploadOptions o)
+      : rt_(rt), client_(std::move(client)), bucket_(std::move(bucket)), key_(std::move(key)), options_(o) {}
+  ~UploadStream() override { abort(); }
+
+  Status write(std::string_view bytes) override {
+    if (!failed_.ok()) return failed_;
+    if (closed_) return Status::FailedPrecondition("write after close: s3://" + bucket_ + "/" + key_);
+    written_ += bytes.size();
+    while (!bytes.empty()) {
+      std::size_t take = std::min(bytes.size(), options_.part_bytes - buffer_.size());
+      buffer_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      if (buffer_.size() == options_.part_bytes) {
+        if (Status s = send_part(); !s.ok()) return fail(s);
+      }
+    }
+    return Status();
+  }
+
+  Status close() override {
+    if (!failed_.ok()) return failed_;
+    if (closed_) return Status::FailedPrecondition("already closed: s3://" + bucket_ + "/" + key_);
+    closed_ = true;
+    if (upload_id_.empty()) {  // it all fit one part: one PutObject
+      Status s = rt_.block_on(client_.put_object(bucket_, key_, std::move(buffer_)));
+      return s.ok() ? s : fail(s);
+    }
+    if (!buffer_.empty()) {
+      if (Status s = send_part(); !s.ok()) return fail(s);
+    }
+    while (!in_flight_.empty()) {
+      if (Status s = collect_oldest(); !s.ok()) return fail(s);
+    }
+    Status s = rt_.block_on(client_.complete_multipart(bucket_, key_, upload_id_, etags_));
+    if (!s.ok()) return fail(s);
+    upload_id_.clear();
+    return Status();
+  }
+
+  void abort() override {
+    while (!in_flight_.empty()) (void)collect_oldest();
+    if (!upload_id_.empty()) {
+      (void)rt_.block_on(client_.abort_multipart(bucket_, key_, upload_id_));
+      upload_id_.clear();
+    }
+    buffer_.clear();
+    closed_ = true;
+  }
+
+  std::uint64_t position() const override { return written_; }
+
+ private:
+  using PartFuture = std::future<std::optional<Result<std::string>>>;
+
+  // Starts uploading the buffer as the next part; waits for the oldest part
+  // when parts_in_flight are already under way.
+  Status send_part() {
+    if (upload_id_.empty()) {
+      Result<std::string> id = rt_.block_on(client_.create_multipart(bucket_, key_));
+      if (!id.ok()) return id.status();
+      upload_id_ = *id;
+    }
+    while (in_flight_.size() >= options_.parts_in_flight) {
+      if (Status s = collect_oldest(); !s.ok()) return s;
+    }
+    auto one = [](S3Client c, std::string b, std::string k, std::string id, int n,
+                  std::string body) -> asio::awaitable<std::optional<Result<std::string>>> {
+      co_return co_await c.upload_part(std::move(b), std::move(k), std::move(id), n, std::move(body));
+    };
+    std::string part;
+    part.swap(buffer_);
+    buffer_.reserve(options_.part_bytes);
+    in_flight_.push_back(asio::co_spawn(rt_.executor(), one(client_, bucket_, key_, upload_id_, next_part_++, std::move(part)),
+                                        asio::use_future));
+    return Status();
+  }
+
+  // Parts complete in any order, but are collected in order, so etags_ stays in part order.
+  Status collect_oldest() {
+    std::optional<Result<std::string>> r = in_flight_.front().get();
+    in_flight_.pop_front();
+    if (!r->ok()) return r->status();
+    etags_.push_back(**r);
+    return Status();
+  }
+
+  Status fail(Status s) {
+    failed_ = s;
+    abort();
+    return s;
+  }
+
+  Runtime& rt_;
+  S3Client client_;
+  std::string bucket_, key_;
+  UploadOptions options_;
+  std::string buffer_;
+  std::string upload_id_;
+  std::deque<PartFuture> in_flight_;
+  std::vector<std::string> etags_;
+  int next_part_ = 1;
+  std::uint64_t written_ = 0;
+  bool closed_ = false;
+  Status failed_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, std::string bucket, std::string key,
+                                                 UploadOptions options) {
+  if (options.part_bytes < (5u << 20)) return Status::InvalidArgument("part_bytes: at least 5 MiB (S3's minimum part size)");
+  if (options.parts_in_flight == 0) return Status::InvalidArgument("parts_in_flight: at least 1");
+  if (Status s = check_key(key); !s.ok()) return s;
+  return std::unique_ptr<OutputStream>(new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), options));
 }
 
 }  // namespace sluice::s3

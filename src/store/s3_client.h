@@ -49,10 +49,37 @@ class S3Client {
   boost::asio::awaitable<Result<ListPage>> list_objects(std::string bucket, std::string prefix, std::string token,
                                                         int max_keys = 1000);
 
+  // Multipart upload: the upload id; each part's ETag; complete with the
+  // ETags in part order; abort frees every part uploaded.
+  boost::asio::awaitable<Result<std::string>> create_multipart(std::string bucket, std::string key);
+  boost::asio::awaitable<Result<std::string>> upload_part(std::string bucket, std::string key, std::string upload_id,
+                                                          int part_number, std::string body);
+  boost::asio::awaitable<Status> complete_multipart(std::string bucket, std::string key, std::string upload_id,
+                                                    std::vector<std::string> etags);
+  boost::asio::awaitable<Status> abort_multipart(std::string bucket, std::string key, std::string upload_id);
+
  private:
   struct State;
   explicit S3Client(std::shared_ptr<State> s) : state_(std::move(s)) {}
   std::shared_ptr<State> state_;
 };
+
+}  // namespace sluice::s3
+
+namespace sluice::s3 {
+
+struct UploadOptions {
+  std::size_t part_bytes = 16 << 20;  // at least 5 MiB (S3's minimum for all but the last part)
+  std::size_t parts_in_flight = 4;    // memory: about part_bytes * (parts_in_flight + 1)
+};
+
+// An OutputStream into one S3 object: a single PutObject if the data fits
+// one part, else a multipart upload whose parts are sent while later data is
+// still being written, at most parts_in_flight at once. close() completes
+// the upload (the object appears whole); abort() or any failure aborts it,
+// leaving no parts behind. REQUIRES: used from a thread that is not one of
+// the runtime's event-loop threads (its calls block).
+Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, std::string bucket, std::string key,
+                                                 UploadOptions options = {});
 
 }  // namespace sluice::s3

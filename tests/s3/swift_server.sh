@@ -58,7 +58,7 @@ bind_port = $port
 workers = 0
 log_level = WARNING
 [pipeline:main]
-pipeline = catch_errors proxy-logging cache s3api tempauth proxy-logging proxy-server
+pipeline = catch_errors proxy-logging cache s3api tempauth slo proxy-logging proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
@@ -73,6 +73,9 @@ location = us-east-1
 # tempauth needs a cache in the pipeline; with no memcached it only misses.
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:1
+[filter:slo]
+# s3api builds multipart uploads on static large objects.
+use = egg:swift#slo
 [filter:catch_errors]
 use = egg:swift#catch_errors
 [filter:proxy-logging]

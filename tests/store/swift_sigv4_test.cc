@@ -4,10 +4,16 @@
 #include "../../src/store/aws_config.h"
 #include "../../src/store/s3_client.h"
 #include "../../src/store/sigv4.h"
+#include "../parquet/parquet_test_util.h"
 #include "sluice/http/client.h"
+#include "sluice/parquet/writer.h"
+
+#include <fstream>
+#include <random>
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <ctime>
 #include <unistd.h>
 
@@ -150,6 +156,77 @@ TEST_F(S3ClientTest, AWrongSecretGivesTheS3ErrorAndNoSecret) {
   EXPECT_NE(m.find("request id tx"), std::string::npos) << m;
   EXPECT_EQ(m.find("WRONG-SECRET-VALUE"), std::string::npos);
   EXPECT_EQ(m.find("Signature="), std::string::npos);
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; i += 8) {
+    std::uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
+  }
+  return s;
+}
+
+TEST_F(S3ClientTest, MultipartStreamReadsBackByteIdentical) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-multipart")).ok());
+  const std::string data = random_bytes((12 << 20) + 12345, 7);
+  auto out = open_upload(rt_, s3, "sluice-multipart", "big.bin", {.part_bytes = 5 << 20, .parts_in_flight = 2});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  for (std::size_t at = 0; at < data.size(); at += 100'003) {  // odd-sized writes across part boundaries
+    Status w = (*out)->write(std::string_view(data).substr(at, 100'003));
+    ASSERT_TRUE(w.ok()) << w.to_string();
+  }
+  EXPECT_FALSE(rt_.block_on(s3.head_object("sluice-multipart", "big.bin"))->has_value()) << "not visible before close";
+  Status closed = (*out)->close();
+  ASSERT_TRUE(closed.ok()) << closed.to_string();
+  auto back = rt_.block_on(s3.get_object("sluice-multipart", "big.bin"));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_TRUE(*back == data) << "read back " << back->size() << " bytes of " << data.size();
+}
+
+TEST_F(S3ClientTest, SmallStreamIsOnePutAndAbortLeavesNothing) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-small")).ok());
+  auto out = *open_upload(rt_, s3, "sluice-small", "small.txt", {.part_bytes = 5 << 20});
+  ASSERT_TRUE(out->write("hello").ok());
+  ASSERT_TRUE(out->close().ok());
+  EXPECT_EQ(*rt_.block_on(s3.get_object("sluice-small", "small.txt")), "hello");
+
+  auto aborted = *open_upload(rt_, s3, "sluice-small", "gone.bin", {.part_bytes = 5 << 20, .parts_in_flight = 2});
+  ASSERT_TRUE(aborted->write(random_bytes(11 << 20, 3)).ok());  // two parts already sent
+  aborted->abort();
+  EXPECT_FALSE(rt_.block_on(s3.head_object("sluice-small", "gone.bin"))->has_value());
+  EXPECT_EQ(open_upload(rt_, s3, "b", "k", {.part_bytes = 1 << 20}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(S3ClientTest, ParquetStreamedThroughAMultipartUploadReadsBackInDuckdb) {
+  using namespace sluice::parquet;
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-parquet")).ok());
+  Schema schema = *Schema::make({{.name = "id", .type = ColumnType::kInt64}, {.name = "v", .type = ColumnType::kDouble}});
+  ColumnBatch b;
+  b.rows = 500'000;
+  b.columns.resize(2);
+  std::mt19937_64 rng(11);
+  for (std::size_t i = 0; i < b.rows; ++i) {
+    b.columns[0].i64.push_back(static_cast<std::int64_t>(rng()));
+    b.columns[1].f64.push_back(std::uniform_real_distribution<double>(-1e9, 1e9)(rng));
+  }
+  auto stream = open_upload(rt_, s3, "sluice-parquet", "features/part-00000.parquet", {.part_bytes = 5 << 20});
+  ASSERT_TRUE(stream.ok());
+  auto writer = *ParquetWriter::open(schema, {.compression = Compression::kNone, .dictionary = false}, std::move(*stream));
+  ASSERT_TRUE(writer->write(b).ok());
+  auto summary = writer->close();
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_GT(summary->bytes, 5u << 20) << "the file must need more than one part";
+  auto bytes = rt_.block_on(s3.get_object("sluice-parquet", "features/part-00000.parquet"));
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  std::string local = dir_ + "/from-s3.parquet";
+  std::ofstream(local, std::ios::binary) << *bytes;
+  auto r = sluice::parquet::testing::check_with("duckdb", local, sluice::parquet::testing::expected_json(schema, {b}));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 }  // namespace
