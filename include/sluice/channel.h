@@ -309,8 +309,8 @@ class Channel {
   // Under mu_. Starts a timer on the waiter's executor; if it fires while the
   // waiter still waits, the waiter completes with kTimeout.
   void arm_deadline(ReceiveWaiter* w, Clock::time_point deadline) {
-    // HandlerWaiter keeps the waiter's executor alive; timers run there too.
-    auto timed = std::make_shared<detail::TimedWait>(waiter_executor(w));
+    // The timer runs on the waiter's executor, which HandlerWaiter keeps alive.
+    auto timed = std::make_shared<detail::TimedWait>(w->executor());
     w->timed = timed;
     timed->timer.expires_at(deadline);
     timed->timer.async_wait([this, timed, w](boost::system::error_code) {
@@ -324,8 +324,6 @@ class Channel {
       w->complete(RecvResult::kTimeout, std::nullopt);
     });
   }
-
-  static boost::asio::any_io_executor waiter_executor(ReceiveWaiter* w) { return w->executor(); }
 
   void shut(State to) {
     detail::WaiterList<ReceiveWaiter> receivers;

@@ -6,18 +6,18 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
 #include <zlib.h>
@@ -50,16 +50,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-const char* method_name(Method m) {
-  switch (m) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kDelete: return "DELETE";
-  }
-  return "?";
-}
 
 // Idempotent methods may be sent again after a kept-alive connection turned
 // out closed; POST may not.
@@ -132,9 +122,21 @@ struct Outcome {
   std::optional<Response> response;
   std::optional<std::chrono::milliseconds> retry_after;
   bool before_response = false;  // failed before any byte of an answer (safe to resend)
+  bool keep_alive = true;        // the server lets the connection be reused
 };
 
 }  // namespace
+
+std::string_view to_string(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kDelete: return "DELETE";
+  }
+  return "?";
+}
 
 std::string_view to_string(FailureKind k) {
   switch (k) {
@@ -251,7 +253,7 @@ struct Client::State {
     std::string target = target_of(r, false);
     std::string out;
     out.reserve(target.size() + fixed_headers.size() + r.body.size() + 64);
-    out.append(method_name(r.method)).append(" ").append(target).append(" HTTP/1.1\r\n").append(fixed_headers);
+    out.append(to_string(r.method)).append(" ").append(target).append(" HTTP/1.1\r\n").append(fixed_headers);
     for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
     if (!r.body.empty() || r.method == Method::kPost || r.method == Method::kPut) {
       out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
@@ -451,7 +453,7 @@ struct Client::State {
       r.body = std::move(*plain);
     }
     if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
-    if (!msg.keep_alive()) o.what = "close";  // tells the caller not to pool the connection
+    o.keep_alive = msg.keep_alive();
     o.response = std::move(r);
     co_return o;
   }
@@ -474,8 +476,7 @@ struct Client::State {
       const bool reused = (*c)->reused;
       o = co_await exchange(**c, wire, method, deadline);
       if (o.failure == FailureKind::kNone) {
-        if (o.what != "close") checkin(std::move(*c));
-        o.what.clear();
+        if (o.keep_alive) checkin(std::move(*c));
         co_return o;
       }
       // A kept-alive connection the server had closed: send once more on a
@@ -488,12 +489,16 @@ struct Client::State {
     }
   }
 
+  bool retryable_status(int status) const {
+    const auto& codes = options.retry.retry_statuses;
+    return std::find(codes.begin(), codes.end(), status) != codes.end();
+  }
+
   bool retryable(const Outcome& o) const {
     const RetryPolicy& p = options.retry;
     switch (o.failure) {
       case FailureKind::kNone: return false;
-      case FailureKind::kStatus:
-        return std::find(p.retry_statuses.begin(), p.retry_statuses.end(), o.response->status) != p.retry_statuses.end();
+      case FailureKind::kStatus: return retryable_status(o.response->status);
       case FailureKind::kConnect:
       case FailureKind::kClosed: return p.retry_connect_errors;
       case FailureKind::kTimeout: return p.retry_timeouts;
@@ -591,7 +596,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
   s->requests.fetch_add(1, std::memory_order_relaxed);
   auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
     s->failed.fetch_add(1, std::memory_order_relaxed);
-    return Status(code, std::string(method_name(request.method)) + " " + s->display_url(request) + ": " + what);
+    return Status(code, std::string(to_string(request.method)) + " " + s->display_url(request) + ": " + what);
   };
   for (const auto& [k, v] : request.headers) {
     if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
@@ -646,7 +651,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     const auto attempt_start = Clock::now();
     Outcome o = co_await s->attempt(wire, request.method, deadline);
     retry_place.release();
-    if (o.failure == FailureKind::kNone && s->retryable(Outcome{FailureKind::kStatus, {}, o.response, {}, false})) {
+    if (o.failure == FailureKind::kNone && s->retryable_status(o.response->status)) {
       o.failure = FailureKind::kStatus;
       o.what = "status " + std::to_string(o.response->status);
     }

@@ -24,16 +24,6 @@ std::string amz_now() {
   return buf;
 }
 
-const char* verb(http::Method m) {
-  switch (m) {
-    case http::Method::kGet: return "GET";
-    case http::Method::kHead: return "HEAD";
-    case http::Method::kPost: return "POST";
-    case http::Method::kPut: return "PUT";
-    case http::Method::kDelete: return "DELETE";
-  }
-  return "GET";
-}
 
 // Every <Contents> of a ListObjectsV2 answer.
 std::vector<ObjectInfo> parse_contents(std::string_view xml) {
@@ -88,7 +78,7 @@ struct S3Client::State {
     const std::string path = (path_style ? "/" + bucket : std::string()) + "/" + key;
     const std::string date = amz_now();
     const std::string payload = options.sign_payload ? sha256_hex(body) : "UNSIGNED-PAYLOAD";
-    SigningInput in{.method = verb(method),
+    SigningInput in{.method = std::string(http::to_string(method)),
                     .path = path,
                     .query = query,
                     .headers = {{"host", host}, {"x-amz-content-sha256", payload}, {"x-amz-date", date}},

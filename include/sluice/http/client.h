@@ -176,5 +176,6 @@ class Client {
 };
 
 std::string_view to_string(FailureKind k);
+std::string_view to_string(Method m);  // "GET", "PUT", ...
 
 }  // namespace sluice::http
