@@ -1,5 +1,6 @@
-// ObjectStore: where a pipeline's files go — a local directory or (soon) S3 —
-// behind one interface of keys and bytes.
+// ObjectStore: where a pipeline's files go — a local directory or an S3
+// bucket (AWS or any S3-compatible service) — behind one interface of keys
+// and bytes.
 //
 // Keys are '/'-separated relative paths ("features/part-00000.parquet");
 // ".." segments, empty segments and a leading '/' are refused.
@@ -13,6 +14,7 @@
 #include "sluice/status.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +22,8 @@
 #include <vector>
 
 namespace sluice {
+
+class Runtime;
 
 struct ObjectInfo {
   std::string key;
@@ -46,8 +50,31 @@ Status check_key(std::string_view key);
 // A directory as a store (created if missing).
 Result<std::unique_ptr<ObjectStore>> open_local_store(const std::string& root);
 
-// A store for a URL: a plain path or file://path for a local directory.
-// s3:// URLs are not supported yet and fail with kFailedPrecondition.
-Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url);
+struct StoreOptions {
+  // S3 (s3://bucket[/prefix]) only. Credentials come from the environment or
+  // the shared AWS files (AWS_ACCESS_KEY_ID..., AWS_PROFILE), never from here.
+  std::string s3_endpoint;  // an S3-compatible service, path-style addressing; else
+                            // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; else AWS itself
+  std::string s3_region;    // else AWS_REGION / AWS_DEFAULT_REGION / the config file / us-east-1
+  bool s3_sign_payload = true;                   // false: UNSIGNED-PAYLOAD (less CPU; TLS still protects it)
+  std::size_t s3_part_bytes = 16 << 20;          // multipart part size, at least 5 MiB
+  std::size_t s3_parts_in_flight = 4;            // memory: about part size x (parts in flight + 1)
+  int s3_max_attempts = 5;                       // per request (each part separately)
+  std::string journal_dir;                       // uploads in progress; default: see below
+  // The runtime whose event loop carries S3's requests; null: the store
+  // runs its own (one thread). Either way, call the store from threads
+  // that are not that runtime's event-loop threads.
+  Runtime* runtime = nullptr;
+  // Told what opening the store did that the user should know (an
+  // unfinished upload of an earlier run completed or aborted).
+  std::function<void(const std::string&)> on_notice;
+};
+
+// A store for a URL: a plain path or file://path for a local directory, or
+// s3://bucket[/prefix] for S3. Opening an S3 store first finishes the
+// multipart uploads an earlier, ended run left unfinished in that bucket
+// (the journal is $SLUICE_UPLOAD_JOURNAL, else $XDG_STATE_HOME/sluice/uploads,
+// else ~/.local/state/sluice/uploads), and checks that the bucket answers.
+Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace sluice

@@ -122,15 +122,4 @@ Result<std::unique_ptr<ObjectStore>> open_local_store(const std::string& root) {
   return std::unique_ptr<ObjectStore>(new LocalStore(root));
 }
 
-Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url) {
-  if (url.starts_with("s3://")) {
-    return Status::FailedPrecondition("'" + url + "': writing to S3 is not supported yet; use a local directory");
-  }
-  if (url.starts_with("file://")) return open_local_store(url.substr(7));
-  if (url.find("://") != std::string::npos) {
-    return Status::InvalidArgument("'" + url + "': expected a path, file://path or s3://bucket/prefix");
-  }
-  return open_local_store(url);
-}
-
 }  // namespace sluice

@@ -98,7 +98,9 @@ struct S3Client::State {
       if (k != "host") req.headers.emplace_back(k, v);
     }
     req.headers.emplace_back("Authorization", s.authorization);
-    co_return co_await client->send(std::move(req));
+    Result<http::Response> r = co_await client->send(std::move(req));
+    if (!r.ok()) co_return Status(r.status().code(), describe(bucket, key) + ": " + r.status().message());
+    co_return r;
   }
 
   // A Status for an S3 error answer, naming the operation and object.
@@ -239,6 +241,27 @@ asio::awaitable<Status> S3Client::abort_multipart(std::string bucket, std::strin
   co_return Status();
 }
 
+asio::awaitable<Result<std::vector<S3Client::UploadInfo>>> S3Client::list_multipart_uploads(std::string bucket) {
+  auto s = state_;
+  auto r = co_await s->call(http::Method::kGet, bucket, "", {{"uploads", ""}}, "");
+  if (!r.ok()) co_return r.status();
+  if (r->status != 200) co_return State::error("list uploads of s3://" + bucket, *r);
+  std::vector<UploadInfo> out;
+  std::string_view xml = r->body;
+  for (std::size_t at = 0; (at = xml.find("<Upload>", at)) != std::string_view::npos;) {
+    auto end = xml.find("</Upload>", at);
+    if (end == std::string_view::npos) break;
+    std::string_view block = xml.substr(at, end - at);
+    out.push_back({xml_element(block, "Key").value_or(""), xml_element(block, "UploadId").value_or("")});
+    at = end;
+  }
+  co_return out;
+}
+
+std::string S3Client::service() const {
+  return state_->path_style ? state_->options.endpoint : "aws:" + state_->options.region;
+}
+
 namespace {
 
 class UploadStream final : public OutputStream {
@@ -276,8 +299,14 @@ class UploadStream final : public OutputStream {
     while (!in_flight_.empty()) {
       if (Status s = collect_oldest(); !s.ok()) return fail(s);
     }
+    if (journal()) {
+      entry_.completing = true;
+      entry_.etags = etags_;
+      if (Status s = journal()->update(entry_); !s.ok()) return fail(s);
+    }
     Status s = rt_.block_on(client_.complete_multipart(bucket_, key_, upload_id_, etags_));
     if (!s.ok()) return fail(s);
+    if (journal()) journal()->remove(entry_);
     upload_id_.clear();
     return Status();
   }
@@ -285,7 +314,8 @@ class UploadStream final : public OutputStream {
   void abort() override {
     while (!in_flight_.empty()) (void)collect_oldest();
     if (!upload_id_.empty()) {
-      (void)rt_.block_on(client_.abort_multipart(bucket_, key_, upload_id_));
+      // If S3 cannot be told now, the journal entry stays for the next run.
+      if (rt_.block_on(client_.abort_multipart(bucket_, key_, upload_id_)).ok() && journal()) journal()->remove(entry_);
       upload_id_.clear();
     }
     buffer_.clear();
@@ -304,6 +334,12 @@ class UploadStream final : public OutputStream {
       Result<std::string> id = rt_.block_on(client_.create_multipart(bucket_, key_));
       if (!id.ok()) return id.status();
       upload_id_ = *id;
+      if (journal()) {
+        entry_ = {.service = client_.service(), .bucket = bucket_, .key = key_, .upload_id = upload_id_};
+        if (Status s = journal()->add(entry_); !s.ok()) {
+          return Status(s.code(), "cannot record the upload of s3://" + bucket_ + "/" + key_ + ": " + s.message());
+        }
+      }
     }
     while (in_flight_.size() >= options_.parts_in_flight) {
       if (Status s = collect_oldest(); !s.ok()) return s;
@@ -335,6 +371,8 @@ class UploadStream final : public OutputStream {
     return s;
   }
 
+  const UploadJournal* journal() const { return options_.journal.get(); }
+
   Runtime& rt_;
   S3Client client_;
   std::string bucket_, key_;
@@ -343,6 +381,7 @@ class UploadStream final : public OutputStream {
   std::string upload_id_;
   std::deque<PartFuture> in_flight_;
   std::vector<std::string> etags_;
+  JournalEntry entry_;
   int next_part_ = 1;
   std::uint64_t written_ = 0;
   bool closed_ = false;
@@ -357,6 +396,36 @@ Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, 
   if (options.parts_in_flight == 0) return Status::InvalidArgument("parts_in_flight: at least 1");
   if (Status s = check_key(key); !s.ok()) return s;
   return std::unique_ptr<OutputStream>(new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), options));
+}
+
+RecoveryReport recover_uploads(Runtime& rt, S3Client client, const UploadJournal& journal, const std::string& bucket) {
+  RecoveryReport report;
+  Result<std::vector<JournalEntry>> entries = journal.abandoned(client.service(), bucket);
+  if (!entries.ok()) {
+    report.status = entries.status();
+    return report;
+  }
+  for (const JournalEntry& e : *entries) {
+    const std::string where = "s3://" + e.bucket + "/" + e.key;
+    const std::string who = " (left unfinished by process " + std::to_string(e.pid) + ", upload id " + e.upload_id + ")";
+    Status s = e.completing ? rt.block_on(client.complete_multipart(e.bucket, e.key, e.upload_id, e.etags))
+                            : rt.block_on(client.abort_multipart(e.bucket, e.key, e.upload_id));
+    if (s.code() == StatusCode::kNotFound) {  // NoSuchUpload: finished before the process ended
+      journal.remove(e);
+      report.notes.push_back("nothing left to do for " + where + who + ": the upload no longer exists");
+      continue;
+    }
+    if (!s.ok()) {
+      report.notes.push_back("could not " + std::string(e.completing ? "complete " : "abort ") + where + who + ": " +
+                             s.message());
+      if (report.status.ok()) report.status = s;
+      continue;
+    }
+    journal.remove(e);
+    ++(e.completing ? report.completed : report.aborted);
+    report.notes.push_back(std::string(e.completing ? "completed " : "aborted ") + where + who);
+  }
+  return report;
 }
 
 }  // namespace sluice::s3

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "aws_config.h"
+#include "upload_journal.h"
 #include "sluice/http/client.h"
 #include "sluice/store.h"
 
@@ -57,6 +58,15 @@ class S3Client {
   boost::asio::awaitable<Status> complete_multipart(std::string bucket, std::string key, std::string upload_id,
                                                     std::vector<std::string> etags);
   boost::asio::awaitable<Status> abort_multipart(std::string bucket, std::string key, std::string upload_id);
+  struct UploadInfo {
+    std::string key;
+    std::string upload_id;
+  };
+  // The multipart uploads in progress in a bucket (one page, up to 1000).
+  boost::asio::awaitable<Result<std::vector<UploadInfo>>> list_multipart_uploads(std::string bucket);
+
+  // Which service this client talks to: the endpoint, or "aws:<region>".
+  std::string service() const;
 
  private:
   struct State;
@@ -71,6 +81,8 @@ namespace sluice::s3 {
 struct UploadOptions {
   std::size_t part_bytes = 16 << 20;  // at least 5 MiB (S3's minimum for all but the last part)
   std::size_t parts_in_flight = 4;    // memory: about part_bytes * (parts_in_flight + 1)
+  // Where multipart uploads in progress are recorded (none: not recorded).
+  std::shared_ptr<const UploadJournal> journal;
 };
 
 // An OutputStream into one S3 object: a single PutObject if the data fits
@@ -81,5 +93,16 @@ struct UploadOptions {
 // the runtime's event-loop threads (its calls block).
 Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, std::string bucket, std::string key,
                                                  UploadOptions options = {});
+
+// Finishes the uploads an earlier, ended run left in `journal` for this
+// client's service and `bucket`: completes those whose parts were all sent,
+// aborts the others, and removes their entries. Blocking, like open_upload.
+struct RecoveryReport {
+  int completed = 0;
+  int aborted = 0;
+  std::vector<std::string> notes;  // one line per upload, for the user
+  Status status;                   // the first failure; its entry is kept for the next run
+};
+RecoveryReport recover_uploads(Runtime& rt, S3Client client, const UploadJournal& journal, const std::string& bucket);
 
 }  // namespace sluice::s3

@@ -6,15 +6,51 @@
 #
 #   tests/s3/swift_server.sh start DIR PORT    # prints "ready" when it answers
 #   tests/s3/swift_server.sh stop DIR
+#   tests/s3/swift_server.sh kill-proxy DIR    # SIGKILL the S3 front end only (data stays)
+#   tests/s3/swift_server.sh start-proxy DIR PORT
 #
 # S3 credentials: access key "test:tester", secret "testing"; region us-east-1.
 set -euo pipefail
 cmd=$1 dir=$2
-if [[ $cmd == stop ]]; then
-  [[ -f $dir/pids ]] && xargs -r kill <"$dir/pids" 2>/dev/null || true
-  rm -f "$dir/pids"
-  exit 0
-fi
+start_server() {  # start_server NAME
+  # Swift reads swift.conf from a fixed /etc path; point it at ours before
+  # any other Swift module takes a copy of that path.
+  /usr/bin/python3 -c "
+import sys
+import swift.common.utils as utils
+utils.SWIFT_CONF_FILE = '$dir/swift.conf'
+from swift.common.wsgi import run_wsgi
+sys.exit(run_wsgi('$dir/$1-server.conf', '$1-server', verbose=True))
+" >>"$dir/log/$1" 2>&1 &
+  echo $! >>"$dir/pids"
+  echo $! >"$dir/$1.pid"
+}
+answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null) != 000 ]]; }
+wait_for() {  # wait_for PORT...: until every one answers HTTP (any status)
+  for _ in $(seq 300); do
+    local all=1
+    for p in "$@"; do answers "$p" || { all=0; break; }; done
+    if ((all)); then echo ready; return 0; fi
+    sleep 0.1
+  done
+  echo "swift did not start; logs in $dir/log" >&2
+  for f in "$dir"/log/*; do echo "== $f" >&2; tail -n 20 "$f" >&2; done
+  return 1
+}
+
+case $cmd in
+  stop)
+    [[ -f $dir/pids ]] && xargs -r kill <"$dir/pids" 2>/dev/null || true
+    rm -f "$dir/pids"
+    exit 0 ;;
+  kill-proxy)
+    kill -9 "$(cat "$dir/proxy.pid")" 2>/dev/null || true
+    exit 0 ;;
+  start-proxy)
+    start_server proxy
+    wait_for "$3"
+    exit ;;
+esac
 port=$3
 base=$((port + 1))  # object, container, account servers on the next three ports
 rm -rf "$dir" && mkdir -p "$dir/devices/d1" "$dir/run" "$dir/log"
@@ -82,7 +118,6 @@ use = egg:swift#catch_errors
 use = egg:swift#proxy_logging
 CONF
 
-export SWIFT_DIR=$dir
 # The three rings (one device each), in one Python process: its start-up
 # is most of the cost.
 /usr/bin/python3 - "$dir" "$base" >"$dir/log/rings" 2>&1 <<'PY'
@@ -99,29 +134,8 @@ for i, name in enumerate(["object", "container", "account"]):
                 raise
 PY
 
-for name in object container account proxy; do
-  # Swift reads swift.conf from a fixed /etc path; point it at ours before
-  # any other Swift module takes a copy of that path.
-  /usr/bin/python3 -c "
-import sys
-import swift.common.utils as utils
-utils.SWIFT_CONF_FILE = '$dir/swift.conf'
-from swift.common.wsgi import run_wsgi
-sys.exit(run_wsgi('$dir/$name-server.conf', '$name-server', verbose=True))
-" >"$dir/log/$name" 2>&1 &
-  echo $! >>"$dir/pids"
-done
-
-# Ready when every server answers HTTP (any status): the proxy alone
-# answering is not enough, its requests would meet 503s from the others.
-answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null) != 000 ]]; }
-for _ in $(seq 300); do
-  if answers "$port" && answers "$base" && answers $((base + 1)) && answers $((base + 2)); then
-    echo ready
-    exit 0
-  fi
-  sleep 0.1
-done
-echo "swift did not start; logs in $dir/log" >&2
-for f in "$dir"/log/*; do echo "== $f" >&2; tail -n 20 "$f" >&2; done
-exit 1
+export SWIFT_DIR=$dir
+for name in object container account proxy; do start_server $name; done
+# The proxy alone answering is not enough: its requests would meet 503s
+# from the others.
+wait_for "$port" "$base" $((base + 1)) $((base + 2))

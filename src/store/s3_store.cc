@@ -1,0 +1,140 @@
+// The S3 ObjectStore, and open_store() choosing a store by URL.
+#include "s3_client.h"
+#include "sluice/runtime.h"
+#include "sluice/store.h"
+
+#include <cstdlib>
+
+namespace sluice {
+
+namespace {
+
+using s3::S3Client;
+
+class S3Store final : public ObjectStore {
+ public:
+  S3Store(std::unique_ptr<Runtime> own, Runtime& rt, S3Client client, s3::S3Location where, s3::UploadOptions upload)
+      : own_rt_(std::move(own)),
+        rt_(rt),
+        client_(std::move(client)),
+        bucket_(std::move(where.bucket)),
+        prefix_(std::move(where.prefix)),
+        upload_(std::move(upload)) {
+    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+  }
+
+  Result<std::unique_ptr<OutputStream>> open_write(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    return s3::open_upload(rt_, client_, bucket_, full(key), upload_);
+  }
+
+  Result<std::string> get(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    return rt_.block_on(client_.get_object(bucket_, full(key)));
+  }
+
+  Result<std::optional<ObjectInfo>> head(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    Result<std::optional<ObjectInfo>> r = rt_.block_on(client_.head_object(bucket_, full(key)));
+    if (r.ok() && r->has_value()) (*r)->key = key;
+    return r;
+  }
+
+  Result<std::vector<ObjectInfo>> list(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
+    std::string token;
+    do {
+      Result<s3::ListPage> page = rt_.block_on(client_.list_objects(bucket_, full(prefix), token));
+      if (!page.ok()) return page.status();
+      for (ObjectInfo& o : page->objects) {
+        if (!prefix_.empty()) o.key.erase(0, prefix_.size() + 1);
+        out.push_back(std::move(o));
+      }
+      token = std::move(page->next_token);
+    } while (!token.empty());
+    return out;  // S3 lists in key order already
+  }
+
+  Status remove(const std::string& key) override {
+    if (Status s = check_key(key); !s.ok()) return s;
+    return rt_.block_on(client_.delete_object(bucket_, full(key)));
+  }
+
+  std::string describe(const std::string& key) const override { return "s3://" + bucket_ + "/" + full(key); }
+
+ private:
+  std::string full(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
+
+  std::unique_ptr<Runtime> own_rt_;  // first: it outlives the client
+  Runtime& rt_;
+  S3Client client_;
+  std::string bucket_;
+  std::string prefix_;
+  s3::UploadOptions upload_;
+};
+
+std::string first_env(std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (const char* v = std::getenv(n); v && *v) return v;
+  }
+  return "";
+}
+
+Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const StoreOptions& o) {
+  Result<s3::S3Location> where = s3::parse_s3_url(url);
+  if (!where.ok()) return where.status();
+  Result<s3::AwsSettings> aws = s3::resolve_aws_settings();
+  if (!aws.ok()) return Status(aws.status().code(), "'" + url + "': " + aws.status().message());
+  if (o.s3_part_bytes < (5u << 20)) return Status::InvalidArgument("S3 part size: at least 5 MiB (S3's minimum)");
+
+  s3::S3Options s3o;
+  s3o.region = !o.s3_region.empty() ? o.s3_region : !aws->region.empty() ? aws->region : "us-east-1";
+  s3o.endpoint = !o.s3_endpoint.empty() ? o.s3_endpoint : first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  s3o.credentials = std::move(aws->credentials);
+  s3o.sign_payload = o.s3_sign_payload;
+  s3o.http.max_connections = 64;
+  s3o.http.max_in_flight = 64;
+  s3o.http.read_timeout = std::chrono::seconds(60);
+  s3o.http.request_timeout = std::chrono::minutes(15);  // a 16 MiB part over a slow link, retries included
+  s3o.http.max_body_bytes = std::size_t{1} << 30;
+  s3o.http.retry.max_attempts = std::max(1, o.s3_max_attempts);
+  s3o.http.retry.base_backoff = std::chrono::milliseconds(100);
+  s3o.http.retry.max_backoff = std::chrono::seconds(10);
+  s3o.http.retry.retry_statuses = {429, 500, 502, 503, 504};  // S3's InternalError and SlowDown are transient
+
+  std::unique_ptr<Runtime> own;
+  Runtime* rt = o.runtime;
+  if (rt == nullptr) {
+    own = std::make_unique<Runtime>(RuntimeOptions{.io_threads = 1, .cpu_threads = 1});
+    rt = own.get();
+  }
+  Result<S3Client> client = S3Client::create(*rt, std::move(s3o));
+  if (!client.ok()) return client.status();
+
+  // Fail now, not after hours of work, if the bucket cannot be reached or read.
+  Result<s3::ListPage> probe = rt->block_on(client->list_objects(where->bucket, where->prefix, "", 1));
+  if (!probe.ok()) return Status(probe.status().code(), "cannot use '" + url + "': " + probe.status().message());
+
+  auto journal = std::make_shared<const s3::UploadJournal>(o.journal_dir.empty() ? s3::default_journal_dir()
+                                                                                  : o.journal_dir);
+  s3::RecoveryReport rec = s3::recover_uploads(*rt, *client, *journal, where->bucket);
+  if (o.on_notice) {
+    for (const auto& n : rec.notes) o.on_notice(n);
+  }
+  s3::UploadOptions upload{.part_bytes = o.s3_part_bytes, .parts_in_flight = std::max<std::size_t>(1, o.s3_parts_in_flight),
+                           .journal = std::move(journal)};
+  return std::unique_ptr<ObjectStore>(new S3Store(std::move(own), *rt, std::move(*client), std::move(*where), std::move(upload)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, const StoreOptions& options) {
+  if (url.starts_with("s3://")) return open_s3_store(url, options);
+  if (url.starts_with("file://")) return open_local_store(url.substr(7));
+  if (url.find("://") != std::string::npos) {
+    return Status::InvalidArgument("'" + url + "': expected a path, file://path or s3://bucket/prefix");
+  }
+  return open_local_store(url);
+}
+
+}  // namespace sluice
