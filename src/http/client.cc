@@ -23,8 +23,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <bit>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -247,19 +248,24 @@ struct Client::State {
     }
   }
 
-  // The request's bytes: request line, the client's fixed header lines
-  // (made once, in create()), the request's own headers, the body.
-  std::string serialize(const Request& r) const {
+  // The request's bytes: the head (request line, the client's fixed header
+  // lines made once in create(), the request's own headers), then the body,
+  // sent from where it is (a large upload is not copied).
+  struct Wire {
+    std::string head;
+    std::string_view body;
+  };
+  Wire serialize(const Request& r) const {
     std::string target = target_of(r, false);
     std::string out;
-    out.reserve(target.size() + fixed_headers.size() + r.body.size() + 64);
+    out.reserve(target.size() + fixed_headers.size() + 256);
     out.append(to_string(r.method)).append(" ").append(target).append(" HTTP/1.1\r\n").append(fixed_headers);
     for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
     if (!r.body.empty() || r.method == Method::kPost || r.method == Method::kPut) {
       out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
     }
-    out.append("\r\n").append(r.body);
-    return out;
+    out.append("\r\n");
+    return {std::move(out), r.body};
   }
 
   // A connection to the origin: the most recently used idle one that is
@@ -346,7 +352,7 @@ struct Client::State {
 
   // Sends the request on `c` and reads the answer, each wait bounded by the
   // read timeout and the request's deadline.
-  asio::awaitable<Outcome> exchange(Connection& c, const std::string& wire, Method method, Clock::time_point deadline) {
+  asio::awaitable<Outcome> exchange(Connection& c, const Wire& wire, Method method, Clock::time_point deadline) {
     if (c.secure) co_return co_await exchange_on(*c.secure, c, wire, method, deadline);
     co_return co_await exchange_on(*c.plain, c, wire, method, deadline);
   }
@@ -387,7 +393,7 @@ struct Client::State {
   };
 
   template <class Stream>
-  asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const std::string& wire, Method method,
+  asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const Wire& wire, Method method,
                                        Clock::time_point deadline) {
     Outcome o;
     // The watchdog's timer runs on this coroutine's executor, so its handler
@@ -402,7 +408,8 @@ struct Client::State {
       return watch->fired ? std::string(Clock::now() >= deadline ? "the request deadline passed" : "no bytes for read_timeout")
                           : std::string();
     };
-    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
+    auto [wec, written] = co_await asio::async_write(
+        stream, std::array{asio::buffer(wire.head), asio::buffer(wire.body.data(), wire.body.size())}, use_tuple);
     bytes_sent.fetch_add(written, std::memory_order_relaxed);
     if (wec) {
       o.failure = watch->fired ? FailureKind::kTimeout : classify(wec);
@@ -458,7 +465,7 @@ struct Client::State {
     co_return o;
   }
 
-  asio::awaitable<Outcome> attempt(const std::string& wire, Method method, Clock::time_point deadline) {
+  asio::awaitable<Outcome> attempt(const Wire& wire, Method method, Clock::time_point deadline) {
     Outcome o;
     if (!co_await slots.acquire()) {
       o.failure = FailureKind::kConnect;
@@ -616,7 +623,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
   const auto started = Clock::now();
   const auto deadline = started + s->options.request_timeout;
 
-  const std::string wire = s->serialize(request);
+  const State::Wire wire = s->serialize(request);
 
   auto ex = co_await asio::this_coro::executor;
   auto sleep = [&ex](Clock::duration d) -> asio::awaitable<void> {
