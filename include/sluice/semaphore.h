@@ -3,8 +3,10 @@
 // coroutine while no unit is free; it never blocks a thread.
 //
 // Thread safety: every member may be called from any thread.
-// Fairness: waiters are served first come, first served; a released unit goes
-// to the oldest waiter, never to a later try_acquire().
+// Fairness: waiters are served first come, first served, urgent waiters
+// before the others; a released unit goes to the oldest (urgent) waiter,
+// never to a later try_acquire(). (A pipeline marks the follow-up requests of
+// records it has already admitted urgent, so new records cannot starve them.)
 // close(): every waiting and later acquire fails (returns false); units
 // already held stay valid and may still be released.
 // REQUIRES: the semaphore outlives every acquire() started on it.
@@ -34,19 +36,20 @@ class AsyncSemaphore {
 
   // Completion signature: void(bool acquired).
   template <class Token>
-  auto async_acquire(Token&& token) {
+  auto async_acquire(Token&& token, bool urgent = false) {
     return boost::asio::async_initiate<Token, void(bool)>(
-        [this](auto handler) {
+        [this, urgent](auto handler) {
           using W = detail::HandlerWaiter<Waiter, decltype(handler), bool>;
-          enqueue(new W(std::move(handler), boost::asio::system_executor()));
+          enqueue(new W(std::move(handler), boost::asio::system_executor()), urgent);
         },
         token);
   }
 
   // Takes one unit, waiting for it if needed. False if the semaphore is closed.
-  boost::asio::awaitable<bool> acquire() {
-    if (try_acquire()) co_return true;
-    co_return co_await async_acquire(boost::asio::deferred);
+  // An urgent acquire waits ahead of every non-urgent one.
+  boost::asio::awaitable<bool> acquire(bool urgent = false) {
+    if (try_acquire()) co_return true;  // units are free only when nobody waits
+    co_return co_await async_acquire(boost::asio::deferred, urgent);
   }
 
   // Returns a unit: to the oldest waiter if any, else to the pool.
@@ -59,13 +62,14 @@ class AsyncSemaphore {
 
  private:
   using Waiter = detail::Waiter<bool>;
-  void enqueue(Waiter* w);
+  void enqueue(Waiter* w, bool urgent);
 
   mutable std::mutex mu_;
   std::size_t available_;
   std::size_t waiting_ = 0;
   bool closed_ = false;
   detail::WaiterList<Waiter> waiters_;
+  detail::WaiterList<Waiter> urgent_;
 };
 
 // Holds one unit of a semaphore and releases it when destroyed.

@@ -2,6 +2,7 @@
 #include "demo.h"
 #include "inspect.h"
 #include "mock_api.h"
+#include "run.h"
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -32,6 +33,13 @@ int main(int argc, char** argv) {
   auto* mock_cmd = app.add_subcommand("mock-api", "serve the reference workload's API, or write its data files");
   sluice::cli::add_mock_api_options(*mock_cmd, mock);
 
+  sluice::cli::RunCommandOptions run;
+  auto* run_cmd = app.add_subcommand("run", "run a pipeline file");
+  sluice::cli::add_run_options(*run_cmd, run);
+  sluice::cli::RunCommandOptions validate;
+  auto* validate_cmd = app.add_subcommand("validate", "check a pipeline file without running it");
+  sluice::cli::add_validate_options(*validate_cmd, validate);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,5 +53,7 @@ int main(int argc, char** argv) {
   }
   if (inspect_cmd->parsed()) return sluice::cli::run_inspect(inspect_path, inspect_rows, stdout);
   if (mock_cmd->parsed()) return sluice::cli::run_mock_api(mock);
+  if (run_cmd->parsed()) return sluice::cli::run_pipeline_command(run);
+  if (validate_cmd->parsed()) return sluice::cli::validate_command(validate);
   return 2;
 }

@@ -4,7 +4,7 @@
 
 namespace sluice {
 
-AsyncSemaphore::~AsyncSemaphore() { assert(waiters_.empty()); }
+AsyncSemaphore::~AsyncSemaphore() { assert(waiters_.empty() && urgent_.empty()); }
 
 bool AsyncSemaphore::try_acquire() {
   std::lock_guard lock(mu_);
@@ -13,7 +13,7 @@ bool AsyncSemaphore::try_acquire() {
   return true;
 }
 
-void AsyncSemaphore::enqueue(Waiter* w) {
+void AsyncSemaphore::enqueue(Waiter* w, bool urgent) {
   bool granted;
   {
     std::lock_guard lock(mu_);
@@ -21,7 +21,7 @@ void AsyncSemaphore::enqueue(Waiter* w) {
     if (granted) {
       --available_;
     } else if (!closed_) {
-      waiters_.push_back(w);
+      (urgent ? urgent_ : waiters_).push_back(w);
       ++waiting_;
       return;
     }
@@ -33,7 +33,10 @@ void AsyncSemaphore::release() {
   Waiter* next = nullptr;
   {
     std::lock_guard lock(mu_);
-    if (!waiters_.empty()) {
+    if (!urgent_.empty()) {
+      next = urgent_.pop_front();
+      --waiting_;
+    } else if (!waiters_.empty()) {
       next = waiters_.pop_front();
       --waiting_;
     } else {
@@ -48,6 +51,7 @@ void AsyncSemaphore::close() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
+    while (!urgent_.empty()) failed.push_back(urgent_.pop_front());
     while (!waiters_.empty()) failed.push_back(waiters_.pop_front());
     waiting_ = 0;
   }

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <random>
 
 namespace sluice {
@@ -56,6 +57,28 @@ TEST(AsyncSemaphore, ReleaseGoesToTheOldestWaiterNotALaterTryAcquire) {
   sem.release();
   EXPECT_FALSE(sem.try_acquire()) << "the unit belongs to the waiter";
   EXPECT_TRUE(waiter.get());
+}
+
+TEST(AsyncSemaphore, UrgentWaitersAreServedBeforeEarlierOrdinaryOnes) {
+  Runtime rt({.io_threads = 1, .cpu_threads = 1});
+  AsyncSemaphore sem(0);
+  std::vector<int> order;
+  std::mutex mu;
+  auto waiter = [&](int id, bool urgent) -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await sem.acquire(urgent));
+    std::lock_guard lock(mu);
+    order.push_back(id);
+  };
+  std::vector<std::future<void>> done;
+  const bool urgent[] = {false, false, true, false, true};
+  for (int i = 0; i < 5; ++i) {
+    done.push_back(asio::co_spawn(rt.executor(), waiter(i, urgent[i]), asio::use_future));
+    while (sem.waiting() < static_cast<std::size_t>(i + 1)) std::this_thread::sleep_for(1ms);
+  }
+  for (int i = 0; i < 5; ++i) sem.release();
+  for (auto& f : done) f.get();
+  EXPECT_EQ(order, (std::vector<int>{2, 4, 0, 1, 3}));
+  EXPECT_EQ(sem.available(), 0u);
 }
 
 TEST(AsyncSemaphore, CloseFailsWaitersAndLaterAcquires) {

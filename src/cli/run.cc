@@ -1,0 +1,198 @@
+#include "run.h"
+
+#include "../pipeline/engine.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace sluice::cli {
+
+namespace {
+
+using pipeline::Engine;
+using pipeline::Progress;
+using pipeline::RunSummary;
+
+void add_common(CLI::App& cmd, RunCommandOptions& o) {
+  cmd.add_option("file", o.file, "the pipeline file (YAML)")->required();
+  cmd.add_option("--set", o.sets, "override a setting of the file: --set http.max_in_flight=512 (repeatable)");
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+std::string progress_line(const Progress& p) {
+  char buf[256];
+  double rate = p.seconds > 0 ? static_cast<double>(p.done()) / p.seconds : 0;
+  std::snprintf(buf, sizeof buf,
+                "%llu of %llu read done, %.0f records/s | records in flight %llu (%s) | requests in flight %llu, "
+                "sent %llu, retries %llu, failed %llu",
+                static_cast<unsigned long long>(p.done()), static_cast<unsigned long long>(p.read), rate,
+                static_cast<unsigned long long>(p.records_in_flight), human_bytes(static_cast<double>(p.bytes_in_flight)).c_str(),
+                static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests),
+                static_cast<unsigned long long>(p.retries), static_cast<unsigned long long>(p.failures));
+  return buf;
+}
+
+void print_summary(const RunSummary& s, std::FILE* out) {
+  const auto& c = s.counts;
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered  %s\n",
+               u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered),
+               s.accounted ? "(accounted)" : "(NOT ACCOUNTED: the run did not finish)");
+  std::fprintf(out, "requests  %llu sent, %llu attempts, %llu retries (+%llu for unreadable answers), %llu failed; "
+               "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+               u(s.http.requests), u(s.http.attempts), u(s.http.retries), u(c.answer_retries), u(s.http.failed),
+               static_cast<double>(s.http.latency_quantile(0.5).count()) / 1000,
+               static_cast<double>(s.http.latency_quantile(0.9).count()) / 1000,
+               static_cast<double>(s.http.latency_quantile(0.99).count()) / 1000);
+  for (const auto& f : s.files) {
+    std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows), human_bytes(static_cast<double>(f.bytes)).c_str());
+  }
+  if (s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
+  if (!s.dead_letter.empty()) std::fprintf(out, "dead      %s (%llu records)\n", s.dead_letter.c_str(), u(c.dead_lettered));
+  std::fprintf(out, "time      %.2f s, %.0f records/s, CPU %.2f s (%.1f us per record)%s\n", s.seconds,
+               s.seconds > 0 ? static_cast<double>(c.read) / s.seconds : 0.0, s.cpu_seconds,
+               c.read ? s.cpu_seconds * 1e6 / static_cast<double>(c.read) : 0.0,
+               s.stopped_early ? "; stopped early by a signal" : "");
+  if (s.dataset_bytes) std::fprintf(out, "datasets  %s in memory\n", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+}
+
+Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load) {
+  auto config = pipeline::load_config(o.file, o.sets);
+  if (!config.ok()) return config.status();
+  return pipeline::make_plan(std::move(*config), load);
+}
+
+}  // namespace
+
+void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
+  add_common(cmd, o);
+  cmd.add_option("--limit", o.limit, "read at most N input records");
+  cmd.add_option("--output", o.output, "write here instead of output.path: a directory or s3://bucket/prefix/");
+  cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
+  cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
+  cmd.add_option("--io-threads", o.io_threads, "event-loop threads")->check(CLI::Range(1, 64));
+  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")->check(CLI::Range(0, 1024));
+  cmd.add_option("--grace", o.grace_seconds, "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
+void add_validate_options(CLI::App& cmd, RunCommandOptions& o) { add_common(cmd, o); }
+
+int validate_command(const RunCommandOptions& o) {
+  auto plan = plan_for(o, false);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", plan.status().message().c_str());
+    return 2;
+  }
+  const auto& p = **plan;
+  std::printf("%s: OK: %zu step(s), %zu join(s), %zu output column(s)\n", o.file.c_str(), p.steps.size(), p.joins.size(),
+              p.output.size());
+  return 0;
+}
+
+int run_pipeline_command(const RunCommandOptions& o) {
+  // Signals are taken by one thread of ours, with sigwait: block them in
+  // every thread first (threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto plan = plan_for(o, true);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", plan.status().message().c_str());
+    return 2;
+  }
+  auto engine = Engine::create(std::move(*plan),
+                               {.limit = o.limit, .output = o.output, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
+  if (!engine.ok()) {
+    std::fprintf(stderr, "sluice run: %s\n", engine.status().message().c_str());
+    return 1;
+  }
+  Engine& e = **engine;
+
+  std::atomic<bool> finished{false}, aborted{false};
+  std::thread signal_thread([&] {
+    timespec poll{0, 200'000'000};
+    int stage = 0;
+    auto first_at = std::chrono::steady_clock::now();
+    while (!finished.load()) {
+      siginfo_t info;
+      int sig = sigtimedwait(&signals, &info, &poll);
+      if (sig > 0 && stage == 0) {
+        stage = 1;
+        first_at = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
+                             "again to abandon them)\n",
+                     sig == SIGINT ? "interrupted" : "terminated", o.grace_seconds);
+        e.stop();
+      } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
+                                               std::chrono::duration<double>(o.grace_seconds))) {
+        stage = 2;
+        aborted = true;
+        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
+        e.abort();
+      }
+    }
+  });
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread progress_thread([&] {
+    if (o.quiet) return;
+    auto last_log = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished.load(); })) {
+      if (tty) {
+        std::fprintf(stderr, "\r\033[K%s", progress_line(e.progress()).c_str());
+      } else if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
+        last_log = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "sluice: %s\n", progress_line(e.progress()).c_str());
+      }
+    }
+    if (tty) std::fprintf(stderr, "\r\033[K");
+  });
+
+  RunSummary s = e.run();
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  progress_thread.join();
+  signal_thread.join();
+
+  print_summary(s, stdout);
+  if (!o.summary_json.empty()) {
+    std::ofstream(o.summary_json) << s.to_json() << "\n";
+  }
+  if (aborted) {
+    std::fprintf(stderr, "sluice run: abandoned; %llu records were in flight and are not written\n",
+                 static_cast<unsigned long long>(s.counts.read - s.counts.done()));
+    return 130;
+  }
+  if (!s.status.ok()) {
+    std::fprintf(stderr, "sluice run: %s\n", s.status.to_string().c_str());
+    return 1;
+  }
+  return s.counts.dead_lettered > 0 ? 3 : 0;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,33 @@
+// `sluice run FILE` and `sluice validate FILE`.
+#pragma once
+
+#include <CLI/App.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+struct RunCommandOptions {
+  std::string file;
+  std::vector<std::string> sets;  // --set key=value
+  std::uint64_t limit = 0;
+  std::string output;
+  bool quiet = false;
+  std::string summary_json;
+  int io_threads = 1;
+  int cpu_threads = 0;
+  double grace_seconds = 30;
+};
+
+void add_run_options(CLI::App& cmd, RunCommandOptions& o);
+void add_validate_options(CLI::App& cmd, RunCommandOptions& o);
+
+// Exit codes: 0 every record written, filtered or not joined; 3 the run
+// completed but some records were dead-lettered; 1 the run failed; 2 the
+// pipeline file is wrong; 130 aborted by a second signal.
+int run_pipeline_command(const RunCommandOptions& o);
+int validate_command(const RunCommandOptions& o);
+
+}  // namespace sluice::cli

@@ -1,0 +1,57 @@
+// Field extraction from JSON response bodies with simdjson (On Demand): a
+// step's scalar fields by dotted path, and an array's elements into typed
+// columns. The body must have SIMDJSON_PADDING spare bytes of capacity
+// (pad() makes sure of it).
+#pragma once
+
+#include "../pipeline/value.h"
+#include "sluice/status.h"
+
+#include <string>
+#include <vector>
+
+namespace sluice::json {
+
+using pipeline::Type;
+using pipeline::Value;
+
+struct FieldSpec {
+  std::string name;      // for messages
+  std::string path;      // dotted: "item.stats.score"
+  Type type = Type::kString;
+  bool optional = false;  // a missing field is null instead of an error
+};
+
+// Compiles paths once (to JSON pointers).
+class Extractor {
+ public:
+  explicit Extractor(std::vector<FieldSpec> fields);
+  // One value per field, in order. Fails with kDataLoss naming the field:
+  // malformed JSON, a missing field, a value of another type.
+  Status extract(std::string& body, std::vector<Value>& out) const;
+  const std::vector<FieldSpec>& fields() const { return fields_; }
+
+ private:
+  std::vector<FieldSpec> fields_;
+  std::vector<std::string> pointers_;
+};
+
+// An array of objects at `path`; each element's fields (direct members) go
+// to the matching column of `out`, appended after what is there already.
+class ArrayExtractor {
+ public:
+  ArrayExtractor(std::string path, std::vector<FieldSpec> fields);
+  Status extract(std::string& body, pipeline::ArrayData& out) const;
+  // Columns with the declared types and no rows.
+  pipeline::ArrayData empty() const;
+
+ private:
+  std::string path_;
+  std::string pointer_;
+  std::vector<FieldSpec> fields_;
+};
+
+// Grows the body's capacity so simdjson may read past its end.
+void pad(std::string& body);
+
+}  // namespace sluice::json

@@ -1,0 +1,544 @@
+#include "config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sluice::pipeline {
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  Where at(const YAML::Node& n) const {
+    YAML::Mark m = n.Mark();
+    return {file_, m.line + 1, m.column + 1};
+  }
+  void error(const YAML::Node& n, const std::string& what) { errors_.push_back(at(n).str() + ": " + what); }
+  void error(const Where& w, const std::string& what) { errors_.push_back(w.str() + ": " + what); }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  // A map whose keys are all among `known`; false (and an error) otherwise.
+  bool map(const YAML::Node& n, const std::string& what, std::initializer_list<std::string_view> known) {
+    if (!n.IsMap()) {
+      error(n, what + ": expected a mapping");
+      return false;
+    }
+    for (const auto& kv : n) {
+      std::string k = kv.first.as<std::string>();
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        std::string list;
+        for (auto s : known) list += (list.empty() ? "" : ", ") + std::string(s);
+        error(kv.first, what + ": unknown key '" + k + "' (expected one of: " + list + ")");
+      }
+    }
+    return true;
+  }
+
+  std::optional<std::string> string(const YAML::Node& n, const std::string& what) {
+    if (!n.IsScalar()) {
+      error(n, what + ": expected a string");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  template <class Int>
+  std::optional<Int> integer(const YAML::Node& n, const std::string& what, long long min, long long max) {
+    if (!n.IsScalar()) {
+      error(n, what + ": expected a whole number");
+      return std::nullopt;
+    }
+    const std::string& s = n.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno != 0) {
+      error(n, what + ": expected a whole number, found '" + s + "'");
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+      return std::nullopt;
+    }
+    return static_cast<Int>(v);
+  }
+
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "yes" || s == "on") return true;
+      if (s == "false" || s == "no" || s == "off") return false;
+    }
+    error(n, what + ": expected true or false");
+    return std::nullopt;
+  }
+
+  std::optional<Type> type(const YAML::Node& n, const std::string& what) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    if (*s == "int64" || *s == "int") return Type::kInt64;
+    if (*s == "double" || *s == "float64") return Type::kDouble;
+    if (*s == "string") return Type::kString;
+    if (*s == "bool") return Type::kBool;
+    error(n, what + ": unknown type '" + *s + "' (expected int64, double, string or bool)");
+    return std::nullopt;
+  }
+
+  std::optional<std::chrono::milliseconds> millis(const YAML::Node& n, const std::string& what) {
+    auto v = integer<long long>(n, what, 1, 24LL * 3600 * 1000);
+    if (!v) return std::nullopt;
+    return std::chrono::milliseconds(*v);
+  }
+
+  // ${NAME} and ${NAME:-default} replaced from the environment. `secret`
+  // is set when any value came from there.
+  std::optional<std::string> substitute(const YAML::Node& n, const std::string& what, bool* secret = nullptr) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    std::string out;
+    std::size_t i = 0;
+    while (i < s->size()) {
+      auto open = s->find("${", i);
+      if (open == std::string::npos) {
+        out += s->substr(i);
+        break;
+      }
+      out += s->substr(i, open - i);
+      auto close = s->find('}', open);
+      if (close == std::string::npos) {
+        error(n, what + ": '${' without a closing '}'");
+        return std::nullopt;
+      }
+      std::string ref = s->substr(open + 2, close - open - 2);
+      std::optional<std::string> fallback;
+      if (auto d = ref.find(":-"); d != std::string::npos) {
+        fallback = ref.substr(d + 2);
+        ref.resize(d);
+      }
+      const char* v = std::getenv(ref.c_str());
+      if (v && *v) {
+        out += v;
+        if (secret) *secret = true;
+      } else if (fallback) {
+        out += *fallback;
+      } else {
+        error(n, what + ": environment variable " + ref + " is not set");
+        return std::nullopt;
+      }
+      i = close + 1;
+    }
+    return out;
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+};
+
+bool valid_name(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+std::vector<ColumnDecl> read_columns(Reader& r, const YAML::Node& n, const std::string& what) {
+  std::vector<ColumnDecl> out;
+  if (!n.IsMap() || n.size() == 0) {
+    r.error(n, what + ": expected a mapping of column names to types, e.g. {id: int64}");
+    return out;
+  }
+  for (const auto& kv : n) {
+    std::string name = kv.first.as<std::string>();
+    if (!valid_name(name)) r.error(kv.first, what + ": '" + name + "' is not a valid name (letters, digits, _)");
+    if (auto t = r.type(kv.second, what + "." + name)) out.push_back({name, *t, r.at(kv.first)});
+  }
+  return out;
+}
+
+std::vector<std::string> read_names(Reader& r, const YAML::Node& n, const std::string& what) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(n.Scalar());
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) {
+      if (auto s = r.string(e, what)) out.push_back(*s);
+    }
+  } else {
+    r.error(n, what + ": expected a name or a list of names");
+  }
+  return out;
+}
+
+Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const std::string& what) {
+  if (t["format"]) {
+    auto f = r.string(t["format"], what + ".format");
+    if (f == "csv") return Format::kCsv;
+    if (f == "jsonl") return Format::kJsonl;
+    if (f) r.error(t["format"], what + ".format: expected csv or jsonl");
+    return Format::kCsv;
+  }
+  return path.ends_with(".jsonl") || path.ends_with(".ndjson") ? Format::kJsonl : Format::kCsv;
+}
+
+TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) {
+  TableConfig c;
+  c.where = r.at(t);
+  if (!r.map(t, what, {"path", "format", "columns", "key"})) return c;
+  if (!t["path"]) r.error(t, what + ": 'path' is required");
+  else if (auto p = r.substitute(t["path"], what + ".path")) c.path = *p;
+  c.format = format_of(r, t, c.path, what);
+  if (!t["columns"]) r.error(t, what + ": 'columns' is required (the columns to read, with their types)");
+  else c.columns = read_columns(r, t["columns"], what + ".columns");
+  if (t["key"]) c.key = read_names(r, t["key"], what + ".key");
+  else if (!c.columns.empty()) c.key = {c.columns[0].name};
+  for (const auto& k : c.key) {
+    if (std::none_of(c.columns.begin(), c.columns.end(), [&](const ColumnDecl& d) { return d.name == k; })) {
+      r.error(t["key"] ? t["key"] : t, what + ".key: '" + k + "' is not one of the columns");
+    }
+  }
+  return c;
+}
+
+HttpConfig read_http(Reader& r, const YAML::Node& h) {
+  HttpConfig c;
+  c.where = r.at(h);
+  if (!r.map(h, "http", {"base_url", "headers", "max_in_flight", "adaptive", "connect_timeout_ms", "read_timeout_ms",
+                         "request_timeout_ms", "retry"})) {
+    return c;
+  }
+  if (!h["base_url"]) r.error(h, "http: 'base_url' is required");
+  else if (auto u = r.substitute(h["base_url"], "http.base_url")) c.base_url = *u;
+  if (const auto& hs = h["headers"]) {
+    if (!hs.IsMap()) r.error(hs, "http.headers: expected a mapping of header names to values");
+    else {
+      for (const auto& kv : hs) {
+        bool secret = false;
+        std::string name = kv.first.as<std::string>();
+        if (auto v = r.substitute(kv.second, "http.headers." + name, &secret)) {
+          c.headers.emplace_back(name, *v);
+          if (secret) c.secrets.push_back(*v);
+        }
+      }
+    }
+  }
+  if (h["max_in_flight"]) {
+    if (auto v = r.integer<std::size_t>(h["max_in_flight"], "http.max_in_flight", 1, 100000)) c.max_in_flight = *v;
+  }
+  if (const auto& a = h["adaptive"]) {
+    if (a.IsScalar()) {
+      if (auto b = r.boolean(a, "http.adaptive")) c.adaptive = *b;
+    } else if (r.map(a, "http.adaptive", {"min"})) {
+      c.adaptive = true;
+      if (a["min"]) {
+        if (auto v = r.integer<std::size_t>(a["min"], "http.adaptive.min", 1, 100000)) c.adaptive_min = *v;
+      }
+    }
+  }
+  if (h["connect_timeout_ms"]) c.connect_timeout = r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.connect_timeout);
+  if (h["read_timeout_ms"]) c.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.read_timeout);
+  if (h["request_timeout_ms"]) c.request_timeout = r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.request_timeout);
+  if (const auto& rt = h["retry"]) {
+    if (r.map(rt, "http.retry", {"max_attempts", "base_backoff_ms", "max_backoff_ms", "on_status", "budget"})) {
+      if (rt["max_attempts"]) c.retry.max_attempts = r.integer<int>(rt["max_attempts"], "http.retry.max_attempts", 1, 100).value_or(4);
+      if (rt["base_backoff_ms"]) c.retry.base_backoff = r.millis(rt["base_backoff_ms"], "http.retry.base_backoff_ms").value_or(c.retry.base_backoff);
+      if (rt["max_backoff_ms"]) c.retry.max_backoff = r.millis(rt["max_backoff_ms"], "http.retry.max_backoff_ms").value_or(c.retry.max_backoff);
+      if (const auto& b = rt["budget"]) {
+        double v = -1;
+        try {
+          v = b.as<double>();
+        } catch (const YAML::Exception&) {
+        }
+        if (!(v > 0 && v <= 1)) r.error(b, "http.retry.budget: expected a fraction in (0, 1]");
+        else c.retry.budget = v;
+      }
+      if (const auto& st = rt["on_status"]) {
+        c.retry.statuses.clear();
+        if (!st.IsSequence()) r.error(st, "http.retry.on_status: expected a list of HTTP statuses");
+        for (const auto& s : st) {
+          if (auto v = r.integer<int>(s, "http.retry.on_status", 100, 599)) c.retry.statuses.push_back(*v);
+        }
+      }
+    }
+  }
+  return c;
+}
+
+std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::string& what) {
+  std::vector<FieldConfig> out;
+  if (!n.IsMap()) {
+    r.error(n, what + ": expected a mapping of field names to types or {path, type, optional}");
+    return out;
+  }
+  for (const auto& kv : n) {
+    FieldConfig f;
+    f.name = kv.first.as<std::string>();
+    f.path = f.name;
+    f.where = r.at(kv.first);
+    const std::string w = what + "." + f.name;
+    if (!valid_name(f.name)) r.error(kv.first, w + ": not a valid name (letters, digits, _)");
+    if (kv.second.IsScalar()) {
+      if (auto t = r.type(kv.second, w)) f.type = *t;
+    } else if (r.map(kv.second, w, {"path", "type", "optional"})) {
+      if (kv.second["path"]) f.path = r.string(kv.second["path"], w + ".path").value_or(f.path);
+      if (!kv.second["type"]) r.error(kv.second, w + ": 'type' is required");
+      else if (auto t = r.type(kv.second["type"], w + ".type")) f.type = *t;
+      if (kv.second["optional"]) f.optional = r.boolean(kv.second["optional"], w + ".optional").value_or(false);
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
+  StepConfig c;
+  c.where = r.at(s);
+  std::string what = "steps[" + std::to_string(index) + "]";
+  if (!r.map(s, what, {"name", "get", "post", "put", "body", "for_each", "fields", "arrays", "keep_if"})) return c;
+  if (!s["name"]) r.error(s, what + ": 'name' is required");
+  else c.name = r.string(s["name"], what + ".name").value_or("");
+  if (!c.name.empty()) {
+    if (!valid_name(c.name)) r.error(s["name"], what + ".name: '" + c.name + "' is not a valid name (letters, digits, _)");
+    what = "step '" + c.name + "'";
+  }
+  int methods = 0;
+  for (const char* m : {"get", "post", "put"}) {
+    if (!s[m]) continue;
+    ++methods;
+    c.method = m;
+    std::transform(c.method.begin(), c.method.end(), c.method.begin(), ::toupper);
+    c.url = r.string(s[m], what + "." + m).value_or("");
+    c.url_where = r.at(s[m]);
+  }
+  if (methods != 1) r.error(s, what + ": exactly one of 'get', 'post' or 'put' (with the URL template) is required");
+  if (s["body"]) c.body = r.string(s["body"], what + ".body").value_or("");
+  if (const auto& f = s["for_each"]) {
+    if (!f.IsMap() || f.size() != 1) {
+      r.error(f, what + ".for_each: expected one variable and its values, e.g. {page: \"range(0, item.pages)\"}");
+    } else {
+      c.for_each_var = f.begin()->first.as<std::string>();
+      c.for_each = r.string(f.begin()->second, what + ".for_each." + c.for_each_var).value_or("");
+      c.for_each_where = r.at(f.begin()->second);
+      if (!valid_name(c.for_each_var)) r.error(f, what + ".for_each: '" + c.for_each_var + "' is not a valid name");
+    }
+  }
+  if (s["fields"]) c.fields = read_fields(r, s["fields"], what + ".fields");
+  if (const auto& a = s["arrays"]) {
+    if (!a.IsMap()) r.error(a, what + ".arrays: expected a mapping of array names to {path, fields}");
+    else {
+      for (const auto& kv : a) {
+        ArrayConfig ac;
+        ac.name = kv.first.as<std::string>();
+        ac.path = ac.name;
+        ac.where = r.at(kv.first);
+        const std::string w = what + ".arrays." + ac.name;
+        if (!valid_name(ac.name)) r.error(kv.first, w + ": not a valid name (letters, digits, _)");
+        if (r.map(kv.second, w, {"path", "fields"})) {
+          if (kv.second["path"]) ac.path = r.string(kv.second["path"], w + ".path").value_or(ac.path);
+          if (!kv.second["fields"]) r.error(kv.second, w + ": 'fields' is required");
+          else ac.fields = read_fields(r, kv.second["fields"], w + ".fields");
+        }
+        c.arrays.push_back(std::move(ac));
+      }
+    }
+  }
+  if (s["keep_if"]) {
+    c.keep_if = r.string(s["keep_if"], what + ".keep_if").value_or("");
+    c.keep_if_where = r.at(s["keep_if"]);
+  }
+  return c;
+}
+
+JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
+  JoinConfig c;
+  c.where = r.at(j);
+  const std::string what = "join[" + std::to_string(index) + "]";
+  if (!r.map(j, what, {"dataset", "on", "kind"})) return c;
+  if (!j["dataset"]) r.error(j, what + ": 'dataset' is required");
+  else c.dataset = r.string(j["dataset"], what + ".dataset").value_or("");
+  if (!j["on"]) r.error(j, what + ": 'on' is required (the record's fields matched with the dataset's key)");
+  else if (j["on"].IsMap()) {
+    for (const auto& kv : j["on"]) c.on.emplace_back(kv.first.as<std::string>(), r.string(kv.second, what + ".on").value_or(""));
+  } else {
+    for (auto& n : read_names(r, j["on"], what + ".on")) c.on.emplace_back(n, n);
+  }
+  if (j["kind"]) {
+    auto k = r.string(j["kind"], what + ".kind");
+    if (k == "left") c.left = true;
+    else if (k && *k != "inner") r.error(j["kind"], what + ".kind: expected inner or left");
+  }
+  return c;
+}
+
+OutputConfig read_output(Reader& r, const YAML::Node& o) {
+  OutputConfig c;
+  c.where = r.at(o);
+  if (!r.map(o, "output", {"path", "name", "format", "compression", "row_group_rows", "file_rows", "columns"})) return c;
+  if (!o["path"]) r.error(o, "output: 'path' is required (a directory, or s3://bucket/prefix/)");
+  else c.path = r.substitute(o["path"], "output.path").value_or("");
+  if (o["name"]) c.name = r.string(o["name"], "output.name").value_or(c.name);
+  if (o["format"] && r.string(o["format"], "output.format") != "parquet") r.error(o["format"], "output.format: only parquet is supported");
+  if (o["compression"]) {
+    auto s = r.string(o["compression"], "output.compression").value_or("");
+    static const std::pair<const char*, Compression> kCodecs[] = {
+        {"zstd", Compression::kZstd}, {"snappy", Compression::kSnappy}, {"gzip", Compression::kGzip},
+        {"lz4", Compression::kLz4},   {"none", Compression::kNone}};
+    auto it = std::find_if(std::begin(kCodecs), std::end(kCodecs), [&](const auto& p) { return s == p.first; });
+    if (it == std::end(kCodecs)) r.error(o["compression"], "output.compression: expected zstd, snappy, gzip, lz4 or none");
+    else c.compression = it->second;
+  }
+  if (o["row_group_rows"]) c.row_group_rows = r.integer<std::size_t>(o["row_group_rows"], "output.row_group_rows", 1, 1LL << 30).value_or(c.row_group_rows);
+  if (o["file_rows"]) c.file_rows = r.integer<std::size_t>(o["file_rows"], "output.file_rows", 1, 1LL << 40).value_or(c.file_rows);
+  const auto& cols = o["columns"];
+  if (!cols) r.error(o, "output: 'columns' is required");
+  else if (!cols.IsMap()) r.error(cols, "output.columns: expected a mapping of column names to a type or {type, expr}");
+  else {
+    for (const auto& kv : cols) {
+      OutputColumnConfig oc;
+      oc.name = kv.first.as<std::string>();
+      oc.expr = oc.name;
+      oc.where = r.at(kv.second);
+      const std::string w = "output.columns." + oc.name;
+      if (kv.second.IsScalar()) {
+        if (auto t = r.type(kv.second, w)) oc.type = *t;
+      } else if (r.map(kv.second, w, {"type", "expr", "nullable"})) {
+        if (!kv.second["type"]) r.error(kv.second, w + ": 'type' is required");
+        else if (auto t = r.type(kv.second["type"], w + ".type")) oc.type = *t;
+        if (kv.second["expr"]) {
+          oc.expr = r.string(kv.second["expr"], w + ".expr").value_or("");
+          oc.where = r.at(kv.second["expr"]);
+        }
+        if (kv.second["nullable"]) oc.nullable = r.boolean(kv.second["nullable"], w + ".nullable").value_or(true);
+      }
+      c.columns.push_back(std::move(oc));
+    }
+  }
+  return c;
+}
+
+// --set a.b.c=value: the YAML node at that path (maps created as needed;
+// a number indexes a list) takes the value.
+Status apply_override(YAML::Node root, const std::string& set) {
+  auto eq = set.find('=');
+  if (eq == std::string::npos || eq == 0) return Status::InvalidArgument("--set '" + set + "': expected KEY=VALUE");
+  std::string path = set.substr(0, eq), value = set.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  std::vector<YAML::Node> chain{root};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    YAML::Node cur = chain.back();
+    const std::string& p = parts[i];
+    if (cur.IsSequence()) {
+      char* end = nullptr;
+      unsigned long idx = std::strtoul(p.c_str(), &end, 10);
+      if (*end != '\0' || idx >= cur.size()) {
+        return Status::InvalidArgument("--set '" + set + "': '" + p + "' is not an index of the list at that point");
+      }
+      chain.push_back(cur[idx]);
+    } else {
+      if (cur.IsScalar()) return Status::InvalidArgument("--set '" + set + "': '" + p + "' is under a plain value");
+      chain.push_back(cur[p]);
+    }
+  }
+  chain.back() = value;
+  return Status();
+}
+
+}  // namespace
+
+Result<PipelineConfig> parse_config(const std::string& text, const std::string& file, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                   ": YAML: " + e.msg);
+  }
+  for (const auto& o : overrides) {
+    if (Status s = apply_override(root, o); !s.ok()) return s;
+  }
+  Reader r(file);
+  PipelineConfig c;
+  c.file = file;
+  if (!r.map(root, "the pipeline file", {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "batch",
+                                         "queue_capacity", "output"})) {
+    return Status::InvalidArgument(r.errors().front());
+  }
+  if (root["mode"]) {
+    auto m = r.string(root["mode"], "mode");
+    if (m == "latency") c.mode = Mode::kLatency;
+    else if (m && *m != "throughput") r.error(root["mode"], "mode: expected throughput or latency");
+  }
+  const bool latency = c.mode == Mode::kLatency;
+  c.records_in_flight = latency ? 256 : 4096;
+  c.batch_size = latency ? 16 : 256;
+  c.batch_timeout = std::chrono::milliseconds(latency ? 2 : 50);
+  c.queue_capacity = latency ? 32 : 1024;
+
+  if (!root["input"]) r.error(root, "'input' is required");
+  else c.input = read_table(r, root["input"], "input");
+  if (const auto& d = root["datasets"]) {
+    if (!d.IsMap()) r.error(d, "datasets: expected a mapping of dataset names to {path, columns, key}");
+    else {
+      for (const auto& kv : d) {
+        std::string name = kv.first.as<std::string>();
+        if (!valid_name(name)) r.error(kv.first, "datasets: '" + name + "' is not a valid name");
+        c.datasets.emplace_back(name, read_table(r, kv.second, "datasets." + name));
+      }
+    }
+  }
+  if (!root["http"]) {
+    if (root["steps"]) r.error(root, "'http' is required when there are steps (at least http.base_url)");
+  } else {
+    c.http = read_http(r, root["http"]);
+  }
+  if (const auto& s = root["steps"]) {
+    if (!s.IsSequence()) r.error(s, "steps: expected a list of steps");
+    else {
+      for (std::size_t i = 0; i < s.size(); ++i) c.steps.push_back(read_step(r, s[i], i));
+    }
+  }
+  if (const auto& j = root["join"]) {
+    if (!j.IsSequence()) r.error(j, "join: expected a list of joins");
+    else {
+      for (std::size_t i = 0; i < j.size(); ++i) c.joins.push_back(read_join(r, j[i], i));
+    }
+  }
+  if (root["records_in_flight"]) {
+    c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24).value_or(c.records_in_flight);
+  }
+  if (root["queue_capacity"]) {
+    c.queue_capacity = r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
+  }
+  if (const auto& b = root["batch"]) {
+    if (r.map(b, "batch", {"size", "timeout_ms"})) {
+      if (b["size"]) c.batch_size = r.integer<std::size_t>(b["size"], "batch.size", 1, 1 << 20).value_or(c.batch_size);
+      if (b["timeout_ms"]) c.batch_timeout = r.millis(b["timeout_ms"], "batch.timeout_ms").value_or(c.batch_timeout);
+    }
+  }
+  if (!root["output"]) r.error(root, "'output' is required");
+  else c.output = read_output(r, root["output"]);
+
+  if (!r.errors().empty()) {
+    std::string all;
+    for (const auto& e : r.errors()) all += (all.empty() ? "" : "\n") + e;
+    return Status::InvalidArgument(all);
+  }
+  return c;
+}
+
+Result<PipelineConfig> load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read the pipeline file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, overrides);
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,151 @@
+// The pipeline file: what `sluice run FILE` reads. Parsed from YAML into
+// these plain structures; every problem is reported with its file, line
+// and column, all at once (see load_config). The meaning of each field is
+// documented in docs/pipeline.md.
+#pragma once
+
+#include "value.h"
+#include "sluice/status.h"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::pipeline {
+
+// Where something was written: "pipeline.yaml:12:5".
+struct Where {
+  std::string file;
+  int line = 0;    // from 1
+  int column = 0;  // from 1
+  std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
+};
+
+struct ColumnDecl {
+  std::string name;
+  Type type = Type::kString;
+  Where where;
+};
+
+enum class Format : std::uint8_t { kCsv, kJsonl };
+
+struct TableConfig {  // the input, and each dataset
+  std::string path;  // a file, a glob (input only) or "-" (standard input, input only)
+  Format format = Format::kCsv;
+  std::vector<ColumnDecl> columns;  // read and typed; other columns are ignored
+  std::vector<std::string> key;     // the input: identifies a record in messages; a dataset: join key
+  Where where;
+};
+
+struct RetryConfig {
+  int max_attempts = 4;
+  std::chrono::milliseconds base_backoff{50};
+  std::chrono::milliseconds max_backoff{2000};
+  std::vector<int> statuses{429, 500, 502, 503, 504};
+  double budget = 0.2;  // retries at once, as a fraction of requests in flight
+};
+
+struct HttpConfig {
+  std::string base_url;
+  std::vector<std::pair<std::string, std::string>> headers;  // values after ${ENV} substitution
+  std::vector<std::string> secrets;  // values that came from the environment: never shown
+  std::size_t max_in_flight = 256;
+  bool adaptive = false;
+  std::size_t adaptive_min = 4;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds request_timeout{30000};
+  RetryConfig retry;
+  Where where;
+};
+
+struct FieldConfig {
+  std::string name;
+  std::string path;  // dotted; default: the name
+  Type type = Type::kString;
+  bool optional = false;
+  Where where;
+};
+
+struct ArrayConfig {
+  std::string name;
+  std::string path;
+  std::vector<FieldConfig> fields;
+  Where where;
+};
+
+struct StepConfig {
+  std::string name;
+  std::string method = "GET";
+  std::string url;  // template: "/v1/items/{id}/events?page={page}"
+  Where url_where;
+  std::string body;  // template, optional
+  std::string for_each_var;
+  std::string for_each;  // "range(0, item.pages)"
+  Where for_each_where;
+  std::vector<FieldConfig> fields;
+  std::vector<ArrayConfig> arrays;
+  std::string keep_if;
+  Where keep_if_where;
+  Where where;
+};
+
+struct JoinConfig {
+  std::string dataset;
+  std::vector<std::pair<std::string, std::string>> on;  // record name -> dataset key column
+  bool left = false;
+  Where where;
+};
+
+struct OutputColumnConfig {
+  std::string name;
+  Type type = Type::kString;
+  std::string expr;  // default: the column's name
+  bool nullable = true;
+  Where where;
+};
+
+enum class Compression : std::uint8_t { kZstd, kSnappy, kGzip, kLz4, kNone };
+
+struct OutputConfig {
+  std::string path;         // "./out/" or "s3://bucket/prefix/"
+  std::string name = "part";  // files: <name>-00000.parquet, ...
+  Compression compression = Compression::kZstd;
+  std::size_t row_group_rows = 128 * 1024;
+  std::size_t file_rows = 10'000'000;
+  std::vector<OutputColumnConfig> columns;
+  Where where;
+};
+
+enum class Mode : std::uint8_t { kThroughput, kLatency };
+
+struct PipelineConfig {
+  std::string file;  // the pipeline file's path
+  Mode mode = Mode::kThroughput;
+  TableConfig input;
+  std::vector<std::pair<std::string, TableConfig>> datasets;
+  HttpConfig http;
+  std::vector<StepConfig> steps;
+  std::vector<JoinConfig> joins;
+  // Settings whose defaults come from the mode (set when loaded).
+  std::size_t records_in_flight = 0;
+  std::size_t batch_size = 0;
+  std::chrono::milliseconds batch_timeout{0};
+  std::size_t queue_capacity = 0;
+  OutputConfig output;
+};
+
+// Reads and checks the file's structure: known keys, types, required fields,
+// ${NAME} references to the environment. `overrides` are `--set a.b=v`
+// (applied to the YAML before it is read). Names (fields, steps, datasets)
+// are checked later, by the plan. On failure, every problem found, one a
+// line, each starting with its file:line:column.
+Result<PipelineConfig> load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+Result<PipelineConfig> parse_config(const std::string& text, const std::string& file,
+                                    const std::vector<std::string>& overrides = {});
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,187 @@
+#include "dataset.h"
+
+#include "../json/extract.h"
+#include "sluice/sources.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+
+namespace sluice::pipeline {
+
+namespace {
+
+class CsvTable final : public TableReader {
+ public:
+  CsvTable(std::unique_ptr<CsvReader> r, std::vector<ColumnDecl> cols, std::vector<int> index, std::string path)
+      : reader_(std::move(r)), columns_(std::move(cols)), index_(std::move(index)), path_(std::move(path)) {}
+
+  Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) override {
+    Result<bool> more = reader_->next(rec_);
+    if (!more.ok() || !*more) return more;
+    line = rec_.line;
+    row_error = Status();
+    values.resize(columns_.size());
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const std::string& text = rec_.fields[static_cast<std::size_t>(index_[c])];
+      if (!parse_value(text, columns_[c].type, values[c])) {
+        row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": column '" + columns_[c].name +
+                                            "': expected " + std::string(type_name(columns_[c].type)) + ", found '" +
+                                            text.substr(0, 64) + "'");
+        values[c] = Value();
+      }
+    }
+    return true;
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::unique_ptr<CsvReader> reader_;
+  CsvRecord rec_;
+  std::vector<ColumnDecl> columns_;
+  std::vector<int> index_;
+  std::string path_;
+};
+
+class JsonlTable final : public TableReader {
+ public:
+  JsonlTable(std::FILE* f, std::vector<ColumnDecl> cols, std::string path) : file_(f), path_(std::move(path)) {
+    std::vector<json::FieldSpec> specs;
+    for (const auto& c : cols) specs.push_back({.name = c.name, .path = c.name, .type = c.type, .optional = true});
+    extractor_ = std::make_unique<json::Extractor>(std::move(specs));
+  }
+  ~JsonlTable() override {
+    if (file_ != stdin) std::fclose(file_);
+  }
+
+  Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) override {
+    row_error = Status();
+    for (;;) {
+      text_.clear();
+      int ch;
+      bool any = false;
+      while ((ch = std::getc(file_)) != EOF) {
+        any = true;
+        if (ch == '\n') break;
+        text_ += static_cast<char>(ch);
+      }
+      if (!any) return std::ferror(file_) ? Result<bool>(Status::IoError("cannot read " + path_)) : Result<bool>(false);
+      ++line_;
+      if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;  // a blank line is not a record
+      line = line_;
+      if (Status s = extractor_->extract(text_, values); !s.ok()) {
+        row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": " + s.message());
+        values.assign(extractor_->fields().size(), Value());
+      }
+      return true;
+    }
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::FILE* file_;
+  std::string path_;
+  std::string text_;
+  std::uint64_t line_ = 0;
+  std::unique_ptr<json::Extractor> extractor_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<TableReader>> TableReader::open(const TableConfig& config) {
+  if (config.format == Format::kJsonl) {
+    std::FILE* f = config.path == "-" ? stdin : std::fopen(config.path.c_str(), "rb");
+    if (!f) return Status::NotFound("cannot open " + config.path);
+    return std::unique_ptr<TableReader>(new JsonlTable(f, config.columns, config.path == "-" ? "<stdin>" : config.path));
+  }
+  auto r = CsvReader::open(config.path == "-" ? "/dev/stdin" : config.path);
+  if (!r.ok()) return r.status();
+  std::vector<int> index;
+  const auto& header = *(*r)->header();
+  for (const auto& c : config.columns) {
+    auto it = std::find(header.begin(), header.end(), c.name);
+    if (it == header.end()) {
+      return Status::InvalidArgument(config.path + ":1: no column '" + c.name + "' in the header (declared at " +
+                                     c.where.str() + ")");
+    }
+    index.push_back(static_cast<int>(it - header.begin()));
+  }
+  return std::unique_ptr<TableReader>(new CsvTable(std::move(*r), config.columns, std::move(index), config.path));
+}
+
+Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config) {
+  Dataset d;
+  d.name_ = name;
+  d.columns_ = config.columns;
+  for (const auto& k : config.key) {
+    for (std::size_t c = 0; c < d.columns_.size(); ++c) {
+      if (d.columns_[c].name == k) d.key_columns_.push_back(c);
+    }
+  }
+  d.int_key_ = d.key_columns_.size() == 1 && d.columns_[d.key_columns_[0]].type == Type::kInt64;
+  auto reader = TableReader::open(config);
+  if (!reader.ok()) return Status(reader.status().code(), "dataset '" + name + "': " + reader.status().message());
+  std::vector<Value> row;
+  std::uint64_t line = 0;
+  Status row_error;
+  for (;;) {
+    Result<bool> more = (*reader)->next(row, line, row_error);
+    if (!more.ok()) return Status(more.status().code(), "dataset '" + name + "': " + more.status().message());
+    if (!*more) break;
+    if (!row_error.ok()) return Status(row_error.code(), "dataset '" + name + "': " + row_error.message());
+    if (Status s = d.add_row(std::move(row), (*reader)->path() + ":" + std::to_string(line)); !s.ok()) {
+      return Status(s.code(), "dataset '" + name + "': " + s.message());
+    }
+  }
+  return d;
+}
+
+std::string Dataset::encode_key(const std::vector<const Value*>& key) const {
+  std::string k;
+  for (const Value* v : key) {
+    k += v->to_json();
+    k += '\x1f';
+  }
+  return k;
+}
+
+Status Dataset::add_row(std::vector<Value> row, const std::string& where) {
+  std::vector<const Value*> key;
+  for (std::size_t c : key_columns_) {
+    if (row[c].is_null()) return Status::InvalidArgument(where + ": the key column '" + columns_[c].name + "' is empty");
+    key.push_back(&row[c]);
+  }
+  const auto r = static_cast<std::uint32_t>(rows_);
+  bool fresh = int_key_ ? int_index_.emplace(key[0]->as_int(), r).second : index_.emplace(encode_key(key), r).second;
+  if (!fresh) {
+    std::string shown;
+    for (std::size_t i = 0; i < key.size(); ++i) shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
+    return Status::InvalidArgument(where + ": duplicate key " + shown);
+  }
+  for (auto& v : row) {
+    if (v.type() == Type::kString) string_bytes_ += v.as_string().capacity() > 15 ? v.as_string().capacity() : 0;
+    values_.push_back(std::move(v));
+  }
+  ++rows_;
+  return Status();
+}
+
+std::int64_t Dataset::find(const std::vector<const Value*>& key) const {
+  for (const Value* v : key) {
+    if (v->is_null()) return -1;
+  }
+  if (int_key_) {
+    if (key[0]->type() != Type::kInt64) return -1;
+    auto it = int_index_.find(key[0]->as_int());
+    return it == int_index_.end() ? std::int64_t{-1} : std::int64_t{it->second};
+  }
+  auto it = index_.find(encode_key(key));
+  return it == index_.end() ? std::int64_t{-1} : std::int64_t{it->second};
+}
+
+std::size_t Dataset::memory_bytes() const {
+  std::size_t index = int_key_ ? int_index_.size() * 32 : index_.size() * 64;
+  return values_.capacity() * sizeof(Value) + string_bytes_ + index;
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,58 @@
+// A dataset loaded up front (CSV or JSON Lines) and indexed by its key, for
+// the join.
+#pragma once
+
+#include "config.h"
+#include "value.h"
+
+#include <cstdint>
+#include <string>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice::pipeline {
+
+class Dataset {
+ public:
+  // Reads every row. Errors name the file and line: a missing column, a
+  // value that is not of its column's type, a duplicate key.
+  static Result<Dataset> load(const std::string& name, const TableConfig& config);
+
+  const std::string& name() const { return name_; }
+  const std::vector<ColumnDecl>& columns() const { return columns_; }
+  std::size_t rows() const { return rows_; }
+  std::size_t memory_bytes() const;
+
+  // The row whose key equals `key` (one value per key column), or -1.
+  std::int64_t find(const std::vector<const Value*>& key) const;
+  const Value& at(std::size_t row, std::size_t column) const { return values_[row * columns_.size() + column]; }
+
+ private:
+  std::string encode_key(const std::vector<const Value*>& key) const;
+  Status add_row(std::vector<Value> row, const std::string& where);
+
+  std::string name_;
+  std::vector<ColumnDecl> columns_;
+  std::vector<std::size_t> key_columns_;
+  std::vector<Value> values_;  // row-major
+  std::size_t rows_ = 0;
+  bool int_key_ = false;  // one int64 key column: the fast index
+  std::unordered_map<std::int64_t, std::uint32_t> int_index_;
+  std::unordered_map<std::string, std::uint32_t> index_;
+  std::size_t string_bytes_ = 0;
+};
+
+// Reads a CSV or JSONL table's typed columns row by row (the input's reader
+// too). `fn(values, line)` gets one value per declared column.
+class TableReader {
+ public:
+  static Result<std::unique_ptr<TableReader>> open(const TableConfig& config);
+  virtual ~TableReader() = default;
+  // false at the end. A row that does not fit the declared columns is an
+  // error "file:line: column 'x': ..." (the caller decides what it costs).
+  virtual Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) = 0;
+  virtual const std::string& path() const = 0;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,596 @@
+#include "engine.h"
+
+#include "sluice/parquet/writer.h"
+#include "sluice/pipeline.h"
+#include "sluice/semaphore.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <glob.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <mutex>
+
+namespace sluice::pipeline {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Record {
+  std::uint64_t line = 0;
+  std::string source;  // the input file
+  std::vector<Value> slots;
+  std::vector<ArrayData> arrays;  // parsed from the answers, flattened over fan-out
+  std::size_t body_bytes = 0;    // about what the arrays hold
+  enum class Outcome : std::uint8_t { kPending, kKept, kFiltered, kDead } outcome = Outcome::kPending;
+  std::string dead_step, dead_url, dead_error;
+};
+
+struct Chunk {
+  parquet::ColumnBatch batch;
+  std::vector<std::string> dead;  // JSON lines
+  std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
+  std::size_t body_bytes = 0;
+};
+
+std::string json_string(std::string_view s) { return Value(std::string(s)).to_json(); }
+
+double cpu_now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::string value_text(const Value& v) { return v.type() == Type::kString ? v.as_string() : v.to_json(); }
+
+}  // namespace
+
+struct Engine::State {
+  std::unique_ptr<Plan> plan;
+  RunOptions options;
+  Runtime rt;
+  std::optional<http::Client> client;
+  AsyncSemaphore gate;
+  std::unique_ptr<ObjectStore> store;
+  std::unique_ptr<parquet::RollingParquetWriter> writer;
+  std::unique_ptr<OutputStream> dead_stream;
+  std::string dead_name;
+  std::vector<std::string> inputs;  // files, after the glob
+
+  std::atomic<bool> stopping{false};
+  std::mutex run_mu;
+  RunHandle* handle = nullptr;
+  Clock::time_point started;
+
+  std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0};
+  std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
+  std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
+  std::atomic<bool> read_all{false};
+
+  State(std::unique_ptr<Plan> p, RunOptions o)
+      : plan(std::move(p)),
+        options(std::move(o)),
+        rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
+        gate(plan->config.http.max_in_flight) {}
+
+  // ---- the source -----------------------------------------------------------
+
+  Source<Record, detail::UniqueFunction<Stream<Record>(detail::FlowState&)>> source() {
+    return Source<Record, detail::UniqueFunction<Stream<Record>(detail::FlowState&)>>(
+        [this](detail::FlowState& flow) -> Stream<Record> {
+          auto& c = flow.add_stage("input", "source");
+          auto out = detail::make_output<Record>(flow, c, plan->config.queue_capacity, 1);
+          flow.spawn_thread(c, [this, out, &c]() -> Status {
+            detail::SenderGuard guard(*out);
+            for (const std::string& file : inputs) {
+              TableConfig t = plan->config.input;
+              t.path = file;
+              auto reader = TableReader::open(t);
+              if (!reader.ok()) return reader.status();
+              std::vector<Value> row;
+              std::uint64_t line = 0;
+              Status row_error;
+              for (;;) {
+                if (stopping.load(std::memory_order_relaxed)) return Status();
+                if (options.limit && read.load(std::memory_order_relaxed) >= options.limit) return Status();
+                Result<bool> more = (*reader)->next(row, line, row_error);
+                if (!more.ok()) return more.status();
+                if (!*more) break;
+                Record r;
+                r.line = line;
+                r.source = (*reader)->path();
+                r.slots.resize(plan->slot_names.size());
+                std::move(row.begin(), row.end(), r.slots.begin());
+                if (!row_error.ok()) {
+                  r.outcome = Record::Outcome::kDead;
+                  r.dead_step = "input";
+                  r.dead_error = row_error.message();
+                }
+                read.fetch_add(1, std::memory_order_relaxed);
+                c.count_in();
+                if (!out->send_blocking(std::move(r))) return Status();
+                c.count_out();
+              }
+            }
+            read_all = true;
+            return Status();
+          });
+          return out;
+        });
+  }
+
+  // ---- requests ---------------------------------------------------------------
+
+  std::string render(const std::vector<Template::Piece>& pieces, const Record& r, std::int64_t loop) const {
+    std::string out;
+    for (const auto& p : pieces) {
+      if (p.hole == Template::kLoopVar) out += std::to_string(loop);
+      else if (p.hole >= 0) out += value_text(r.slots[static_cast<std::size_t>(p.hole)]);
+      else out += p.text;
+    }
+    return out;
+  }
+
+  http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
+    http::Request req{.method = s.method, .path = render(s.request.path, r, loop)};
+    for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop));
+    if (!s.request.body.empty()) {
+      req.body = render(s.request.body, r, loop);
+      req.headers.emplace_back("Content-Type", "application/json");
+    }
+    return req;
+  }
+
+  // One request through the pipeline's gate: a 2xx answer's body, or why not.
+  asio::awaitable<Result<std::string>> call(http::Request req, bool urgent, std::string& url) {
+    url = client->display_url(req);
+    requests_waiting.fetch_add(1, std::memory_order_relaxed);
+    bool got = co_await gate.acquire(urgent);
+    requests_waiting.fetch_sub(1, std::memory_order_relaxed);
+    if (!got) co_return Status::Cancelled("the run is stopping");
+    SemaphoreUnit unit(gate);
+    Result<http::Response> resp = co_await client->send(std::move(req));
+    if (!resp.ok()) co_return resp.status();
+    if (resp->status < 200 || resp->status > 299) {
+      co_return Status::Unavailable("GET " + url + ": HTTP " + std::to_string(resp->status) +
+                                    (resp->body.empty() ? "" : ": " + resp->body.substr(0, 200)));
+    }
+    co_return std::move(resp->body);
+  }
+
+  static void kill(Record& r, const std::string& step, std::string url, const Status& s) {
+    r.outcome = Record::Outcome::kDead;
+    r.dead_step = step;
+    r.dead_url = std::move(url);
+    r.dead_error = s.message();
+  }
+
+  int attempts() const { return std::max(1, plan->config.http.retry.max_attempts); }
+
+  // A step without for_each: one answer, its fields read at once (they are
+  // small, and later steps need them). An answer that is not what the step
+  // expects is asked for again, up to the retry policy's attempts.
+  asio::awaitable<bool> single(const StepPlan& s, int si, Record& r) {
+    std::string url;
+    Status last;
+    for (int attempt = 1; attempt <= attempts(); ++attempt) {
+      if (attempt > 1) answer_retries.fetch_add(1, std::memory_order_relaxed);
+      Result<std::string> body = co_await call(request_for(s, r, 0), si > 0, url);
+      if (!body.ok()) {
+        kill(r, s.name, std::move(url), body.status());
+        co_return false;
+      }
+      std::vector<Value> values;
+      last = s.fields->extract(*body, values);
+      if (!last.ok()) continue;
+      for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
+      if (!s.arrays.empty()) {
+        std::vector<std::string> bodies;
+        bodies.push_back(std::move(*body));
+        co_return co_await arrays_of(s, r, std::move(bodies), 0, {std::move(url)});
+      }
+      co_return true;
+    }
+    kill(r, s.name, std::move(url), Status(last.code(), "cannot read the answer: " + last.message()));
+    co_return false;
+  }
+
+  // Every answer of a fan-out, concurrently; they come back in any order
+  // and are kept in the order of the loop variable.
+  asio::awaitable<bool> fan_out(const StepPlan& s, Record& r, std::int64_t first, std::int64_t end) {
+    struct Shared {
+      std::vector<Result<std::string>> answers;
+      std::vector<std::string> urls;
+      Channel<int> done;
+      explicit Shared(std::size_t n) : answers(n, Status::Cancelled("not sent")), urls(n), done(n) {}
+    };
+    const auto n = static_cast<std::size_t>(end - first);
+    auto shared = std::make_shared<Shared>(n);
+    auto ex = co_await asio::this_coro::executor;
+    for (std::size_t i = 0; i < n; ++i) {
+      asio::co_spawn(
+          ex,
+          [](State* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req) -> asio::awaitable<void> {
+            sh->answers[i] = co_await st->call(std::move(req), true, sh->urls[i]);
+            int index = static_cast<int>(i);
+            (void)sh->done.try_send(index);
+          }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i))),
+          asio::detached);
+    }
+    for (std::size_t got = 0; got < n; ++got) {
+      if (!co_await shared->done.receive()) co_return false;
+    }
+    std::vector<std::string> bodies;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!shared->answers[i].ok()) {
+        kill(r, s.name, shared->urls[i], shared->answers[i].status());
+        co_return false;
+      }
+      bodies.push_back(std::move(*shared->answers[i]));
+    }
+    co_return co_await arrays_of(s, r, std::move(bodies), first, std::move(shared->urls));
+  }
+
+  // Parses the step's arrays out of its answers, in order, on the CPU pool.
+  // An answer that cannot be read is asked for again (up to the retry
+  // policy's attempts) and everything is parsed anew.
+  asio::awaitable<bool> arrays_of(const StepPlan& s, Record& r, std::vector<std::string> bodies, std::int64_t first,
+                                  std::vector<std::string> urls) {
+    if (r.arrays.empty()) r.arrays = plan->empty_arrays;
+    for (int attempt = 1;; ++attempt) {
+      std::vector<ArrayData> parsed = r.arrays;
+      auto [error, res] = co_await rt.run_on_cpu(
+          [&s, &bodies, &parsed]() -> std::pair<std::size_t, Status> {
+            for (std::size_t b = 0; b < bodies.size(); ++b) {
+              for (const auto& a : s.arrays) {
+                if (Status e = a.extractor->extract(bodies[b], parsed[static_cast<std::size_t>(a.index)]); !e.ok()) {
+                  return {b, e};
+                }
+              }
+            }
+            return {bodies.size(), Status()};
+          },
+          asio::as_tuple(asio::deferred));
+      if (error) std::rethrow_exception(error);
+      auto [bad, why] = *res;
+      if (bad == bodies.size()) {
+        for (auto& a : parsed) r.body_bytes += a.rows * (8 * a.columns.size()) + sizeof(ArrayData);
+        r.arrays = std::move(parsed);
+        co_return true;
+      }
+      if (attempt >= attempts()) {
+        kill(r, s.name, urls[bad], Status(why.code(), "cannot read the answer: " + why.message()));
+        co_return false;
+      }
+      answer_retries.fetch_add(1, std::memory_order_relaxed);
+      Result<std::string> again = co_await call(request_for(s, r, first + static_cast<std::int64_t>(bad)), true, urls[bad]);
+      if (!again.ok()) {
+        kill(r, s.name, urls[bad], again.status());
+        co_return false;
+      }
+      bodies[bad] = std::move(*again);
+    }
+  }
+
+  asio::awaitable<Record> fetch(Record r) {
+    if (r.outcome == Record::Outcome::kDead) co_return r;
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+    struct Leave {
+      std::atomic<std::uint64_t>& n;
+      ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
+    } leave{in_flight};
+    const auto& steps = plan->steps;
+    for (std::size_t si = 0; si < steps.size(); ++si) {
+      const StepPlan& s = steps[si];
+      Env env{&r.slots, nullptr};
+      if (s.for_each) {
+        auto range = s.for_each->eval_range(env);
+        if (!range.ok()) {
+          kill(r, s.name, "", range.status());
+          co_return r;
+        }
+        auto [first, end] = *range;
+        if (end - first > 10000) {
+          kill(r, s.name, "", Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than 10000)"));
+          co_return r;
+        }
+        if (end > first && !co_await fan_out(s, r, first, end)) co_return r;
+      } else if (!co_await single(s, static_cast<int>(si), r)) {
+        co_return r;
+      }
+      if (s.keep_if && !s.keep_if->eval_condition(env)) {
+        r.outcome = Record::Outcome::kFiltered;
+        r.arrays.clear();
+        r.body_bytes = 0;
+        co_return r;
+      }
+    }
+    if (r.arrays.empty()) r.arrays = plan->empty_arrays;
+    r.outcome = Record::Outcome::kKept;
+    body_bytes.fetch_add(r.body_bytes, std::memory_order_relaxed);
+    co_return r;
+  }
+
+  // ---- CPU: join, parse, aggregate into columns ---------------------------------
+
+  std::string dead_line(const Record& r) const {
+    std::string key = "{";
+    for (std::size_t i = 0; i < plan->key_slots.size(); ++i) {
+      auto slot = static_cast<std::size_t>(plan->key_slots[i]);
+      key += (i ? "," : "") + json_string(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
+    }
+    key += "}";
+    std::string line = "{\"input\":" + json_string(r.source) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
+                       ",\"step\":" + json_string(r.dead_step);
+    if (!r.dead_url.empty()) line += ",\"url\":" + json_string(r.dead_url);
+    line += ",\"error\":" + json_string(r.dead_error) + "}\n";
+    return line;
+  }
+
+  static void append(parquet::ColumnData& col, Type type, const Value& v, std::size_t row) {
+    if (v.is_null()) col.set_null(row, row + 1);
+    else if (!col.valid.empty()) col.valid.push_back(1);
+    switch (type) {
+      case Type::kInt64: col.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
+      case Type::kDouble: col.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;
+      case Type::kBool: col.b.push_back(v.is_null() ? 0 : v.as_bool()); break;
+      case Type::kString: col.append_string(v.is_null() ? std::string_view() : std::string_view(v.as_string())); break;
+      case Type::kNull: break;
+    }
+  }
+
+  Chunk aggregate(std::vector<Record> batch) const {
+    Chunk out;
+    out.batch.columns.resize(plan->output.size());
+    for (Record& r : batch) {
+      out.body_bytes += r.body_bytes;
+      if (r.outcome == Record::Outcome::kFiltered) {
+        ++out.filtered;
+        continue;
+      }
+      if (r.outcome == Record::Outcome::kKept) {
+        bool joined = true;
+        for (const JoinPlan& j : plan->joins) {
+          std::vector<const Value*> key;
+          for (int s : j.key_slots) key.push_back(&r.slots[static_cast<std::size_t>(s)]);
+          std::int64_t row = j.dataset->find(key);
+          if (row < 0) {
+            if (!j.left) joined = false;
+            continue;
+          }
+          for (std::size_t c = 0; c < j.dataset->columns().size(); ++c) {
+            r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
+          }
+        }
+        if (!joined) {
+          ++out.not_joined;
+          continue;
+        }
+        Env env{&r.slots, &r.arrays};
+        const std::size_t row = out.batch.rows;
+        for (std::size_t c = 0; c < plan->output.size(); ++c) {
+          append(out.batch.columns[c], plan->output[c].type, plan->output[c].expr.eval(env), row);
+        }
+        ++out.batch.rows;
+        continue;
+      }
+      ++out.dead_count;
+      out.dead.push_back(dead_line(r));
+    }
+    return out;
+  }
+
+  // ---- the writer (one at a time) ---------------------------------------------
+
+  Status write(Chunk chunk) {
+    body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), chunk.body_bytes), std::memory_order_relaxed);
+    if (chunk.batch.rows > 0) {
+      if (Status s = writer->write(chunk.batch); !s.ok()) return s;
+    }
+    if (!chunk.dead.empty()) {
+      if (!dead_stream) {
+        auto s = store->open_write(dead_name);
+        if (!s.ok()) return s.status();
+        dead_stream = std::move(*s);
+      }
+      for (const auto& line : chunk.dead) {
+        if (Status s = dead_stream->write(line); !s.ok()) return s;
+      }
+    }
+    written.fetch_add(chunk.batch.rows, std::memory_order_relaxed);
+    filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
+    not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
+    dead.fetch_add(chunk.dead_count, std::memory_order_relaxed);
+    return Status();
+  }
+};
+
+Engine::Engine(std::unique_ptr<State> s) : state_(std::move(s)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOptions options) {
+  auto st = std::make_unique<State>(std::move(plan), std::move(options));
+  const PipelineConfig& c = st->plan->config;
+
+  // The input: a file, a glob, or standard input.
+  if (c.input.path == "-") {
+    st->inputs.push_back("-");
+  } else if (c.input.path.find_first_of("*?[") != std::string::npos) {
+    glob_t g{};
+    int rc = ::glob(c.input.path.c_str(), 0, nullptr, &g);
+    for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) st->inputs.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    if (st->inputs.empty()) return Status::NotFound(c.input.where.str() + ": input: no file matches '" + c.input.path + "'");
+  } else {
+    st->inputs.push_back(c.input.path);
+  }
+
+  if (!c.steps.empty()) {
+    http::ClientOptions h{.base_url = c.http.base_url,
+                          .max_connections = c.http.max_in_flight,
+                          .max_idle = c.http.max_in_flight,
+                          .connect_timeout = c.http.connect_timeout,
+                          .read_timeout = c.http.read_timeout,
+                          .request_timeout = c.http.request_timeout,
+                          .max_in_flight = c.http.max_in_flight};
+    h.retry.max_attempts = c.http.retry.max_attempts;
+    h.retry.base_backoff = c.http.retry.base_backoff;
+    h.retry.max_backoff = c.http.retry.max_backoff;
+    h.retry.retry_statuses = c.http.retry.statuses;
+    h.retry_budget = c.http.retry.budget;
+    h.adaptive.enabled = c.http.adaptive;
+    h.adaptive.min = c.http.adaptive_min;
+    h.adaptive.max = c.http.max_in_flight;
+    h.adaptive.initial = std::min<std::size_t>(c.http.max_in_flight, std::max<std::size_t>(c.http.adaptive_min, 32));
+    for (const auto& [k, v] : c.http.headers) h.headers.emplace_back(k, v);
+    auto client = http::Client::create(st->rt, std::move(h));
+    if (!client.ok()) return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
+    st->client = std::move(*client);
+  }
+
+  const std::string out = st->options.output.empty() ? c.output.path : st->options.output;
+  StoreOptions so = st->options.store;
+  if (so.runtime == nullptr) so.runtime = &st->rt;
+  auto store = open_store(out, so);
+  if (!store.ok()) return Status(store.status().code(), "output '" + out + "': " + store.status().message());
+  st->store = std::move(*store);
+  st->dead_name = c.output.name + "-dead-letter.jsonl";
+
+  parquet::WriterOptions wo;
+  static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
+                                                     parquet::Compression::kGzip, parquet::Compression::kLz4Raw,
+                                                     parquet::Compression::kNone};
+  wo.compression = kCodecs[static_cast<int>(c.output.compression)];
+  wo.row_group_rows = c.output.row_group_rows;
+  ObjectStore* s = st->store.get();
+  st->writer = std::make_unique<parquet::RollingParquetWriter>(
+      *st->plan->schema, wo, parquet::RollingOptions{.file_rows = c.output.file_rows, .prefix = c.output.name},
+      [s](const std::string& name) { return s->open_write(name); });
+  return std::unique_ptr<Engine>(new Engine(std::move(st)));
+}
+
+RunSummary Engine::run() {
+  State& st = *state_;
+  const PipelineConfig& c = st.plan->config;
+  RunSummary summary;
+  st.started = Clock::now();
+  const double cpu0 = cpu_now();
+  for (const auto& d : st.plan->datasets) summary.dataset_bytes += d ? d->memory_bytes() : 0;
+
+  State* self = &st;
+  auto pipeline = st.source() |
+                  map_unordered([self](Record r) { return self->fetch(std::move(r)); },
+                                {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
+                  batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 4}) |
+                  cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
+                  cpu([self](Chunk ch) -> Result<int> {
+                        if (Status s = self->write(std::move(ch)); !s.ok()) return s;
+                        return 0;
+                      },
+                      {.name = "write", .concurrency = 1}) |
+                  sink([](int) {}, {.name = "end"});
+  RunHandle handle = st.rt.start(std::move(pipeline));
+  {
+    std::lock_guard lock(st.run_mu);
+    st.handle = &handle;
+  }
+  Status status = handle.wait();
+  {
+    std::lock_guard lock(st.run_mu);
+    st.handle = nullptr;
+  }
+
+  if (status.ok()) {
+    auto files = st.writer->close();
+    if (!files.ok()) {
+      status = files.status();
+    } else {
+      for (const auto& [name, fs] : *files) {
+        summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
+        summary.bytes_written += fs.bytes;
+      }
+    }
+  } else {
+    st.writer->abort();
+  }
+  if (st.dead_stream) {
+    if (Status s = st.dead_stream->close(); !s.ok() && status.ok()) status = s;
+    summary.dead_letter = st.store->describe(st.dead_name);
+  }
+  if (st.client) {
+    summary.http = st.client->stats();
+    st.client->close();
+  }
+  summary.counts = progress();
+  summary.stopped_early = st.stopping.load() && !st.read_all.load();
+  summary.accounted = summary.counts.read == summary.counts.done();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
+  summary.cpu_seconds = cpu_now() - cpu0;
+  summary.status = status;
+  return summary;
+}
+
+Progress Engine::progress() const {
+  const State& st = *state_;
+  Progress p;
+  p.read = st.read.load();
+  p.written = st.written.load();
+  p.filtered = st.filtered.load();
+  p.not_joined = st.not_joined.load();
+  p.dead_lettered = st.dead.load();
+  p.records_in_flight = st.in_flight.load();
+  p.bytes_in_flight = st.body_bytes.load();
+  if (st.client) {
+    http::ClientStats h = st.client->stats();
+    p.requests_in_flight = h.in_flight;
+    p.requests = h.requests;
+    p.retries = h.retries;
+    p.failures = h.failed;
+  }
+  p.answer_retries = st.answer_retries.load();
+  p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
+  return p;
+}
+
+void Engine::stop() { state_->stopping = true; }
+
+void Engine::abort() {
+  state_->stopping = true;
+  std::lock_guard lock(state_->run_mu);
+  if (state_->handle) state_->handle->cancel();
+}
+
+std::string RunSummary::to_json() const {
+  std::string files_json = "[";
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    files_json += (i ? "," : "") + std::string("{\"name\":") + json_string(files[i].name) +
+                  ",\"rows\":" + std::to_string(files[i].rows) + ",\"bytes\":" + std::to_string(files[i].bytes) + "}";
+  }
+  files_json += "]";
+  auto q = [&](double p) { return std::to_string(http.latency_quantile(p).count()); };
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.1f", seconds > 0 ? static_cast<double>(counts.read) / seconds : 0.0);
+  char secs[64];
+  std::snprintf(secs, sizeof secs, "%.3f", seconds);
+  char cpu[64];
+  std::snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
+  return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") +
+         (status.ok() ? "" : ",\"error\":" + json_string(status.to_string())) +
+         ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
+         ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
+         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"accounted\":" + (accounted ? "true" : "false") +
+         "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
+         ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
+         ",\"retries\":" + std::to_string(http.retries) + ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) + ",\"failed\":" + std::to_string(http.failed) +
+         ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
+         ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
+         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) + ",\"seconds\":" + secs +
+         ",\"cpu_seconds\":" + cpu + ",\"records_per_second\":" + rate + "}";
+}
+
+}  // namespace sluice::pipeline

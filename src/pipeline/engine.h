@@ -1,0 +1,94 @@
+// The engine: runs a plan. Records are read on a thread of their own, make
+// their requests as coroutines on the event loop (at most
+// records_in_flight records at once, at most http.max_in_flight requests,
+// follow-ups of admitted records first), are filtered, then gathered into
+// batches that the CPU pool joins, parses and aggregates straight into
+// Parquet columns; one writer stage commits the files.
+//
+// Every record ends in exactly one of: written, filtered, not joined (an
+// inner join found no row), dead-lettered (a request failed after its
+// retries, an answer could not be read, an input row was malformed).
+#pragma once
+
+#include "plan.h"
+#include "sluice/runtime.h"
+#include "sluice/store.h"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice::pipeline {
+
+struct RunOptions {
+  std::uint64_t limit = 0;  // read at most this many records (0: all)
+  std::string output;       // instead of output.path
+  StoreOptions store;       // S3 settings
+  int io_threads = 1;
+  int cpu_threads = 0;      // 0: the runtime's default
+};
+
+// Live counters, readable while the run goes on.
+struct Progress {
+  std::uint64_t read = 0;
+  std::uint64_t written = 0;
+  std::uint64_t filtered = 0;
+  std::uint64_t not_joined = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t records_in_flight = 0;
+  std::uint64_t bytes_in_flight = 0;  // response bodies held for aggregation
+  std::uint64_t requests_in_flight = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t failures = 0;  // requests that failed after their retries
+  std::uint64_t answer_retries = 0;  // 2xx answers that could not be read, asked for again
+  double seconds = 0;
+  std::uint64_t done() const { return written + filtered + not_joined + dead_lettered; }
+};
+
+struct OutputFile {
+  std::string name;  // where it is: a path or an s3:// URL
+  std::uint64_t rows = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct RunSummary {
+  Progress counts;
+  bool accounted = false;     // read == written + filtered + not joined + dead-lettered
+  bool stopped_early = false; // a stop() before the input's end
+  http::ClientStats http;
+  std::vector<OutputFile> files;
+  std::string dead_letter;    // where the dead letters are, if any
+  std::uint64_t bytes_written = 0;
+  std::size_t dataset_bytes = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  Status status;              // OK, or what ended the run
+  std::string to_json() const;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<Plan> plan, RunOptions options);
+  ~Engine();
+
+  // Runs to the end (blocking). The summary is returned even when the run
+  // fails: its status says why, and its counts say what was done.
+  RunSummary run();
+  Progress progress() const;
+  // Stops reading input; records already read finish and files are
+  // committed. Safe from a signal-handling thread.
+  void stop();
+  // Abandons the run: nothing more is committed.
+  void abort();
+
+ private:
+  struct State;
+  explicit Engine(std::unique_ptr<State> s);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,91 @@
+// Expressions of the declarative pipeline: filters (`item.score >= 0.3`),
+// computed columns (`weight * score`) and aggregations over a record's arrays
+// (`quantile(events.v, 0.9)`, `count_if(events.c == "x")`).
+//
+// Grammar (usual precedence, lowest first):
+//   or:  and ('||' and)*          and: cmp ('&&' cmp)*
+//   cmp: add (('=='|'!='|'<'|'<='|'>'|'>=') add)?
+//   add: mul (('+'|'-') mul)*     mul: unary (('*'|'/'|'%') unary)*
+//   unary: ('-'|'!') unary | primary
+//   primary: number | "string" | true | false | null | name('.'name)*
+//          | function '(' args ')' | '(' or ')'
+// Names are resolved, and types checked, when compiled: an unknown name or a
+// type mismatch is an error naming its column in the text.
+// Nulls propagate through arithmetic and comparisons; a null condition is false.
+#pragma once
+
+#include "value.h"
+#include "sluice/status.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::pipeline {
+
+// What the names of expressions refer to.
+class Scope {
+ public:
+  struct Array {
+    int index = 0;
+    std::vector<std::pair<std::string, Type>> fields;
+  };
+  void add_scalar(std::string name, int slot, Type type) { scalars_[std::move(name)] = {slot, type}; }
+  void add_array(std::string name, Array a) { arrays_[std::move(name)] = std::move(a); }
+  const std::pair<int, Type>* scalar(std::string_view name) const;
+  const Array* array(std::string_view name) const;
+  // A near name for "did you mean" hints, or empty.
+  std::string suggest(std::string_view name) const;
+
+ private:
+  std::map<std::string, std::pair<int, Type>, std::less<>> scalars_;
+  std::map<std::string, Array, std::less<>> arrays_;
+};
+
+// What an expression is evaluated against: a record's scalar values by slot,
+// and its arrays by index.
+struct Env {
+  const std::vector<Value>* scalars = nullptr;
+  const std::vector<ArrayData>* arrays = nullptr;
+};
+
+struct Node;
+
+class Expr {
+ public:
+  struct Options {
+    bool allow_aggregates = true;
+    bool allow_range = false;  // `range(a, b)` at the top (for_each)
+  };
+  // Fails with kInvalidArgument "column C: <what>" (C counts from 1).
+  static Result<Expr> compile(std::string_view text, const Scope& scope, Options options);
+  static Result<Expr> compile(std::string_view text, const Scope& scope) { return compile(text, scope, Options{}); }
+
+  Expr();
+  Expr(Expr&&) noexcept;
+  Expr& operator=(Expr&&) noexcept;
+  ~Expr();
+
+  Type type() const;  // kNull when only null can come out
+  const std::string& text() const { return text_; }
+  // Scalar slots read (to check that every one is known by the time it runs).
+  const std::vector<int>& scalar_slots() const { return slots_; }
+  bool uses_arrays() const { return uses_arrays_; }
+  bool is_range() const;
+
+  Value eval(const Env& env) const;
+  bool eval_condition(const Env& env) const;  // null or false: false
+  // For a range(a, b) expression: [a, b), or an error naming a null bound.
+  Result<std::pair<std::int64_t, std::int64_t>> eval_range(const Env& env) const;
+
+ private:
+  std::unique_ptr<Node> root_;
+  std::string text_;
+  std::vector<int> slots_;
+  bool uses_arrays_ = false;
+};
+
+}  // namespace sluice::pipeline

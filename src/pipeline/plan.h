@@ -1,0 +1,81 @@
+// The plan: a checked pipeline file turned into what the engine runs —
+// names resolved to slots, expressions compiled, templates split, the
+// output schema made. make_plan() reports every error of meaning (an
+// unknown field, a type mismatch, a template naming a field no earlier step
+// provides) with its file:line:column, all at once.
+#pragma once
+
+#include "../json/extract.h"
+#include "config.h"
+#include "dataset.h"
+#include "expr.h"
+#include "sluice/http/client.h"
+#include "sluice/parquet/schema.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::pipeline {
+
+// A URL or body template: literal text and {name} holes.
+struct Template {
+  struct Piece {
+    std::string text;  // literal text (hole < 0)
+    int hole = -1;     // a scalar slot, or kLoopVar
+  };
+  static constexpr int kLoopVar = -2;
+  std::vector<Piece> path;
+  std::vector<std::pair<std::string, std::vector<Piece>>> query;  // name, value pieces
+  std::vector<Piece> body;
+  std::vector<int> slots;  // every slot used
+};
+
+struct StepPlan {
+  std::string name;
+  http::Method method = http::Method::kGet;
+  Template request;
+  std::optional<Expr> for_each;  // range(a, b)
+  std::unique_ptr<json::Extractor> fields;  // scalars, parsed as the answer arrives
+  int first_slot = 0;                       // fields[i] goes to slot first_slot + i
+  struct Array {
+    int index;  // in the record's arrays
+    std::unique_ptr<json::ArrayExtractor> extractor;
+  };
+  std::vector<Array> arrays;  // parsed on the CPU pool
+  std::optional<Expr> keep_if;
+};
+
+struct JoinPlan {
+  const Dataset* dataset = nullptr;
+  std::vector<int> key_slots;  // the record's values matched with the dataset's key columns
+  bool left = false;
+  int first_slot = 0;  // the dataset's columns land in slots first_slot...
+};
+
+struct OutputColumnPlan {
+  std::string name;
+  Type type;
+  Expr expr;
+};
+
+struct Plan {
+  PipelineConfig config;
+  std::vector<std::string> slot_names;  // "id", "item.score", "entities.region"
+  std::vector<Type> slot_types;
+  std::size_t input_columns = 0;         // the first slots
+  std::vector<int> key_slots;            // the input's key, for messages
+  std::vector<std::string> array_names;
+  std::vector<pipeline::ArrayData> empty_arrays;  // typed columns, no rows
+  std::vector<StepPlan> steps;
+  std::vector<std::unique_ptr<Dataset>> datasets;
+  std::vector<JoinPlan> joins;
+  std::vector<OutputColumnPlan> output;
+  std::optional<parquet::Schema> schema;
+};
+
+// load_datasets false: only check (`sluice validate`): no dataset is read.
+Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, bool load_datasets);
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,218 @@
+// The reference workload end to end: examples/item-features.yaml run by the
+// engine against the mock API on loopback, its Parquet read back by DuckDB
+// and compared, value by value, with an independent oracle; the same under
+// injected faults, with retries on and off.
+#include "../../src/mockapi/server.h"
+#include "../../src/pipeline/engine.h"
+#include "oracle.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <unistd.h>
+
+namespace sluice::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string scratch(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/sluice-e2e-" + name + "-" + std::to_string(::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+// Rows of a query, by DuckDB: one JSON object a line.
+std::vector<std::string> duckdb_rows(const std::string& sql) {
+  std::string cmd = "cd '" SLUICE_INTEROP_DIR "' && node duckdb_rows.mjs \"" + sql + "\" 2>&1";
+  std::vector<std::string> out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char* line = nullptr;
+  std::size_t cap = 0;
+  while (getline(&line, &cap, p) > 0) out.emplace_back(line);
+  free(line);
+  pclose(p);
+  return out;
+}
+
+bool close_enough(double got, double want) {
+  return got == want || std::fabs(got - want) <= 1e-9 * std::max(std::fabs(got), std::fabs(want));
+}
+
+// Compares every row DuckDB reads in `dir` with the oracle; returns the
+// number of rows checked and adds a failure for each difference.
+std::size_t check_output(const std::string& dir, std::uint64_t n) {
+  auto lines = duckdb_rows("SELECT * FROM read_parquet('" + dir + "/item-features-*.parquet') ORDER BY id");
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t id = 1; id <= n; ++id) {
+    if (oracle::fate(id) == oracle::Fate::kWritten) want.push_back(id);
+  }
+  EXPECT_EQ(lines.size(), want.size()) << (lines.empty() ? "no rows" : lines[0]);
+  simdjson::dom::parser parser;
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < lines.size() && i < want.size(); ++i) {
+    simdjson::dom::element row;
+    if (parser.parse(lines[i]).get(row)) {
+      ADD_FAILURE() << "not JSON: " << lines[i];
+      return checked;
+    }
+    const oracle::Row o = oracle::row(want[i]);
+    auto num = [&](const char* k) { return std::stoll(std::string(std::string_view(row[k].get_string()))); };
+    auto dbl = [&](const char* k) { return double(row[k]); };
+    auto str = [&](const char* k) { return std::string(std::string_view(row[k].get_string())); };
+    const std::string where = " (id " + std::to_string(o.id) + ")";
+    EXPECT_EQ(num("id"), o.id) << where;
+    EXPECT_EQ(str("region"), o.region) << where;
+    EXPECT_EQ(str("segment"), o.segment) << where;
+    EXPECT_TRUE(close_enough(dbl("weight"), o.weight)) << where;
+    EXPECT_EQ(str("kind"), o.kind) << where;
+    EXPECT_TRUE(close_enough(dbl("score"), o.score)) << where;
+    EXPECT_EQ(num("n_events"), o.n_events) << where;
+    const std::pair<const char*, double> doubles[] = {{"v_sum", o.v_sum}, {"v_mean", o.v_mean}, {"v_std", o.v_std},
+                                                      {"v_min", o.v_min}, {"v_max", o.v_max},   {"v_p50", o.v_p50},
+                                                      {"v_p90", o.v_p90}, {"v_p99", o.v_p99},   {"v_ewma", o.v_ewma}};
+    for (auto [k, v] : doubles) EXPECT_TRUE(close_enough(dbl(k), v)) << k << " " << dbl(k) << " != " << v << where;
+    EXPECT_EQ(num("cnt_x"), o.cnt_x) << where;
+    EXPECT_EQ(num("cnt_y"), o.cnt_y) << where;
+    EXPECT_EQ(num("cnt_z"), o.cnt_z) << where;
+    ++checked;
+  }
+  return checked;
+}
+
+struct Expected {
+  std::uint64_t written = 0, filtered = 0, not_joined = 0;
+};
+Expected expected_counts(std::uint64_t n) {
+  Expected e;
+  for (std::uint64_t id = 1; id <= n; ++id) {
+    switch (oracle::fate(id)) {
+      case oracle::Fate::kWritten: ++e.written; break;
+      case oracle::Fate::kFiltered: ++e.filtered; break;
+      case oracle::Fate::kNotJoined: ++e.not_joined; break;
+    }
+  }
+  return e;
+}
+
+class ItemFeatures : public ::testing::Test {
+ protected:
+  RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {}) {
+    data_ = scratch(name);
+    oracle::write_inputs(data_, n_);
+    auto server = mockapi::Server::start(server_options);
+    EXPECT_TRUE(server.ok()) << server.status().to_string();
+    if (!server.ok()) return {};
+    out_ = data_ + "/out";
+    sets.push_back("input.path=" + data_ + "/records.csv");
+    sets.push_back("datasets.entities.path=" + data_ + "/entities.csv");
+    sets.push_back("http.base_url=" + (*server)->base_url());
+    sets.push_back("output.path=" + out_);
+    auto config = load_config(SLUICE_SOURCE_DIR "/examples/item-features.yaml", sets);
+    EXPECT_TRUE(config.ok()) << config.status().to_string();
+    if (!config.ok()) return {};
+    auto plan = make_plan(std::move(*config), true);
+    EXPECT_TRUE(plan.ok()) << plan.status().to_string();
+    if (!plan.ok()) return {};
+    auto engine = Engine::create(std::move(*plan), {.io_threads = 1, .cpu_threads = 1});
+    EXPECT_TRUE(engine.ok()) << engine.status().to_string();
+    if (!engine.ok()) return {};
+    RunSummary s = (*engine)->run();
+    server_stats_ = (*server)->stats();
+    return s;
+  }
+
+  std::vector<std::string> dead_letters() const {
+    std::vector<std::string> lines;
+    std::ifstream in(out_ + "/item-features-dead-letter.jsonl");
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  }
+
+  std::uint64_t n_ = 1500;
+  std::string data_, out_;
+  mockapi::ServerStats server_stats_;
+};
+
+TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
+  RunSummary s = run("clean", {});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.read, n_);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_EQ(s.counts.filtered, e.filtered);
+  EXPECT_EQ(s.counts.not_joined, e.not_joined);
+  EXPECT_EQ(s.counts.dead_lettered, 0u);
+  EXPECT_TRUE(s.accounted);
+  // 1 request per filtered record, 1 + pages per kept one (the join is after every request).
+  std::uint64_t requests = 0;
+  for (std::uint64_t id = 1; id <= n_; ++id) {
+    requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 2 + (oracle::mix(id) >> 16) % 4;
+  }
+  EXPECT_EQ(s.http.requests, requests);
+  EXPECT_EQ(server_stats_.requests, requests);
+  ASSERT_EQ(s.files.size(), 1u);
+  EXPECT_EQ(s.files[0].rows, e.written);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+  EXPECT_FALSE(fs::exists(out_ + "/item-features-dead-letter.jsonl")) << "no dead letters, no file";
+}
+
+TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
+  mockapi::ServerOptions o;
+  o.faults = {.error_500 = 0.05, .too_many = 0.03, .malformed = 0.03, .truncated = 0.02, .slow_body = 0.01,
+              .close = 0.03, .retry_after_seconds = 0, .trickle_interval = std::chrono::milliseconds(5),
+              .max_faults_per_path = 2, .seed = 7};
+  RunSummary s = run("faults", o, {"http.retry.max_attempts=6", "http.retry.base_backoff_ms=1", "http.retry.max_backoff_ms=5",
+                                        "http.retry.budget=1"});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_GT(server_stats_.faults, 50u) << "the faults must really happen";
+  EXPECT_GT(s.http.retries + s.counts.answer_retries, 0u);
+  EXPECT_GT(s.counts.answer_retries, 0u) << "malformed 200 answers are asked for again";
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_TRUE(s.accounted);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+}
+
+TEST_F(ItemFeatures, WithoutRetriesFaultyRecordsAreDeadLetteredAndAccountedFor) {
+  mockapi::ServerOptions o;
+  o.faults = {.error_500 = 0.04, .malformed = 0.03, .close = 0.02, .max_faults_per_path = 1, .seed = 11};
+  RunSummary s = run("noretry", o, {"http.retry.max_attempts=1"});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_GT(s.counts.dead_lettered, 10u);
+  EXPECT_TRUE(s.accounted) << s.counts.read << " read vs " << s.counts.done();
+  EXPECT_EQ(s.counts.read, n_);
+  auto lines = dead_letters();
+  ASSERT_EQ(lines.size(), s.counts.dead_lettered);
+  simdjson::dom::parser parser;
+  std::set<std::int64_t> dead_ids;
+  for (const auto& l : lines) {
+    simdjson::dom::element d;
+    ASSERT_FALSE(parser.parse(l).get(d)) << l;
+    dead_ids.insert(int64_t(d["key"]["id"]));
+    std::string_view step = d["step"].get_string();
+    EXPECT_TRUE(step == "item" || step == "event_pages") << l;
+    EXPECT_FALSE(std::string_view(d["error"].get_string()).empty()) << l;
+    EXPECT_NE(std::string_view(d["url"].get_string()).find("/v1/items/"), std::string_view::npos) << l;
+  }
+  EXPECT_EQ(dead_ids.size(), lines.size()) << "one line per record";
+  // The rows that were written are right, and no record is both written and dead.
+  auto rows = duckdb_rows("SELECT id FROM read_parquet('" + out_ + "/item-features-*.parquet') ORDER BY id");
+  EXPECT_EQ(rows.size(), s.counts.written);
+  for (const auto& r : rows) {
+    std::int64_t id = std::stoll(r.substr(r.find(':') + 2));
+    EXPECT_FALSE(dead_ids.count(id)) << id;
+    EXPECT_EQ(oracle::fate(static_cast<std::uint64_t>(id)), oracle::Fate::kWritten) << id;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
