@@ -299,13 +299,14 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
   StepConfig c;
   c.where = r.at(s);
   std::string what = "steps[" + std::to_string(index) + "]";
-  if (!r.map(s, what, {"name", "get", "post", "put", "body", "for_each", "fields", "arrays", "keep_if"})) return c;
-  if (!s["name"]) r.error(s, what + ": 'name' is required");
-  else c.name = r.string(s["name"], what + ".name").value_or("");
-  if (!c.name.empty()) {
+  if (s.IsMap() && s["name"] && s["name"].IsScalar()) {
+    c.name = s["name"].Scalar();
     if (!valid_name(c.name)) r.error(s["name"], what + ".name: '" + c.name + "' is not a valid name (letters, digits, _)");
     what = "step '" + c.name + "'";
+  } else if (s.IsMap()) {
+    r.error(s, what + ": 'name' is required");
   }
+  if (!r.map(s, what, {"name", "get", "post", "put", "body", "for_each", "fields", "arrays", "keep_if"})) return c;
   int methods = 0;
   for (const char* m : {"get", "post", "put"}) {
     if (!s[m]) continue;

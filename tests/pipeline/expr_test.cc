@@ -1,0 +1,123 @@
+#include "../../src/pipeline/expr.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace sluice::pipeline {
+namespace {
+
+class ExprTest : public ::testing::Test {
+ protected:
+  ExprTest() {
+    scope_.add_scalar("x", 0, Type::kInt64);
+    scope_.add_scalar("item.score", 1, Type::kDouble);
+    scope_.add_scalar("item.kind", 2, Type::kString);
+    scope_.add_scalar("missing", 3, Type::kDouble);
+    scope_.add_array("ev", {.index = 0, .fields = {{"t", Type::kInt64}, {"v", Type::kDouble}, {"c", Type::kString}}});
+    scalars_ = {Value(std::int64_t{7}), Value(0.25), Value(std::string("b")), Value()};
+    ArrayData a;
+    a.rows = 5;
+    a.columns = {{.type = Type::kInt64, .i64 = {30, 10, 50, 20, 40}},
+                 {.type = Type::kDouble, .f64 = {3.0, 1.0, 5.0, 2.0, 4.0}},
+                 {.type = Type::kString, .str = {"x", "y", "x", "z", "x"}}};
+    arrays_ = {a};
+  }
+
+  Value eval(const std::string& text) {
+    auto e = Expr::compile(text, scope_);
+    EXPECT_TRUE(e.ok()) << text << ": " << e.status().to_string();
+    if (!e.ok()) return Value();
+    return e->eval({&scalars_, &arrays_});
+  }
+  std::string error(const std::string& text, Expr::Options o = {}) {
+    auto e = Expr::compile(text, scope_, o);
+    return e.ok() ? "" : e.status().message();
+  }
+
+  Scope scope_;
+  std::vector<Value> scalars_;
+  std::vector<ArrayData> arrays_;
+};
+
+TEST_F(ExprTest, ArithmeticComparisonAndLogic) {
+  EXPECT_EQ(eval("x * 2 + 1").as_int(), 15);
+  EXPECT_DOUBLE_EQ(eval("x / 2").as_double(), 3.5);
+  EXPECT_EQ(eval("x % 4").as_int(), 3);
+  EXPECT_DOUBLE_EQ(eval("item.score * 4 - x").as_double(), -6.0);
+  EXPECT_TRUE(eval("item.score >= 0.25 && item.kind == \"b\"").as_bool());
+  EXPECT_TRUE(eval("!(x < 3) || false").as_bool());
+  EXPECT_EQ(eval("-x").as_int(), -7);
+  EXPECT_DOUBLE_EQ(eval("sqrt(abs(-16))").as_double(), 4.0);
+}
+
+TEST_F(ExprTest, NullsPropagateAndANullConditionIsFalse) {
+  EXPECT_TRUE(eval("missing + 1").is_null());
+  EXPECT_TRUE(eval("missing > 1").is_null());
+  EXPECT_FALSE(Expr::compile("missing > 1", scope_)->eval_condition({&scalars_, &arrays_}));
+  EXPECT_DOUBLE_EQ(eval("coalesce(missing, 2.5)").as_double(), 2.5);
+  EXPECT_TRUE(eval("x / 0").is_null()) << "division by zero is null, not a crash";
+  EXPECT_FALSE(eval("missing > 1 && false").as_bool());
+}
+
+TEST_F(ExprTest, AggregatesOverAnArray) {
+  EXPECT_EQ(eval("count(ev)").as_int(), 5);
+  EXPECT_DOUBLE_EQ(eval("sum(ev.v)").as_double(), 15.0);
+  EXPECT_EQ(eval("sum(ev.t)").as_int(), 150);
+  EXPECT_DOUBLE_EQ(eval("mean(ev.v)").as_double(), 3.0);
+  EXPECT_DOUBLE_EQ(eval("std(ev.v)").as_double(), std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(eval("std_sample(ev.v)").as_double(), std::sqrt(2.5));
+  EXPECT_DOUBLE_EQ(eval("min(ev.v)").as_double(), 1.0);
+  EXPECT_EQ(eval("max(ev.c)").as_string(), "z");
+  EXPECT_DOUBLE_EQ(eval("quantile(ev.v, 0.5)").as_double(), 3.0);
+  EXPECT_DOUBLE_EQ(eval("quantile(ev.v, 0.99)").as_double(), 4.0) << "index floor(0.99 * 4) = 3";
+  EXPECT_EQ(eval("count_if(ev.c == \"x\")").as_int(), 3);
+  EXPECT_EQ(eval("count_if(ev.v > 2 && ev.c != \"x\")").as_int(), 0);
+  EXPECT_EQ(eval("count_if(ev.v >= item.score * 8)").as_int(), 4) << "element and record values mix";
+  EXPECT_DOUBLE_EQ(eval("sum_if(ev.v, ev.c == \"x\")").as_double(), 12.0);
+  EXPECT_EQ(eval("distinct(ev.c)").as_int(), 3);
+  // By ascending t: v = 1, 2, 3, 4, 5.
+  EXPECT_DOUBLE_EQ(eval("first(ev.v, ev.t)").as_double(), 1.0);
+  EXPECT_DOUBLE_EQ(eval("last(ev.v, ev.t)").as_double(), 5.0);
+  double s = 1;
+  for (double v : {2.0, 3.0, 4.0, 5.0}) s = 0.5 * v + 0.5 * s;
+  EXPECT_DOUBLE_EQ(eval("ewma(ev.v, 0.5, ev.t)").as_double(), s);
+  EXPECT_DOUBLE_EQ(eval("sum(ev.v * 2)").as_double(), 30.0);
+}
+
+TEST_F(ExprTest, AggregatesOfAnEmptyArrayAreNullOrZero) {
+  arrays_[0] = ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
+  EXPECT_EQ(eval("count(ev)").as_int(), 0);
+  EXPECT_DOUBLE_EQ(eval("sum(ev.v)").as_double(), 0.0);
+  EXPECT_TRUE(eval("mean(ev.v)").is_null());
+  EXPECT_TRUE(eval("quantile(ev.v, 0.5)").is_null());
+  EXPECT_TRUE(eval("ewma(ev.v, 0.1, ev.t)").is_null());
+  EXPECT_TRUE(eval("min(ev.v)").is_null());
+}
+
+TEST_F(ExprTest, ErrorsNameTheColumn) {
+  EXPECT_EQ(error("x +"), "column 4: expected a value, found the end of the expression");
+  EXPECT_EQ(error("x + item.kind"), "column 3: '+' needs numbers, found int64 and string");
+  EXPECT_EQ(error("y > 1"), "column 1: unknown name 'y' (did you mean 'x'?)");
+  EXPECT_EQ(error("sum(ev)"), "column 1: sum: name a field of the array, not the array");
+  EXPECT_EQ(error("quantile(ev.v, x)"), "column 1: quantile: argument 2 must be a number literal");
+  EXPECT_EQ(error("quantile(ev.v, 1.5)"), "column 1: quantile: q must be in [0, 1]");
+  EXPECT_EQ(error("sum(mean(ev.v))"), "column 5: aggregates cannot be nested");
+  EXPECT_EQ(error("nosuch(x)"), "column 1: unknown function 'nosuch'");
+  EXPECT_EQ(error("\"open"), "column 1: unterminated string");
+  EXPECT_EQ(error("range(0, x)"), "column 1: range(a, b) is only allowed as a whole for_each value");
+  EXPECT_EQ(error("count(ev)", {.allow_aggregates = false}), "column 1: aggregate 'count' is not allowed here");
+}
+
+TEST_F(ExprTest, RangeGivesItsBounds) {
+  auto e = Expr::compile("range(1, x + 1)", scope_, {.allow_aggregates = false, .allow_range = true});
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  ASSERT_TRUE(e->is_range());
+  auto r = e->eval_range({&scalars_, &arrays_});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first, 1);
+  EXPECT_EQ(r->second, 8);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
