@@ -4,29 +4,26 @@
 
 namespace sluice::json {
 
-namespace od = simdjson::ondemand;
+namespace dom = simdjson::dom;
 
 namespace {
 
-std::string to_pointer(const std::string& dotted) {
-  std::string p;
+std::vector<std::string> split_path(const std::string& dotted) {
+  std::vector<std::string> parts;
   std::size_t start = 0;
   while (start <= dotted.size()) {
     std::size_t dot = dotted.find('.', start);
     if (dot == std::string::npos) dot = dotted.size();
-    p += '/';
-    for (char c : dotted.substr(start, dot - start)) {  // JSON pointer escapes
-      if (c == '~') p += "~0";
-      else if (c == '/') p += "~1";
-      else p += c;
-    }
+    parts.push_back(dotted.substr(start, dot - start));
     start = dot + 1;
   }
-  return p;
+  return parts;
 }
 
-od::parser& thread_parser() {
-  thread_local od::parser parser;
+// One DOM parser per thread: it keeps its buffers from one answer to the
+// next. (The DOM parser runs the CPU's best kernels, chosen at run time.)
+dom::parser& thread_parser() {
+  thread_local dom::parser parser;
   return parser;
 }
 
@@ -34,11 +31,8 @@ Status field_error(const FieldSpec& f, std::string_view what) {
   return Status::DataLoss("field '" + f.name + "' (path '" + f.path + "'): " + std::string(what));
 }
 
-// Reads one value of type t. ok=false: wrong type (the message says which).
-template <class V>
-Status read_value(V&& v, const FieldSpec& f, Value& out) {
-  bool is_null = false;
-  if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+Status read_value(dom::element v, const FieldSpec& f, Value& out) {
+  if (v.is_null()) {
     out = Value();
     return Status();
   }
@@ -51,7 +45,11 @@ Status read_value(V&& v, const FieldSpec& f, Value& out) {
     }
     case Type::kDouble: {
       double d;
-      if (auto e = v.get_double().get(d)) return field_error(f, std::string("expected a number: ") + simdjson::error_message(e));
+      if (auto e = v.get_double().get(d)) {
+        std::int64_t i;
+        if (v.get_int64().get(i)) return field_error(f, std::string("expected a number: ") + simdjson::error_message(e));
+        d = static_cast<double>(i);
+      }
       out = Value(d);
       return Status();
     }
@@ -72,20 +70,56 @@ Status read_value(V&& v, const FieldSpec& f, Value& out) {
   return field_error(f, "no type");
 }
 
-void append(pipeline::ArrayColumn& c, const Value& v) {
-  if (v.is_null()) {
-    if (c.valid.empty()) c.valid.assign(c.i64.size() + c.f64.size() + c.str.size(), 1);
-    c.valid.push_back(0);
-  } else if (!c.valid.empty()) {
-    c.valid.push_back(1);
+// The element at a dotted path below `root`; NO_SUCH_FIELD if absent.
+simdjson::error_code walk(dom::element root, const std::vector<std::string>& parts, dom::element& out) {
+  dom::element cur = root;
+  for (const auto& p : parts) {
+    dom::object obj;
+    if (auto e = cur.get_object().get(obj)) return e == simdjson::INCORRECT_TYPE ? simdjson::NO_SUCH_FIELD : e;
+    if (auto e = obj.at_key(p).get(cur)) return e;
   }
+  out = cur;
+  return simdjson::SUCCESS;
+}
+
+void null_at(pipeline::ArrayColumn& c, std::size_t row) {
+  if (c.valid.empty()) c.valid.assign(row, 1);
+  c.valid.push_back(0);
+}
+
+// Appends element `v` to column `c` (row `row`); false: wrong type.
+bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
+  const bool null = v.is_null();
+  if (null) null_at(c, row);
+  else if (!c.valid.empty()) c.valid.push_back(1);
   switch (c.type) {
-    case Type::kInt64: c.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
-    case Type::kBool: c.i64.push_back(v.is_null() ? 0 : v.as_bool()); break;
-    case Type::kDouble: c.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;
-    case Type::kString: c.str.push_back(v.is_null() ? std::string() : v.as_string()); break;
+    case Type::kInt64: {
+      std::int64_t i = 0;
+      if (!null && v.get_int64().get(i)) return false;
+      c.i64.push_back(i);
+      return true;
+    }
+    case Type::kBool: {
+      bool b = false;
+      if (!null && v.get_bool().get(b)) return false;
+      c.i64.push_back(b);
+      return true;
+    }
+    case Type::kDouble: {
+      double d = 0;
+      if (!null && v.get_double().get(d)) return false;
+      c.f64.push_back(d);
+      return true;
+    }
+    case Type::kString: {
+      std::string_view s;
+      if (!null && v.get_string().get(s)) return false;
+      c.str.emplace_back(s);
+      return true;
+    }
     case Type::kNull: break;
   }
+  return true;
 }
 
 }  // namespace
@@ -95,20 +129,20 @@ void pad(std::string& body) {
 }
 
 Extractor::Extractor(std::vector<FieldSpec> fields) : fields_(std::move(fields)) {
-  for (const auto& f : fields_) pointers_.push_back(to_pointer(f.path));
+  for (const auto& f : fields_) paths_.push_back(split_path(f.path));
 }
 
 Status Extractor::extract(std::string& body, std::vector<Value>& out) const {
   pad(body);
   out.resize(fields_.size());
-  od::document doc;
-  if (auto e = thread_parser().iterate(body.data(), body.size(), body.capacity()).get(doc)) {
+  dom::element doc;
+  if (auto e = thread_parser().parse(body.data(), body.size(), false).get(doc)) {
     return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(e));
   }
   for (std::size_t i = 0; i < fields_.size(); ++i) {
-    od::value v;
-    auto err = doc.at_pointer(pointers_[i]).get(v);
-    if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) {
+    dom::element v;
+    auto err = walk(doc, paths_[i], v);
+    if (err == simdjson::NO_SUCH_FIELD) {
       if (fields_[i].optional) {
         out[i] = Value();
         continue;
@@ -122,7 +156,7 @@ Status Extractor::extract(std::string& body, std::vector<Value>& out) const {
 }
 
 ArrayExtractor::ArrayExtractor(std::string path, std::vector<FieldSpec> fields)
-    : path_(std::move(path)), pointer_(to_pointer(path_)), fields_(std::move(fields)) {}
+    : path_(std::move(path)), parts_(split_path(path_)), fields_(std::move(fields)) {}
 
 pipeline::ArrayData ArrayExtractor::empty() const {
   pipeline::ArrayData d;
@@ -133,35 +167,48 @@ pipeline::ArrayData ArrayExtractor::empty() const {
 Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) const {
   pad(body);
   if (out.columns.size() != fields_.size()) out = empty();
-  od::document doc;
-  if (auto e = thread_parser().iterate(body.data(), body.size(), body.capacity()).get(doc)) {
+  dom::element doc;
+  if (auto e = thread_parser().parse(body.data(), body.size(), false).get(doc)) {
     return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(e));
   }
-  od::array arr;
-  if (auto e = doc.at_pointer(pointer_).get_array().get(arr)) {
-    return Status::DataLoss("array '" + path_ + "': " + simdjson::error_message(e));
-  }
-  Value v;
-  for (auto element : arr) {
-    od::object obj;
+  dom::element at;
+  dom::array arr;
+  if (auto e = walk(doc, parts_, at)) return Status::DataLoss("array '" + path_ + "': " + simdjson::error_message(e));
+  if (auto e = at.get_array().get(arr)) return Status::DataLoss("array '" + path_ + "': " + simdjson::error_message(e));
+  for (dom::element element : arr) {
+    dom::object obj;
     if (auto e = element.get_object().get(obj)) {
       return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " + simdjson::error_message(e));
     }
+    // The fields usually come in the declared order: look at the next key
+    // first, and search only when it is not the one wanted.
+    auto it = obj.begin();
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      od::value fv;
-      auto err = obj.find_field_unordered(fields_[i].path).get(fv);
-      if (err == simdjson::NO_SUCH_FIELD && fields_[i].optional) {
-        append(out.columns[i], Value());
+      dom::element fv;
+      bool found = false;
+      if (it != obj.end() && it.key_equals(fields_[i].path)) {
+        fv = it.value();
+        ++it;
+        found = true;
+      } else if (!obj.at_key(fields_[i].path).get(fv)) {
+        found = true;
+      }
+      if (!found) {
+        if (!fields_[i].optional) {
+          return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": field '" +
+                                  fields_[i].path + "' is missing");
+        }
+        null_at(out.columns[i], out.rows);
+        pipeline::ArrayColumn& c = out.columns[i];
+        if (c.type == Type::kDouble) c.f64.push_back(0);
+        else if (c.type == Type::kString) c.str.emplace_back();
+        else c.i64.push_back(0);
         continue;
       }
-      if (err) {
+      if (!append(out.columns[i], fv, out.rows)) {
         return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ", field '" +
-                                fields_[i].path + "': " + simdjson::error_message(err));
+                                fields_[i].path + "': expected " + std::string(pipeline::type_name(fields_[i].type)));
       }
-      if (Status s = read_value(fv, fields_[i], v); !s.ok()) {
-        return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " + s.message());
-      }
-      append(out.columns[i], v);
     }
     ++out.rows;
   }

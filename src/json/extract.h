@@ -1,7 +1,7 @@
-// Field extraction from JSON response bodies with simdjson (On Demand): a
-// step's scalar fields by dotted path, and an array's elements into typed
-// columns. The body must have SIMDJSON_PADDING spare bytes of capacity
-// (pad() makes sure of it).
+// Field extraction from JSON response bodies with simdjson's DOM parser
+// (whose kernels are chosen for the CPU at run time): a step's scalar
+// fields by dotted path, and an array's elements into typed columns.
+// The body is padded in place (pad()) so that it is not copied.
 #pragma once
 
 #include "../pipeline/value.h"
@@ -33,7 +33,7 @@ class Extractor {
 
  private:
   std::vector<FieldSpec> fields_;
-  std::vector<std::string> pointers_;
+  std::vector<std::vector<std::string>> paths_;
 };
 
 // An array of objects at `path`; each element's fields (direct members) go
@@ -47,7 +47,7 @@ class ArrayExtractor {
 
  private:
   std::string path_;
-  std::string pointer_;
+  std::vector<std::string> parts_;
   std::vector<FieldSpec> fields_;
 };
 

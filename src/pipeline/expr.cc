@@ -605,17 +605,37 @@ bool fast_count_if(const Node& cond, const Env& env, const ArrayData& a, std::in
   return true;
 }
 
-// Element order by an ordering argument (ascending; nulls last, stable).
+// A plain field of the array, every element present: the fast paths read it directly.
+const ArrayColumn* plain_column(const Node& x, const ArrayData& a) {
+  if (x.op != Op::kElement) return nullptr;
+  const ArrayColumn& c = a.columns[static_cast<std::size_t>(x.field)];
+  return c.valid.empty() ? &c : nullptr;
+}
+
+// Element order by an ordering argument (ascending; nulls last; ties in
+// element order).
 std::vector<std::uint32_t> order_by(const Node& key, const Env& env, const ArrayData& a) {
   std::vector<std::uint32_t> idx(a.rows);
-  std::iota(idx.begin(), idx.end(), 0u);
-  if (key.op == Op::kElement) {
-    const ArrayColumn& c = a.columns[static_cast<std::size_t>(key.field)];
-    if (c.type == Type::kInt64 && c.valid.empty()) {
-      std::stable_sort(idx.begin(), idx.end(), [&](std::uint32_t x, std::uint32_t y) { return c.i64[x] < c.i64[y]; });
-      return idx;
+  if (const ArrayColumn* c = plain_column(key, a); c && (c->type == Type::kInt64 || c->type == Type::kDouble)) {
+    // Sort (key, index) pairs: one contiguous array, ties broken by index.
+    std::vector<std::pair<double, std::uint32_t>> d;
+    std::vector<std::pair<std::int64_t, std::uint32_t>> i;
+    if (c->type == Type::kInt64) {
+      i.resize(a.rows);
+      for (std::uint32_t k = 0; k < a.rows; ++k) i[k] = {c->i64[k], k};
+      std::sort(i.begin(), i.end());
+      for (std::uint32_t k = 0; k < a.rows; ++k) idx[k] = i[k].second;
+    } else {
+      d.resize(a.rows);
+      for (std::uint32_t k = 0; k < a.rows; ++k) d[k] = {c->f64[k], k};
+      std::sort(d.begin(), d.end(), [](const auto& x, const auto& y) {
+        return x.first < y.first || (!(y.first < x.first) && x.second < y.second);
+      });
+      for (std::uint32_t k = 0; k < a.rows; ++k) idx[k] = d[k].second;
     }
+    return idx;
   }
+  std::iota(idx.begin(), idx.end(), 0u);
   std::vector<Value> keys(a.rows);
   for (std::size_t i = 0; i < a.rows; ++i) keys[i] = eval_node(key, env, i);
   std::stable_sort(idx.begin(), idx.end(), [&](std::uint32_t x, std::uint32_t y) {
@@ -679,6 +699,14 @@ Value eval_aggregate(const Node& n, const Env& env) {
       return Value(std::sqrt(sq / static_cast<double>(v.size() - (n.op == Op::kStdSample ? 1 : 0))));
     }
     case Op::kMin: case Op::kMax: {
+      if (const ArrayColumn* c = plain_column(x, a); c && a.rows > 0 && c->type == Type::kDouble) {
+        auto [lo, hi] = std::minmax_element(c->f64.begin(), c->f64.end());
+        return Value(n.op == Op::kMin ? *lo : *hi);
+      }
+      if (const ArrayColumn* c = plain_column(x, a); c && a.rows > 0 && c->type == Type::kInt64) {
+        auto [lo, hi] = std::minmax_element(c->i64.begin(), c->i64.end());
+        return Value(n.op == Op::kMin ? *lo : *hi);
+      }
       Value best;
       for (std::size_t i = 0; i < a.rows; ++i) {
         Value v = eval_node(x, env, i);
@@ -700,6 +728,13 @@ Value eval_aggregate(const Node& n, const Env& env) {
       const double alpha = n.args[1]->literal.as_double();
       bool started = false;
       double s = 0;
+      if (const ArrayColumn* c = plain_column(x, a); c && c->type == Type::kDouble) {
+        for (std::uint32_t i : order_by(*n.args[2], env, a)) {
+          s = started ? alpha * c->f64[i] + (1 - alpha) * s : c->f64[i];
+          started = true;
+        }
+        return started ? Value(s) : Value();
+      }
       for (std::uint32_t i : order_by(*n.args[2], env, a)) {
         Value v = eval_node(x, env, i);
         if (v.is_null()) continue;
