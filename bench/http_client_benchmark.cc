@@ -29,8 +29,15 @@ double cpu_seconds() {
 
 boost::asio::awaitable<void> worker(sluice::http::Client c, std::string path, std::chrono::steady_clock::time_point end,
                                     std::atomic<std::uint64_t>* ok, std::atomic<std::uint64_t>* failed) {
+  std::vector<std::pair<std::string, std::string>> query;  // PATH?k=v: one parameter
+  if (auto q = path.find('?'); q != std::string::npos) {
+    std::string kv = path.substr(q + 1);
+    path.resize(q);
+    auto eq = kv.find('=');
+    query.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
   while (std::chrono::steady_clock::now() < end) {
-    auto r = co_await c.get(path);
+    auto r = co_await c.get(path, query);
     (r.ok() && r->status == 200 ? ok : failed)->fetch_add(1, std::memory_order_relaxed);
   }
 }

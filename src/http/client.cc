@@ -104,9 +104,14 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
 
 // A connection: plain TCP, or TLS over TCP.
 struct Connection {
-  explicit Connection(const asio::any_io_executor& ex) : plain(std::in_place, ex) {}
+  // Beast reads as much as the buffer has room for (at least 512 bytes):
+  // an empty buffer would take an 8 KB answer in 16 reads.
+  static constexpr std::size_t kReadBuffer = 16 * 1024;
+  explicit Connection(const asio::any_io_executor& ex) : plain(std::in_place, ex) { buffer.reserve(kReadBuffer); }
   Connection(const asio::any_io_executor& ex, asio::ssl::context& ctx)
-      : secure(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ctx)) {}
+      : secure(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ctx)) {
+    buffer.reserve(kReadBuffer);
+  }
   beast::tcp_stream& tcp() { return secure ? secure->next_layer() : *plain; }
 
   std::optional<beast::tcp_stream> plain;
