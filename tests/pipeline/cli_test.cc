@@ -1,0 +1,133 @@
+// `sluice run` as a user runs it: Ctrl-C stops reading input, finishes the
+// records in flight and commits complete files; a second signal abandons
+// them and leaves no half-written file; `sluice validate` and the exit codes.
+#include "../../src/mockapi/server.h"
+#include "e2e_util.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sluice::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Child {
+  pid_t pid = -1;
+  int wait() const {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+// Runs the sluice binary with `args`, its output into `log`.
+Child spawn(const std::vector<std::string>& args, const std::string& log) {
+  Child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    std::FILE* f = std::fopen(log.c_str(), "w");
+    ::dup2(::fileno(f), 1);
+    ::dup2(::fileno(f), 2);
+    std::vector<char*> argv{const_cast<char*>(SLUICE_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(SLUICE_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return c;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class SluiceRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/sluice-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+           "-" + std::to_string(::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    oracle::write_inputs(dir_, n_);
+    // Slow answers, so that the run is still going when the signal comes.
+    auto server = mockapi::Server::start({.latency = std::chrono::milliseconds(20)});
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(*server);
+  }
+
+  std::vector<std::string> args() const {
+    return {"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir_ + "/records.csv", "--set",
+            "datasets.entities.path=" + dir_ + "/entities.csv", "--set", "http.base_url=" + server_->base_url(), "--set",
+            "http.max_in_flight=32", "--set", "records_in_flight=64", "--output", dir_ + "/out", "--summary-json",
+            dir_ + "/summary.json", "--grace", "30"};
+  }
+
+  std::uint64_t n_ = 20000;  // about 30 s at 32 requests in flight of 20 ms: far longer than the test waits
+  std::string dir_;
+  std::unique_ptr<mockapi::Server> server_;
+};
+
+TEST_F(SluiceRun, InterruptStopsInputFinishesRecordsInFlightAndCommitsTheFile) {
+  Child c = spawn(args(), dir_ + "/log");
+  std::this_thread::sleep_for(1500ms);
+  ::kill(c.pid, SIGINT);
+  const int code = c.wait();
+  const std::string log = slurp(dir_ + "/log");
+  EXPECT_EQ(code, 0) << log;
+  EXPECT_NE(log.find("interrupted: no more input is read"), std::string::npos) << log;
+  EXPECT_NE(log.find("(accounted)"), std::string::npos) << log;
+  const std::string summary = slurp(dir_ + "/summary.json");
+  EXPECT_NE(summary.find("\"stopped_early\":true"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"accounted\":true"), std::string::npos) << summary;
+  // What was written is complete, correct, and is every record reported written.
+  auto rows = duckdb_rows("SELECT id FROM read_parquet('" + dir_ + "/out/item-features-*.parquet') ORDER BY id");
+  ASSERT_FALSE(rows.empty()) << log;
+  std::size_t at = summary.find("\"written\":");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(rows.size(), std::stoull(summary.substr(at + 10))) << summary;
+  EXPECT_LT(rows.size(), 10000u) << "the input was not read to its end";
+  for (const auto& r : rows) {
+    auto id = std::stoull(r.substr(r.find(':') + 2));
+    EXPECT_EQ(oracle::fate(id), oracle::Fate::kWritten) << id;
+  }
+}
+
+TEST_F(SluiceRun, ASecondSignalAbandonsTheRunAndLeavesNoHalfFile) {
+  Child c = spawn(args(), dir_ + "/log");
+  std::this_thread::sleep_for(1500ms);
+  ::kill(c.pid, SIGTERM);
+  std::this_thread::sleep_for(50ms);
+  ::kill(c.pid, SIGTERM);
+  const int code = c.wait();
+  const std::string log = slurp(dir_ + "/log");
+  EXPECT_EQ(code, 130) << log;
+  EXPECT_NE(log.find("abandoning the records in flight"), std::string::npos) << log;
+  std::vector<std::string> left;
+  for (const auto& f : fs::directory_iterator(dir_ + "/out")) left.push_back(f.path().filename().string());
+  for (const auto& f : left) EXPECT_EQ(f.find(".tmp"), std::string::npos) << "a temporary was left: " << f;
+}
+
+TEST(SluiceValidate, ExitCodesSayWhatHappened) {
+  const std::string dir = ::testing::TempDir() + "/sluice-validate-" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  EXPECT_EQ(spawn({"validate", SLUICE_SOURCE_DIR "/examples/item-features.yaml"}, dir + "/ok").wait(), 0) << slurp(dir + "/ok");
+  std::ofstream(dir + "/bad.yaml") << "input:\n  path: x.csv\n  columns: {id: int64}\noutput:\n  path: out\n  columns:\n"
+                                      "    id: {type: int64, expr: idd}\n";
+  EXPECT_EQ(spawn({"validate", dir + "/bad.yaml"}, dir + "/bad").wait(), 2);
+  EXPECT_NE(slurp(dir + "/bad").find("bad.yaml:7:29: output.columns.id 'idd': column 1: unknown name 'idd' (did you mean 'id'?)"),
+            std::string::npos)
+      << slurp(dir + "/bad");
+  EXPECT_EQ(spawn({"run", dir + "/missing.yaml"}, dir + "/missing").wait(), 2);
+  EXPECT_NE(slurp(dir + "/missing").find("cannot read the pipeline file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
