@@ -1,6 +1,7 @@
 #include "run.h"
 
 #include "../pipeline/engine.h"
+#include "metrics.h"
 
 #include <atomic>
 #include <chrono>
@@ -71,6 +72,54 @@ void print_summary(const RunSummary& s, std::FILE* out) {
   if (s.dataset_bytes) std::fprintf(out, "datasets  %s in memory\n", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
 }
 
+// The run's metrics in Prometheus's text format.
+std::string metrics_page(const Engine& e) {
+  const Progress p = e.progress();
+  const http::ClientStats h = e.http_stats();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto line = [&](const std::string& name, std::uint64_t v) { out += name + " " + std::to_string(v) + "\n"; };
+  metric("sluice_records_total", "counter", "Input records by what became of them.");
+  line("sluice_records_total{outcome=\"read\"}", p.read);
+  line("sluice_records_total{outcome=\"written\"}", p.written);
+  line("sluice_records_total{outcome=\"filtered\"}", p.filtered);
+  line("sluice_records_total{outcome=\"not_joined\"}", p.not_joined);
+  line("sluice_records_total{outcome=\"dead_lettered\"}", p.dead_lettered);
+  metric("sluice_records_in_flight", "gauge", "Records read and not yet done.");
+  line("sluice_records_in_flight", p.read - std::min(p.read, p.done()));
+  metric("sluice_record_bytes_in_flight", "gauge", "Bytes of parsed answers held by records waiting for aggregation.");
+  line("sluice_record_bytes_in_flight", p.bytes_in_flight);
+  metric("sluice_http_requests_total", "counter", "HTTP requests started.");
+  line("sluice_http_requests_total", h.requests);
+  metric("sluice_http_attempts_total", "counter", "HTTP attempts, retries included.");
+  line("sluice_http_attempts_total", h.attempts);
+  metric("sluice_http_retries_total", "counter", "HTTP retries.");
+  line("sluice_http_retries_total", h.retries);
+  metric("sluice_http_failures_total", "counter", "HTTP requests that failed after their retries.");
+  line("sluice_http_failures_total", h.failed);
+  metric("sluice_http_requests_in_flight", "gauge", "HTTP requests in flight.");
+  line("sluice_http_requests_in_flight", h.in_flight);
+  metric("sluice_http_in_flight_limit", "gauge", "The in-flight limit now (adaptive or static).");
+  line("sluice_http_in_flight_limit", h.limit);
+  metric("sluice_http_request_duration_seconds", "histogram", "Latency of HTTP requests that got an answer.");
+  std::uint64_t cumulative = 0, count = 0;
+  for (auto n : h.latency_us_log2) count += n;
+  for (std::size_t i = 0; i < h.latency_us_log2.size(); ++i) {
+    cumulative += h.latency_us_log2[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", static_cast<double>(std::uint64_t{1} << i) / 1e6);
+    line(std::string("sluice_http_request_duration_seconds_bucket{le=\"") + le + "\"}", cumulative);
+  }
+  line("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"}", count);
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(h.latency_us_sum) / 1e6);
+  out += std::string("sluice_http_request_duration_seconds_sum ") + sum + "\n";
+  line("sluice_http_request_duration_seconds_count", count);
+  return out;
+}
+
 Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load) {
   auto config = pipeline::load_config(o.file, o.sets);
   if (!config.ok()) return config.status();
@@ -85,6 +134,7 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("--output", o.output, "write here instead of output.path: a directory or s3://bucket/prefix/");
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
+  cmd.add_option("--metrics-addr", o.metrics_addr, "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
   cmd.add_option("--io-threads", o.io_threads, "event-loop threads")->check(CLI::Range(1, 64));
   cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")->check(CLI::Range(0, 1024));
   cmd.add_option("--grace", o.grace_seconds, "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
@@ -126,6 +176,16 @@ int run_pipeline_command(const RunCommandOptions& o) {
     return 1;
   }
   Engine& e = **engine;
+  std::unique_ptr<MetricsServer> metrics;
+  if (!o.metrics_addr.empty()) {
+    auto m = MetricsServer::start(o.metrics_addr, [&e] { return metrics_page(e); });
+    if (!m.ok()) {
+      std::fprintf(stderr, "sluice run: %s\n", m.status().message().c_str());
+      return 2;
+    }
+    metrics = std::move(*m);
+    if (!o.quiet) std::fprintf(stderr, "sluice: metrics on http://%s/metrics\n", o.metrics_addr.c_str());
+  }
 
   std::atomic<bool> finished{false}, aborted{false};
   std::thread signal_thread([&] {

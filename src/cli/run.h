@@ -16,6 +16,7 @@ struct RunCommandOptions {
   std::string output;
   bool quiet = false;
   std::string summary_json;
+  std::string metrics_addr;
   int io_threads = 1;
   int cpu_threads = 0;
   double grace_seconds = 30;

@@ -206,6 +206,7 @@ struct Client::State {
       connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0}, paused_ms{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(FailureKind::kCount)> failures{};
   std::array<std::atomic<std::uint64_t>, 32> latency{};
+  std::atomic<std::uint64_t> latency_sum_us{0};
 
   void count_failure(FailureKind k) { failures[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
 
@@ -543,6 +544,7 @@ struct Client::State {
     auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
     std::size_t bucket = std::min<std::size_t>(31, static_cast<std::size_t>(std::bit_width(us)));
     latency[bucket].fetch_add(1, std::memory_order_relaxed);
+    latency_sum_us.fetch_add(us, std::memory_order_relaxed);
   }
 };
 
@@ -723,6 +725,7 @@ ClientStats Client::stats() const {
   st.paused_ms = s.paused_ms.load();
   for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
   for (std::size_t i = 0; i < st.latency_us_log2.size(); ++i) st.latency_us_log2[i] = s.latency[i].load();
+  st.latency_us_sum = s.latency_sum_us.load();
   return st;
 }
 

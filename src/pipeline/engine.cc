@@ -557,6 +557,10 @@ Progress Engine::progress() const {
   return p;
 }
 
+http::ClientStats Engine::http_stats() const {
+  return state_->client ? state_->client->stats() : http::ClientStats{};
+}
+
 void Engine::stop() { state_->stopping = true; }
 
 void Engine::abort() {

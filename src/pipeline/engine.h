@@ -79,6 +79,7 @@ class Engine {
   // fails: its status says why, and its counts say what was done.
   RunSummary run();
   Progress progress() const;
+  http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are
   // committed. Safe from a signal-handling thread.
   void stop();

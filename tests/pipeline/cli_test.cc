@@ -115,6 +115,29 @@ TEST_F(SluiceRun, ASecondSignalAbandonsTheRunAndLeavesNoHalfFile) {
   for (const auto& f : left) EXPECT_EQ(f.find(".tmp"), std::string::npos) << "a temporary was left: " << f;
 }
 
+TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
+  const int port = 19300 + static_cast<int>(::getpid() % 500);
+  auto a = args();
+  a.push_back("--metrics-addr");
+  a.push_back("127.0.0.1:" + std::to_string(port));
+  Child c = spawn(a, dir_ + "/log");
+  std::this_thread::sleep_for(1500ms);
+  std::string page;
+  if (FILE* p = popen(("curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics").c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) page.append(buf, n);
+    pclose(p);
+  }
+  ::kill(c.pid, SIGINT);
+  EXPECT_EQ(c.wait(), 0) << slurp(dir_ + "/log");
+  EXPECT_NE(page.find("# TYPE sluice_records_total counter\nsluice_records_total{outcome=\"read\"} "), std::string::npos) << page;
+  EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
+  EXPECT_NE(page.find("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << page;
+  auto at = page.find("\nsluice_http_requests_total ");
+  ASSERT_NE(at, std::string::npos) << page;
+  EXPECT_GT(std::stoull(page.substr(at + 28)), 0u) << "requests were made by then";
+}
+
 TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   const std::string dir = ::testing::TempDir() + "/sluice-validate-" + std::to_string(::getpid());
   fs::create_directories(dir);

@@ -145,6 +145,7 @@ struct ClientStats {
   // Latency of requests that ended with a Response: bucket i counts those
   // under 2^i microseconds (and at least 2^(i-1)).
   std::array<std::uint64_t, 32> latency_us_log2{};
+  std::uint64_t latency_us_sum = 0;  // of those latencies
   // The latency under which `q` of them ended (0 < q <= 1), from the buckets.
   std::chrono::microseconds latency_quantile(double q) const;
 };

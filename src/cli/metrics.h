@@ -1,0 +1,34 @@
+// A Prometheus text endpoint (`sluice run --metrics-addr 127.0.0.1:9464`):
+// GET /metrics answers the run's counters, gauges and histograms in the
+// text exposition format. One small thread; nothing else is served.
+#pragma once
+
+#include "sluice/status.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace sluice::cli {
+
+class MetricsServer {
+ public:
+  // addr: "host:port" (IPv4). `render` makes the page; it is called on the
+  // server's thread.
+  static Result<std::unique_ptr<MetricsServer>> start(const std::string& addr, std::function<std::string()> render);
+  ~MetricsServer();
+  int port() const { return port_; }
+
+ private:
+  MetricsServer(int fd, int port, std::function<std::string()> render);
+  void serve();
+  int fd_;
+  int port_;
+  std::function<std::string()> render_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace sluice::cli
