@@ -69,7 +69,9 @@ void print_summary(const RunSummary& s, std::FILE* out) {
                s.seconds > 0 ? static_cast<double>(c.read) / s.seconds : 0.0, s.cpu_seconds,
                c.read ? s.cpu_seconds * 1e6 / static_cast<double>(c.read) : 0.0,
                s.stopped_early ? "; stopped early by a signal" : "");
-  if (s.dataset_bytes) std::fprintf(out, "datasets  %s in memory\n", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+  std::fprintf(out, "memory    peak RSS %s", human_bytes(static_cast<double>(s.peak_rss_bytes)).c_str());
+  if (s.dataset_bytes) std::fprintf(out, ", datasets %s of it", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+  std::fprintf(out, "\n");
 }
 
 // The run's metrics in Prometheus's text format.

@@ -477,10 +477,12 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
     else if (m && *m != "throughput") r.error(root["mode"], "mode: expected throughput or latency");
   }
   const bool latency = c.mode == Mode::kLatency;
-  c.records_in_flight = latency ? 256 : 4096;
+  c.records_in_flight = 0;  // after http: twice its requests in flight, unless set
   c.batch_size = latency ? 16 : 256;
   c.batch_timeout = std::chrono::milliseconds(latency ? 2 : 50);
-  c.queue_capacity = latency ? 32 : 1024;
+  // Records between stages hold their parsed answers (about 40 KB each in
+  // the reference workload): queues are short, memory is what they cost.
+  c.queue_capacity = latency ? 16 : 128;
 
   if (!root["input"]) r.error(root, "'input' is required");
   else c.input = read_table(r, root["input"], "input");
@@ -514,6 +516,7 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   if (root["records_in_flight"]) {
     c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24).value_or(c.records_in_flight);
   }
+  if (c.records_in_flight == 0) c.records_in_flight = 2 * c.http.max_in_flight;
   if (root["queue_capacity"]) {
     c.queue_capacity = r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
   }

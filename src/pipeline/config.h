@@ -132,7 +132,7 @@ struct PipelineConfig {
   std::vector<StepConfig> steps;
   std::vector<JoinConfig> joins;
   // Settings whose defaults come from the mode (set when loaded).
-  std::size_t records_in_flight = 0;
+  std::size_t records_in_flight = 0;  // default: 2 x http.max_in_flight
   std::size_t batch_size = 0;
   std::chrono::milliseconds batch_timeout{0};
   std::size_t queue_capacity = 0;

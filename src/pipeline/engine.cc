@@ -486,7 +486,7 @@ RunSummary Engine::run() {
   auto pipeline = st.source() |
                   map_unordered([self](Record r) { return self->fetch(std::move(r)); },
                                 {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
-                  batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 4}) |
+                  batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
                   cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
                   cpu([self](Chunk ch) -> Result<int> {
                         if (Status s = self->write(std::move(ch)); !s.ok()) return s;
@@ -531,6 +531,9 @@ RunSummary Engine::run() {
   summary.accounted = summary.counts.read == summary.counts.done();
   summary.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   summary.cpu_seconds = cpu_now() - cpu0;
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  summary.peak_rss_bytes = static_cast<std::uint64_t>(u.ru_maxrss) * 1024;
   summary.status = status;
   return summary;
 }
@@ -594,7 +597,8 @@ std::string RunSummary::to_json() const {
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) + ",\"seconds\":" + secs +
-         ",\"cpu_seconds\":" + cpu + ",\"records_per_second\":" + rate + "}";
+         ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
+         ",\"records_per_second\":" + rate + "}";
 }
 
 }  // namespace sluice::pipeline

@@ -66,6 +66,7 @@ struct RunSummary {
   std::size_t dataset_bytes = 0;
   double seconds = 0;
   double cpu_seconds = 0;
+  std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far
   Status status;              // OK, or what ended the run
   std::string to_json() const;
 };

@@ -150,7 +150,8 @@ TEST(PipelineFile, ModePresetsAndExplicitSettings) {
   ASSERT_TRUE(t.ok() && l.ok() && x.ok());
   EXPECT_GT(t->batch_size, l->batch_size);
   EXPECT_GT(t->batch_timeout, l->batch_timeout);
-  EXPECT_GT(t->records_in_flight, l->records_in_flight);
+  EXPECT_GT(t->queue_capacity, l->queue_capacity);
+  EXPECT_EQ(t->records_in_flight, 2 * t->http.max_in_flight) << "by default, twice the requests in flight";
   EXPECT_EQ(x->batch_size, 7u);
 }
 
