@@ -114,7 +114,7 @@ bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
     case Type::kString: {
       std::string_view s;
       if (!null && v.get_string().get(s)) return false;
-      c.str.emplace_back(s);
+      c.push_str(s);
       return true;
     }
     case Type::kNull: break;
@@ -201,7 +201,7 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
         null_at(out.columns[i], out.rows);
         pipeline::ArrayColumn& c = out.columns[i];
         if (c.type == Type::kDouble) c.f64.push_back(0);
-        else if (c.type == Type::kString) c.str.emplace_back();
+        else if (c.type == Type::kString) c.push_str({});
         else c.i64.push_back(0);
         continue;
       }

@@ -105,7 +105,7 @@ Value ArrayColumn::at(std::size_t i) const {
     case Type::kBool: return Value(i64[i] != 0);
     case Type::kInt64: return Value(i64[i]);
     case Type::kDouble: return Value(f64[i]);
-    case Type::kString: return Value(str[i]);
+    case Type::kString: return Value(std::string(str(i)));
     case Type::kNull: break;
   }
   return Value();

@@ -47,10 +47,18 @@ struct ArrayColumn {
   Type type = Type::kNull;
   std::vector<std::int64_t> i64;  // kInt64 (and kBool as 0/1)
   std::vector<double> f64;        // kDouble
-  std::vector<std::string> str;   // kString
+  // kString: element i is bytes[offsets[i], offsets[i + 1]) (one buffer,
+  // not a string per element).
+  std::vector<std::uint32_t> offsets{0};
+  std::string bytes;
   std::vector<std::uint8_t> valid;  // empty: every element present; else 0 = null
 
   bool is_valid(std::size_t i) const { return valid.empty() || valid[i] != 0; }
+  std::string_view str(std::size_t i) const { return std::string_view(bytes).substr(offsets[i], offsets[i + 1] - offsets[i]); }
+  void push_str(std::string_view s) {
+    bytes.append(s);
+    offsets.push_back(static_cast<std::uint32_t>(bytes.size()));
+  }
   Value at(std::size_t i) const;
 };
 

@@ -20,7 +20,8 @@ class ExprTest : public ::testing::Test {
     a.rows = 5;
     a.columns = {{.type = Type::kInt64, .i64 = {30, 10, 50, 20, 40}},
                  {.type = Type::kDouble, .f64 = {3.0, 1.0, 5.0, 2.0, 4.0}},
-                 {.type = Type::kString, .str = {"x", "y", "x", "z", "x"}}};
+                 {.type = Type::kString}};
+    for (const char* c : {"x", "y", "x", "z", "x"}) a.columns[2].push_str(c);
     arrays_ = {a};
   }
 
