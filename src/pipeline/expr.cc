@@ -1,6 +1,8 @@
 #include "expr.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cctype>
 #include <cmath>
 #include <numeric>
@@ -617,6 +619,39 @@ const ArrayColumn* plain_column(const Node& x, const ArrayData& a) {
   return c.valid.empty() ? &c : nullptr;
 }
 
+// The order of integer keys whose range fits 32 bits (timestamps of one
+// record, counters): a stable LSD radix sort, 11 bits a pass, linear in the
+// element count. False when the range is wider (the caller sorts).
+bool radix_order(const std::vector<std::int64_t>& keys, std::vector<std::uint32_t>& order) {
+  const std::size_t n = keys.size();
+  if (n < 64) return false;  // a comparison sort is as quick
+  auto [lo, hi] = std::minmax_element(keys.begin(), keys.end());
+  const std::uint64_t range = static_cast<std::uint64_t>(*hi) - static_cast<std::uint64_t>(*lo);
+  if (range >> 32) return false;
+  thread_local std::vector<std::uint32_t> key, tmp_key, tmp_idx;
+  key.resize(n);
+  tmp_key.resize(n);
+  tmp_idx.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    key[k] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(keys[k]) - static_cast<std::uint64_t>(*lo));
+    order[k] = static_cast<std::uint32_t>(k);
+  }
+  const int bits = std::bit_width(range);
+  for (int shift = 0; shift < bits; shift += 11) {
+    std::array<std::uint32_t, 2049> count{};
+    for (std::size_t k = 0; k < n; ++k) ++count[((key[k] >> shift) & 2047) + 1];
+    for (std::size_t d = 1; d < count.size(); ++d) count[d] += count[d - 1];
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint32_t at = count[(key[k] >> shift) & 2047]++;
+      tmp_key[at] = key[k];
+      tmp_idx[at] = order[k];
+    }
+    key.swap(tmp_key);
+    order.swap(tmp_idx);
+  }
+  return true;
+}
+
 // Element order by an ordering argument (ascending; nulls last; ties in
 // element order).
 std::vector<std::uint32_t> order_by(const Node& key, const Env& env, const ArrayData& a) {
@@ -626,6 +661,7 @@ std::vector<std::uint32_t> order_by(const Node& key, const Env& env, const Array
     std::vector<std::pair<double, std::uint32_t>> d;
     std::vector<std::pair<std::int64_t, std::uint32_t>> i;
     if (c->type == Type::kInt64) {
+      if (radix_order(c->i64, idx)) return idx;
       i.resize(a.rows);
       for (std::uint32_t k = 0; k < a.rows; ++k) i[k] = {c->i64[k], k};
       std::sort(i.begin(), i.end());

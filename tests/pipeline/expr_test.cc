@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace sluice::pipeline {
 namespace {
@@ -84,6 +86,27 @@ TEST_F(ExprTest, AggregatesOverAnArray) {
   for (double v : {2.0, 3.0, 4.0, 5.0}) s = 0.5 * v + 0.5 * s;
   EXPECT_DOUBLE_EQ(eval("ewma(ev.v, 0.5, ev.t)").as_double(), s);
   EXPECT_DOUBLE_EQ(eval("sum(ev.v * 2)").as_double(), 30.0);
+}
+
+TEST_F(ExprTest, OrderingIsStableOverManyElementsWithTiesAndNegativeKeys) {
+  ArrayData& a = arrays_[0];
+  a = ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
+  std::uint64_t x = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    a.columns[0].i64.push_back(static_cast<std::int64_t>(x >> 40) % 5000 - 2500);  // ties and negatives
+    a.columns[1].f64.push_back(static_cast<double>(i));
+    a.columns[2].push_str("x");
+    ++a.rows;
+  }
+  std::vector<std::size_t> order(a.rows);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t p, std::size_t q) { return a.columns[0].i64[p] < a.columns[0].i64[q]; });
+  double s = a.columns[1].f64[order[0]];
+  for (std::size_t k = 1; k < order.size(); ++k) s = 0.25 * a.columns[1].f64[order[k]] + 0.75 * s;
+  EXPECT_DOUBLE_EQ(eval("ewma(ev.v, 0.25, ev.t)").as_double(), s);
+  EXPECT_DOUBLE_EQ(eval("first(ev.v, ev.t)").as_double(), a.columns[1].f64[order.front()]);
+  EXPECT_DOUBLE_EQ(eval("last(ev.v, ev.t)").as_double(), a.columns[1].f64[order.back()]);
 }
 
 TEST_F(ExprTest, AggregatesOfAnEmptyArrayAreNullOrZero) {
