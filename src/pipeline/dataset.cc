@@ -136,6 +136,46 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
   return d;
 }
 
+namespace {
+std::size_t slot_of(std::int64_t key, std::size_t mask) {
+  std::uint64_t x = static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ULL;  // Fibonacci hashing
+  return static_cast<std::size_t>(x ^ (x >> 32)) & mask;
+}
+}  // namespace
+
+bool Dataset::IntIndex::insert(std::int64_t key, std::uint32_t row) {
+  if (2 * (size + 1) > rows.size()) {  // grow, keeping at most half the slots used
+    std::vector<std::int64_t> old_keys = std::move(keys);
+    std::vector<std::uint32_t> old_rows = std::move(rows);
+    const std::size_t n = std::max<std::size_t>(16, old_rows.size() * 2);
+    keys.assign(n, 0);
+    rows.assign(n, kEmpty);
+    size = 0;
+    for (std::size_t i = 0; i < old_rows.size(); ++i) {
+      if (old_rows[i] != kEmpty) insert(old_keys[i], old_rows[i]);
+    }
+  }
+  const std::size_t mask = rows.size() - 1;
+  for (std::size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
+    if (rows[i] == kEmpty) {
+      keys[i] = key;
+      rows[i] = row;
+      ++size;
+      return true;
+    }
+    if (keys[i] == key) return false;
+  }
+}
+
+std::int64_t Dataset::IntIndex::find(std::int64_t key) const {
+  if (rows.empty()) return -1;
+  const std::size_t mask = rows.size() - 1;
+  for (std::size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
+    if (rows[i] == kEmpty) return -1;
+    if (keys[i] == key) return rows[i];
+  }
+}
+
 std::string Dataset::encode_key(const std::vector<const Value*>& key) const {
   std::string k;
   for (const Value* v : key) {
@@ -152,16 +192,33 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& where) {
     key.push_back(&row[c]);
   }
   const auto r = static_cast<std::uint32_t>(rows_);
-  bool fresh = int_key_ ? int_index_.emplace(key[0]->as_int(), r).second : index_.emplace(encode_key(key), r).second;
+  bool fresh = int_key_ ? int_index_.insert(key[0]->as_int(), r) : index_.emplace(encode_key(key), r).second;
   if (!fresh) {
     std::string shown;
     for (std::size_t i = 0; i < key.size(); ++i) shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
     return Status::InvalidArgument(where + ": duplicate key " + shown);
   }
-  for (auto& v : row) {
-    if (v.type() == Type::kString) string_bytes_ += v.as_string().capacity() > 15 ? v.as_string().capacity() : 0;
-    values_.push_back(std::move(v));
+  if (data_.columns.empty()) {
+    for (const auto& c : columns_) data_.columns.push_back({.type = c.type});
   }
+  for (std::size_t c = 0; c < row.size(); ++c) {
+    ArrayColumn& col = data_.columns[c];
+    const Value& v = row[c];
+    if (v.is_null()) {
+      if (col.valid.empty()) col.valid.assign(rows_, 1);
+      col.valid.push_back(0);
+    } else if (!col.valid.empty()) {
+      col.valid.push_back(1);
+    }
+    switch (col.type) {
+      case Type::kInt64: col.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
+      case Type::kBool: col.i64.push_back(v.is_null() ? 0 : v.as_bool()); break;
+      case Type::kDouble: col.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;
+      case Type::kString: col.push_str(v.is_null() ? std::string_view() : std::string_view(v.as_string())); break;
+      case Type::kNull: break;
+    }
+  }
+  data_.rows = rows_ + 1;
   ++rows_;
   return Status();
 }
@@ -172,16 +229,19 @@ std::int64_t Dataset::find(const std::vector<const Value*>& key) const {
   }
   if (int_key_) {
     if (key[0]->type() != Type::kInt64) return -1;
-    auto it = int_index_.find(key[0]->as_int());
-    return it == int_index_.end() ? std::int64_t{-1} : std::int64_t{it->second};
+    return int_index_.find(key[0]->as_int());
   }
   auto it = index_.find(encode_key(key));
   return it == index_.end() ? std::int64_t{-1} : std::int64_t{it->second};
 }
 
 std::size_t Dataset::memory_bytes() const {
-  std::size_t index = int_key_ ? int_index_.size() * 32 : index_.size() * 64;
-  return values_.capacity() * sizeof(Value) + string_bytes_ + index;
+  std::size_t index = int_key_ ? int_index_.bytes() : index_.size() * 64;
+  std::size_t columns = 0;
+  for (const auto& c : data_.columns) {
+    columns += c.i64.capacity() * 8 + c.f64.capacity() * 8 + c.offsets.capacity() * 4 + c.bytes.capacity() + c.valid.capacity();
+  }
+  return columns + index;
 }
 
 }  // namespace sluice::pipeline

@@ -26,7 +26,7 @@ class Dataset {
 
   // The row whose key equals `key` (one value per key column), or -1.
   std::int64_t find(const std::vector<const Value*>& key) const;
-  const Value& at(std::size_t row, std::size_t column) const { return values_[row * columns_.size() + column]; }
+  Value at(std::size_t row, std::size_t column) const { return data_.columns[column].at(row); }
 
  private:
   std::string encode_key(const std::vector<const Value*>& key) const;
@@ -35,12 +35,21 @@ class Dataset {
   std::string name_;
   std::vector<ColumnDecl> columns_;
   std::vector<std::size_t> key_columns_;
-  std::vector<Value> values_;  // row-major
+  ArrayData data_;  // column by column: typed vectors, strings in one buffer
   std::size_t rows_ = 0;
   bool int_key_ = false;  // one int64 key column: the fast index
-  std::unordered_map<std::int64_t, std::uint32_t> int_index_;
+  // One int64 key: open addressing, linear probing, at most half full.
+  struct IntIndex {
+    std::vector<std::int64_t> keys;
+    std::vector<std::uint32_t> rows;  // kEmpty: a free slot
+    std::size_t size = 0;
+    static constexpr std::uint32_t kEmpty = 0xFFFFFFFF;
+    bool insert(std::int64_t key, std::uint32_t row);  // false: the key is there already
+    std::int64_t find(std::int64_t key) const;
+    std::size_t bytes() const { return keys.capacity() * 8 + rows.capacity() * 4; }
+  };
+  IntIndex int_index_;
   std::unordered_map<std::string, std::uint32_t> index_;
-  std::size_t string_bytes_ = 0;
 };
 
 // Reads a CSV or JSONL table's typed columns row by row (the input's reader

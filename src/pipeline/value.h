@@ -22,6 +22,7 @@ struct Value {
   Value(std::int64_t i) : v(i) {}          // NOLINT
   Value(double d) : v(d) {}                // NOLINT
   Value(std::string s) : v(std::move(s)) {}  // NOLINT
+  Value(const char* s) : v(std::string(s)) {}  // NOLINT: not the bool a pointer would become
 
   Type type() const { return static_cast<Type>(v.index()); }
   bool is_null() const { return v.index() == 0; }

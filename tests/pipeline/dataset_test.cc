@@ -1,0 +1,72 @@
+#include "../../src/pipeline/dataset.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace sluice::pipeline {
+namespace {
+
+std::string write(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/sluice-dataset-" + std::to_string(::getpid()) + "-" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TableConfig table(const std::string& path, std::vector<ColumnDecl> cols, std::vector<std::string> key) {
+  TableConfig t;
+  t.path = path;
+  t.format = path.ends_with(".jsonl") ? Format::kJsonl : Format::kCsv;
+  t.columns = std::move(cols);
+  t.key = std::move(key);
+  return t;
+}
+
+TEST(Dataset, AnInt64KeyFindsEveryRowAndNoOther) {
+  std::string text = "id,w,name\n";
+  for (int i = 0; i < 5000; ++i) text += std::to_string(i * 7 - 100) + "," + std::to_string(i) + ".5,n" + std::to_string(i) + "\n";
+  auto d = Dataset::load("d", table(write("int.csv", text),
+                                    {{"id", Type::kInt64, {}}, {"w", Type::kDouble, {}}, {"name", Type::kString, {}}}, {"id"}));
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->rows(), 5000u);
+  for (int i = 0; i < 5000; ++i) {
+    Value k(static_cast<std::int64_t>(i * 7 - 100));
+    std::int64_t row = d->find({&k});
+    ASSERT_EQ(row, i);
+    EXPECT_DOUBLE_EQ(d->at(static_cast<std::size_t>(row), 1).as_double(), i + 0.5);
+    EXPECT_EQ(d->at(static_cast<std::size_t>(row), 2).as_string(), "n" + std::to_string(i));
+  }
+  Value missing(std::int64_t{-99}), null;
+  EXPECT_EQ(d->find({&missing}), -1);
+  EXPECT_EQ(d->find({&null}), -1);
+  EXPECT_GT(d->memory_bytes(), 5000u * 16);
+}
+
+TEST(Dataset, CompositeKeysNullsAndJsonLines) {
+  auto d = Dataset::load("d", table(write("c.jsonl", "{\"a\": \"x\", \"b\": 1, \"v\": null}\n\n{\"a\": \"x\", \"b\": 2, \"v\": 3.5}\n"),
+                                    {{"a", Type::kString, {}}, {"b", Type::kInt64, {}}, {"v", Type::kDouble, {}}}, {"a", "b"}));
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  Value a("x"), b1(std::int64_t{1}), b2(std::int64_t{2});
+  ASSERT_EQ(d->find({&a, &b1}), 0);
+  ASSERT_EQ(d->find({&a, &b2}), 1);
+  EXPECT_TRUE(d->at(0, 2).is_null());
+  EXPECT_DOUBLE_EQ(d->at(1, 2).as_double(), 3.5);
+}
+
+TEST(Dataset, ErrorsNameTheFileAndLine) {
+  auto dup = Dataset::load("ents", table(write("dup.csv", "id,v\n1,a\n2,b\n1,c\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("dataset 'ents': "), std::string::npos);
+  EXPECT_NE(dup.status().message().find("dup.csv:4: duplicate key id=1"), std::string::npos) << dup.status().message();
+  auto bad = Dataset::load("ents", table(write("bad.csv", "id,v\n1,a\nx2,b\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  EXPECT_NE(bad.status().message().find("bad.csv:3: column 'id': expected int64, found 'x2'"), std::string::npos)
+      << bad.status().message();
+  auto nocol = Dataset::load("ents", table(write("nocol.csv", "id\n1\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  EXPECT_NE(nocol.status().message().find("nocol.csv:1: no column 'v' in the header"), std::string::npos)
+      << nocol.status().message();
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
