@@ -24,7 +24,7 @@ run() {  # run N IN_FLIGHT
   [[ -d $data ]] || "$sluice" mock-api --write-data "$data" --records "$n" >/dev/null
   rm -rf "$work/out"
   SLUICE_DATA=$data SLUICE_API_URL=http://127.0.0.1:$port SLUICE_OUT=$work/out \
-    "$sluice" run examples/item-features.yaml -q --set "http.max_in_flight=$c" --summary-json "$work/s.json" >/dev/null
+    "$sluice" run examples/item-features.yaml -q --set "http.max_in_flight=$c" --summary-json "$work/s.json" ${SLUICE_SET:-} >/dev/null
   local input sent secs cpu rss written
   input=$(field input "$work/s.json") sent=$(field sent "$work/s.json") secs=$(field seconds "$work/s.json")
   cpu=$(field cpu_seconds "$work/s.json") rss=$(field peak_rss_bytes "$work/s.json") written=$(field written "$work/s.json")

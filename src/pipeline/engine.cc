@@ -21,13 +21,21 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// An answer kept for its arrays until the record's last answer is in.
+struct Answer {
+  int step = 0;
+  std::int64_t loop = 0;  // the for_each value it answered
+  std::string body;
+};
+
 struct Record {
   std::uint64_t line = 0;
   std::string source;  // the input file
   std::vector<Value> slots;
-  std::vector<ArrayData> arrays;  // parsed from the answers, flattened over fan-out
-  std::size_t body_bytes = 0;    // about what the arrays hold
-  enum class Outcome : std::uint8_t { kPending, kKept, kFiltered, kDead } outcome = Outcome::kPending;
+  std::vector<Answer> answers;  // while its requests go on
+  std::size_t body_bytes = 0;   // of those answers
+  std::vector<Value> row;       // the output columns, once computed
+  enum class Outcome : std::uint8_t { kPending, kWritten, kFiltered, kNotJoined, kDead } outcome = Outcome::kPending;
   std::string dead_step, dead_url, dead_error;
 };
 
@@ -189,11 +197,7 @@ struct Engine::State {
       last = s.fields->extract(*body, values);
       if (!last.ok()) continue;
       for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
-      if (!s.arrays.empty()) {
-        std::vector<std::string> bodies;
-        bodies.push_back(std::move(*body));
-        co_return co_await arrays_of(s, r, std::move(bodies), 0, {std::move(url)});
-      }
+      if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
       co_return true;
     }
     kill(r, s.name, std::move(url), Status(last.code(), "cannot read the answer: " + last.message()));
@@ -225,56 +229,96 @@ struct Engine::State {
     for (std::size_t got = 0; got < n; ++got) {
       if (!co_await shared->done.receive()) co_return false;
     }
-    std::vector<std::string> bodies;
     for (std::size_t i = 0; i < n; ++i) {
       if (!shared->answers[i].ok()) {
         kill(r, s.name, shared->urls[i], shared->answers[i].status());
         co_return false;
       }
-      bodies.push_back(std::move(*shared->answers[i]));
     }
-    co_return co_await arrays_of(s, r, std::move(bodies), first, std::move(shared->urls));
+    for (std::size_t i = 0; i < n; ++i) {
+      keep(r, static_cast<int>(&s - plan->steps.data()), first + static_cast<std::int64_t>(i), std::move(*shared->answers[i]));
+    }
+    co_return true;
   }
 
-  // Parses the step's arrays out of its answers, in order, on the CPU pool.
-  // An answer that cannot be read is asked for again (up to the retry
-  // policy's attempts) and everything is parsed anew.
-  asio::awaitable<bool> arrays_of(const StepPlan& s, Record& r, std::vector<std::string> bodies, std::int64_t first,
-                                  std::vector<std::string> urls) {
-    if (r.arrays.empty()) r.arrays = plan->empty_arrays;
+  void keep(Record& r, int step, std::int64_t loop, std::string body) {
+    r.body_bytes += body.size();
+    body_bytes.fetch_add(body.size(), std::memory_order_relaxed);
+    r.answers.push_back({step, loop, std::move(body)});
+  }
+
+  // The record's last answer is in: on the CPU pool, parse the arrays out
+  // of its answers (in order), join, and compute its output row; the
+  // answers are then dropped, so a record waiting for the writer holds
+  // only its row. An answer that cannot be read is asked for again (up to
+  // the retry policy's attempts) and everything is parsed anew.
+  asio::awaitable<void> finish(Record& r) {
     for (int attempt = 1;; ++attempt) {
-      std::vector<ArrayData> parsed = r.arrays;
-      auto [error, res] = co_await rt.run_on_cpu(
-          [&s, &bodies, &parsed]() -> std::pair<std::size_t, Status> {
-            for (std::size_t b = 0; b < bodies.size(); ++b) {
-              for (const auto& a : s.arrays) {
-                if (Status e = a.extractor->extract(bodies[b], parsed[static_cast<std::size_t>(a.index)]); !e.ok()) {
-                  return {b, e};
-                }
-              }
-            }
-            return {bodies.size(), Status()};
-          },
-          asio::as_tuple(asio::deferred));
+      auto [error, bad] = co_await rt.run_on_cpu([this, &r]() -> std::pair<std::size_t, Status> { return complete(r); },
+                                                 asio::as_tuple(asio::deferred));
       if (error) std::rethrow_exception(error);
-      auto [bad, why] = *res;
-      if (bad == bodies.size()) {
-        for (auto& a : parsed) r.body_bytes += a.rows * (8 * a.columns.size()) + sizeof(ArrayData);
-        r.arrays = std::move(parsed);
-        co_return true;
-      }
+      auto [index, why] = *bad;
+      if (index == r.answers.size()) break;
+      const Answer& a = r.answers[index];
+      const StepPlan& s = plan->steps[static_cast<std::size_t>(a.step)];
+      std::string url;
       if (attempt >= attempts()) {
-        kill(r, s.name, urls[bad], Status(why.code(), "cannot read the answer: " + why.message()));
-        co_return false;
+        kill(r, s.name, client->display_url(request_for(s, r, a.loop)), Status(why.code(), "cannot read the answer: " + why.message()));
+        break;
       }
       answer_retries.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> again = co_await call(request_for(s, r, first + static_cast<std::int64_t>(bad)), true, urls[bad]);
+      Result<std::string> again = co_await call(request_for(s, r, a.loop), true, url);
       if (!again.ok()) {
-        kill(r, s.name, urls[bad], again.status());
-        co_return false;
+        kill(r, s.name, std::move(url), again.status());
+        break;
       }
-      bodies[bad] = std::move(*again);
+      body_bytes.fetch_add(again->size(), std::memory_order_relaxed);
+      body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.answers[index].body.size()), std::memory_order_relaxed);
+      r.body_bytes += again->size() - r.answers[index].body.size();
+      r.answers[index].body = std::move(*again);
     }
+    body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.body_bytes), std::memory_order_relaxed);
+    r.answers.clear();
+    r.answers.shrink_to_fit();
+    r.body_bytes = 0;
+  }
+
+  // Parse, join, evaluate (on a CPU thread). The index of an answer that
+  // could not be read, or answers.size() when the record is done (written
+  // or not joined).
+  std::pair<std::size_t, Status> complete(Record& r) const {
+    thread_local std::vector<ArrayData> arrays;
+    arrays = plan->empty_arrays;
+    for (std::size_t i = 0; i < r.answers.size(); ++i) {
+      const StepPlan& s = plan->steps[static_cast<std::size_t>(r.answers[i].step)];
+      for (const auto& a : s.arrays) {
+        if (Status e = a.extractor->extract(r.answers[i].body, arrays[static_cast<std::size_t>(a.index)]); !e.ok()) {
+          return {i, e};
+        }
+      }
+    }
+    for (const JoinPlan& j : plan->joins) {
+      std::vector<const Value*> key;
+      for (int k : j.key_slots) key.push_back(&r.slots[static_cast<std::size_t>(k)]);
+      std::int64_t row = j.dataset->find(key);
+      if (row < 0) {
+        if (!j.left) {
+          r.outcome = Record::Outcome::kNotJoined;
+          return {r.answers.size(), Status()};
+        }
+        continue;
+      }
+      for (std::size_t c = 0; c < j.dataset->columns().size(); ++c) {
+        r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
+      }
+    }
+    Env env{&r.slots, &arrays};
+    r.row.clear();
+    for (const auto& col : plan->output) r.row.push_back(col.expr.eval(env));
+    r.slots.clear();
+    r.slots.shrink_to_fit();
+    r.outcome = Record::Outcome::kWritten;
+    return {r.answers.size(), Status()};
   }
 
   asio::awaitable<Record> fetch(Record r) {
@@ -305,14 +349,16 @@ struct Engine::State {
       }
       if (s.keep_if && !s.keep_if->eval_condition(env)) {
         r.outcome = Record::Outcome::kFiltered;
-        r.arrays.clear();
-        r.body_bytes = 0;
-        co_return r;
+        break;
       }
     }
-    if (r.arrays.empty()) r.arrays = plan->empty_arrays;
-    r.outcome = Record::Outcome::kKept;
-    body_bytes.fetch_add(r.body_bytes, std::memory_order_relaxed);
+    if (r.outcome == Record::Outcome::kPending) {
+      co_await finish(r);
+    } else {
+      body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.body_bytes), std::memory_order_relaxed);
+      r.answers.clear();
+      r.body_bytes = 0;
+    }
     co_return r;
   }
 
@@ -348,39 +394,22 @@ struct Engine::State {
     Chunk out;
     out.batch.columns.resize(plan->output.size());
     for (Record& r : batch) {
-      out.body_bytes += r.body_bytes;
-      if (r.outcome == Record::Outcome::kFiltered) {
-        ++out.filtered;
-        continue;
+      switch (r.outcome) {
+        case Record::Outcome::kFiltered: ++out.filtered; break;
+        case Record::Outcome::kNotJoined: ++out.not_joined; break;
+        case Record::Outcome::kWritten: {
+          const std::size_t row = out.batch.rows;
+          for (std::size_t c = 0; c < plan->output.size(); ++c) append(out.batch.columns[c], plan->output[c].type, r.row[c], row);
+          ++out.batch.rows;
+          break;
+        }
+        case Record::Outcome::kPending:
+        case Record::Outcome::kDead:
+          ++out.dead_count;
+          out.dead.push_back(dead_line(r));
+          break;
       }
-      if (r.outcome == Record::Outcome::kKept) {
-        bool joined = true;
-        for (const JoinPlan& j : plan->joins) {
-          std::vector<const Value*> key;
-          for (int s : j.key_slots) key.push_back(&r.slots[static_cast<std::size_t>(s)]);
-          std::int64_t row = j.dataset->find(key);
-          if (row < 0) {
-            if (!j.left) joined = false;
-            continue;
-          }
-          for (std::size_t c = 0; c < j.dataset->columns().size(); ++c) {
-            r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
-          }
-        }
-        if (!joined) {
-          ++out.not_joined;
-          continue;
-        }
-        Env env{&r.slots, &r.arrays};
-        const std::size_t row = out.batch.rows;
-        for (std::size_t c = 0; c < plan->output.size(); ++c) {
-          append(out.batch.columns[c], plan->output[c].type, plan->output[c].expr.eval(env), row);
-        }
-        ++out.batch.rows;
-        continue;
-      }
-      ++out.dead_count;
-      out.dead.push_back(dead_line(r));
+      out.body_bytes += r.body_bytes;  // a dead record's answers, still held
     }
     return out;
   }
