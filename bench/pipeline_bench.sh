@@ -25,13 +25,14 @@ run() {  # run N IN_FLIGHT
   rm -rf "$work/out"
   SLUICE_DATA=$data SLUICE_API_URL=http://127.0.0.1:$port SLUICE_OUT=$work/out \
     "$sluice" run examples/item-features.yaml -q --set "http.max_in_flight=$c" --summary-json "$work/s.json" ${SLUICE_SET:-} >/dev/null
-  local input sent secs cpu rss written
+  local input sent secs cpu rss written ds
   input=$(field input "$work/s.json") sent=$(field sent "$work/s.json") secs=$(field seconds "$work/s.json")
   cpu=$(field cpu_seconds "$work/s.json") rss=$(field peak_rss_bytes "$work/s.json") written=$(field written "$work/s.json")
-  awk -v n="$input" -v w="$written" -v r="$sent" -v s="$secs" -v cpu="$cpu" -v rss="$rss" -v c="$c" 'BEGIN {
+  ds=$(field dataset_bytes "$work/s.json")
+  awk -v n="$input" -v w="$written" -v r="$sent" -v s="$secs" -v cpu="$cpu" -v rss="$rss" -v ds="$ds" -v c="$c" 'BEGIN {
     ceiling = c / 0.005 / (r / n)
-    printf "N=%d in_flight=%d records_per_s=%.0f requests_per_s=%.0f little_ceiling_records_per_s=%.0f (%.0f %%) cpu_s_per_1000=%.3f cpu_us_per_record=%.1f peak_rss_MiB=%.1f written=%d\n",
-      n, c, n / s, r / s, ceiling, 100 * (n / s) / ceiling, cpu / n * 1000, cpu / n * 1e6, rss / 1048576, w }'
+    printf "N=%d in_flight=%d records_per_s=%.0f requests_per_s=%.0f little_ceiling_records_per_s=%.0f (%.0f %%) cpu_s_per_1000=%.3f cpu_us_per_record=%.1f peak_rss_MiB=%.1f datasets_MiB=%.1f rss_less_datasets_MiB=%.1f written=%d\n",
+      n, c, n / s, r / s, ceiling, 100 * (n / s) / ceiling, cpu / n * 1000, cpu / n * 1e6, rss / 1048576, ds / 1048576, (rss - ds) / 1048576, w }'
 }
 
 if [[ ${RSS:-} == 1 ]]; then

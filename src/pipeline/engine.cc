@@ -627,6 +627,7 @@ std::string RunSummary::to_json() const {
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
+         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
          ",\"records_per_second\":" + rate + "}";
 }
 
