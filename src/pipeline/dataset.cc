@@ -123,6 +123,7 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
   if (!reader.ok()) return Status(reader.status().code(), "dataset '" + name + "': " + reader.status().message());
   std::vector<Value> row;
   std::uint64_t line = 0;
+  std::vector<std::uint64_t> lines;  // of each row, for messages (int64 key only)
   Status row_error;
   for (;;) {
     Result<bool> more = (*reader)->next(row, line, row_error);
@@ -131,6 +132,18 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
     if (!row_error.ok()) return Status(row_error.code(), "dataset '" + name + "': " + row_error.message());
     if (Status s = d.add_row(std::move(row), (*reader)->path() + ":" + std::to_string(line)); !s.ok()) {
       return Status(s.code(), "dataset '" + name + "': " + s.message());
+    }
+    if (d.int_key_) lines.push_back(line);
+  }
+  if (d.int_key_) {
+    d.int_index_.reserve(d.rows_);
+    const ArrayColumn& keys = d.data_.columns[d.key_columns_[0]];
+    for (std::size_t r = 0; r < d.rows_; ++r) {
+      if (!d.int_index_.insert(keys.i64[r], static_cast<std::uint32_t>(r))) {
+        return Status::InvalidArgument("dataset '" + name + "': " + (*reader)->path() + ":" + std::to_string(lines[r]) +
+                                       ": duplicate key " + d.columns_[d.key_columns_[0]].name + "=" +
+                                       std::to_string(keys.i64[r]));
+      }
     }
   }
   return d;
@@ -143,18 +156,22 @@ std::size_t slot_of(std::int64_t key, std::size_t mask) {
 }
 }  // namespace
 
-bool Dataset::IntIndex::insert(std::int64_t key, std::uint32_t row) {
-  if (2 * (size + 1) > rows.size()) {  // grow, keeping at most half the slots used
-    std::vector<std::int64_t> old_keys = std::move(keys);
-    std::vector<std::uint32_t> old_rows = std::move(rows);
-    const std::size_t n = std::max<std::size_t>(16, old_rows.size() * 2);
-    keys.assign(n, 0);
-    rows.assign(n, kEmpty);
-    size = 0;
-    for (std::size_t i = 0; i < old_rows.size(); ++i) {
-      if (old_rows[i] != kEmpty) insert(old_keys[i], old_rows[i]);
-    }
+void Dataset::IntIndex::reserve(std::size_t n) {
+  std::size_t slots = 16;
+  while (slots < 2 * n) slots *= 2;
+  if (slots <= rows.size()) return;
+  std::vector<std::int64_t> old_keys = std::move(keys);
+  std::vector<std::uint32_t> old_rows = std::move(rows);
+  keys.assign(slots, 0);
+  rows.assign(slots, kEmpty);
+  size = 0;
+  for (std::size_t i = 0; i < old_rows.size(); ++i) {
+    if (old_rows[i] != kEmpty) insert(old_keys[i], old_rows[i]);
   }
+}
+
+bool Dataset::IntIndex::insert(std::int64_t key, std::uint32_t row) {
+  if (2 * (size + 1) > rows.size()) reserve(size + 1);  // at most half the slots used
   const std::size_t mask = rows.size() - 1;
   for (std::size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
     if (rows[i] == kEmpty) {
@@ -192,7 +209,9 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& where) {
     key.push_back(&row[c]);
   }
   const auto r = static_cast<std::uint32_t>(rows_);
-  bool fresh = int_key_ ? int_index_.insert(key[0]->as_int(), r) : index_.emplace(encode_key(key), r).second;
+  // One int64 key is indexed once every row is in, in a table sized once
+  // (growing it on the way would briefly hold two tables).
+  bool fresh = int_key_ || index_.emplace(encode_key(key), r).second;
   if (!fresh) {
     std::string shown;
     for (std::size_t i = 0; i < key.size(); ++i) shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
