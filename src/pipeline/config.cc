@@ -379,7 +379,13 @@ JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
 OutputConfig read_output(Reader& r, const YAML::Node& o) {
   OutputConfig c;
   c.where = r.at(o);
-  if (!r.map(o, "output", {"path", "name", "format", "compression", "row_group_rows", "file_rows", "columns"})) return c;
+  if (!r.map(o, "output", {"path", "name", "format", "compression", "row_group_rows", "file_rows", "columns", "partition_by"})) {
+    return c;
+  }
+  if (o["partition_by"]) {
+    c.partition_by = read_names(r, o["partition_by"], "output.partition_by");
+    c.partition_where = r.at(o["partition_by"]);
+  }
   if (!o["path"]) r.error(o, "output: 'path' is required (a directory, or s3://bucket/prefix/)");
   else c.path = r.substitute(o["path"], "output.path").value_or("");
   if (o["name"]) c.name = r.string(o["name"], "output.name").value_or(c.name);

@@ -118,6 +118,10 @@ struct OutputConfig {
   std::size_t row_group_rows = 64 * 1024;  // half the writer's default: memory stays low while rows stream
   std::size_t file_rows = 10'000'000;
   std::vector<OutputColumnConfig> columns;
+  // Hive-style partitions: files under <col>=<value>/ for these output
+  // columns, which are then not stored in the files themselves.
+  std::vector<std::string> partition_by;
+  Where partition_where;
   Where where;
 };
 

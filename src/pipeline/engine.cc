@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <map>
 #include <mutex>
 
 namespace sluice::pipeline {
@@ -40,7 +41,8 @@ struct Record {
 };
 
 struct Chunk {
-  parquet::ColumnBatch batch;
+  std::map<std::string, parquet::ColumnBatch> parts;  // by partition directory ("" without partitions)
+  std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
   std::size_t body_bytes = 0;
@@ -65,7 +67,9 @@ struct Engine::State {
   std::optional<http::Client> client;
   AsyncSemaphore gate;
   std::unique_ptr<ObjectStore> store;
-  std::unique_ptr<parquet::RollingParquetWriter> writer;
+  std::map<std::string, std::unique_ptr<parquet::RollingParquetWriter>> writers;  // by partition directory
+  static constexpr std::size_t kMaxPartitions = 1024;
+  parquet::WriterOptions writer_options;
   std::unique_ptr<OutputStream> dead_stream;
   std::string dead_name;
   std::vector<std::string> inputs;  // files, after the glob
@@ -390,17 +394,47 @@ struct Engine::State {
     }
   }
 
+  // "region=r1/kind=a/" for a row, Hive style; "" without partitions.
+  std::string partition_of(const std::vector<Value>& row) const {
+    std::string dir;
+    for (std::size_t c : plan->partition_columns) {
+      dir += plan->output[c].name;
+      dir += '=';
+      const Value& v = row[c];
+      if (v.is_null()) {
+        dir += "__HIVE_DEFAULT_PARTITION__";
+      } else {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        for (unsigned char ch : value_text(v)) {  // what a path segment cannot hold, as %XX
+          if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ' ' || ch >= 0x80) {
+            dir += static_cast<char>(ch);
+          } else {
+            dir += '%';
+            dir += kHex[ch >> 4];
+            dir += kHex[ch & 15];
+          }
+        }
+      }
+      dir += '/';
+    }
+    return dir;
+  }
+
   Chunk aggregate(std::vector<Record> batch) const {
     Chunk out;
-    out.batch.columns.resize(plan->output.size());
     for (Record& r : batch) {
       switch (r.outcome) {
         case Record::Outcome::kFiltered: ++out.filtered; break;
         case Record::Outcome::kNotJoined: ++out.not_joined; break;
         case Record::Outcome::kWritten: {
-          const std::size_t row = out.batch.rows;
-          for (std::size_t c = 0; c < plan->output.size(); ++c) append(out.batch.columns[c], plan->output[c].type, r.row[c], row);
-          ++out.batch.rows;
+          parquet::ColumnBatch& b = out.parts[partition_of(r.row)];
+          if (b.columns.empty()) b.columns.resize(plan->file_columns.size());
+          for (std::size_t k = 0; k < plan->file_columns.size(); ++k) {
+            const std::size_t c = plan->file_columns[k];
+            append(b.columns[k], plan->output[c].type, r.row[c], b.rows);
+          }
+          ++b.rows;
+          ++out.rows;
           break;
         }
         case Record::Outcome::kPending:
@@ -416,10 +450,26 @@ struct Engine::State {
 
   // ---- the writer (one at a time) ---------------------------------------------
 
+  std::unique_ptr<parquet::RollingParquetWriter> make_writer(const std::string& dir) {
+    const OutputConfig& o = plan->config.output;
+    ObjectStore* s = store.get();
+    return std::make_unique<parquet::RollingParquetWriter>(
+        *plan->schema, writer_options, parquet::RollingOptions{.file_rows = o.file_rows, .prefix = dir + o.name},
+        [s](const std::string& name) { return s->open_write(name); });
+  }
+
   Status write(Chunk chunk) {
     body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), chunk.body_bytes), std::memory_order_relaxed);
-    if (chunk.batch.rows > 0) {
-      if (Status s = writer->write(chunk.batch); !s.ok()) return s;
+    for (auto& [dir, batch] : chunk.parts) {
+      auto it = writers.find(dir);
+      if (it == writers.end()) {
+        if (writers.size() >= kMaxPartitions) {
+          return Status::ResourceExhausted("output.partition_by: more than " + std::to_string(kMaxPartitions) +
+                                           " partitions (each holds an open file); partition by fewer values");
+        }
+        it = writers.emplace(dir, make_writer(dir)).first;
+      }
+      if (Status s = it->second->write(batch); !s.ok()) return s;
     }
     if (!chunk.dead.empty()) {
       if (!dead_stream) {
@@ -431,7 +481,7 @@ struct Engine::State {
         if (Status s = dead_stream->write(line); !s.ok()) return s;
       }
     }
-    written.fetch_add(chunk.batch.rows, std::memory_order_relaxed);
+    written.fetch_add(chunk.rows, std::memory_order_relaxed);
     filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
     not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
     dead.fetch_add(chunk.dead_count, std::memory_order_relaxed);
@@ -490,16 +540,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   st->store = std::move(*store);
   st->dead_name = c.output.name + "-dead-letter.jsonl";
 
-  parquet::WriterOptions wo;
   static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
                                                      parquet::Compression::kGzip, parquet::Compression::kLz4Raw,
                                                      parquet::Compression::kNone};
-  wo.compression = kCodecs[static_cast<int>(c.output.compression)];
-  wo.row_group_rows = c.output.row_group_rows;
-  ObjectStore* s = st->store.get();
-  st->writer = std::make_unique<parquet::RollingParquetWriter>(
-      *st->plan->schema, wo, parquet::RollingOptions{.file_rows = c.output.file_rows, .prefix = c.output.name},
-      [s](const std::string& name) { return s->open_write(name); });
+  st->writer_options.compression = kCodecs[static_cast<int>(c.output.compression)];
+  st->writer_options.row_group_rows = c.output.row_group_rows;
   return std::unique_ptr<Engine>(new Engine(std::move(st)));
 }
 
@@ -534,18 +579,20 @@ RunSummary Engine::run() {
     st.handle = nullptr;
   }
 
-  if (status.ok()) {
-    auto files = st.writer->close();
+  for (auto& [dir, writer] : st.writers) {
+    if (!status.ok()) {
+      writer->abort();
+      continue;
+    }
+    auto files = writer->close();
     if (!files.ok()) {
       status = files.status();
-    } else {
-      for (const auto& [name, fs] : *files) {
-        summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
-        summary.bytes_written += fs.bytes;
-      }
+      continue;
     }
-  } else {
-    st.writer->abort();
+    for (const auto& [name, fs] : *files) {
+      summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
+      summary.bytes_written += fs.bytes;
+    }
   }
   if (st.dead_stream) {
     if (Status s = st.dead_stream->close(); !s.ok() && status.ok()) status = s;

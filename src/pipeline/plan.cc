@@ -250,8 +250,23 @@ class Planner {
       plan_->output.push_back({oc.name, oc.type, std::move(*e)});
     }
     if (c.output.columns.empty()) error(c.output.where, "output.columns: at least one column is required");
+    for (const auto& p : c.output.partition_by) {
+      auto it = std::find_if(plan_->output.begin(), plan_->output.end(), [&](const OutputColumnPlan& o) { return o.name == p; });
+      if (it == plan_->output.end()) {
+        error(c.output.partition_where, "output.partition_by: '" + p + "' is not one of the output columns");
+      } else {
+        plan_->partition_columns.push_back(static_cast<std::size_t>(it - plan_->output.begin()));
+      }
+    }
+    std::vector<parquet::Column> stored;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (std::find(plan_->partition_columns.begin(), plan_->partition_columns.end(), i) != plan_->partition_columns.end()) continue;
+      plan_->file_columns.push_back(i);
+      stored.push_back(columns[i]);
+    }
+    if (!failed() && stored.empty()) error(c.output.partition_where, "output.partition_by: no column would be left in the files");
     if (!failed()) {
-      auto schema = parquet::Schema::make(std::move(columns));
+      auto schema = parquet::Schema::make(std::move(stored));
       if (!schema.ok()) error(c.output.where, schema.status().message());
       else plan_->schema = std::move(*schema);
     }

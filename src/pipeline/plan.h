@@ -72,6 +72,8 @@ struct Plan {
   std::vector<std::unique_ptr<Dataset>> datasets;
   std::vector<JoinPlan> joins;
   std::vector<OutputColumnPlan> output;
+  std::vector<std::size_t> partition_columns;  // into output
+  std::vector<std::size_t> file_columns;       // into output: the others, as the schema has them
   std::optional<parquet::Schema> schema;
 };
 

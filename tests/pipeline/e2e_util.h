@@ -34,8 +34,10 @@ inline bool close_enough(double got, double want) {
 
 // Compares every row DuckDB reads in `dir` with the oracle; returns the
 // number of rows checked and adds a failure for each difference.
-inline std::size_t check_output(const std::string& dir, std::uint64_t n) {
-  auto lines = duckdb_rows("SELECT * FROM read_parquet('" + dir + "/item-features-*.parquet') ORDER BY id");
+// `source`: what DuckDB reads, by default every item-features file of `dir`.
+inline std::size_t check_output(const std::string& dir, std::uint64_t n, std::string source = "") {
+  if (source.empty()) source = "read_parquet('" + dir + "/item-features-*.parquet')";
+  auto lines = duckdb_rows("SELECT * FROM " + source + " ORDER BY id");
   std::vector<std::uint64_t> want;
   for (std::uint64_t id = 1; id <= n; ++id) {
     if (oracle::fate(id) == oracle::Fate::kWritten) want.push_back(id);
