@@ -14,9 +14,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
@@ -102,15 +101,58 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   return std::chrono::milliseconds(when > now ? static_cast<std::int64_t>(when - now) * 1000 : 0);
 }
 
+// Parses an answer straight into a Response: its header lines into one
+// block (names in lower case), its body into one string reserved from the
+// Content-Length. No header field is allocated on its own.
+class ResponseParser final : public bhttp::basic_parser<false> {
+ public:
+  explicit ResponseParser(Response& r) : r_(r) {}
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { r_.status = code; }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    const std::size_t at = r_.header_block.size();
+    r_.header_block.append(name.data(), name.size());
+    for (std::size_t i = at; i < r_.header_block.size(); ++i) {
+      r_.header_block[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(r_.header_block[i])));
+    }
+    r_.header_block.append(": ").append(value.data(), value.size()).append("\r\n");
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) r_.body.reserve(static_cast<std::size_t>(*length));  // within body_limit: checked before this
+  }
+  std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
+    r_.body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, beast::error_code&) override {
+    r_.body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Response& r_;
+};
+
 // A connection: plain TCP, or TLS over TCP.
 struct Connection {
-  // Beast reads as much as the buffer has room for (at least 512 bytes):
-  // an empty buffer would take an 8 KB answer in 16 reads.
-  static constexpr std::size_t kReadBuffer = 16 * 1024;
-  explicit Connection(const asio::any_io_executor& ex) : plain(std::in_place, ex) { buffer.reserve(kReadBuffer); }
+  explicit Connection(const asio::any_io_executor& ex) : plain(std::in_place, ex) {}
   Connection(const asio::any_io_executor& ex, asio::ssl::context& ctx)
-      : secure(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ctx)) {
-    buffer.reserve(kReadBuffer);
+      : secure(std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, ctx)) {}
+
+  // Beast reads as much as the buffer has room for, at least 512 bytes: a
+  // buffer that small takes an 8 KB answer in 16 reads, while one large
+  // buffer per connection costs cache misses with hundreds of connections
+  // and small answers. So a connection's buffer grows to the size of the
+  // answers it gets, up to 64 KiB.
+  void fit_buffer(std::size_t answer_bytes) {
+    constexpr std::size_t kMax = 64 * 1024;
+    if (answer_bytes > buffer.capacity() && buffer.capacity() < kMax) {
+      buffer.reserve(std::min(kMax, std::bit_ceil(answer_bytes)));
+    }
   }
   beast::tcp_stream& tcp() { return secure ? secure->next_layer() : *plain; }
 
@@ -423,7 +465,8 @@ struct Client::State {
       o.before_response = !watch->fired;
       co_return o;
     }
-    bhttp::response_parser<bhttp::string_body> parser;
+    Response r;
+    ResponseParser parser(r);
     parser.body_limit(options.max_body_bytes);
     if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
@@ -442,18 +485,7 @@ struct Client::State {
       }
     }
     bytes_received.fetch_add(received, std::memory_order_relaxed);
-    auto msg = parser.release();
-    Response r;
-    r.status = static_cast<int>(msg.result_int());
-    for (const auto& f : msg) {
-      const std::size_t at = r.header_block.size();
-      r.header_block.append(f.name_string().data(), f.name_string().size());
-      for (std::size_t i = at; i < r.header_block.size(); ++i) {
-        r.header_block[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(r.header_block[i])));
-      }
-      r.header_block.append(": ").append(f.value().data(), f.value().size()).append("\r\n");
-    }
-    r.body = std::move(msg.body());
+    c.fit_buffer(received);
     std::string encoding = lower(r.header("content-encoding"));
     if (encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip") {
       Result<std::string> plain = inflate_body(r.body, false, options.max_body_bytes);
@@ -466,7 +498,7 @@ struct Client::State {
       r.body = std::move(*plain);
     }
     if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
-    o.keep_alive = msg.keep_alive();
+    o.keep_alive = parser.keep_alive();
     o.response = std::move(r);
     co_return o;
   }
