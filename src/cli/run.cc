@@ -39,11 +39,12 @@ std::string progress_line(const Progress& p) {
   char buf[256];
   double rate = p.seconds > 0 ? static_cast<double>(p.done()) / p.seconds : 0;
   std::snprintf(buf, sizeof buf,
-                "%llu of %llu read done, %.0f records/s | records in flight %llu (%s) | requests in flight %llu, "
-                "sent %llu, retries %llu, failed %llu",
+                "%llu of %llu read done, %.0f records/s | records in flight %llu (%s) | requests in flight %llu "
+                "(+%llu waiting), sent %llu, retries %llu, failed %llu",
                 static_cast<unsigned long long>(p.done()), static_cast<unsigned long long>(p.read), rate,
                 static_cast<unsigned long long>(p.records_in_flight), human_bytes(static_cast<double>(p.bytes_in_flight)).c_str(),
-                static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests),
+                static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests_waiting),
+                static_cast<unsigned long long>(p.requests),
                 static_cast<unsigned long long>(p.retries), static_cast<unsigned long long>(p.failures));
   return buf;
 }

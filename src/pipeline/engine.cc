@@ -166,10 +166,11 @@ struct Engine::State {
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!got) co_return Status::Cancelled("the run is stopping");
     SemaphoreUnit unit(gate);
+    const http::Method method = req.method;
     Result<http::Response> resp = co_await client->send(std::move(req));
     if (!resp.ok()) co_return resp.status();
     if (resp->status < 200 || resp->status > 299) {
-      co_return Status::Unavailable("GET " + url + ": HTTP " + std::to_string(resp->status) +
+      co_return Status::Unavailable(std::string(http::to_string(method)) + " " + url + ": HTTP " + std::to_string(resp->status) +
                                     (resp->body.empty() ? "" : ": " + resp->body.substr(0, 200)));
     }
     co_return std::move(resp->body);
@@ -632,6 +633,7 @@ Progress Engine::progress() const {
     p.failures = h.failed;
   }
   p.answer_retries = st.answer_retries.load();
+  p.requests_waiting = st.requests_waiting.load();
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
 }

@@ -41,6 +41,7 @@ struct Progress {
   std::uint64_t records_in_flight = 0;
   std::uint64_t bytes_in_flight = 0;  // response bodies held for aggregation
   std::uint64_t requests_in_flight = 0;
+  std::uint64_t requests_waiting = 0;  // for a slot under http.max_in_flight
   std::uint64_t requests = 0;
   std::uint64_t retries = 0;
   std::uint64_t failures = 0;  // requests that failed after their retries
