@@ -336,6 +336,20 @@ Result<std::vector<std::vector<std::string>>> ParquetReader::head(std::size_t n)
   std::vector<std::vector<std::string>> rows;
   for (std::size_t g = 0; g < chunks_.size() && rows.size() < n; ++g) {
     const std::size_t want = std::min<std::size_t>(n - rows.size(), static_cast<std::size_t>(info_.row_groups[g].rows));
+    if (Status s = render_group(g, want, rows); !s.ok()) return s;
+  }
+  return rows;
+}
+
+Result<std::vector<std::vector<std::string>>> ParquetReader::row_group(std::size_t g) {
+  std::vector<std::vector<std::string>> rows;
+  if (g >= chunks_.size()) return Status::InvalidArgument(path_ + ": no row group " + std::to_string(g));
+  if (Status s = render_group(g, static_cast<std::size_t>(info_.row_groups[g].rows), rows); !s.ok()) return s;
+  return rows;
+}
+
+Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<std::vector<std::string>>& rows) {
+  {
     std::vector<std::vector<std::string>> cols(info_.columns.size());
     for (std::size_t k = 0; k < info_.columns.size(); ++k) {
       const Column& c = info_.columns[k];
@@ -446,7 +460,7 @@ Result<std::vector<std::vector<std::string>>> ParquetReader::head(std::size_t n)
       rows.push_back(std::move(row));
     }
   }
-  return rows;
+  return Status();
 }
 
 }  // namespace sluice::parquet

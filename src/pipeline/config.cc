@@ -180,9 +180,11 @@ Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const 
     auto f = r.string(t["format"], what + ".format");
     if (f == "csv") return Format::kCsv;
     if (f == "jsonl") return Format::kJsonl;
-    if (f) r.error(t["format"], what + ".format: expected csv or jsonl");
+    if (f == "parquet" && what != "input") return Format::kParquet;
+    if (f) r.error(t["format"], what + ".format: expected csv or jsonl" + std::string(what == "input" ? "" : " or parquet"));
     return Format::kCsv;
   }
+  if (path.ends_with(".parquet") && what != "input") return Format::kParquet;
   return path.ends_with(".jsonl") || path.ends_with(".ndjson") ? Format::kJsonl : Format::kCsv;
 }
 

@@ -31,11 +31,11 @@ struct ColumnDecl {
   Where where;
 };
 
-enum class Format : std::uint8_t { kCsv, kJsonl };
+enum class Format : std::uint8_t { kCsv, kJsonl, kParquet };
 
 struct TableConfig {  // the input, and each dataset
   std::string path;  // a file, a glob (input only) or "-" (standard input, input only)
-  Format format = Format::kCsv;
+  Format format = Format::kCsv;  // kParquet: datasets only (files sluice can read: flat columns)
   std::vector<ColumnDecl> columns;  // read and typed; other columns are ignored
   std::vector<std::string> key;     // the input: identifies a record in messages; a dataset: join key
   Where where;

@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include "../json/extract.h"
+#include "sluice/parquet/reader.h"
 #include "sluice/sources.h"
 
 #include <simdjson.h>
@@ -86,9 +87,95 @@ class JsonlTable final : public TableReader {
   std::unique_ptr<json::Extractor> extractor_;
 };
 
+// A Parquet file (as sluice's reader renders it: doubles in their shortest
+// exact form, strings quoted with \" \\ \xNN escapes), a row group at a time.
+class ParquetTable final : public TableReader {
+ public:
+  ParquetTable(std::unique_ptr<parquet::ParquetReader> r, std::vector<ColumnDecl> cols, std::vector<int> index, std::string path)
+      : reader_(std::move(r)), columns_(std::move(cols)), index_(std::move(index)), path_(std::move(path)) {}
+
+  Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) override {
+    while (at_ >= rows_.size()) {
+      if (group_ >= reader_->info().row_groups.size()) return false;
+      auto rows = reader_->row_group(group_++);
+      if (!rows.ok()) return rows.status();
+      rows_ = std::move(*rows);
+      at_ = 0;
+    }
+    const auto& row = rows_[at_++];
+    line = ++row_number_;
+    row_error = Status();
+    values.resize(columns_.size());
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const std::string& text = row[static_cast<std::size_t>(index_[c])];
+      if (text == "null") {
+        values[c] = Value();
+      } else if (columns_[c].type == Type::kString) {
+        values[c] = Value(unquote(text));
+      } else if (columns_[c].type == Type::kBool) {
+        values[c] = Value(text == "true");
+      } else if (!parse_value(text, columns_[c].type, values[c])) {
+        row_error = Status::InvalidArgument(path_ + ": row " + std::to_string(line) + ": column '" + columns_[c].name +
+                                            "': expected " + std::string(type_name(columns_[c].type)) + ", found " + text);
+      }
+    }
+    return true;
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  static std::string unquote(const std::string& q) {
+    std::string out;
+    for (std::size_t i = 1; i + 1 < q.size(); ++i) {
+      if (q[i] != '\\' || i + 2 >= q.size()) {
+        out += q[i];
+      } else if (q[i + 1] == 'x' && i + 3 < q.size()) {
+        out += static_cast<char>(std::stoi(q.substr(i + 2, 2), nullptr, 16));
+        i += 3;
+      } else {
+        out += q[++i];
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<parquet::ParquetReader> reader_;
+  std::vector<ColumnDecl> columns_;
+  std::vector<int> index_;
+  std::string path_;
+  std::vector<std::vector<std::string>> rows_;
+  std::size_t group_ = 0, at_ = 0;
+  std::uint64_t row_number_ = 0;
+};
+
+Result<std::unique_ptr<TableReader>> open_parquet(const TableConfig& config) {
+  auto r = parquet::ParquetReader::open(config.path);
+  if (!r.ok()) return r.status();
+  std::vector<int> index;
+  const auto& cols = (*r)->info().columns;
+  for (const auto& c : config.columns) {
+    auto it = std::find_if(cols.begin(), cols.end(), [&](const parquet::Column& p) { return p.name == c.name; });
+    if (it == cols.end()) {
+      return Status::InvalidArgument(config.path + ": no column '" + c.name + "' in the file (declared at " + c.where.str() + ")");
+    }
+    using parquet::ColumnType;
+    const bool fits = (c.type == Type::kInt64 && (it->type == ColumnType::kInt64 || it->type == ColumnType::kInt32)) ||
+                      (c.type == Type::kDouble && (it->type == ColumnType::kDouble || it->type == ColumnType::kFloat)) ||
+                      (c.type == Type::kString && it->type == ColumnType::kString) ||
+                      (c.type == Type::kBool && it->type == ColumnType::kBool);
+    if (!fits) {
+      return Status::InvalidArgument(config.path + ": column '" + c.name + "' cannot be read as " +
+                                     std::string(type_name(c.type)) + " (declared at " + c.where.str() + ")");
+    }
+    index.push_back(static_cast<int>(it - cols.begin()));
+  }
+  return std::unique_ptr<TableReader>(new ParquetTable(std::move(*r), config.columns, std::move(index), config.path));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TableReader>> TableReader::open(const TableConfig& config) {
+  if (config.format == Format::kParquet) return open_parquet(config);
   if (config.format == Format::kJsonl) {
     std::FILE* f = config.path == "-" ? stdin : std::fopen(config.path.c_str(), "rb");
     if (!f) return Status::NotFound("cannot open " + config.path);

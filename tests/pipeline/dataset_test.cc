@@ -1,4 +1,6 @@
 #include "../../src/pipeline/dataset.h"
+#include "sluice/output_stream.h"
+#include "sluice/parquet/writer.h"
 
 #include <gtest/gtest.h>
 
@@ -53,6 +55,61 @@ TEST(Dataset, CompositeKeysNullsAndJsonLines) {
   ASSERT_EQ(d->find({&a, &b2}), 1);
   EXPECT_TRUE(d->at(0, 2).is_null());
   EXPECT_DOUBLE_EQ(d->at(1, 2).as_double(), 3.5);
+}
+
+TEST(Dataset, AParquetFileSluiceWroteLoadsValueForValue) {
+  using namespace sluice::parquet;
+  Schema schema = *Schema::make({{.name = "id", .type = ColumnType::kInt64},
+                                 {.name = "name", .type = ColumnType::kString, .nullable = true},
+                                 {.name = "w", .type = ColumnType::kDouble},
+                                 {.name = "ok", .type = ColumnType::kBool}});
+  const std::string path = ::testing::TempDir() + "/sluice-dataset-" + std::to_string(::getpid()) + ".parquet";
+  const std::vector<std::string> names = {"plain", "with \"quotes\"", "back\\slash", std::string("ctl\x01\n"), "null", ""};
+  ColumnBatch b;
+  b.rows = 3000;
+  b.columns.resize(4);
+  for (std::size_t i = 0; i < b.rows; ++i) {
+    b.columns[0].i64.push_back(static_cast<std::int64_t>(i) * 3);
+    if (i % 7 == 3) {
+      b.columns[1].append_string("");
+      b.columns[1].set_null(i, b.rows);
+    } else {
+      b.columns[1].append_string(names[i % names.size()]);
+    }
+    b.columns[2].f64.push_back(0.1 * static_cast<double>(i) + 1e-13);
+    b.columns[3].b.push_back(i % 2);
+  }
+  {
+    auto out = *open_local_file(path);
+    auto w = *ParquetWriter::open(schema, {.row_group_rows = 1000}, std::move(out));
+    ASSERT_TRUE(w->write(b).ok());
+    ASSERT_TRUE(w->close().ok());
+  }
+  TableConfig t = table(path, {{"w", Type::kDouble, {}}, {"id", Type::kInt64, {}}, {"name", Type::kString, {}},
+                               {"ok", Type::kBool, {}}}, {"id"});
+  ASSERT_EQ(t.format, Format::kCsv) << "the test sets the format";
+  t.format = Format::kParquet;
+  auto d = Dataset::load("p", t);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  ASSERT_EQ(d->rows(), 3000u);
+  for (std::size_t i = 0; i < 3000; ++i) {
+    Value k(static_cast<std::int64_t>(i * 3));
+    std::int64_t row = d->find({&k});
+    ASSERT_EQ(row, static_cast<std::int64_t>(i));
+    EXPECT_EQ(d->at(i, 0).as_double(), 0.1 * static_cast<double>(i) + 1e-13) << "exact bits, row " << i;
+    if (i % 7 == 3) {
+      EXPECT_TRUE(d->at(i, 2).is_null()) << i;
+    } else {
+      EXPECT_EQ(d->at(i, 2).as_string(), names[i % names.size()]) << i;
+    }
+    EXPECT_EQ(d->at(i, 3).as_bool(), i % 2 == 1) << i;
+  }
+  auto wrong = Dataset::load("p", [&] {
+    TableConfig x = table(path, {{"name", Type::kInt64, {}}}, {"name"});
+    x.format = Format::kParquet;
+    return x;
+  }());
+  EXPECT_NE(wrong.status().message().find("column 'name' cannot be read as int64"), std::string::npos) << wrong.status().message();
 }
 
 TEST(Dataset, ErrorsNameTheFileAndLine) {

@@ -55,11 +55,15 @@ class ParquetReader {
   // The first `n` rows, each value rendered as text ("null" for nulls,
   // strings quoted, timestamps in ISO 8601 UTC, lists in brackets).
   Result<std::vector<std::vector<std::string>>> head(std::size_t n);
+  // Every row of row group `g`, rendered the same way (doubles in their
+  // shortest exact form, strings with \" \\ and \xNN escapes).
+  Result<std::vector<std::vector<std::string>>> row_group(std::size_t g);
 
  private:
   struct Chunk;
   ParquetReader() = default;
   Status read_at(std::uint64_t offset, std::size_t n, std::string& out) const;
+  Status render_group(std::size_t g, std::size_t want, std::vector<std::vector<std::string>>& rows);
   int fd_ = -1;
   std::string path_;
   FileInfo info_;
