@@ -51,6 +51,9 @@ class CsvReader {
   // unquoted field, a count of fields unlike the header's).
   Result<bool> next(CsvRecord& rec);
 
+  // Bytes of the file consumed so far (for progress).
+  std::uint64_t position() const;
+
  private:
   CsvReader(std::string path, std::FILE* f, char delimiter);
   int get();

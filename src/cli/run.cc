@@ -35,6 +35,19 @@ std::string human_bytes(double b) {
   return buf;
 }
 
+// "12% of the input, ETA 1m05s" from the bytes read, or "" when the input's
+// size is unknown.
+std::string eta(const Progress& p) {
+  if (p.input_bytes_total == 0 || p.input_bytes == 0 || p.read == 0 || p.done() == 0) return "";
+  const double fraction = std::min(1.0, static_cast<double>(p.input_bytes) / static_cast<double>(p.input_bytes_total));
+  const double total = static_cast<double>(p.read) / fraction;  // records, estimated
+  const double rate = static_cast<double>(p.done()) / p.seconds;
+  const auto left = static_cast<long long>(std::max(0.0, (total - static_cast<double>(p.done())) / rate));
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " | %.0f%% of the input, ETA %lldm%02llds", 100 * fraction, left / 60, left % 60);
+  return buf;
+}
+
 std::string progress_line(const Progress& p) {
   char buf[256];
   double rate = p.seconds > 0 ? static_cast<double>(p.done()) / p.seconds : 0;
@@ -46,7 +59,7 @@ std::string progress_line(const Progress& p) {
                 static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests_waiting),
                 static_cast<unsigned long long>(p.requests),
                 static_cast<unsigned long long>(p.retries), static_cast<unsigned long long>(p.failures));
-  return buf;
+  return buf + eta(p);
 }
 
 void print_summary(const RunSummary& s, std::FILE* out) {

@@ -129,6 +129,11 @@ Result<bool> CsvReader::next(CsvRecord& rec) {
   return true;
 }
 
+std::uint64_t CsvReader::position() const {
+  long at = std::ftell(file_);
+  return at < 0 ? 0 : static_cast<std::uint64_t>(at) - (end_ - pos_);
+}
+
 CsvSource from_csv(std::string path, CsvOptions opt) {
   return CsvSource([path = std::move(path), opt = std::move(opt)](detail::FlowState& flow) -> Stream<CsvRecord> {
     auto& c = flow.add_stage(opt.name, "source");

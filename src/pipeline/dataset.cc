@@ -35,6 +35,7 @@ class CsvTable final : public TableReader {
     return true;
   }
   const std::string& path() const override { return path_; }
+  std::uint64_t position() const override { return reader_->position(); }
 
  private:
   std::unique_ptr<CsvReader> reader_;
@@ -78,6 +79,10 @@ class JsonlTable final : public TableReader {
     }
   }
   const std::string& path() const override { return path_; }
+  std::uint64_t position() const override {
+    long at = std::ftell(file_);
+    return at < 0 ? 0 : static_cast<std::uint64_t>(at);
+  }
 
  private:
   std::FILE* file_;
@@ -122,6 +127,7 @@ class ParquetTable final : public TableReader {
     return true;
   }
   const std::string& path() const override { return path_; }
+  std::uint64_t position() const override { return 0; }
 
  private:
   static std::string unquote(const std::string& q) {

@@ -63,6 +63,8 @@ class TableReader {
   // error "file:line: column 'x': ..." (the caller decides what it costs).
   virtual Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) = 0;
   virtual const std::string& path() const = 0;
+  // Bytes of the file consumed so far (0 when it cannot be told).
+  virtual std::uint64_t position() const = 0;
 };
 
 }  // namespace sluice::pipeline

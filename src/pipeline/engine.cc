@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -106,6 +107,8 @@ struct Engine::State {
   std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
   std::atomic<bool> read_all{false};
+  std::atomic<std::uint64_t> input_bytes{0};
+  std::uint64_t input_bytes_total = 0;
 
   State(std::unique_ptr<Plan> p, RunOptions o)
       : plan(std::move(p)),
@@ -122,6 +125,7 @@ struct Engine::State {
           auto out = detail::make_output<Record>(flow, c, plan->config.queue_capacity, 1);
           flow.spawn_thread(c, [this, out, &c]() -> Status {
             detail::SenderGuard guard(*out);
+            std::uint64_t before = 0;  // bytes of the files already read
             for (const std::string& file : inputs) {
               TableConfig t = plan->config.input;
               t.path = file;
@@ -147,10 +151,13 @@ struct Engine::State {
                   r.dead_error = row_error.message();
                 }
                 read.fetch_add(1, std::memory_order_relaxed);
+                if ((line & 63) == 0) input_bytes.store(before + (*reader)->position(), std::memory_order_relaxed);
                 c.count_in();
                 if (!out->send_blocking(std::move(r))) return Status();
                 c.count_out();
               }
+              before += (*reader)->position();
+              input_bytes.store(before, std::memory_order_relaxed);
             }
             read_all = true;
             return Status();
@@ -534,6 +541,15 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   } else {
     st->inputs.push_back(c.input.path);
   }
+  for (const auto& f : st->inputs) {
+    std::error_code ec;
+    auto size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
+    if (f == "-" || ec) {
+      st->input_bytes_total = 0;  // unknown: no estimate of the total
+      break;
+    }
+    st->input_bytes_total += size;
+  }
 
   if (!c.steps.empty()) {
     http::ClientOptions h{.base_url = c.http.base_url,
@@ -659,6 +675,8 @@ Progress Engine::progress() const {
   }
   p.answer_retries = st.answer_retries.load();
   p.requests_waiting = st.requests_waiting.load();
+  p.input_bytes = st.input_bytes.load();
+  p.input_bytes_total = st.input_bytes_total;
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
 }

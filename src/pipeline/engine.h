@@ -47,6 +47,8 @@ struct Progress {
   std::uint64_t failures = 0;  // requests that failed after their retries
   std::uint64_t answer_retries = 0;  // 2xx answers that could not be read, asked for again
   double seconds = 0;
+  std::uint64_t input_bytes = 0;        // consumed so far
+  std::uint64_t input_bytes_total = 0;  // of every input file; 0: unknown (standard input)
   std::uint64_t done() const { return written + filtered + not_joined + dead_lettered; }
 };
 

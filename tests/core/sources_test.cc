@@ -54,6 +54,23 @@ TEST(CsvReader, LastLineWithoutNewlineIsARecord) {
   EXPECT_EQ((*recs)[1].fields[0], "2");
 }
 
+TEST(CsvReader, PositionCountsTheBytesConsumed) {
+  std::string text = "id,v\n";
+  for (int i = 0; i < 20000; ++i) text += std::to_string(i) + ",x\n";  // larger than the read buffer
+  auto r = CsvReader::open(write_file("position.csv", text));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->position(), 5u) << "the header";
+  CsvRecord rec;
+  std::uint64_t expected = 5;
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_TRUE(*(*r)->next(rec));
+    expected += std::to_string(i).size() + 3;
+    ASSERT_EQ((*r)->position(), expected) << "record " << i;
+  }
+  EXPECT_FALSE(*(*r)->next(rec));
+  EXPECT_EQ((*r)->position(), text.size());
+}
+
 TEST(CsvReader, WrongFieldCountNamesFileAndLine) {
   std::string path = write_file("short.csv", "id,name\n1,a\n2\n");
   auto recs = read_all(path);
