@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace sluice::pipeline {
 
@@ -106,6 +107,9 @@ struct Engine::State {
   std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0};
   std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
+  // Fan-out requests run as coroutines of their own; a cancelled run can end
+  // before them, and the engine must not go away under them.
+  std::atomic<std::uint64_t> children{0};
   std::atomic<bool> read_all{false};
   std::atomic<std::uint64_t> input_bytes{0};
   std::uint64_t input_bytes_total = 0;
@@ -252,9 +256,14 @@ struct Engine::State {
     auto shared = std::make_shared<Shared>(n);
     auto ex = co_await asio::this_coro::executor;
     for (std::size_t i = 0; i < n; ++i) {
+      children.fetch_add(1, std::memory_order_relaxed);
       asio::co_spawn(
           ex,
           [](State* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req) -> asio::awaitable<void> {
+            struct Leave {
+              std::atomic<std::uint64_t>& n;
+              ~Leave() { n.fetch_sub(1, std::memory_order_release); }
+            } leave{st->children};
             sh->answers[i] = co_await st->call(std::move(req), true, sh->urls[i]);
             int index = static_cast<int>(i);
             (void)sh->done.try_send(index);
@@ -620,6 +629,10 @@ RunSummary Engine::run() {
     std::lock_guard lock(st.run_mu);
     st.handle = nullptr;
   }
+  // Only after an abort can fan-out requests outlive the run: those waiting
+  // for a slot fail at once (the gate is closed), those sent end by their
+  // deadline at the latest.
+  while (st.children.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   for (auto& [dir, writer] : st.writers) {
     if (!status.ok()) {
@@ -688,9 +701,14 @@ http::ClientStats Engine::http_stats() const {
 void Engine::stop() { state_->stopping = true; }
 
 void Engine::abort() {
-  state_->stopping = true;
-  std::lock_guard lock(state_->run_mu);
-  if (state_->handle) state_->handle->cancel();
+  State& st = *state_;
+  st.stopping = true;
+  // Records waiting for a request slot, and requests waiting in the client,
+  // give up at once instead of being sent one by one as slots free up.
+  st.gate.close();
+  if (st.client) st.client->close();
+  std::lock_guard lock(st.run_mu);
+  if (st.handle) st.handle->cancel();
 }
 
 std::string RunSummary::to_json() const {

@@ -87,7 +87,9 @@ class Engine {
   // Stops reading input; records already read finish and files are
   // committed. Safe from a signal-handling thread.
   void stop();
-  // Abandons the run: nothing more is committed.
+  // Abandons the run: nothing more is committed. Records waiting for a
+  // request slot give up at once; requests already sent end by their
+  // deadline at the latest, and run() returns after them.
   void abort();
 
  private:
