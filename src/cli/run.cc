@@ -105,7 +105,7 @@ std::string metrics_page(const Engine& e) {
   line("sluice_records_total{outcome=\"dead_lettered\"}", p.dead_lettered);
   metric("sluice_records_in_flight", "gauge", "Records read and not yet done.");
   line("sluice_records_in_flight", p.read - std::min(p.read, p.done()));
-  metric("sluice_record_bytes_in_flight", "gauge", "Bytes of parsed answers held by records waiting for aggregation.");
+  metric("sluice_record_bytes_in_flight", "gauge", "Bytes of answers held by records whose requests are still going on.");
   line("sluice_record_bytes_in_flight", p.bytes_in_flight);
   metric("sluice_http_requests_total", "counter", "HTTP requests started.");
   line("sluice_http_requests_total", h.requests);

@@ -223,7 +223,7 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
     if (!more.ok()) return Status(more.status().code(), "dataset '" + name + "': " + more.status().message());
     if (!*more) break;
     if (!row_error.ok()) return Status(row_error.code(), "dataset '" + name + "': " + row_error.message());
-    if (Status s = d.add_row(std::move(row), (*reader)->path() + ":" + std::to_string(line)); !s.ok()) {
+    if (Status s = d.add_row(std::move(row), (*reader)->path(), line); !s.ok()) {
       return Status(s.code(), "dataset '" + name + "': " + s.message());
     }
     if (d.int_key_) lines.push_back(line);
@@ -295,10 +295,11 @@ std::string Dataset::encode_key(const std::vector<const Value*>& key) const {
   return k;
 }
 
-Status Dataset::add_row(std::vector<Value> row, const std::string& where) {
+Status Dataset::add_row(std::vector<Value> row, const std::string& path, std::uint64_t line) {
+  auto where = [&] { return path + ":" + std::to_string(line); };  // for messages only
   std::vector<const Value*> key;
   for (std::size_t c : key_columns_) {
-    if (row[c].is_null()) return Status::InvalidArgument(where + ": the key column '" + columns_[c].name + "' is empty");
+    if (row[c].is_null()) return Status::InvalidArgument(where() + ": the key column '" + columns_[c].name + "' is empty");
     key.push_back(&row[c]);
   }
   const auto r = static_cast<std::uint32_t>(rows_);
@@ -308,7 +309,7 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& where) {
   if (!fresh) {
     std::string shown;
     for (std::size_t i = 0; i < key.size(); ++i) shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
-    return Status::InvalidArgument(where + ": duplicate key " + shown);
+    return Status::InvalidArgument(where() + ": duplicate key " + shown);
   }
   if (data_.columns.empty()) {
     for (const auto& c : columns_) data_.columns.push_back({.type = c.type});

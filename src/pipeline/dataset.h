@@ -30,7 +30,7 @@ class Dataset {
 
  private:
   std::string encode_key(const std::vector<const Value*>& key) const;
-  Status add_row(std::vector<Value> row, const std::string& where);
+  Status add_row(std::vector<Value> row, const std::string& path, std::uint64_t line);
 
   std::string name_;
   std::vector<ColumnDecl> columns_;

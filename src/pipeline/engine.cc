@@ -33,7 +33,7 @@ struct Answer {
 
 struct Record {
   std::uint64_t line = 0;
-  std::string source;  // the input file
+  std::uint32_t input = 0;  // which input file (an index into the engine's list)
   std::vector<Value> slots;
   std::vector<Answer> answers;  // while its requests go on
   std::size_t body_bytes = 0;   // of those answers
@@ -47,10 +47,20 @@ struct Chunk {
   std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
-  std::size_t body_bytes = 0;
 };
 
 std::string json_string(std::string_view s) { return Value(std::string(s)).to_json(); }
+
+// Counts itself in `n` while it lives (`enter` false: the caller counted it).
+struct Counted {
+  explicit Counted(std::atomic<std::uint64_t>& counter, bool enter = true) : n(counter) {
+    if (enter) n.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Counted() { n.fetch_sub(1, std::memory_order_release); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  std::atomic<std::uint64_t>& n;
+};
 
 double cpu_now() {
   rusage u{};
@@ -130,7 +140,8 @@ struct Engine::State {
           flow.spawn_thread(c, [this, out, &c]() -> Status {
             detail::SenderGuard guard(*out);
             std::uint64_t before = 0;  // bytes of the files already read
-            for (const std::string& file : inputs) {
+            for (std::uint32_t file_index = 0; file_index < inputs.size(); ++file_index) {
+              const std::string& file = inputs[file_index];
               TableConfig t = plan->config.input;
               t.path = file;
               auto reader = TableReader::open(t);
@@ -146,7 +157,7 @@ struct Engine::State {
                 if (!*more) break;
                 Record r;
                 r.line = line;
-                r.source = (*reader)->path();
+                r.input = file_index;
                 r.slots.resize(plan->slot_names.size());
                 std::move(row.begin(), row.end(), r.slots.begin());
                 if (!row_error.ok()) {
@@ -192,9 +203,9 @@ struct Engine::State {
     return req;
   }
 
-  // One request through the pipeline's gate: a 2xx answer's body, or why not.
-  asio::awaitable<Result<std::string>> call(http::Request req, bool urgent, std::string& url) {
-    url = client->display_url(req);
+  // One request through the pipeline's gate: a 2xx answer's body, or why
+  // not. (Callers name the URL only when it failed: see url_of.)
+  asio::awaitable<Result<std::string>> call(http::Request req, bool urgent) {
     requests_waiting.fetch_add(1, std::memory_order_relaxed);
     bool got = co_await gate.acquire(urgent);
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
@@ -204,10 +215,15 @@ struct Engine::State {
     Result<http::Response> resp = co_await client->send(std::move(req));
     if (!resp.ok()) co_return resp.status();
     if (resp->status < 200 || resp->status > 299) {
-      co_return Status::Unavailable(std::string(http::to_string(method)) + " " + url + ": HTTP " + std::to_string(resp->status) +
+      co_return Status::Unavailable(std::string(http::to_string(method)) + ": HTTP " + std::to_string(resp->status) +
                                     (resp->body.empty() ? "" : ": " + resp->body.substr(0, 200)));
     }
     co_return std::move(resp->body);
+  }
+
+  // The URL of a step's request for `r`, as messages show it (secrets redacted).
+  std::string url_of(const StepPlan& s, const Record& r, std::int64_t loop) const {
+    return client->display_url(request_for(s, r, loop));
   }
 
   static void kill(Record& r, const std::string& step, std::string url, const Status& s) {
@@ -223,48 +239,45 @@ struct Engine::State {
   // small, and later steps need them). An answer that is not what the step
   // expects is asked for again, up to the retry policy's attempts.
   asio::awaitable<bool> single(const StepPlan& s, int si, Record& r) {
-    std::string url;
     Status last;
     for (int attempt = 1; attempt <= attempts(); ++attempt) {
       if (attempt > 1) answer_retries.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> body = co_await call(request_for(s, r, 0), si > 0, url);
+      Result<std::string> body = co_await call(request_for(s, r, 0), si > 0);
       if (!body.ok()) {
-        kill(r, s.name, std::move(url), body.status());
+        kill(r, s.name, url_of(s, r, 0), body.status());
         co_return false;
       }
-      std::vector<Value> values;
-      last = s.fields->extract(*body, values);
-      if (!last.ok()) continue;
-      for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
+      if (!s.fields->fields().empty()) {  // a step with arrays only is parsed once, on the CPU pool
+        std::vector<Value> values;
+        last = s.fields->extract(*body, values);
+        if (!last.ok()) continue;
+        for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
+      }
       if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
       co_return true;
     }
-    kill(r, s.name, std::move(url), Status(last.code(), "cannot read the answer: " + last.message()));
+    kill(r, s.name, url_of(s, r, 0), Status(last.code(), "cannot read the answer: " + last.message()));
     co_return false;
   }
 
   // Every answer of a fan-out, concurrently; they come back in any order
   // and are kept in the order of the loop variable.
-  asio::awaitable<bool> fan_out(const StepPlan& s, Record& r, std::int64_t first, std::int64_t end) {
+  asio::awaitable<bool> fan_out(const StepPlan& s, int si, Record& r, std::int64_t first, std::int64_t end) {
     struct Shared {
       std::vector<Result<std::string>> answers;
-      std::vector<std::string> urls;
       Channel<int> done;
-      explicit Shared(std::size_t n) : answers(n, Status::Cancelled("not sent")), urls(n), done(n) {}
+      explicit Shared(std::size_t n) : answers(n, Status::Cancelled("not sent")), done(n) {}
     };
     const auto n = static_cast<std::size_t>(end - first);
     auto shared = std::make_shared<Shared>(n);
     auto ex = co_await asio::this_coro::executor;
     for (std::size_t i = 0; i < n; ++i) {
-      children.fetch_add(1, std::memory_order_relaxed);
+      children.fetch_add(1, std::memory_order_relaxed);  // before it starts: run() waits for zero
       asio::co_spawn(
           ex,
           [](State* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req) -> asio::awaitable<void> {
-            struct Leave {
-              std::atomic<std::uint64_t>& n;
-              ~Leave() { n.fetch_sub(1, std::memory_order_release); }
-            } leave{st->children};
-            sh->answers[i] = co_await st->call(std::move(req), true, sh->urls[i]);
+            Counted counted(st->children, false);
+            sh->answers[i] = co_await st->call(std::move(req), true);
             int index = static_cast<int>(i);
             (void)sh->done.try_send(index);
           }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i))),
@@ -275,12 +288,12 @@ struct Engine::State {
     }
     for (std::size_t i = 0; i < n; ++i) {
       if (!shared->answers[i].ok()) {
-        kill(r, s.name, shared->urls[i], shared->answers[i].status());
+        kill(r, s.name, url_of(s, r, first + static_cast<std::int64_t>(i)), shared->answers[i].status());
         co_return false;
       }
     }
     for (std::size_t i = 0; i < n; ++i) {
-      keep(r, static_cast<int>(&s - plan->steps.data()), first + static_cast<std::int64_t>(i), std::move(*shared->answers[i]));
+      keep(r, si, first + static_cast<std::int64_t>(i), std::move(*shared->answers[i]));
     }
     co_return true;
   }
@@ -305,27 +318,33 @@ struct Engine::State {
       if (index == r.answers.size()) break;
       const Answer& a = r.answers[index];
       const StepPlan& s = plan->steps[static_cast<std::size_t>(a.step)];
-      std::string url;
       if (attempt >= attempts()) {
-        kill(r, s.name, client->display_url(request_for(s, r, a.loop)), Status(why.code(), "cannot read the answer: " + why.message()));
+        kill(r, s.name, url_of(s, r, a.loop), Status(why.code(), "cannot read the answer: " + why.message()));
         break;
       }
       answer_retries.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> again = co_await call(request_for(s, r, a.loop), true, url);
+      Result<std::string> again = co_await call(request_for(s, r, a.loop), true);
       if (!again.ok()) {
-        kill(r, s.name, std::move(url), again.status());
+        kill(r, s.name, url_of(s, r, a.loop), again.status());
         break;
       }
-      body_bytes.fetch_add(again->size(), std::memory_order_relaxed);
-      body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.answers[index].body.size()), std::memory_order_relaxed);
-      r.body_bytes += again->size() - r.answers[index].body.size();
+      release(r.answers[index].body.size());
+      r.body_bytes -= r.answers[index].body.size();
       r.answers[index].body = std::move(*again);
+      r.body_bytes += r.answers[index].body.size();
+      body_bytes.fetch_add(r.answers[index].body.size(), std::memory_order_relaxed);
     }
-    body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.body_bytes), std::memory_order_relaxed);
+    drop_answers(r);
+  }
+
+  // The answers a record holds, and the gauge of their bytes, let go.
+  void drop_answers(Record& r) {
+    release(r.body_bytes);
+    r.body_bytes = 0;
     r.answers.clear();
     r.answers.shrink_to_fit();
-    r.body_bytes = 0;
   }
+  void release(std::uint64_t bytes) { body_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 
   // Parse, join, evaluate (on a CPU thread). The index of an answer that
   // could not be read, or answers.size() when the record is done (written
@@ -369,11 +388,18 @@ struct Engine::State {
 
   asio::awaitable<Record> fetch(Record r) {
     if (r.outcome == Record::Outcome::kDead) co_return r;
-    in_flight.fetch_add(1, std::memory_order_relaxed);
-    struct Leave {
-      std::atomic<std::uint64_t>& n;
-      ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
-    } leave{in_flight};
+    Counted counted(in_flight);
+    co_await run_steps(r);
+    if (r.outcome == Record::Outcome::kPending) {
+      co_await finish(r);
+    } else {
+      drop_answers(r);  // filtered, or dead: only the row or the error goes on
+    }
+    co_return r;
+  }
+
+  // The record's steps in order, until one filters it out or fails.
+  asio::awaitable<void> run_steps(Record& r) {
     const auto& steps = plan->steps;
     for (std::size_t si = 0; si < steps.size(); ++si) {
       const StepPlan& s = steps[si];
@@ -382,30 +408,22 @@ struct Engine::State {
         auto range = s.for_each->eval_range(env);
         if (!range.ok()) {
           kill(r, s.name, "", range.status());
-          co_return r;
+          co_return;
         }
         auto [first, end] = *range;
         if (end - first > 10000) {
           kill(r, s.name, "", Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than 10000)"));
-          co_return r;
+          co_return;
         }
-        if (end > first && !co_await fan_out(s, r, first, end)) co_return r;
+        if (end > first && !co_await fan_out(s, static_cast<int>(si), r, first, end)) co_return;
       } else if (!co_await single(s, static_cast<int>(si), r)) {
-        co_return r;
+        co_return;
       }
       if (s.keep_if && !s.keep_if->eval_condition(env)) {
         r.outcome = Record::Outcome::kFiltered;
-        break;
+        co_return;
       }
     }
-    if (r.outcome == Record::Outcome::kPending) {
-      co_await finish(r);
-    } else {
-      body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), r.body_bytes), std::memory_order_relaxed);
-      r.answers.clear();
-      r.body_bytes = 0;
-    }
-    co_return r;
   }
 
   // ---- CPU: join, parse, aggregate into columns ---------------------------------
@@ -417,7 +435,7 @@ struct Engine::State {
       key += (i ? "," : "") + json_string(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
     }
     key += "}";
-    std::string line = "{\"input\":" + json_string(r.source) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
+    std::string line = "{\"input\":" + json_string(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
                        ",\"step\":" + json_string(r.dead_step);
     if (!r.dead_url.empty()) line += ",\"url\":" + json_string(r.dead_url);
     line += ",\"error\":" + json_string(r.dead_error) + "}\n";
@@ -485,7 +503,6 @@ struct Engine::State {
           out.dead.push_back(dead_line(r));
           break;
       }
-      out.body_bytes += r.body_bytes;  // a dead record's answers, still held
     }
     return out;
   }
@@ -501,7 +518,6 @@ struct Engine::State {
   }
 
   Status write(Chunk chunk) {
-    body_bytes.fetch_sub(std::min<std::uint64_t>(body_bytes.load(), chunk.body_bytes), std::memory_order_relaxed);
     for (auto& [dir, batch] : chunk.parts) {
       auto it = writers.find(dir);
       if (it == writers.end()) {
