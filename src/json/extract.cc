@@ -135,28 +135,54 @@ void pad(std::string& body) {
 }
 
 Extractor::Extractor(std::vector<FieldSpec> fields) : fields_(std::move(fields)) {
-  for (const auto& f : fields_) paths_.push_back(split_path(f.path));
+  for (const auto& f : fields_) {
+    paths_.push_back(split_path(f.path));
+    ++(f.list ? lists_ : scalars_);
+  }
 }
 
-Status Extractor::extract(std::string& body, std::vector<Value>& out) const {
+namespace {
+
+// The elements of the array `v` as values of `f.type`.
+Status read_list(dom::element v, const FieldSpec& f, std::vector<Value>& out) {
+  dom::array a;
+  if (v.get_array().get(a)) return field_error(f, "expected an array");
+  out.clear();
+  for (dom::element e : a) {
+    if (e.is_null()) return field_error(f, "element " + std::to_string(out.size()) + " is null");
+    Value x;
+    if (Status s = read_value(e, f, x); !s.ok()) {
+      return Status(s.code(), s.message() + " (element " + std::to_string(out.size()) + ")");
+    }
+    out.push_back(std::move(x));
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status Extractor::extract(std::string& body, std::vector<Value>& out, std::vector<std::vector<Value>>* lists) const {
   pad(body);
-  out.resize(fields_.size());
+  out.resize(scalars_);
+  if (lists_ > 0) lists->resize(lists_);
   dom::element doc;
   if (auto e = thread_parser().parse(body.data(), body.size(), false).get(doc)) {
     return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(e));
   }
+  std::size_t scalar = 0, list = 0;
   for (std::size_t i = 0; i < fields_.size(); ++i) {
+    const FieldSpec& f = fields_[i];
     dom::element v;
     auto err = walk(doc, paths_[i], v);
     if (err == simdjson::NO_SUCH_FIELD) {
-      if (fields_[i].optional) {
-        out[i] = Value();
-        continue;
-      }
-      return field_error(fields_[i], "missing");
+      if (!f.optional) return field_error(f, "missing");
+      if (f.list) (*lists)[list++].clear();
+      else out[scalar++] = Value();
+      continue;
     }
     if (err) return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(err));
-    if (Status s = read_value(v, fields_[i], out[i]); !s.ok()) return s;
+    Status s = f.list ? read_list(v, f, (*lists)[list++]) : read_value(v, f, out[scalar++]);
+    if (!s.ok()) return s;
   }
   return Status();
 }

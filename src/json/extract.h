@@ -18,22 +18,26 @@ using pipeline::Value;
 struct FieldSpec {
   std::string name;      // for messages
   std::string path;      // dotted: "item.stats.score"
-  Type type = Type::kString;
-  bool optional = false;  // a missing field is null instead of an error
+  Type type = Type::kString;  // with `list`, the elements' type
+  bool list = false;          // an array of scalars (no nulls)
+  bool optional = false;      // a missing field is null (a list: empty) instead of an error
 };
 
 // Compiles paths once (to JSON pointers).
 class Extractor {
  public:
   explicit Extractor(std::vector<FieldSpec> fields);
-  // One value per field, in order. Fails with kDataLoss naming the field:
-  // malformed JSON, a missing field, a value of another type.
-  Status extract(std::string& body, std::vector<Value>& out) const;
+  // One value per scalar field into `out` and one list per list field into
+  // `lists` (each in the order of the fields). Fails with kDataLoss naming
+  // the field: malformed JSON, a missing field, a value of another type.
+  // REQUIRES: `lists` is given when a field is a list.
+  Status extract(std::string& body, std::vector<Value>& out, std::vector<std::vector<Value>>* lists = nullptr) const;
   const std::vector<FieldSpec>& fields() const { return fields_; }
 
  private:
   std::vector<FieldSpec> fields_;
   std::vector<std::vector<std::string>> paths_;
+  std::size_t scalars_ = 0, lists_ = 0;
 };
 
 // An array of objects at `path`; each element's fields (direct members) go

@@ -94,6 +94,10 @@ struct Server::Impl {
       append_item_json(id, a.body);
       return a;
     }
+    if (rest == "/pages") {
+      append_pages_json(id, a.body);
+      return a;
+    }
     std::uint64_t page = 0;
     if (rest != "/events" || !query.starts_with("page=") || !parse_uint(query.substr(5), page) ||
         page >= pages_of(id)) {

@@ -49,6 +49,18 @@ void append_item_json(std::uint64_t id, std::string& out) {
   out += "\"}";
 }
 
+void append_pages_json(std::uint64_t id, std::string& out) {
+  out += "{\"id\":";
+  append_uint(id, out);
+  out += ",\"pages\":[";
+  const std::uint64_t pages = pages_of(id);
+  for (std::uint64_t p = 0; p < pages; ++p) {
+    if (p > 0) out += ',';
+    append_uint(p, out);
+  }
+  out += "]}";
+}
+
 void append_events_json(std::uint64_t id, std::uint64_t page, std::string& out) {
   out += "{\"id\":";
   append_uint(id, out);

@@ -26,6 +26,10 @@ constexpr std::uint64_t pages_of(std::uint64_t id) { return 1 + (mix(id) >> 16) 
 
 // GET /v1/items/{id}: {"id", "score", "pages", "kind", "name"}.
 void append_item_json(std::uint64_t id, std::string& out);
+// GET /v1/items/{id}/pages: {"id", "pages": [0, 1, ...]}, the item's page
+// numbers as a list (not part of the reference workload: it lets a pipeline
+// fan out over an array of an earlier answer).
+void append_pages_json(std::uint64_t id, std::string& out);
 // GET /v1/items/{id}/events?page=p: {"id", "page", "events": [200 x {"t","v","c"}]}.
 // REQUIRES: page < pages_of(id).
 void append_events_json(std::uint64_t id, std::uint64_t page, std::string& out);

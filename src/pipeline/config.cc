@@ -83,11 +83,15 @@ class Reader {
   std::optional<Type> type(const YAML::Node& n, const std::string& what) {
     auto s = string(n, what);
     if (!s) return std::nullopt;
-    if (*s == "int64" || *s == "int") return Type::kInt64;
-    if (*s == "double" || *s == "float64") return Type::kDouble;
-    if (*s == "string") return Type::kString;
-    if (*s == "bool") return Type::kBool;
-    error(n, what + ": unknown type '" + *s + "' (expected int64, double, string or bool)");
+    return type_named(n, *s, what);
+  }
+
+  std::optional<Type> type_named(const YAML::Node& n, std::string_view s, const std::string& what) {
+    if (s == "int64" || s == "int") return Type::kInt64;
+    if (s == "double" || s == "float64") return Type::kDouble;
+    if (s == "string") return Type::kString;
+    if (s == "bool") return Type::kBool;
+    error(n, what + ": unknown type '" + std::string(s) + "' (expected int64, double, string or bool)");
     return std::nullopt;
   }
 
@@ -271,7 +275,28 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
   return c;
 }
 
-std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::string& what) {
+// A field's type: `int64`, or with `lists`, `list<int64>` (an array of
+// scalars, which a later step may fan out over).
+void read_field_type(Reader& r, const YAML::Node& n, const std::string& what, bool lists, FieldConfig& f) {
+  auto s = r.string(n, what);
+  if (!s) return;
+  std::string_view t = *s;
+  if (t.starts_with("list<") && t.ends_with(">")) {
+    if (!lists) {
+      r.error(n, what + ": a list is not allowed here (only a step's fields may be lists)");
+      return;
+    }
+    f.list = true;
+    t = t.substr(5, t.size() - 6);
+    if (t == "bool") {
+      r.error(n, what + ": list<bool> is not supported (expected list<int64>, list<double> or list<string>)");
+      return;
+    }
+  }
+  if (auto type = r.type_named(n, t, what)) f.type = *type;
+}
+
+std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::string& what, bool lists) {
   std::vector<FieldConfig> out;
   if (!n.IsMap()) {
     r.error(n, what + ": expected a mapping of field names to types or {path, type, optional}");
@@ -285,11 +310,11 @@ std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::
     const std::string w = what + "." + f.name;
     if (!valid_name(f.name)) r.error(kv.first, w + ": not a valid name (letters, digits, _)");
     if (kv.second.IsScalar()) {
-      if (auto t = r.type(kv.second, w)) f.type = *t;
+      read_field_type(r, kv.second, w, lists, f);
     } else if (r.map(kv.second, w, {"path", "type", "optional"})) {
       if (kv.second["path"]) f.path = r.string(kv.second["path"], w + ".path").value_or(f.path);
       if (!kv.second["type"]) r.error(kv.second, w + ": 'type' is required");
-      else if (auto t = r.type(kv.second["type"], w + ".type")) f.type = *t;
+      else read_field_type(r, kv.second["type"], w + ".type", lists, f);
       if (kv.second["optional"]) f.optional = r.boolean(kv.second["optional"], w + ".optional").value_or(false);
     }
     out.push_back(std::move(f));
@@ -330,7 +355,7 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
       if (!valid_name(c.for_each_var)) r.error(f, what + ".for_each: '" + c.for_each_var + "' is not a valid name");
     }
   }
-  if (s["fields"]) c.fields = read_fields(r, s["fields"], what + ".fields");
+  if (s["fields"]) c.fields = read_fields(r, s["fields"], what + ".fields", /*lists=*/true);
   if (const auto& a = s["arrays"]) {
     if (!a.IsMap()) r.error(a, what + ".arrays: expected a mapping of array names to {path, fields}");
     else {
@@ -344,7 +369,7 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
         if (r.map(kv.second, w, {"path", "fields"})) {
           if (kv.second["path"]) ac.path = r.string(kv.second["path"], w + ".path").value_or(ac.path);
           if (!kv.second["fields"]) r.error(kv.second, w + ": 'fields' is required");
-          else ac.fields = read_fields(r, kv.second["fields"], w + ".fields");
+          else ac.fields = read_fields(r, kv.second["fields"], w + ".fields", /*lists=*/false);
         }
         c.arrays.push_back(std::move(ac));
       }

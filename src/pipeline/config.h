@@ -66,7 +66,8 @@ struct HttpConfig {
 struct FieldConfig {
   std::string name;
   std::string path;  // dotted; default: the name
-  Type type = Type::kString;
+  Type type = Type::kString;  // with `list`, the elements' type
+  bool list = false;          // `list<int64>`: an array of scalars
   bool optional = false;
   Where where;
 };

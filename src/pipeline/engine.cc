@@ -27,7 +27,7 @@ namespace {
 // An answer kept for its arrays until the record's last answer is in.
 struct Answer {
   int step = 0;
-  std::int64_t loop = 0;  // the for_each value it answered
+  std::int64_t loop = 0;  // the for_each value it answered (over a list: the element's index)
   std::string body;
 };
 
@@ -35,6 +35,7 @@ struct Record {
   std::uint64_t line = 0;
   std::uint32_t input = 0;  // which input file (an index into the engine's list)
   std::vector<Value> slots;
+  std::vector<std::vector<Value>> lists;  // list fields of its answers, while its requests go on
   std::vector<Answer> answers;  // while its requests go on
   std::size_t body_bytes = 0;   // of those answers
   std::vector<Value> row;       // the output columns, once computed
@@ -104,6 +105,7 @@ struct Engine::State {
   std::unique_ptr<ObjectStore> store;
   std::map<std::string, std::unique_ptr<parquet::RollingParquetWriter>> writers;  // by partition directory
   static constexpr std::size_t kMaxPartitions = 1024;
+  static constexpr std::int64_t kMaxFanOut = 10000;  // requests of one step for one record
   parquet::WriterOptions writer_options;
   std::unique_ptr<OutputStream> dead_stream;
   std::string dead_name;
@@ -183,10 +185,12 @@ struct Engine::State {
 
   // ---- requests ---------------------------------------------------------------
 
-  std::string render(const std::vector<Template::Piece>& pieces, const Record& r, std::int64_t loop) const {
+  // `loop` is the for_each value, or with `list`, the index of the value in it.
+  static std::string render(const std::vector<Template::Piece>& pieces, const Record& r, std::int64_t loop,
+                            const std::vector<Value>* list) {
     std::string out;
     for (const auto& p : pieces) {
-      if (p.hole == Template::kLoopVar) out += std::to_string(loop);
+      if (p.hole == Template::kLoopVar) out += list ? value_text((*list)[static_cast<std::size_t>(loop)]) : std::to_string(loop);
       else if (p.hole >= 0) out += value_text(r.slots[static_cast<std::size_t>(p.hole)]);
       else out += p.text;
     }
@@ -194,10 +198,11 @@ struct Engine::State {
   }
 
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
-    http::Request req{.method = s.method, .path = render(s.request.path, r, loop)};
-    for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop));
+    const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
+    http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list)};
+    for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
     if (!s.request.body.empty()) {
-      req.body = render(s.request.body, r, loop);
+      req.body = render(s.request.body, r, loop, list);
       req.headers.emplace_back("Content-Type", "application/json");
     }
     return req;
@@ -249,9 +254,14 @@ struct Engine::State {
       }
       if (!s.fields->fields().empty()) {  // a step with arrays only is parsed once, on the CPU pool
         std::vector<Value> values;
-        last = s.fields->extract(*body, values);
+        std::vector<std::vector<Value>> lists;
+        last = s.fields->extract(*body, values, &lists);
         if (!last.ok()) continue;
         for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
+        if (!lists.empty()) {
+          r.lists.resize(plan->list_names.size());
+          for (std::size_t j = 0; j < lists.size(); ++j) r.lists[static_cast<std::size_t>(s.first_list) + j] = std::move(lists[j]);
+        }
       }
       if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
       co_return true;
@@ -343,6 +353,8 @@ struct Engine::State {
     r.body_bytes = 0;
     r.answers.clear();
     r.answers.shrink_to_fit();
+    r.lists.clear();
+    r.lists.shrink_to_fit();
   }
   void release(std::uint64_t bytes) { body_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 
@@ -404,15 +416,21 @@ struct Engine::State {
     for (std::size_t si = 0; si < steps.size(); ++si) {
       const StepPlan& s = steps[si];
       Env env{&r.slots, nullptr};
-      if (s.for_each) {
-        auto range = s.for_each->eval_range(env);
-        if (!range.ok()) {
-          kill(r, s.name, "", range.status());
-          co_return;
+      if (s.for_each || s.for_each_list >= 0) {
+        std::int64_t first = 0, end = 0;
+        if (s.for_each) {
+          auto range = s.for_each->eval_range(env);
+          if (!range.ok()) {
+            kill(r, s.name, "", range.status());
+            co_return;
+          }
+          std::tie(first, end) = *range;
+        } else {
+          end = static_cast<std::int64_t>(r.lists[static_cast<std::size_t>(s.for_each_list)].size());
         }
-        auto [first, end] = *range;
-        if (end - first > 10000) {
-          kill(r, s.name, "", Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than 10000)"));
+        if (end - first > kMaxFanOut) {
+          kill(r, s.name, "", Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than " +
+                                                            std::to_string(kMaxFanOut) + ")"));
           co_return;
         }
         if (end > first && !co_await fan_out(s, static_cast<int>(si), r, first, end)) co_return;

@@ -22,6 +22,11 @@ const Scope::Array* Scope::array(std::string_view name) const {
   return it == arrays_.end() ? nullptr : &it->second;
 }
 
+const std::pair<int, Type>* Scope::list(std::string_view name) const {
+  auto it = lists_.find(name);
+  return it == lists_.end() ? nullptr : &it->second;
+}
+
 namespace {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -48,6 +53,7 @@ std::string Scope::suggest(std::string_view name) const {
     if (d < best_d) best_d = d, best = n;
   };
   for (const auto& [n, _] : scalars_) consider(n);
+  for (const auto& [n, _] : lists_) consider(n);
   for (const auto& [n, a] : arrays_) {
     consider(n);
     for (const auto& [f, __] : a.fields) consider(n + "." + f);
@@ -382,6 +388,9 @@ class Parser {
           return use_array(t, std::move(n));
         }
       }
+    }
+    if (scope_.list(t.text)) {
+      return error(t, "'" + t.text + "' is a list: only a step's for_each can use it (fanning out over its elements)");
     }
     std::string hint = scope_.suggest(t.text);
     return error(t, "unknown name '" + t.text + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));

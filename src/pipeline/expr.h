@@ -35,14 +35,18 @@ class Scope {
   };
   void add_scalar(std::string name, int slot, Type type) { scalars_[std::move(name)] = {slot, type}; }
   void add_array(std::string name, Array a) { arrays_[std::move(name)] = std::move(a); }
+  // A list field (`list<int64>`): only a for_each may use it.
+  void add_list(std::string name, int index, Type type) { lists_[std::move(name)] = {index, type}; }
   const std::pair<int, Type>* scalar(std::string_view name) const;
   const Array* array(std::string_view name) const;
+  const std::pair<int, Type>* list(std::string_view name) const;
   // A near name for "did you mean" hints, or empty.
   std::string suggest(std::string_view name) const;
 
  private:
   std::map<std::string, std::pair<int, Type>, std::less<>> scalars_;
   std::map<std::string, Array, std::less<>> arrays_;
+  std::map<std::string, std::pair<int, Type>, std::less<>> lists_;
 };
 
 // What an expression is evaluated against: a record's scalar values by slot,

@@ -7,6 +7,12 @@ namespace sluice::pipeline {
 
 namespace {
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 class Planner {
  public:
   explicit Planner(bool load) : load_(load) {}
@@ -56,6 +62,9 @@ class Planner {
       std::string name = text.substr(open + 1, close - open - 1);
       if (!loop_var.empty() && name == loop_var) {
         out.push_back({"", Template::kLoopVar});
+      } else if (scope.list(name)) {
+        error(where, what + ": {" + name + "} is a list: fan out over its elements with for_each, e.g. {x: " + name +
+                         "} and {x} in the template");
       } else if (const auto* s = scope.scalar(name)) {
         out.push_back({"", s->first});
         t.slots.push_back(s->first);
@@ -106,12 +115,18 @@ class Planner {
       const std::set<std::string>& later = all_names;  // less what is in scope, checked first
       const std::string what = "step '" + s.name + "'";
       if (!s.for_each.empty()) {
-        sp.for_each = compile(s.for_each, scope, s.for_each_where, what + ": for_each",
-                              {.allow_aggregates = false, .allow_range = true});
-        if (sp.for_each && !sp.for_each->is_range()) {
-          error(s.for_each_where, what + ": for_each: expected range(first, end), e.g. range(0, item.pages)");
+        if (const auto* l = scope.list(trim(s.for_each))) {
+          sp.for_each_list = l->first;
+        } else {
+          sp.for_each = compile(s.for_each, scope, s.for_each_where, what + ": for_each",
+                                {.allow_aggregates = false, .allow_range = true});
+          if (sp.for_each && !sp.for_each->is_range()) {
+            error(s.for_each_where, what + ": for_each: expected range(first, end), e.g. range(0, item.pages), or a "
+                                           "list field of an earlier step");
+          }
         }
       }
+      const bool fans_out = sp.for_each || sp.for_each_list >= 0;
       // The URL: path, then query parameters.
       std::string path = s.url, query;
       if (auto q = path.find('?'); q != std::string::npos) {
@@ -135,16 +150,23 @@ class Planner {
       if (!s.body.empty()) sp.request.body = pieces(s.body, scope, s.for_each_var, s.where, what + ": body", later, sp.request);
 
       // Scalar fields: known from here on (keep_if may use them).
-      if (!s.fields.empty() && sp.for_each) {
+      if (!s.fields.empty() && fans_out) {
         error(s.where, what + ": a step with for_each answers many times: give it 'arrays' (aggregated over every "
                               "answer), not 'fields'");
       }
       std::vector<json::FieldSpec> specs;
       sp.first_slot = static_cast<int>(plan_->slot_names.size());
+      sp.first_list = static_cast<int>(plan_->list_names.size());
       for (const auto& f : s.fields) {
-        specs.push_back({.name = s.name + "." + f.name, .path = f.path, .type = f.type, .optional = f.optional});
         std::string full = s.name + "." + f.name;
-        scope.add_scalar(full, add_slot(full, f.type), f.type);
+        specs.push_back({.name = full, .path = f.path, .type = f.type, .list = f.list, .optional = f.optional});
+        if (f.list) {
+          scope.add_list(full, static_cast<int>(plan_->list_names.size()), f.type);
+          plan_->list_names.push_back(full);
+          plan_->list_types.push_back(f.type);
+        } else {
+          scope.add_scalar(full, add_slot(full, f.type), f.type);
+        }
       }
       sp.fields = std::make_unique<json::Extractor>(std::move(specs));
       for (const auto& a : s.arrays) {

@@ -86,6 +86,18 @@ TEST(Workload, EventsAnswerFollowsTheFormulas) {
   EXPECT_EQ(got, want);
 }
 
+TEST(Workload, PagesAnswerListsEveryPageNumber) {
+  for (std::uint64_t id : {1ULL, 2ULL, 3ULL, 77ULL}) {
+    const std::uint64_t pages = 1 + (mix(id) >> 16) % 4;
+    std::string want = "{\"id\":" + std::to_string(id) + ",\"pages\":[";
+    for (std::uint64_t p = 0; p < pages; ++p) want += (p ? "," : "") + std::to_string(p);
+    want += "]}";
+    std::string got;
+    append_pages_json(id, got);
+    EXPECT_EQ(got, want) << "id " << id;
+  }
+}
+
 TEST(Workload, DataFilesHoldEveryRecordAndTheJoinableEntities) {
   std::string dir = ::testing::TempDir() + "/sluice-workload";
   std::filesystem::create_directories(dir);
@@ -129,8 +141,12 @@ TEST(MockApiServer, ServesItemsAndEventsOverOneKeptAliveConnection) {
   want.clear();
   append_events_json(7, 0, want);
   EXPECT_EQ(events.body(), want);
+  auto pages = c.get_ok("/v1/items/7/pages");
+  want.clear();
+  append_pages_json(7, want);
+  EXPECT_EQ(pages.body(), want);
   EXPECT_EQ(server->stats().connections, 1u);
-  EXPECT_EQ(server->stats().requests, 2u);
+  EXPECT_EQ(server->stats().requests, 3u);
 }
 
 TEST(MockApiServer, UnknownIdsPagesAndPathsAnswer404) {
@@ -138,7 +154,7 @@ TEST(MockApiServer, UnknownIdsPagesAndPathsAnswer404) {
   TestClient c(server->port());
   for (std::string t : std::vector<std::string>{"/v1/items/101", "/v1/items/0", "/v1/items/abc", "/v1/items/-1", "/v2/items/1",
                         "/v1/items/1/events?page=" + std::to_string(pages_of(1)), "/v1/items/1/events",
-                        "/v1/items/1/other?page=0"}) {
+                        "/v1/items/1/other?page=0", "/v1/items/101/pages", "/v1/items/1/pages/x"}) {
     EXPECT_EQ(c.get_ok(t).result_int(), 404) << t;
   }
   EXPECT_EQ(c.get_ok("/v1/items/100").result_int(), 200);

@@ -98,6 +98,27 @@ TEST(PipelineFile, ForEachNeedsARangeAndArrays) {
   EXPECT_NE(m.find("for_each: expected range(first, end)"), std::string::npos) << m;
 }
 
+TEST(PipelineFile, ListFieldsAreForForEachOnly) {
+  const std::string listed =
+      replace(kGood, "fields: {score: double, pages: int64, kind: string}",
+              "fields: {score: double, pages: int64, kind: string, ids: \"list<int64>\"}");
+  EXPECT_EQ(error_of(replace(listed, "\"range(0, item.pages)\"", "item.ids")), "");
+  EXPECT_EQ(error_of(replace(listed, "\"range(0, item.pages)\"", "\" item.ids \"")), "");
+  std::string m = error_of(replace(listed, "item.score >= 0.3", "item.ids > 3"));
+  EXPECT_NE(m.find("p.yaml:10:14: step 'item': keep_if 'item.ids > 3': column 1: 'item.ids' is a list: only a step's "
+                   "for_each can use it"),
+            std::string::npos) << m;
+  m = error_of(replace(listed, "events?page={page}", "events?page={item.ids}"));
+  EXPECT_NE(m.find("step 'pages': URL: {item.ids} is a list: fan out over its elements with for_each"), std::string::npos)
+      << m;
+  m = error_of(replace(kGood, "fields: {t: int64,", "fields: {t: \"list<int64>\","));
+  EXPECT_NE(m.find("step 'pages'.arrays.events.fields.t: a list is not allowed here"), std::string::npos) << m;
+  m = error_of(replace(kGood, "pages: int64, kind", "pages: \"list<int>\", flags: \"list<bool>\", kind"));
+  EXPECT_NE(m.find("step 'item'.fields.flags: list<bool> is not supported"), std::string::npos) << m;
+  m = error_of(replace(kGood, "pages: int64, kind", "pages: \"list<integer>\", kind"));
+  EXPECT_NE(m.find("step 'item'.fields.pages: unknown type 'integer'"), std::string::npos) << m;
+}
+
 TEST(PipelineFile, AnAggregateOutsideItsPlaceOrOverTwoArraysIsAnError) {
   std::string m = error_of(replace(kGood, "item.score >= 0.3", "count(events) > 3"));
   EXPECT_NE(m.find("aggregate 'count' is not allowed here"), std::string::npos) << m;

@@ -31,8 +31,15 @@ std::string scratch(const std::string& name) {
 
 class ItemFeatures : public ::testing::Test {
  protected:
-  RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {}) {
+  // Runs examples/item-features.yaml, or with `pipeline`, that text as the pipeline file.
+  RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {},
+                 const std::string& pipeline = "") {
     data_ = scratch(name);
+    std::string file = SLUICE_SOURCE_DIR "/examples/item-features.yaml";
+    if (!pipeline.empty()) {
+      file = data_ + "/pipeline.yaml";
+      std::ofstream(file) << pipeline;
+    }
     oracle::write_inputs(data_, n_);
     auto server = mockapi::Server::start(server_options);
     EXPECT_TRUE(server.ok()) << server.status().to_string();
@@ -42,7 +49,7 @@ class ItemFeatures : public ::testing::Test {
     sets.push_back("datasets.entities.path=" + data_ + "/entities.csv");
     sets.push_back("http.base_url=" + (*server)->base_url());
     sets.push_back("output.path=" + out_);
-    auto config = load_config(SLUICE_SOURCE_DIR "/examples/item-features.yaml", sets);
+    auto config = load_config(file, sets);
     EXPECT_TRUE(config.ok()) << config.status().to_string();
     if (!config.ok()) return {};
     auto plan = make_plan(std::move(*config), true);
@@ -90,6 +97,36 @@ TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
   EXPECT_EQ(s.files[0].rows, e.written);
   EXPECT_EQ(check_output(out_, n_), e.written);
   EXPECT_FALSE(fs::exists(out_ + "/item-features-dead-letter.jsonl")) << "no dead letters, no file";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The same workload with the pages taken from a list in an earlier answer
+// (GET /v1/items/{id}/pages: {"pages": [0, 1, ...]}) instead of a range.
+TEST_F(ItemFeatures, FanOutOverAListFromAnEarlierAnswerGivesTheSameOutput) {
+  std::string yaml = read_text(SLUICE_SOURCE_DIR "/examples/item-features.yaml");
+  const std::string range_step = "    for_each: {page: \"range(0, item.pages)\"}\n";
+  auto at = yaml.find(range_step);
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, range_step.size(), "    for_each: {page: listing.pages}\n");
+  const std::string events_step = "  - name: event_pages\n";
+  yaml.insert(yaml.find(events_step),
+              "  - name: listing\n    get: /v1/items/{id}/pages\n    fields: {pages: \"list<int64>\"}\n");
+  RunSummary s = run("listed", {}, {}, yaml);
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
+  EXPECT_TRUE(s.accounted);
+  std::uint64_t requests = 0;  // the listing is one more request per kept record
+  for (std::uint64_t id = 1; id <= n_; ++id) {
+    requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 3 + (oracle::mix(id) >> 16) % 4;
+  }
+  EXPECT_EQ(s.http.requests, requests);
+  EXPECT_EQ(check_output(out_, n_), e.written);
 }
 
 TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
