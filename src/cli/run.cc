@@ -59,7 +59,9 @@ std::string progress_line(const Progress& p) {
                 static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests_waiting),
                 static_cast<unsigned long long>(p.requests),
                 static_cast<unsigned long long>(p.retries), static_cast<unsigned long long>(p.failures));
-  return buf + eta(p);
+  std::string line = buf;
+  if (p.records_held > 0) line += " | " + std::to_string(p.records_held) + " records held by the byte bound";
+  return line + eta(p);
 }
 
 void print_summary(const RunSummary& s, std::FILE* out) {
@@ -85,6 +87,8 @@ void print_summary(const RunSummary& s, std::FILE* out) {
                s.stopped_early ? "; stopped early by a signal" : "");
   std::fprintf(out, "memory    peak RSS %s", human_bytes(static_cast<double>(s.peak_rss_bytes)).c_str());
   if (s.dataset_bytes) std::fprintf(out, ", datasets %s of it", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+  std::fprintf(out, "; answers held at most %s", human_bytes(static_cast<double>(c.peak_bytes_in_flight)).c_str());
+  if (c.records_held_total) std::fprintf(out, " (%llu records waited for the byte bound)", u(c.records_held_total));
   std::fprintf(out, "\n");
 }
 
@@ -107,6 +111,8 @@ std::string metrics_page(const Engine& e) {
   line("sluice_records_in_flight", p.read - std::min(p.read, p.done()));
   metric("sluice_record_bytes_in_flight", "gauge", "Bytes of answers held by records whose requests are still going on.");
   line("sluice_record_bytes_in_flight", p.bytes_in_flight);
+  metric("sluice_records_held", "gauge", "Records waiting to start because the answers held pass max_bytes_in_flight.");
+  line("sluice_records_held", p.records_held);
   metric("sluice_http_requests_total", "counter", "HTTP requests started.");
   line("sluice_http_requests_total", h.requests);
   metric("sluice_http_attempts_total", "counter", "HTTP attempts, retries included.");

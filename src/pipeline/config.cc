@@ -70,6 +70,29 @@ class Reader {
     return static_cast<Int>(v);
   }
 
+  // A size in bytes: `1048576`, `64KiB`, `256MiB`, `2GiB` (or kB, MB, GB: powers of 1000).
+  std::optional<std::uint64_t> bytes(const YAML::Node& n, const std::string& what, std::uint64_t min) {
+    const std::string s = n.IsScalar() ? n.Scalar() : "";
+    std::size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+        {"", 1}, {"B", 1}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40},
+        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"TB", 1000000000000}};
+    std::string_view unit = std::string_view(s).substr(digits);
+    while (unit.starts_with(' ')) unit.remove_prefix(1);
+    const auto* u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& k) { return k.first == unit; });
+    if (digits == 0 || digits > 15 || u == std::end(kUnits)) {
+      error(n, what + ": expected a size such as 268435456, 256MiB or 2GiB, found '" + s + "'");
+      return std::nullopt;
+    }
+    const std::uint64_t v = std::stoull(s.substr(0, digits)) * u->second;
+    if (v < min || v > (1ULL << 50)) {
+      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + " bytes, 1PiB]");
+      return std::nullopt;
+    }
+    return v;
+  }
+
   std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
     if (n.IsScalar()) {
       const std::string& s = n.Scalar();
@@ -500,8 +523,8 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   Reader r(file);
   PipelineConfig c;
   c.file = file;
-  if (!r.map(root, "the pipeline file", {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "batch",
-                                         "queue_capacity", "output"})) {
+  if (!r.map(root, "the pipeline file", {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight",
+                                         "max_bytes_in_flight", "batch", "queue_capacity", "output"})) {
     return Status::InvalidArgument(r.errors().front());
   }
   if (root["mode"]) {
@@ -550,6 +573,9 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
     c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24).value_or(c.records_in_flight);
   }
   if (c.records_in_flight == 0) c.records_in_flight = 2 * c.http.max_in_flight;
+  if (root["max_bytes_in_flight"]) {
+    c.max_bytes_in_flight = r.bytes(root["max_bytes_in_flight"], "max_bytes_in_flight", 1024).value_or(c.max_bytes_in_flight);
+  }
   if (root["queue_capacity"]) {
     c.queue_capacity = r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
   }

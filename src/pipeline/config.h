@@ -138,6 +138,9 @@ struct PipelineConfig {
   std::vector<JoinConfig> joins;
   // Settings whose defaults come from the mode (set when loaded).
   std::size_t records_in_flight = 0;  // default: 2 x http.max_in_flight
+  // While the answers held by records in flight pass this, no new record
+  // starts (those under way go on, so one record bigger than it still ends).
+  std::uint64_t max_bytes_in_flight = 256ULL << 20;
   std::size_t batch_size = 0;
   std::chrono::milliseconds batch_timeout{0};
   std::size_t queue_capacity = 0;

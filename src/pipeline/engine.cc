@@ -38,6 +38,7 @@ struct Record {
   std::vector<std::vector<Value>> lists;  // list fields of its answers, while its requests go on
   std::vector<Answer> answers;  // while its requests go on
   std::size_t body_bytes = 0;   // of those answers
+  std::size_t peak_bytes = 0;   // the most body_bytes has been
   std::vector<Value> row;       // the output columns, once computed
   enum class Outcome : std::uint8_t { kPending, kWritten, kFiltered, kNotJoined, kDead } outcome = Outcome::kPending;
   std::string dead_step, dead_url, dead_error;
@@ -119,6 +120,21 @@ struct Engine::State {
   std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0};
   std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
+  // The byte bound: records start only while fewer than
+  // max_bytes_in_flight / (bytes a record holds, on average) are under way.
+  // `admission` has that many units; lowering it leaves a debt that
+  // records ending pay instead of giving their unit back. Nothing is known
+  // of the records' size at first: each is taken to hold kGuessedRecordBytes,
+  // and the cap grows by at most one per record that ends (doubling per
+  // round trip) until it fits the mean of those that ended.
+  static constexpr std::size_t kGuessedRecordBytes = 64 * 1024;
+  AsyncSemaphore admission;
+  std::mutex admission_mu;
+  std::size_t admission_cap;      // under admission_mu
+  std::size_t admission_debt = 0; // under admission_mu
+  double record_bytes_mean = 0;   // under admission_mu
+  std::uint64_t records_ended = 0; // under admission_mu
+  std::atomic<std::uint64_t> held_now{0}, held_total{0}, peak_body_bytes{0};
   // Fan-out requests run as coroutines of their own; a cancelled run can end
   // before them, and the engine must not go away under them.
   std::atomic<std::uint64_t> children{0};
@@ -130,7 +146,13 @@ struct Engine::State {
       : plan(std::move(p)),
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
-        gate(plan->config.http.max_in_flight) {}
+        gate(plan->config.http.max_in_flight),
+        admission(first_admission_cap(plan->config)),
+        admission_cap(first_admission_cap(plan->config)) {}
+
+  static std::size_t first_admission_cap(const PipelineConfig& c) {
+    return std::clamp<std::size_t>(c.max_bytes_in_flight / kGuessedRecordBytes, 1, c.records_in_flight);
+  }
 
   // ---- the source -----------------------------------------------------------
 
@@ -310,8 +332,53 @@ struct Engine::State {
 
   void keep(Record& r, int step, std::int64_t loop, std::string body) {
     r.body_bytes += body.size();
-    body_bytes.fetch_add(body.size(), std::memory_order_relaxed);
+    r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
+    hold(body.size());
     r.answers.push_back({step, loop, std::move(body)});
+  }
+
+  // ---- the byte bound -----------------------------------------------------------
+
+  void hold(std::uint64_t bytes) {
+    const std::uint64_t now = body_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    std::uint64_t peak = peak_body_bytes.load(std::memory_order_relaxed);
+    while (now > peak && !peak_body_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  void release(std::uint64_t bytes) { body_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
+
+  // A new record waits for a unit of `admission` (false: the run is being aborted).
+  asio::awaitable<bool> admit() {
+    if (admission.try_acquire()) co_return true;
+    held_now.fetch_add(1, std::memory_order_relaxed);
+    held_total.fetch_add(1, std::memory_order_relaxed);
+    const bool got = co_await admission.acquire();
+    held_now.fetch_sub(1, std::memory_order_relaxed);
+    co_return got;
+  }
+
+  // A record admitted has ended, having held at most `bytes` of answers:
+  // the mean moves, the cap follows it, and the record's unit goes back
+  // (or pays the debt of a lowered cap).
+  void record_ended(std::uint64_t bytes) {
+    std::lock_guard lock(admission_mu);
+    // The mean of the records so far, then of about the last 64.
+    records_ended = std::min<std::uint64_t>(records_ended + 1, 64);
+    record_bytes_mean += (static_cast<double>(bytes) - record_bytes_mean) / static_cast<double>(records_ended);
+    const double fits = static_cast<double>(plan->config.max_bytes_in_flight) / std::max(record_bytes_mean, 1.0);
+    const double most = static_cast<double>(std::min(plan->config.records_in_flight, admission_cap + 1));
+    const auto cap = static_cast<std::size_t>(std::clamp(fits, 1.0, most));
+    if (cap < admission_cap) {
+      admission_debt += admission_cap - cap;
+    } else {
+      std::size_t grow = cap - admission_cap;
+      const std::size_t paid = std::min(grow, admission_debt);
+      admission_debt -= paid;
+      for (grow -= paid; grow > 0; --grow) admission.release();
+    }
+    admission_cap = cap;
+    if (admission_debt > 0) --admission_debt;
+    else admission.release();
   }
 
   // The record's last answer is in: on the CPU pool, parse the arrays out
@@ -342,7 +409,8 @@ struct Engine::State {
       r.body_bytes -= r.answers[index].body.size();
       r.answers[index].body = std::move(*again);
       r.body_bytes += r.answers[index].body.size();
-      body_bytes.fetch_add(r.answers[index].body.size(), std::memory_order_relaxed);
+      r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
+      hold(r.answers[index].body.size());
     }
     drop_answers(r);
   }
@@ -356,7 +424,6 @@ struct Engine::State {
     r.lists.clear();
     r.lists.shrink_to_fit();
   }
-  void release(std::uint64_t bytes) { body_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 
   // Parse, join, evaluate (on a CPU thread). The index of an answer that
   // could not be read, or answers.size() when the record is done (written
@@ -400,13 +467,20 @@ struct Engine::State {
 
   asio::awaitable<Record> fetch(Record r) {
     if (r.outcome == Record::Outcome::kDead) co_return r;
-    Counted counted(in_flight);
-    co_await run_steps(r);
-    if (r.outcome == Record::Outcome::kPending) {
-      co_await finish(r);
-    } else {
-      drop_answers(r);  // filtered, or dead: only the row or the error goes on
+    if (!co_await admit()) {
+      kill(r, plan->steps.empty() ? "input" : plan->steps.front().name, "", Status::Cancelled("the run is stopping"));
+      co_return r;
     }
+    {
+      Counted counted(in_flight);
+      co_await run_steps(r);
+      if (r.outcome == Record::Outcome::kPending) {
+        co_await finish(r);
+      } else {
+        drop_answers(r);  // filtered, or dead: only the row or the error goes on
+      }
+    }
+    record_ended(r.peak_bytes);
     co_return r;
   }
 
@@ -713,6 +787,9 @@ Progress Engine::progress() const {
   p.dead_lettered = st.dead.load();
   p.records_in_flight = st.in_flight.load();
   p.bytes_in_flight = st.body_bytes.load();
+  p.peak_bytes_in_flight = st.peak_body_bytes.load();
+  p.records_held = st.held_now.load();
+  p.records_held_total = st.held_total.load();
   if (st.client) {
     http::ClientStats h = st.client->stats();
     p.requests_in_flight = h.in_flight;
@@ -740,6 +817,7 @@ void Engine::abort() {
   // Records waiting for a request slot, and requests waiting in the client,
   // give up at once instead of being sent one by one as slots free up.
   st.gate.close();
+  st.admission.close();
   if (st.client) st.client->close();
   std::lock_guard lock(st.run_mu);
   if (st.handle) st.handle->cancel();
@@ -772,6 +850,8 @@ std::string RunSummary::to_json() const {
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
+         ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
+         ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
          ",\"records_per_second\":" + rate + "}";
 }
 

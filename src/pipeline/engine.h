@@ -40,6 +40,9 @@ struct Progress {
   std::uint64_t dead_lettered = 0;
   std::uint64_t records_in_flight = 0;
   std::uint64_t bytes_in_flight = 0;  // answers held until their record's last answer is in
+  std::uint64_t peak_bytes_in_flight = 0;
+  std::uint64_t records_held = 0;        // waiting to start because bytes_in_flight > max_bytes_in_flight
+  std::uint64_t records_held_total = 0;  // that ever waited so
   std::uint64_t requests_in_flight = 0;
   std::uint64_t requests_waiting = 0;  // for a slot under http.max_in_flight
   std::uint64_t requests = 0;

@@ -98,6 +98,24 @@ TEST(PipelineFile, ForEachNeedsARangeAndArrays) {
   EXPECT_NE(m.find("for_each: expected range(first, end)"), std::string::npos) << m;
 }
 
+TEST(PipelineFile, ByteSizesTakeUnitsAndSayWhatIsWrong) {
+  auto bound = [](const std::string& v) -> std::string {
+    auto c = parse_config(kGood + "max_bytes_in_flight: " + v + "\n", "p.yaml");
+    return c.ok() ? std::to_string(c->max_bytes_in_flight) : c.status().message();
+  };
+  EXPECT_EQ(bound("1048576"), "1048576");
+  EXPECT_EQ(bound("64KiB"), "65536");
+  EXPECT_EQ(bound("256MiB"), std::to_string(256ULL << 20));
+  EXPECT_EQ(bound("2 GiB"), std::to_string(2ULL << 30));
+  EXPECT_EQ(bound("5MB"), "5000000");
+  EXPECT_NE(bound("12 parsecs").find("p.yaml:22:22: max_bytes_in_flight: expected a size such as 268435456, 256MiB or "
+                                     "2GiB, found '12 parsecs'"),
+            std::string::npos)
+      << bound("12 parsecs");
+  EXPECT_NE(bound("100").find("max_bytes_in_flight: 100 is out of range [1024 bytes, 1PiB]"), std::string::npos);
+  EXPECT_NE(bound("-5MiB").find("expected a size"), std::string::npos);
+}
+
 TEST(PipelineFile, ListFieldsAreForForEachOnly) {
   const std::string listed =
       replace(kGood, "fields: {score: double, pages: int64, kind: string}",

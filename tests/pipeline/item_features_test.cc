@@ -129,6 +129,33 @@ TEST_F(ItemFeatures, FanOutOverAListFromAnEarlierAnswerGivesTheSameOutput) {
   EXPECT_EQ(check_output(out_, n_), e.written);
 }
 
+// max_bytes_in_flight holds new records back so that the answers held stay
+// near it (the cap follows the mean bytes a record holds); without it, all
+// records_in_flight go at once and hold several times more.
+TEST_F(ItemFeatures, TheByteBoundHoldsNewRecordsBackAndLosesNone) {
+  mockapi::ServerOptions slow;
+  slow.latency = std::chrono::milliseconds(2);
+  const std::uint64_t bound = 256 * 1024;
+  RunSummary held = run("bytes", slow, {"max_bytes_in_flight=256KiB"});
+  ASSERT_TRUE(held.status.ok()) << held.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(held.counts.written, e.written);
+  EXPECT_TRUE(held.accounted);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+  EXPECT_GT(held.counts.records_held_total, 0u);
+  EXPECT_GT(held.counts.peak_bytes_in_flight, bound / 4) << "the bound is used, not undershot";
+  // At most the cap (bound / mean) records, each holding at most 4 pages.
+  EXPECT_LT(held.counts.peak_bytes_in_flight, bound * 5 / 2) << "with the bound";
+
+  RunSummary free = run("bytes-free", slow);
+  ASSERT_TRUE(free.status.ok()) << free.status.to_string();
+  EXPECT_EQ(free.counts.records_held_total, 0u);
+  EXPECT_GT(free.counts.peak_bytes_in_flight, 4 * bound) << "without it";
+  std::printf("peak answer bytes: %llu with a bound of %llu, %llu without\n",
+              static_cast<unsigned long long>(held.counts.peak_bytes_in_flight), static_cast<unsigned long long>(bound),
+              static_cast<unsigned long long>(free.counts.peak_bytes_in_flight));
+}
+
 TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
   RunSummary s = run("partitions", {}, {"output.partition_by=region", "output.file_rows=20"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
