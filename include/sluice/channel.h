@@ -6,7 +6,9 @@
 //   * coroutines on an Asio executor: co_await send(v) / receive(), which
 //     suspend without blocking the thread;
 //   * threads outside the event loop (a file reader, a CPU worker):
-//     send_blocking(v) / receive_blocking(), which block on a condition variable;
+//     send_blocking(v) / receive_blocking(), which block on a condition variable
+//     (a thread blocked on a full channel is woken once it is half empty, so
+//     that a fast receiver and a blocked sender do not trade a wake-up per item);
 //   * anyone: try_send(v) / try_receive(out), which never wait.
 //
 // Thread safety: every member may be called from any thread at any time.
@@ -261,7 +263,7 @@ class Channel {
       refill = send_waiters_.pop_front();
       slots_[(head_ + count_) % slots_.size()].emplace(std::move(*refill->value));
       ++count_;
-    } else if (blocked_senders_ > 0) {
+    } else if (blocked_senders_ > 0 && count_ <= slots_.size() / 2) {
       not_full_.notify_one();
     }
     return RecvResult::kItem;
