@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -70,6 +71,10 @@ void print_summary(const RunSummary& s, std::FILE* out) {
   std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered  %s\n",
                u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered),
                s.accounted ? "(accounted)" : "(NOT ACCOUNTED: the run did not finish)");
+  if (s.shard_count > 1) {
+    std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)\n", s.shard_index, s.shard_count,
+                 s.shard_index, s.shard_index + s.shard_count, s.shard_index + 2 * s.shard_count);
+  }
   std::fprintf(out, "requests  %llu sent, %llu attempts, %llu retries (+%llu for unreadable answers), %llu failed; "
                "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
                u(s.http.requests), u(s.http.attempts), u(s.http.retries), u(c.answer_retries), u(s.http.failed),
@@ -142,6 +147,24 @@ std::string metrics_page(const Engine& e) {
   return out;
 }
 
+// "I/N" with 0 <= I < N.
+Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::uint32_t i = 0, n = 0;
+  const char* end = text.data() + text.size();
+  auto bad = [&] {
+    return Status::InvalidArgument("--shard '" + text + "': expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4");
+  };
+  if (slash == std::string::npos) return bad();
+  auto a = std::from_chars(text.data(), text.data() + slash, i);
+  auto b = std::from_chars(text.data() + slash + 1, end, n);
+  if (a.ec != std::errc() || a.ptr != text.data() + slash || b.ec != std::errc() || b.ptr != end || n == 0 || i >= n ||
+      n > 1000000) {
+    return bad();
+  }
+  return std::pair{i, n};
+}
+
 Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load) {
   auto config = pipeline::load_config(o.file, o.sets);
   if (!config.ok()) return config.status();
@@ -154,6 +177,9 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   add_common(cmd, o);
   cmd.add_option("--limit", o.limit, "read at most N input records");
   cmd.add_option("--output", o.output, "write here instead of output.path: a directory or s3://bucket/prefix/");
+  cmd.add_option("--shard", o.shard,
+                 "I/N: run shard I (from 0) of N, the input records at positions I, I+N, I+2N, ...; N shards "
+                 "writing to one output hold together what one run would");
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
   cmd.add_option("--metrics-addr", o.metrics_addr, "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
@@ -186,13 +212,26 @@ int run_pipeline_command(const RunCommandOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
+  if (!o.shard.empty()) {
+    auto s = parse_shard(o.shard);
+    if (!s.ok()) {
+      std::fprintf(stderr, "sluice run: %s\n", s.status().message().c_str());
+      return 2;
+    }
+    shard = *s;
+  }
   auto plan = plan_for(o, true);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", plan.status().message().c_str());
     return 2;
   }
-  auto engine = Engine::create(std::move(*plan),
-                               {.limit = o.limit, .output = o.output, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
+  auto engine = Engine::create(std::move(*plan), {.limit = o.limit,
+                                                  .shard_index = shard.first,
+                                                  .shard_count = shard.second,
+                                                  .output = o.output,
+                                                  .io_threads = o.io_threads,
+                                                  .cpu_threads = o.cpu_threads});
   if (!engine.ok()) {
     std::fprintf(stderr, "sluice run: %s\n", engine.status().message().c_str());
     return 1;

@@ -13,6 +13,7 @@ struct RunCommandOptions {
   std::string file;
   std::vector<std::string> sets;  // --set key=value
   std::uint64_t limit = 0;
+  std::string shard;  // "I/N"
   std::string output;
   bool quiet = false;
   std::string summary_json;

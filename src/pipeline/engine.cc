@@ -110,6 +110,7 @@ struct Engine::State {
   parquet::WriterOptions writer_options;
   std::unique_ptr<OutputStream> dead_stream;
   std::string dead_name;
+  std::string file_name;  // output.name, with the shard when there are several
   std::vector<std::string> inputs;  // files, after the glob
 
   std::atomic<bool> stopping{false};
@@ -163,7 +164,8 @@ struct Engine::State {
           auto out = detail::make_output<Record>(flow, c, plan->config.queue_capacity, 1);
           flow.spawn_thread(c, [this, out, &c]() -> Status {
             detail::SenderGuard guard(*out);
-            std::uint64_t before = 0;  // bytes of the files already read
+            std::uint64_t before = 0;    // bytes of the files already read
+            std::uint64_t position = 0;  // of the row in the whole input, for shards
             for (std::uint32_t file_index = 0; file_index < inputs.size(); ++file_index) {
               const std::string& file = inputs[file_index];
               TableConfig t = plan->config.input;
@@ -179,6 +181,7 @@ struct Engine::State {
                 Result<bool> more = (*reader)->next(row, line, row_error);
                 if (!more.ok()) return more.status();
                 if (!*more) break;
+                if (options.shard_count > 1 && position++ % options.shard_count != options.shard_index) continue;
                 Record r;
                 r.line = line;
                 r.input = file_index;
@@ -605,7 +608,7 @@ struct Engine::State {
     const OutputConfig& o = plan->config.output;
     ObjectStore* s = store.get();
     return std::make_unique<parquet::RollingParquetWriter>(
-        *plan->schema, writer_options, parquet::RollingOptions{.file_rows = o.file_rows, .prefix = dir + o.name},
+        *plan->schema, writer_options, parquet::RollingOptions{.file_rows = o.file_rows, .prefix = dir + file_name},
         [s](const std::string& name) { return s->open_write(name); });
   }
 
@@ -697,7 +700,15 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   auto store = open_store(out, so);
   if (!store.ok()) return Status(store.status().code(), "output '" + out + "': " + store.status().message());
   st->store = std::move(*store);
-  st->dead_name = c.output.name + "-dead-letter.jsonl";
+  if (st->options.shard_count == 0 || st->options.shard_index >= st->options.shard_count) {
+    return Status::InvalidArgument("shard " + std::to_string(st->options.shard_index) + " of " +
+                                   std::to_string(st->options.shard_count) + ": the index must be below the count");
+  }
+  st->file_name = c.output.name;
+  if (st->options.shard_count > 1) {
+    st->file_name += "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
+  }
+  st->dead_name = st->file_name + "-dead-letter.jsonl";
 
   static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
                                                      parquet::Compression::kGzip, parquet::Compression::kLz4Raw,
@@ -714,6 +725,8 @@ RunSummary Engine::run() {
   st.started = Clock::now();
   const double cpu0 = cpu_now();
   for (const auto& d : st.plan->datasets) summary.dataset_bytes += d ? d->memory_bytes() : 0;
+  summary.shard_index = st.options.shard_index;
+  summary.shard_count = st.options.shard_count;
 
   State* self = &st;
   auto pipeline = st.source() |
@@ -852,6 +865,9 @@ std::string RunSummary::to_json() const {
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
          ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
+         (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +
+                                ",\"count\":" + std::to_string(shard_count) + "}"
+                          : std::string()) +
          ",\"records_per_second\":" + rate + "}";
 }
 

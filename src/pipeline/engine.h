@@ -25,6 +25,12 @@ namespace sluice::pipeline {
 
 struct RunOptions {
   std::uint64_t limit = 0;  // read at most this many records (0: all)
+  // One shard of N: the records whose position in the input (counted over
+  // every input file, from 0) is shard_index modulo shard_count. Files are
+  // named <name>-shard-I-of-N-…, so N shards can write to one place and
+  // together hold what one run would.
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
   std::string output;       // instead of output.path
   StoreOptions store;       // S3 settings
   int io_threads = 1;
@@ -70,6 +76,7 @@ struct RunSummary {
   std::string dead_letter;    // where the dead letters are, if any
   std::uint64_t bytes_written = 0;
   std::size_t dataset_bytes = 0;
+  std::uint32_t shard_index = 0, shard_count = 1;
   double seconds = 0;
   double cpu_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far

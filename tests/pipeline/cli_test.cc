@@ -152,5 +152,16 @@ TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   EXPECT_NE(slurp(dir + "/missing").find("cannot read the pipeline file"), std::string::npos);
 }
 
+TEST(SluiceRunOptions, ABadShardIsNamedBeforeAnythingRuns) {
+  const std::string dir = ::testing::TempDir() + "/sluice-shard-" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  for (std::string bad : {"3/3", "1", "a/2", "1/0", "-1/2", "1/2/3"}) {
+    EXPECT_EQ(spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--shard", bad}, dir + "/log").wait(), 2) << bad;
+    EXPECT_NE(slurp(dir + "/log").find("--shard '" + bad + "': expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4"),
+              std::string::npos)
+        << slurp(dir + "/log");
+  }
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

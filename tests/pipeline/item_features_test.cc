@@ -31,16 +31,20 @@ std::string scratch(const std::string& name) {
 
 class ItemFeatures : public ::testing::Test {
  protected:
-  // Runs examples/item-features.yaml, or with `pipeline`, that text as the pipeline file.
+  // Runs examples/item-features.yaml, or with `pipeline`, that text as the
+  // pipeline file, on fresh inputs (`fresh` false: those of the last run,
+  // and into its output).
   RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {},
-                 const std::string& pipeline = "") {
-    data_ = scratch(name);
+                 const std::string& pipeline = "", RunOptions options = {}, bool fresh = true) {
+    if (fresh) {
+      data_ = scratch(name);
+      oracle::write_inputs(data_, n_);
+    }
     std::string file = SLUICE_SOURCE_DIR "/examples/item-features.yaml";
     if (!pipeline.empty()) {
       file = data_ + "/pipeline.yaml";
       std::ofstream(file) << pipeline;
     }
-    oracle::write_inputs(data_, n_);
     auto server = mockapi::Server::start(server_options);
     EXPECT_TRUE(server.ok()) << server.status().to_string();
     if (!server.ok()) return {};
@@ -55,7 +59,9 @@ class ItemFeatures : public ::testing::Test {
     auto plan = make_plan(std::move(*config), true);
     EXPECT_TRUE(plan.ok()) << plan.status().to_string();
     if (!plan.ok()) return {};
-    auto engine = Engine::create(std::move(*plan), {.io_threads = 1, .cpu_threads = 1});
+    options.io_threads = 1;
+    options.cpu_threads = 1;
+    auto engine = Engine::create(std::move(*plan), options);
     EXPECT_TRUE(engine.ok()) << engine.status().to_string();
     if (!engine.ok()) return {};
     RunSummary s = (*engine)->run();
@@ -154,6 +160,32 @@ TEST_F(ItemFeatures, TheByteBoundHoldsNewRecordsBackAndLosesNone) {
   std::printf("peak answer bytes: %llu with a bound of %llu, %llu without\n",
               static_cast<unsigned long long>(held.counts.peak_bytes_in_flight), static_cast<unsigned long long>(bound),
               static_cast<unsigned long long>(free.counts.peak_bytes_in_flight));
+}
+
+// Three shards of one job, run one after the other into one directory,
+// hold together exactly what one run would: every record in one shard.
+TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {
+  constexpr std::uint32_t kShards = 3;
+  std::uint64_t read = 0, written = 0;
+  for (std::uint32_t i = 0; i < kShards; ++i) {
+    RunSummary s = run("shards", {}, {}, "", {.shard_index = i, .shard_count = kShards}, /*fresh=*/i == 0);
+    ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+    EXPECT_TRUE(s.accounted);
+    EXPECT_EQ(s.counts.read, n_ / kShards) << "shard " << i;
+    ASSERT_EQ(s.files.size(), 1u);
+    EXPECT_NE(s.files[0].name.find("item-features-shard-" + std::to_string(i) + "-of-3-00000.parquet"), std::string::npos)
+        << s.files[0].name;
+    EXPECT_NE(s.to_json().find("\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":3}"), std::string::npos);
+    // Records 1, 4, 7, ... (positions 0, 3, 6, ...) are shard 0's.
+    auto ids = duckdb_rows("SELECT DISTINCT (id - 1) % 3 AS r FROM read_parquet('" + s.files[0].name + "')");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_NE(ids[0].find(std::to_string(i)), std::string::npos) << ids[0];
+    read += s.counts.read;
+    written += s.counts.written;
+  }
+  EXPECT_EQ(read, n_);
+  EXPECT_EQ(written, expected_counts(n_).written);
+  EXPECT_EQ(check_output(out_, n_), written);
 }
 
 TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
