@@ -71,6 +71,10 @@ void print_summary(const RunSummary& s, std::FILE* out) {
   std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered  %s\n",
                u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered),
                s.accounted ? "(accounted)" : "(NOT ACCOUNTED: the run did not finish)");
+  if (c.skipped > 0) {
+    std::fprintf(out, "resumed   %llu records skipped: an earlier run finished them (see %s)\n", u(c.skipped),
+                 s.manifest.c_str());
+  }
   if (s.shard_count > 1) {
     std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)\n", s.shard_index, s.shard_count,
                  s.shard_index, s.shard_index + s.shard_count, s.shard_index + 2 * s.shard_count);
@@ -180,6 +184,9 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("--shard", o.shard,
                  "I/N: run shard I (from 0) of N, the input records at positions I, I+N, I+2N, ...; N shards "
                  "writing to one output hold together what one run would");
+  cmd.add_flag("--resume", o.resume,
+               "carry on from where an interrupted run into the same output stopped (its manifest): records it "
+               "finished are skipped, no record is written twice");
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
   cmd.add_option("--metrics-addr", o.metrics_addr, "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
@@ -229,6 +236,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
   auto engine = Engine::create(std::move(*plan), {.limit = o.limit,
                                                   .shard_index = shard.first,
                                                   .shard_count = shard.second,
+                                                  .resume = o.resume,
                                                   .output = o.output,
                                                   .io_threads = o.io_threads,
                                                   .cpu_threads = o.cpu_threads});

@@ -14,6 +14,7 @@ struct RunCommandOptions {
   std::vector<std::string> sets;  // --set key=value
   std::uint64_t limit = 0;
   std::string shard;  // "I/N"
+  bool resume = false;
   std::string output;
   bool quiet = false;
   std::string summary_json;

@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "manifest.h"
+
 #include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
 #include "sluice/semaphore.h"
@@ -12,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -32,6 +35,7 @@ struct Answer {
 };
 
 struct Record {
+  std::uint64_t position = 0;  // in the whole input, from 0
   std::uint64_t line = 0;
   std::uint32_t input = 0;  // which input file (an index into the engine's list)
   std::vector<Value> slots;
@@ -46,6 +50,8 @@ struct Record {
 
 struct Chunk {
   std::map<std::string, parquet::ColumnBatch> parts;  // by partition directory ("" without partitions)
+  std::map<std::string, std::vector<std::uint64_t>> positions;  // of each part's rows, in order
+  std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
   std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
@@ -110,7 +116,16 @@ struct Engine::State {
   parquet::WriterOptions writer_options;
   std::unique_ptr<OutputStream> dead_stream;
   std::string dead_name;
-  std::string file_name;  // output.name, with the shard when there are several
+  std::string file_name;  // output.name, with the shard when there are several, and the run when resumed
+
+  // The manifest (the writer stage's, then the end of run()'s): positions
+  // of rows in each partition's open file wait in `pending` until it commits.
+  Manifest manifest;
+  std::string manifest_name;
+  PositionSet done_before;  // by the runs resumed: the source skips them
+  std::atomic<std::uint64_t> skipped{0};
+  std::map<std::string, std::deque<std::uint64_t>> pending;
+  std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
   std::vector<std::string> inputs;  // files, after the glob
 
   std::atomic<bool> stopping{false};
@@ -165,7 +180,8 @@ struct Engine::State {
           flow.spawn_thread(c, [this, out, &c]() -> Status {
             detail::SenderGuard guard(*out);
             std::uint64_t before = 0;    // bytes of the files already read
-            std::uint64_t position = 0;  // of the row in the whole input, for shards
+            std::uint64_t position = 0;  // of the row in the whole input
+            PositionCursor earlier(done_before);
             for (std::uint32_t file_index = 0; file_index < inputs.size(); ++file_index) {
               const std::string& file = inputs[file_index];
               TableConfig t = plan->config.input;
@@ -181,8 +197,14 @@ struct Engine::State {
                 Result<bool> more = (*reader)->next(row, line, row_error);
                 if (!more.ok()) return more.status();
                 if (!*more) break;
-                if (options.shard_count > 1 && position++ % options.shard_count != options.shard_index) continue;
+                const std::uint64_t at = position++;
+                if (options.shard_count > 1 && at % options.shard_count != options.shard_index) continue;
+                if (earlier.contains(at)) {
+                  skipped.fetch_add(1, std::memory_order_relaxed);
+                  continue;
+                }
                 Record r;
+                r.position = at;
                 r.line = line;
                 r.input = file_index;
                 r.slots.resize(plan->slot_names.size());
@@ -579,10 +601,18 @@ struct Engine::State {
     Chunk out;
     for (Record& r : batch) {
       switch (r.outcome) {
-        case Record::Outcome::kFiltered: ++out.filtered; break;
-        case Record::Outcome::kNotJoined: ++out.not_joined; break;
+        case Record::Outcome::kFiltered:
+          ++out.filtered;
+          out.settled.push_back(r.position);
+          break;
+        case Record::Outcome::kNotJoined:
+          ++out.not_joined;
+          out.settled.push_back(r.position);
+          break;
         case Record::Outcome::kWritten: {
-          parquet::ColumnBatch& b = out.parts[partition_of(r.row)];
+          const std::string dir = partition_of(r.row);
+          out.positions[dir].push_back(r.position);
+          parquet::ColumnBatch& b = out.parts[dir];
           if (b.columns.empty()) b.columns.resize(plan->file_columns.size());
           for (std::size_t k = 0; k < plan->file_columns.size(); ++k) {
             const std::size_t c = plan->file_columns[k];
@@ -604,6 +634,65 @@ struct Engine::State {
 
   // ---- the writer (one at a time) ---------------------------------------------
 
+  // Files of partition `dir` committed since the last call go into the
+  // manifest, and the rows they hold are done. True if there were any.
+  bool note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
+    std::size_t& seen = files_in_manifest[dir];
+    const bool any = seen < files.size();
+    for (; seen < files.size(); ++seen) {
+      manifest.files.push_back(files[seen].first);
+      auto& waiting = pending[dir];
+      for (std::uint64_t r = 0; r < files[seen].second.rows && !waiting.empty(); ++r) {
+        manifest.done.add(waiting.front());
+        waiting.pop_front();
+      }
+    }
+    return any;
+  }
+
+  // A fresh manifest, or with options.resume, the last run's (if there was
+  // one) after checking that the input is the same. A resumed run names its
+  // files <name>-r<N>-…, N counting the runs before it.
+  Status start_manifest() {
+    std::vector<std::pair<std::string, std::uint64_t>> sizes;
+    for (const auto& f : inputs) {
+      std::error_code ec;
+      const auto bytes = f == "-" ? 0 : std::filesystem::file_size(f, ec);
+      sizes.emplace_back(f, ec ? 0 : bytes);
+    }
+    if (options.resume) {
+      if (inputs.size() == 1 && inputs[0] == "-") {
+        return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
+      }
+      Result<std::string> text = store->get(manifest_name);
+      if (text.ok()) {
+        const std::string where = store->describe(manifest_name);
+        Result<Manifest> m = Manifest::parse(*text, where);
+        if (!m.ok()) return m.status();
+        if (m->inputs != sizes) {
+          std::string was, is;
+          for (const auto& [f, n] : m->inputs) was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+          for (const auto& [f, n] : sizes) is += (is.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+          return Status::FailedPrecondition("--resume: the input is not the one " + where + " describes: it was " + was +
+                                            "; it is " + is);
+        }
+        manifest = std::move(*m);
+        done_before = manifest.done;
+      } else if (text.status().code() != StatusCode::kNotFound) {
+        return text.status();
+      }
+    }
+    manifest.inputs = std::move(sizes);
+    if (manifest.runs > 0) file_name += "-r" + std::to_string(manifest.runs);
+    ++manifest.runs;
+    return Status();
+  }
+
+  Status save_manifest() {
+    Status s = store->put(manifest_name, manifest.to_json());
+    return s.ok() ? s : Status(s.code(), "the manifest " + store->describe(manifest_name) + ": " + s.message());
+  }
+
   std::unique_ptr<parquet::RollingParquetWriter> make_writer(const std::string& dir) {
     const OutputConfig& o = plan->config.output;
     ObjectStore* s = store.get();
@@ -622,7 +711,16 @@ struct Engine::State {
         }
         it = writers.emplace(dir, make_writer(dir)).first;
       }
+      auto& waiting = pending[dir];
+      const auto& rows = chunk.positions[dir];
+      waiting.insert(waiting.end(), rows.begin(), rows.end());
       if (Status s = it->second->write(batch); !s.ok()) return s;
+    }
+    bool committed = false;
+    for (const auto& [dir, writer] : writers) committed |= note_commits(dir, writer->committed());
+    for (std::uint64_t p : chunk.settled) manifest.done.add(p);
+    if (committed) {
+      if (Status s = save_manifest(); !s.ok()) return s;
     }
     if (!chunk.dead.empty()) {
       if (!dead_stream) {
@@ -708,6 +806,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (st->options.shard_count > 1) {
     st->file_name += "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
   }
+  st->manifest_name = st->file_name + "-manifest.json";
+  if (Status s = st->start_manifest(); !s.ok()) return s;  // may name the files after the run
   st->dead_name = st->file_name + "-dead-letter.jsonl";
 
   static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
@@ -765,6 +865,7 @@ RunSummary Engine::run() {
       status = files.status();
       continue;
     }
+    st.note_commits(dir, *files);
     for (const auto& [name, fs] : *files) {
       summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
       summary.bytes_written += fs.bytes;
@@ -774,6 +875,10 @@ RunSummary Engine::run() {
     if (Status s = st.dead_stream->close(); !s.ok() && status.ok()) status = s;
     summary.dead_letter = st.store->describe(st.dead_name);
   }
+  // Every file is committed: what the run finished is done. (After a
+  // failure the manifest stays as the last commit left it.)
+  if (status.ok()) status = st.save_manifest();
+  summary.manifest = st.store->describe(st.manifest_name);
   if (st.client) {
     summary.http = st.client->stats();
     st.client->close();
@@ -798,6 +903,7 @@ Progress Engine::progress() const {
   p.filtered = st.filtered.load();
   p.not_joined = st.not_joined.load();
   p.dead_lettered = st.dead.load();
+  p.skipped = st.skipped.load();
   p.records_in_flight = st.in_flight.load();
   p.bytes_in_flight = st.body_bytes.load();
   p.peak_bytes_in_flight = st.peak_body_bytes.load();
@@ -855,12 +961,14 @@ std::string RunSummary::to_json() const {
          ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
          ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
          ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"accounted\":" + (accounted ? "true" : "false") +
+         ",\"skipped_done_earlier\":" + std::to_string(counts.skipped) +
          "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
          ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
          ",\"retries\":" + std::to_string(http.retries) + ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) + ",\"failed\":" + std::to_string(http.failed) +
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
-         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) + ",\"seconds\":" + secs +
+         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) +
+         ",\"manifest\":" + json_string(manifest) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +

@@ -31,6 +31,9 @@ struct RunOptions {
   // together hold what one run would.
   std::uint32_t shard_index = 0;
   std::uint32_t shard_count = 1;
+  // Carry on from the manifest an earlier run left in the output (if any):
+  // the records it finished are skipped, files are named <name>-r<N>-….
+  bool resume = false;
   std::string output;       // instead of output.path
   StoreOptions store;       // S3 settings
   int io_threads = 1;
@@ -44,6 +47,7 @@ struct Progress {
   std::uint64_t filtered = 0;
   std::uint64_t not_joined = 0;
   std::uint64_t dead_lettered = 0;
+  std::uint64_t skipped = 0;  // with resume: records an earlier run finished (not counted in read)
   std::uint64_t records_in_flight = 0;
   std::uint64_t bytes_in_flight = 0;  // answers held until their record's last answer is in
   std::uint64_t peak_bytes_in_flight = 0;
@@ -74,6 +78,7 @@ struct RunSummary {
   http::ClientStats http;
   std::vector<OutputFile> files;
   std::string dead_letter;    // where the dead letters are, if any
+  std::string manifest;       // where the manifest is
   std::uint64_t bytes_written = 0;
   std::size_t dataset_bytes = 0;
   std::uint32_t shard_index = 0, shard_count = 1;

@@ -138,6 +138,63 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   EXPECT_GT(std::stoull(page.substr(at + 28)), 0u) << "requests were made by then";
 }
 
+// A run killed outright (no chance to clean up) and resumed: together the
+// two runs wrote every record once, and their rows are the oracle's.
+TEST(SluiceResume, AKilledRunResumedWritesEveryRecordExactlyOnce) {
+  const std::uint64_t n = 3000;
+  const std::string dir = ::testing::TempDir() + "/sluice-resume-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, n);
+  auto server = mockapi::Server::start({.latency = std::chrono::milliseconds(5)});
+  ASSERT_TRUE(server.ok());
+  auto args = [&](std::vector<std::string> more) {
+    std::vector<std::string> a{"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "-q", "--set",
+                               "input.path=" + dir + "/records.csv", "--set", "datasets.entities.path=" + dir + "/entities.csv",
+                               "--set", "http.base_url=" + (*server)->base_url(), "--set", "output.file_rows=150",
+                               "--output", dir + "/out", "--summary-json", dir + "/summary.json"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  // Slowly (16 requests in flight), and killed once a file or two are committed.
+  Child first = spawn(args({"--set", "http.max_in_flight=16", "--set", "records_in_flight=16"}), dir + "/log1");
+  const std::string manifest = dir + "/out/item-features-manifest.json";
+  for (int i = 0; i < 1000 && !fs::exists(manifest); ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  ::kill(first.pid, SIGKILL);
+  EXPECT_EQ(first.wait(), 128 + SIGKILL);
+  ASSERT_TRUE(fs::exists(manifest)) << slurp(dir + "/log1");
+  EXPECT_EQ(fs::exists(dir + "/summary.json"), false) << "the first run never ended";
+
+  Child second = spawn(args({"--resume"}), dir + "/log2");
+  ASSERT_EQ(second.wait(), 0) << slurp(dir + "/log2");
+  const std::string summary = slurp(dir + "/summary.json");
+  auto number = [&](const std::string& key) {
+    auto at = summary.find("\"" + key + "\":");
+    EXPECT_NE(at, std::string::npos) << key;
+    return at == std::string::npos ? 0 : std::stoull(summary.substr(at + key.size() + 3));
+  };
+  EXPECT_GT(number("skipped_done_earlier"), 0u) << summary;
+  EXPECT_LT(number("skipped_done_earlier"), n) << summary;
+  EXPECT_EQ(number("skipped_done_earlier") + number("input"), n) << summary;
+  EXPECT_NE(slurp(dir + "/log2").find("records skipped: an earlier run finished them"), std::string::npos);
+  EXPECT_NE(slurp(manifest).find("\"runs\":2"), std::string::npos);
+
+  // Both runs' files: no id twice, every row the oracle's.
+  const std::string files = "read_parquet('" + dir + "/out/item-features-*.parquet')";
+  auto counts = duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM " + files);
+  ASSERT_EQ(counts.size(), 1u);
+  const std::string written = std::to_string(expected_counts(n).written);
+  EXPECT_NE(counts[0].find("\"n\":\"" + written + "\""), std::string::npos) << counts[0];
+  EXPECT_NE(counts[0].find("\"d\":\"" + written + "\""), std::string::npos) << counts[0];
+  EXPECT_EQ(check_output(dir + "/out", n), expected_counts(n).written);
+
+  // A changed input cannot be resumed: the positions would name other records.
+  std::ofstream(dir + "/records.csv", std::ios::app) << "3001\n";
+  EXPECT_EQ(spawn(args({"--resume"}), dir + "/log3").wait(), 1);
+  EXPECT_NE(slurp(dir + "/log3").find("--resume: the input is not the one"), std::string::npos) << slurp(dir + "/log3");
+}
+
 TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   const std::string dir = ::testing::TempDir() + "/sluice-validate-" + std::to_string(::getpid());
   fs::create_directories(dir);

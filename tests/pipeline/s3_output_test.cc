@@ -2,6 +2,7 @@
 // loopback), in several files, then read back and compared with the oracle.
 #include "../../src/mockapi/server.h"
 #include "../../src/pipeline/engine.h"
+#include "../../src/pipeline/manifest.h"
 #include "../store/swift_fixture.h"
 #include "e2e_util.h"
 
@@ -63,7 +64,14 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
   EXPECT_EQ(rows, e.written);
   auto listed = rt_.block_on(s3.list_objects("sluice-e2e", "runs/1/", ""));
   ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed->objects.size(), s.files.size()) << "only complete files, nothing else";
+  EXPECT_EQ(listed->objects.size(), s.files.size() + 1) << "only complete files and the manifest, nothing else";
+  // The manifest says every record is done and names every file.
+  auto manifest = rt_.block_on(s3.get_object("sluice-e2e", "runs/1/item-features-manifest.json"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().to_string();
+  auto m = pipeline::Manifest::parse(*manifest, "the manifest");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->done.size(), n);
+  EXPECT_EQ(m->files.size(), s.files.size());
   EXPECT_EQ(pipeline::check_output(dir + "/from-s3", n), e.written);
 }
 

@@ -98,6 +98,9 @@ class RollingParquetWriter {
   // Closes the current file. The names and summaries of every closed file.
   Result<std::vector<std::pair<std::string, FileSummary>>> close();
   void abort();
+  // The files committed so far (a full file is committed when the next
+  // write starts another), in order.
+  const std::vector<std::pair<std::string, FileSummary>>& committed() const { return done_; }
 
  private:
   Status roll();
