@@ -504,6 +504,9 @@ RollingParquetWriter::~RollingParquetWriter() { abort(); }
 
 Status RollingParquetWriter::roll() {
   if (current_) {
+    if (rolling_.before_commit) {
+      if (Status b = rolling_.before_commit(current_name_); !b.ok()) return failed_ = b;
+    }
     Result<FileSummary> s = current_->close();
     current_.reset();
     if (!s.ok()) return failed_ = s.status();
@@ -528,7 +531,8 @@ Status RollingParquetWriter::write(const ColumnBatch& batch) {
     if (!current_ || current_->rows() >= rolling_.file_rows || current_->estimated_bytes() >= rolling_.file_bytes) {
       if (Status s = roll(); !s.ok()) return s;
     }
-    std::size_t take = std::min<std::size_t>(batch.rows - row, rolling_.file_rows - current_->rows());
+    std::size_t take = batch.rows - row;
+    if (rolling_.split_batches) take = std::min<std::size_t>(take, rolling_.file_rows - current_->rows());
     ColumnBatch part;
     const ColumnBatch* src = &batch;
     if (take != batch.rows) {  // split the batch at the file boundary
@@ -548,6 +552,9 @@ Status RollingParquetWriter::write(const ColumnBatch& batch) {
 Result<std::vector<std::pair<std::string, FileSummary>>> RollingParquetWriter::close() {
   if (!failed_.ok()) return failed_;
   if (current_) {
+    if (rolling_.before_commit) {
+      if (Status b = rolling_.before_commit(current_name_); !b.ok()) return failed_ = b;
+    }
     Result<FileSummary> s = current_->close();
     current_.reset();
     if (!s.ok()) return failed_ = s.status();

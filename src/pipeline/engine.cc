@@ -14,7 +14,6 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -118,13 +117,19 @@ struct Engine::State {
   std::string dead_name;
   std::string file_name;  // output.name, with the shard when there are several, and the run when resumed
 
-  // The manifest (the writer stage's, then the end of run()'s): positions
-  // of rows in each partition's open file wait in `pending` until it commits.
+  // The manifest (the writer stage's, then the end of run()'s). Files roll
+  // only between batches, so when a partition's writer commits a file, that
+  // file holds exactly the rows written to it before the batch at hand:
+  // their positions wait in `uncommitted[dir]` until then. Without
+  // partitions the positions of records filtered or not joined wait there
+  // too, so that the set stays a few ranges however long the file; with
+  // partitions they wait in `settled` until the next manifest.
   Manifest manifest;
   std::string manifest_name;
   PositionSet done_before;  // by the runs resumed: the source skips them
   std::atomic<std::uint64_t> skipped{0};
-  std::map<std::string, std::deque<std::uint64_t>> pending;
+  std::map<std::string, PositionSet> uncommitted;
+  PositionSet settled;
   std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
   std::vector<std::string> inputs;  // files, after the glob
 
@@ -636,18 +641,25 @@ struct Engine::State {
 
   // Files of partition `dir` committed since the last call go into the
   // manifest, and the rows they hold are done. True if there were any.
+  // Just before partition `dir`'s open file is committed: a manifest naming
+  // it and its records (those in uncommitted[dir]), so that whether the run
+  // stops before or after the commit, a resume knows what is done.
+  Status prepare_commit(const std::string& dir, const std::string& name) {
+    manifest.committing.emplace(name, uncommitted[dir]);
+    return save_manifest();
+  }
+
   bool note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
     std::size_t& seen = files_in_manifest[dir];
-    const bool any = seen < files.size();
-    for (; seen < files.size(); ++seen) {
-      manifest.files.push_back(files[seen].first);
-      auto& waiting = pending[dir];
-      for (std::uint64_t r = 0; r < files[seen].second.rows && !waiting.empty(); ++r) {
-        manifest.done.add(waiting.front());
-        waiting.pop_front();
-      }
-    }
-    return any;
+    if (seen == files.size()) return false;
+    manifest.committing.reset();
+    for (; seen < files.size(); ++seen) manifest.files.push_back(files[seen].first);
+    PositionSet& rows = uncommitted[dir];
+    for (const auto& [first, end] : rows.ranges()) manifest.done.add(first, end);
+    rows = PositionSet();
+    for (const auto& [first, end] : settled.ranges()) manifest.done.add(first, end);
+    settled = PositionSet();
+    return true;
   }
 
   // A fresh manifest, or with options.resume, the last run's (if there was
@@ -677,6 +689,15 @@ struct Engine::State {
                                             "; it is " + is);
         }
         manifest = std::move(*m);
+        if (manifest.committing) {  // the last run stopped about a commit: did it happen?
+          Result<std::optional<ObjectInfo>> there = store->head(manifest.committing->first);
+          if (!there.ok()) return there.status();
+          if (there->has_value()) {
+            manifest.files.push_back(manifest.committing->first);
+            for (const auto& [first, end] : manifest.committing->second.ranges()) manifest.done.add(first, end);
+          }
+          manifest.committing.reset();
+        }
         done_before = manifest.done;
       } else if (text.status().code() != StatusCode::kNotFound) {
         return text.status();
@@ -697,7 +718,11 @@ struct Engine::State {
     const OutputConfig& o = plan->config.output;
     ObjectStore* s = store.get();
     return std::make_unique<parquet::RollingParquetWriter>(
-        *plan->schema, writer_options, parquet::RollingOptions{.file_rows = o.file_rows, .prefix = dir + file_name},
+        *plan->schema, writer_options,
+        parquet::RollingOptions{.file_rows = o.file_rows,
+                                .prefix = dir + file_name,
+                                .split_batches = false,
+                                .before_commit = [this, dir](const std::string& name) { return prepare_commit(dir, name); }},
         [s](const std::string& name) { return s->open_write(name); });
   }
 
@@ -711,17 +736,14 @@ struct Engine::State {
         }
         it = writers.emplace(dir, make_writer(dir)).first;
       }
-      auto& waiting = pending[dir];
-      const auto& rows = chunk.positions[dir];
-      waiting.insert(waiting.end(), rows.begin(), rows.end());
       if (Status s = it->second->write(batch); !s.ok()) return s;
+      // A file committed by this write holds the rows before this batch.
+      note_commits(dir, it->second->committed());
+      PositionSet& rows = uncommitted[dir];
+      for (std::uint64_t p : chunk.positions[dir]) rows.add(p);
     }
-    bool committed = false;
-    for (const auto& [dir, writer] : writers) committed |= note_commits(dir, writer->committed());
-    for (std::uint64_t p : chunk.settled) manifest.done.add(p);
-    if (committed) {
-      if (Status s = save_manifest(); !s.ok()) return s;
-    }
+    PositionSet& waiting = plan->partition_columns.empty() ? uncommitted[""] : settled;
+    for (std::uint64_t p : chunk.settled) waiting.add(p);
     if (!chunk.dead.empty()) {
       if (!dead_stream) {
         auto s = store->open_write(dead_name);
@@ -877,7 +899,13 @@ RunSummary Engine::run() {
   }
   // Every file is committed: what the run finished is done. (After a
   // failure the manifest stays as the last commit left it.)
-  if (status.ok()) status = st.save_manifest();
+  if (status.ok()) {
+    for (auto& [dir, rows] : st.uncommitted) {
+      for (const auto& [first, end] : rows.ranges()) st.manifest.done.add(first, end);
+    }
+    for (const auto& [first, end] : st.settled.ranges()) st.manifest.done.add(first, end);
+    status = st.save_manifest();
+  }
   summary.manifest = st.store->describe(st.manifest_name);
   if (st.client) {
     summary.http = st.client->stats();

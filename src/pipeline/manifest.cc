@@ -28,6 +28,33 @@ bool PositionSet::contains(std::uint64_t position) const {
   return it != ranges_.begin() && std::prev(it)->second > position;
 }
 
+namespace {
+
+std::string ranges_json(const PositionSet& set) {
+  std::string out = "[";
+  for (const auto& [a, b] : set.ranges()) {
+    out += (out.size() > 1 ? ",[" : "[") + std::to_string(a) + "," + std::to_string(b) + "]";
+  }
+  return out + "]";
+}
+
+Status read_ranges(simdjson::dom::element e, PositionSet& into) {
+  simdjson::dom::array ranges;
+  if (e.get_array().get(ranges)) return Status::DataLoss("expected a list of ranges");
+  for (simdjson::dom::element r : ranges) {
+    simdjson::dom::array pair;
+    std::uint64_t a = 0, b = 0;
+    if (r.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_uint64().get(a) || pair.at(1).get_uint64().get(b) ||
+        a >= b) {
+      return Status::DataLoss("a range that is not [first, end) with first < end");
+    }
+    into.add(a, b);
+  }
+  return Status();
+}
+
+}  // namespace
+
 std::string Manifest::to_json() const {
   std::string out = "{\"version\":1,\"runs\":" + std::to_string(runs) + ",\"inputs\":[";
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -36,14 +63,12 @@ std::string Manifest::to_json() const {
   }
   out += "],\"files\":[";
   for (std::size_t i = 0; i < files.size(); ++i) out += (i ? "," : "") + Value(files[i]).to_json();
-  out += "],\"done\":" + std::to_string(done.size()) + ",\"done_ranges\":[";
-  bool first = true;
-  for (const auto& [a, b] : done.ranges()) {
-    out += (first ? "[" : ",[") + std::to_string(a) + "," + std::to_string(b) + "]";
-    first = false;
+  out += "],\"done\":" + std::to_string(done.size()) + ",\"done_ranges\":" + ranges_json(done);
+  if (committing) {
+    out += ",\"committing\":{\"file\":" + Value(committing->first).to_json() +
+           ",\"ranges\":" + ranges_json(committing->second) + "}";
   }
-  out += "]}\n";
-  return out;
+  return out + "}\n";
 }
 
 Result<Manifest> Manifest::parse(std::string_view json, const std::string& where) {
@@ -56,7 +81,7 @@ Result<Manifest> Manifest::parse(std::string_view json, const std::string& where
   std::uint64_t version = 0;
   if (root["version"].get_uint64().get(version) || version != 1) return bad("expected \"version\": 1");
   if (root["runs"].get_uint64().get(m.runs)) return bad("expected \"runs\", a count");
-  dom::array inputs, files, ranges;
+  dom::array inputs, files;
   if (root["inputs"].get_array().get(inputs)) return bad("expected \"inputs\", a list");
   for (dom::element i : inputs) {
     std::string_view path;
@@ -70,15 +95,19 @@ Result<Manifest> Manifest::parse(std::string_view json, const std::string& where
     if (f.get_string().get(name)) return bad("a file that is not a name");
     m.files.emplace_back(name);
   }
-  if (root["done_ranges"].get_array().get(ranges)) return bad("expected \"done_ranges\", a list");
-  for (dom::element r : ranges) {
-    dom::array pair;
-    std::uint64_t a = 0, b = 0;
-    if (r.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_uint64().get(a) || pair.at(1).get_uint64().get(b) ||
-        a >= b) {
-      return bad("a range that is not [first, end) with first < end");
+  dom::element ranges;
+  if (root["done_ranges"].get(ranges)) return bad("expected \"done_ranges\", a list");
+  if (Status s = read_ranges(ranges, m.done); !s.ok()) return bad("done_ranges: " + s.message());
+  dom::element committing;
+  if (!root["committing"].get(committing)) {
+    std::string_view file;
+    dom::element file_ranges;
+    PositionSet set;
+    if (committing["file"].get_string().get(file) || committing["ranges"].get(file_ranges)) {
+      return bad("\"committing\" without file and ranges");
     }
-    m.done.add(a, b);
+    if (Status s = read_ranges(file_ranges, set); !s.ok()) return bad("committing: " + s.message());
+    m.committing.emplace(std::string(file), std::move(set));
   }
   std::uint64_t count = 0;
   if (root["done"].get_uint64().get(count) || count != m.done.size()) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,10 @@ struct Manifest {
   std::vector<std::string> files;       // committed output files of every run, as keys of the store
   std::vector<std::pair<std::string, std::uint64_t>> inputs;  // input files and their sizes
   PositionSet done;
+  // The manifest is written just before a file is committed, naming the file
+  // and its records: if the file exists when the run is resumed, they are
+  // done too (the run stopped after the commit, before the next manifest).
+  std::optional<std::pair<std::string, PositionSet>> committing;
 
   std::string to_json() const;
   // `where` names the manifest in messages.

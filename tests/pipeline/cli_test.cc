@@ -140,9 +140,11 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
 
 // A run killed outright (no chance to clean up) and resumed: together the
 // two runs wrote every record once, and their rows are the oracle's.
-TEST(SluiceResume, AKilledRunResumedWritesEveryRecordExactlyOnce) {
+// `partitioned`: into Hive partitions by region, each with files of its own.
+void kill_and_resume(bool partitioned) {
   const std::uint64_t n = 3000;
-  const std::string dir = ::testing::TempDir() + "/sluice-resume-" + std::to_string(::getpid());
+  const std::string dir = ::testing::TempDir() + "/sluice-resume-" + std::to_string(partitioned) + "-" +
+                          std::to_string(::getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   oracle::write_inputs(dir, n);
@@ -153,6 +155,7 @@ TEST(SluiceResume, AKilledRunResumedWritesEveryRecordExactlyOnce) {
                                "input.path=" + dir + "/records.csv", "--set", "datasets.entities.path=" + dir + "/entities.csv",
                                "--set", "http.base_url=" + (*server)->base_url(), "--set", "output.file_rows=150",
                                "--output", dir + "/out", "--summary-json", dir + "/summary.json"};
+    if (partitioned) a.insert(a.end(), {"--set", "output.partition_by=region", "--set", "output.file_rows=20"});
     a.insert(a.end(), more.begin(), more.end());
     return a;
   };
@@ -181,19 +184,26 @@ TEST(SluiceResume, AKilledRunResumedWritesEveryRecordExactlyOnce) {
   EXPECT_NE(slurp(manifest).find("\"runs\":2"), std::string::npos);
 
   // Both runs' files: no id twice, every row the oracle's.
-  const std::string files = "read_parquet('" + dir + "/out/item-features-*.parquet')";
+  const std::string files =
+      partitioned ? "(SELECT id, region, segment, weight, kind, score, n_events, v_sum, v_mean, v_std, v_min, v_max, v_p50, "
+                    "v_p90, v_p99, cnt_x, cnt_y, cnt_z, v_ewma FROM read_parquet('" +
+                        dir + "/out/**/*.parquet', hive_partitioning = true))"
+                  : "read_parquet('" + dir + "/out/item-features-*.parquet')";
   auto counts = duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM " + files);
   ASSERT_EQ(counts.size(), 1u);
   const std::string written = std::to_string(expected_counts(n).written);
   EXPECT_NE(counts[0].find("\"n\":\"" + written + "\""), std::string::npos) << counts[0];
   EXPECT_NE(counts[0].find("\"d\":\"" + written + "\""), std::string::npos) << counts[0];
-  EXPECT_EQ(check_output(dir + "/out", n), expected_counts(n).written);
+  EXPECT_EQ(check_output(dir + "/out", n, files), expected_counts(n).written);
 
   // A changed input cannot be resumed: the positions would name other records.
   std::ofstream(dir + "/records.csv", std::ios::app) << "3001\n";
   EXPECT_EQ(spawn(args({"--resume"}), dir + "/log3").wait(), 1);
   EXPECT_NE(slurp(dir + "/log3").find("--resume: the input is not the one"), std::string::npos) << slurp(dir + "/log3");
 }
+
+TEST(SluiceResume, AKilledRunResumedWritesEveryRecordExactlyOnce) { kill_and_resume(false); }
+TEST(SluiceResume, AKilledPartitionedRunResumedWritesEveryRecordExactlyOnce) { kill_and_resume(true); }
 
 TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   const std::string dir = ::testing::TempDir() + "/sluice-validate-" + std::to_string(::getpid());

@@ -56,6 +56,9 @@ TEST(Manifest, RoundTripsAndRefusesWhatIsDamaged) {
   m.inputs = {{"data/records \"a\".csv", 1234}};
   m.done.add(0, 100);
   m.done.add(150);
+  PositionSet next;
+  next.add(100, 120);
+  m.committing.emplace("out-00001.parquet", next);
   auto back = Manifest::parse(m.to_json(), "m.json");
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(back->runs, 2u);
@@ -63,6 +66,9 @@ TEST(Manifest, RoundTripsAndRefusesWhatIsDamaged) {
   EXPECT_EQ(back->inputs, m.inputs);
   EXPECT_EQ(back->done.size(), 101u);
   EXPECT_TRUE(back->done.contains(150));
+  ASSERT_TRUE(back->committing.has_value());
+  EXPECT_EQ(back->committing->first, "out-00001.parquet");
+  EXPECT_EQ(back->committing->second.size(), 20u);
 
   std::string damaged = m.to_json();
   damaged.replace(damaged.find("\"done\":101"), 10, "\"done\":102");

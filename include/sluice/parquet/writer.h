@@ -85,6 +85,12 @@ struct RollingOptions {
   std::uint64_t file_rows = 10'000'000;     // a new file after this many rows
   std::uint64_t file_bytes = 512ull << 20;  // or this many bytes (checked between batches)
   std::string prefix = "part";              // files are <prefix>-00000.parquet, -00001, ...
+  // false: a batch goes whole into one file (which may pass file_rows by
+  // less than a batch), so a file is committed only between batches.
+  bool split_batches = true;
+  // Called with a file's name just before it is committed; an error fails
+  // the writer and the file is not committed.
+  std::function<Status(const std::string& name)> before_commit;
 };
 
 // Opens the stream for a file name (relative to wherever the caller writes).
