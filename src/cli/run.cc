@@ -71,9 +71,9 @@ void print_summary(const RunSummary& s, std::FILE* out) {
   std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered  %s\n",
                u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered),
                s.accounted ? "(accounted)" : "(NOT ACCOUNTED: the run did not finish)");
-  if (c.skipped > 0) {
-    std::fprintf(out, "resumed   %llu records skipped: an earlier run finished them (see %s)\n", u(c.skipped),
-                 s.manifest.c_str());
+  if (c.skipped > 0 || s.abandoned_removed > 0) {
+    std::fprintf(out, "resumed   %llu records skipped: an earlier run finished them (see %s); %zu unfinished file(s) it left removed\n",
+                 u(c.skipped), s.manifest.c_str(), s.abandoned_removed);
   }
   if (s.shard_count > 1) {
     std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)\n", s.shard_index, s.shard_count,

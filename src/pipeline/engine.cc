@@ -128,6 +128,7 @@ struct Engine::State {
   std::string manifest_name;
   PositionSet done_before;  // by the runs resumed: the source skips them
   std::atomic<std::uint64_t> skipped{0};
+  std::size_t abandoned_removed = 0;  // with resume: files a killed run had left open
   std::map<std::string, PositionSet> uncommitted;
   PositionSet settled;
   std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
@@ -676,6 +677,10 @@ struct Engine::State {
       if (inputs.size() == 1 && inputs[0] == "-") {
         return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
       }
+      // A killed run leaves its open files behind, never under their names.
+      auto removed = store->remove_abandoned(file_name + "-");
+      if (!removed.ok()) return removed.status();
+      abandoned_removed = removed->size();
       Result<std::string> text = store->get(manifest_name);
       if (text.ok()) {
         const std::string where = store->describe(manifest_name);
@@ -907,6 +912,7 @@ RunSummary Engine::run() {
     status = st.save_manifest();
   }
   summary.manifest = st.store->describe(st.manifest_name);
+  summary.abandoned_removed = st.abandoned_removed;
   if (st.client) {
     summary.http = st.client->stats();
     st.client->close();
@@ -996,7 +1002,8 @@ std::string RunSummary::to_json() const {
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) +
-         ",\"manifest\":" + json_string(manifest) + ",\"seconds\":" + secs +
+         ",\"manifest\":" + json_string(manifest) +
+         ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +

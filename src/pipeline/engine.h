@@ -79,6 +79,7 @@ struct RunSummary {
   std::vector<OutputFile> files;
   std::string dead_letter;    // where the dead letters are, if any
   std::string manifest;       // where the manifest is
+  std::size_t abandoned_removed = 0;  // with resume: unfinished files of a killed run, removed
   std::uint64_t bytes_written = 0;
   std::size_t dataset_bytes = 0;
   std::uint32_t shard_index = 0, shard_count = 1;

@@ -11,6 +11,8 @@ namespace sluice {
 
 namespace fs = std::filesystem;
 
+Result<std::vector<std::string>> ObjectStore::remove_abandoned(const std::string&) { return std::vector<std::string>(); }
+
 Status ObjectStore::put(const std::string& key, std::string_view data) {
   Result<std::unique_ptr<OutputStream>> out = open_write(key);
   if (!out.ok()) return out.status();
@@ -103,6 +105,24 @@ class LocalStore final : public ObjectStore {
     fs::remove(root_ / key, ec);
     if (ec) return Status::IoError("cannot remove " + describe(key) + ": " + ec.message());
     return Status();
+  }
+
+  Result<std::vector<std::string>> remove_abandoned(const std::string& name) override {
+    std::vector<std::string> removed;
+    std::error_code ec;
+    if (!fs::exists(root_, ec)) return removed;
+    std::vector<fs::path> found;
+    for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      const std::string file = it->path().filename().string();
+      if (it->is_regular_file(ec) && is_temporary(file) && file.starts_with(name)) found.push_back(it->path());
+    }
+    if (ec) return Status::IoError("cannot list " + root_.string() + ": " + ec.message());
+    for (const auto& p : found) {
+      if (!fs::remove(p, ec) && ec) return Status::IoError("cannot remove " + p.string() + ": " + ec.message());
+      removed.push_back(fs::relative(p, root_, ec).generic_string());
+    }
+    return removed;
   }
 
   std::string describe(const std::string& key) const override { return (root_ / key).string(); }

@@ -168,6 +168,13 @@ void kill_and_resume(bool partitioned) {
   EXPECT_EQ(first.wait(), 128 + SIGKILL);
   ASSERT_TRUE(fs::exists(manifest)) << slurp(dir + "/log1");
   EXPECT_EQ(fs::exists(dir + "/summary.json"), false) << "the first run never ended";
+  auto temporaries = [&] {
+    std::size_t n = 0;
+    for (const auto& f : fs::recursive_directory_iterator(dir + "/out")) n += f.path().filename().string().find(".tmp-") != std::string::npos;
+    return n;
+  };
+  const std::size_t left = temporaries();
+  EXPECT_GT(left, 0u) << "the killed run had a file open";
 
   Child second = spawn(args({"--resume"}), dir + "/log2");
   ASSERT_EQ(second.wait(), 0) << slurp(dir + "/log2");
@@ -181,6 +188,8 @@ void kill_and_resume(bool partitioned) {
   EXPECT_LT(number("skipped_done_earlier"), n) << summary;
   EXPECT_EQ(number("skipped_done_earlier") + number("input"), n) << summary;
   EXPECT_NE(slurp(dir + "/log2").find("records skipped: an earlier run finished them"), std::string::npos);
+  EXPECT_EQ(number("abandoned_files_removed"), left);
+  EXPECT_EQ(temporaries(), 0u) << "the resumed run removed what the killed one left, and left nothing";
   EXPECT_NE(slurp(manifest).find("\"runs\":2"), std::string::npos);
 
   // Both runs' files: no id twice, every row the oracle's.

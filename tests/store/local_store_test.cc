@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <unistd.h>
@@ -50,6 +51,30 @@ TEST(LocalStore, AnUnfinishedWriteIsInvisibleAndAbortLeavesNothing) {
   ASSERT_TRUE(w2->write("whole").ok());
   ASSERT_TRUE(w2->close().ok());
   EXPECT_EQ(*store->get("out/part-0.parquet"), "whole");
+}
+
+TEST(LocalStore, RemoveAbandonedTakesOnlyTheTemporariesOfTheNamesGiven) {
+  std::string root = scratch("abandoned");
+  auto store = *open_store(root);
+  // Writers that never finished (as after kill -9): their temporaries stay.
+  auto ours = *store->open_write("region=r1/run-00000.parquet");
+  auto ours_top = *store->open_write("run-dead-letter.jsonl");
+  auto theirs = *store->open_write("other-00000.parquet");
+  ASSERT_TRUE(ours->write("x").ok() && ours_top->write("y").ok() && theirs->write("z").ok());
+  ASSERT_TRUE(store->put("run-00001.parquet", "done").ok());
+  auto removed = store->remove_abandoned("run-");
+  ASSERT_TRUE(removed.ok()) << removed.status().to_string();
+  ASSERT_EQ(removed->size(), 2u);
+  for (const auto& k : *removed) EXPECT_NE(k.find(".tmp-"), std::string::npos) << k;
+  std::vector<std::string> left;
+  for (auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) left.push_back(e.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_TRUE(left[0].starts_with("other-00000.parquet.tmp-")) << "another name's temporary is not touched";
+  EXPECT_EQ(left[1], "run-00001.parquet") << "finished objects are not touched";
+  theirs->abort();
 }
 
 TEST(LocalStore, BadKeysAndUrlsAreRefused) {
