@@ -640,8 +640,6 @@ struct Engine::State {
 
   // ---- the writer (one at a time) ---------------------------------------------
 
-  // Files of partition `dir` committed since the last call go into the
-  // manifest, and the rows they hold are done. True if there were any.
   // Just before partition `dir`'s open file is committed: a manifest naming
   // it and its records (those in uncommitted[dir]), so that whether the run
   // stops before or after the commit, a resume knows what is done.
@@ -650,9 +648,12 @@ struct Engine::State {
     return save_manifest();
   }
 
-  bool note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
+  // Files of partition `dir` committed since the last call go into the
+  // manifest, and the rows they hold are done (so are the records settled
+  // without a row since the last commit).
+  void note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
     std::size_t& seen = files_in_manifest[dir];
-    if (seen == files.size()) return false;
+    if (seen == files.size()) return;
     manifest.committing.reset();
     for (; seen < files.size(); ++seen) manifest.files.push_back(files[seen].first);
     PositionSet& rows = uncommitted[dir];
@@ -660,7 +661,6 @@ struct Engine::State {
     rows = PositionSet();
     for (const auto& [first, end] : settled.ranges()) manifest.done.add(first, end);
     settled = PositionSet();
-    return true;
   }
 
   // A fresh manifest, or with options.resume, the last run's (if there was
