@@ -311,10 +311,6 @@ void read_field_type(Reader& r, const YAML::Node& n, const std::string& what, bo
     }
     f.list = true;
     t = t.substr(5, t.size() - 6);
-    if (t == "bool") {
-      r.error(n, what + ": list<bool> is not supported (expected list<int64>, list<double> or list<string>)");
-      return;
-    }
   }
   if (auto type = r.type_named(n, t, what)) f.type = *type;
 }

@@ -48,15 +48,16 @@ struct Record {
 };
 
 struct Chunk {
-  std::map<std::string, parquet::ColumnBatch> parts;  // by partition directory ("" without partitions)
-  std::map<std::string, std::vector<std::uint64_t>> positions;  // of each part's rows, in order
+  struct Part {
+    parquet::ColumnBatch batch;
+    std::vector<std::uint64_t> positions;  // of the batch's rows, in order
+  };
+  std::map<std::string, Part> parts;  // by partition directory ("" without partitions)
   std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
   std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
 };
-
-std::string json_string(std::string_view s) { return Value(std::string(s)).to_json(); }
 
 // Counts itself in `n` while it lives (`enter` false: the caller counted it).
 struct Counted {
@@ -133,6 +134,9 @@ struct Engine::State {
   PositionSet settled;
   std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
   std::vector<std::string> inputs;  // files, after the glob
+  // Each input file and its size (0 for standard input or when unknown): the
+  // total makes the ETA, the list identifies the input in the manifest.
+  std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
 
   std::atomic<bool> stopping{false};
   std::mutex run_mu;
@@ -555,13 +559,13 @@ struct Engine::State {
     std::string key = "{";
     for (std::size_t i = 0; i < plan->key_slots.size(); ++i) {
       auto slot = static_cast<std::size_t>(plan->key_slots[i]);
-      key += (i ? "," : "") + json_string(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
+      key += (i ? "," : "") + json_quote(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
     }
     key += "}";
-    std::string line = "{\"input\":" + json_string(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
-                       ",\"step\":" + json_string(r.dead_step);
-    if (!r.dead_url.empty()) line += ",\"url\":" + json_string(r.dead_url);
-    line += ",\"error\":" + json_string(r.dead_error) + "}\n";
+    std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
+                       ",\"step\":" + json_quote(r.dead_step);
+    if (!r.dead_url.empty()) line += ",\"url\":" + json_quote(r.dead_url);
+    line += ",\"error\":" + json_quote(r.dead_error) + "}\n";
     return line;
   }
 
@@ -616,9 +620,9 @@ struct Engine::State {
           out.settled.push_back(r.position);
           break;
         case Record::Outcome::kWritten: {
-          const std::string dir = partition_of(r.row);
-          out.positions[dir].push_back(r.position);
-          parquet::ColumnBatch& b = out.parts[dir];
+          Chunk::Part& part = out.parts[partition_of(r.row)];
+          part.positions.push_back(r.position);
+          parquet::ColumnBatch& b = part.batch;
           if (b.columns.empty()) b.columns.resize(plan->file_columns.size());
           for (std::size_t k = 0; k < plan->file_columns.size(); ++k) {
             const std::size_t c = plan->file_columns[k];
@@ -667,12 +671,7 @@ struct Engine::State {
   // one) after checking that the input is the same. A resumed run names its
   // files <name>-r<N>-…, N counting the runs before it.
   Status start_manifest() {
-    std::vector<std::pair<std::string, std::uint64_t>> sizes;
-    for (const auto& f : inputs) {
-      std::error_code ec;
-      const auto bytes = f == "-" ? 0 : std::filesystem::file_size(f, ec);
-      sizes.emplace_back(f, ec ? 0 : bytes);
-    }
+    const auto& sizes = input_sizes;
     if (options.resume) {
       if (inputs.size() == 1 && inputs[0] == "-") {
         return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
@@ -708,7 +707,7 @@ struct Engine::State {
         return text.status();
       }
     }
-    manifest.inputs = std::move(sizes);
+    manifest.inputs = sizes;
     if (manifest.runs > 0) file_name += "-r" + std::to_string(manifest.runs);
     ++manifest.runs;
     return Status();
@@ -732,7 +731,7 @@ struct Engine::State {
   }
 
   Status write(Chunk chunk) {
-    for (auto& [dir, batch] : chunk.parts) {
+    for (auto& [dir, part] : chunk.parts) {
       auto it = writers.find(dir);
       if (it == writers.end()) {
         if (writers.size() >= kMaxPartitions) {
@@ -741,11 +740,11 @@ struct Engine::State {
         }
         it = writers.emplace(dir, make_writer(dir)).first;
       }
-      if (Status s = it->second->write(batch); !s.ok()) return s;
+      if (Status s = it->second->write(part.batch); !s.ok()) return s;
       // A file committed by this write holds the rows before this batch.
       note_commits(dir, it->second->committed());
       PositionSet& rows = uncommitted[dir];
-      for (std::uint64_t p : chunk.positions[dir]) rows.add(p);
+      for (std::uint64_t p : part.positions) rows.add(p);
     }
     PositionSet& waiting = plan->partition_columns.empty() ? uncommitted[""] : settled;
     for (std::uint64_t p : chunk.settled) waiting.add(p);
@@ -786,15 +785,15 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   } else {
     st->inputs.push_back(c.input.path);
   }
+  bool sizes_known = true;
   for (const auto& f : st->inputs) {
     std::error_code ec;
-    auto size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
-    if (f == "-" || ec) {
-      st->input_bytes_total = 0;  // unknown: no estimate of the total
-      break;
-    }
-    st->input_bytes_total += size;
+    const std::uint64_t size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
+    sizes_known &= f != "-" && !ec;
+    st->input_sizes.emplace_back(f, ec ? 0 : size);
+    st->input_bytes_total += ec ? 0 : size;
   }
+  if (!sizes_known) st->input_bytes_total = 0;  // no estimate of the total
 
   if (!c.steps.empty()) {
     http::ClientOptions h{.base_url = c.http.base_url,
@@ -979,7 +978,7 @@ void Engine::abort() {
 std::string RunSummary::to_json() const {
   std::string files_json = "[";
   for (std::size_t i = 0; i < files.size(); ++i) {
-    files_json += (i ? "," : "") + std::string("{\"name\":") + json_string(files[i].name) +
+    files_json += (i ? "," : "") + std::string("{\"name\":") + json_quote(files[i].name) +
                   ",\"rows\":" + std::to_string(files[i].rows) + ",\"bytes\":" + std::to_string(files[i].bytes) + "}";
   }
   files_json += "]";
@@ -991,7 +990,7 @@ std::string RunSummary::to_json() const {
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
   return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") +
-         (status.ok() ? "" : ",\"error\":" + json_string(status.to_string())) +
+         (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
          ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
          ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
          ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"accounted\":" + (accounted ? "true" : "false") +
@@ -1001,8 +1000,8 @@ std::string RunSummary::to_json() const {
          ",\"retries\":" + std::to_string(http.retries) + ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) + ",\"failed\":" + std::to_string(http.failed) +
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
-         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_string(dead_letter)) +
-         ",\"manifest\":" + json_string(manifest) +
+         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
+         ",\"manifest\":" + json_quote(manifest) +
          ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +

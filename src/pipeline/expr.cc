@@ -715,10 +715,10 @@ Value eval_aggregate(const Node& n, const Env& env) {
       return Value(c);
     }
     case Op::kDistinct: {
-      std::unordered_set<std::string> seen;
+      std::unordered_set<decltype(Value::v)> seen;  // one type per expression: the values compare as they are
       for (std::size_t i = 0; i < a.rows; ++i) {
         Value v = eval_node(x, env, i);
-        if (!v.is_null()) seen.insert(v.to_json());
+        if (!v.is_null()) seen.insert(std::move(v.v));
       }
       return Value(static_cast<std::int64_t>(seen.size()));
     }

@@ -58,14 +58,14 @@ Status read_ranges(simdjson::dom::element e, PositionSet& into) {
 std::string Manifest::to_json() const {
   std::string out = "{\"version\":1,\"runs\":" + std::to_string(runs) + ",\"inputs\":[";
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    out += (i ? "," : "") + std::string("{\"path\":") + Value(inputs[i].first).to_json() +
+    out += (i ? "," : "") + std::string("{\"path\":") + json_quote(inputs[i].first) +
            ",\"bytes\":" + std::to_string(inputs[i].second) + "}";
   }
   out += "],\"files\":[";
-  for (std::size_t i = 0; i < files.size(); ++i) out += (i ? "," : "") + Value(files[i]).to_json();
+  for (std::size_t i = 0; i < files.size(); ++i) out += (i ? "," : "") + json_quote(files[i]);
   out += "],\"done\":" + std::to_string(done.size()) + ",\"done_ranges\":" + ranges_json(done);
   if (committing) {
-    out += ",\"committing\":{\"file\":" + Value(committing->first).to_json() +
+    out += ",\"committing\":{\"file\":" + json_quote(committing->first) +
            ",\"ranges\":" + ranges_json(committing->second) + "}";
   }
   return out + "}\n";

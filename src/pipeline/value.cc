@@ -43,6 +43,12 @@ void append_json_string(std::string_view s, std::string& out) {
 
 }  // namespace
 
+std::string json_quote(std::string_view s) {
+  std::string out;
+  append_json_string(s, out);
+  return out;
+}
+
 std::string Value::to_json() const {
   switch (type()) {
     case Type::kNull: return "null";

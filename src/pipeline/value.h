@@ -38,6 +38,9 @@ struct Value {
   std::string to_json() const;
 };
 
+// `s` as a JSON string literal, quoted and escaped.
+std::string json_quote(std::string_view s);
+
 // Parses text (a CSV field, a template value) as `type`; nullopt if it does
 // not fit. An empty string is null for every type but string.
 bool parse_value(std::string_view text, Type type, Value& out);
