@@ -570,8 +570,7 @@ struct Engine::State {
   }
 
   static void append(parquet::ColumnData& col, Type type, const Value& v, std::size_t row) {
-    if (v.is_null()) col.set_null(row, row + 1);
-    else if (!col.valid.empty()) col.valid.push_back(1);
+    col.push_validity(row, !v.is_null());
     switch (type) {
       case Type::kInt64: col.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
       case Type::kDouble: col.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;

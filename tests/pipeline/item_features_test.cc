@@ -215,6 +215,43 @@ TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
             e.written);
 }
 
+// A left join writes the records an inner join drops, with the dataset's
+// columns null; a division by zero is null. Many nulls in every batch, in
+// columns of every type. (A second null in a batch once wrote past the end
+// of the column's validity: a wrong row count, a crash, or a double free.)
+TEST_F(ItemFeatures, NullsFromALeftJoinAndFromExpressionsAreWrittenAsNulls) {
+  std::string yaml = read_text(SLUICE_SOURCE_DIR "/examples/item-features.yaml");
+  const std::string inner = "    kind: inner\n";
+  ASSERT_NE(yaml.find(inner), std::string::npos);
+  yaml.replace(yaml.find(inner), inner.size(), "    kind: left\n");
+  yaml += "    entity_id: {type: int64, expr: entities.id}\n"
+          "    heavy: {type: bool, expr: entities.weight > 50}\n"
+          "    odd_only: {type: double, expr: 1 / (id % 2)}\n";
+  RunSummary s = run("left-join", {}, {"batch.size=64"}, yaml);
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.written, e.written + e.not_joined);
+  EXPECT_EQ(s.counts.not_joined, 0u);
+  EXPECT_TRUE(s.accounted);
+  std::uint64_t even = 0;
+  for (std::uint64_t id = 2; id <= n_; id += 2) even += oracle::fate(id) != oracle::Fate::kFiltered;
+  auto counts = duckdb_rows(
+      "SELECT count(*) AS n, count(*) FILTER (WHERE region IS NULL) AS region, count(*) FILTER (WHERE weight IS NULL) "
+      "AS weight, count(*) FILTER (WHERE entity_id IS NULL) AS entity, count(*) FILTER (WHERE heavy IS NULL) AS heavy, "
+      "count(*) FILTER (WHERE odd_only IS NULL) AS odd, count(*) FILTER (WHERE odd_only IS NULL AND id % 2 = 1) AS "
+      "wrong FROM read_parquet('" + out_ + "/item-features-*.parquet')");
+  ASSERT_EQ(counts.size(), 1u);
+  auto q = [](std::uint64_t v) { return "\"" + std::to_string(v) + "\""; };
+  const std::string want = "{\"n\":" + q(e.written + e.not_joined) + ",\"region\":" + q(e.not_joined) +
+                           ",\"weight\":" + q(e.not_joined) + ",\"entity\":" + q(e.not_joined) +
+                           ",\"heavy\":" + q(e.not_joined) + ",\"odd\":" + q(even) + ",\"wrong\":\"0\"}\n";
+  EXPECT_EQ(counts[0], want);
+  // The rows an inner join would write are unchanged.
+  EXPECT_EQ(check_output(out_, n_,
+                         "(SELECT * FROM read_parquet('" + out_ + "/item-features-*.parquet') WHERE region IS NOT NULL)"),
+            e.written);
+}
+
 TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
   mockapi::ServerOptions o;
   o.faults = {.error_500 = 0.05, .too_many = 0.03, .malformed = 0.03, .truncated = 0.02, .slow_body = 0.01,

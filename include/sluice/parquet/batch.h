@@ -35,10 +35,20 @@ struct ColumnData {
   }
   // Ends a list whose elements were appended to f64 or i64.
   void end_list(std::size_t element_count) { offsets.push_back(static_cast<std::uint32_t>(element_count)); }
-  // Marks row `row` null (making `valid` explicit if it was not).
+  // Marks row `row` null, `rows` being the column's rows so far (more than
+  // `row`): `valid` becomes explicit if it was not, and grows to `rows`
+  // entries (the new ones valid) if it was shorter.
   void set_null(std::size_t row, std::size_t rows) {
-    if (valid.empty()) valid.assign(rows, 1);
+    if (valid.size() < rows) valid.resize(rows, 1);
     valid[row] = 0;
+  }
+  // Building a column a row at a time: after the value (or placeholder) of
+  // row `row` is appended, says whether it holds a value. `valid` stays
+  // empty until the first null, then has one entry per row.
+  void push_validity(std::size_t row, bool has_value) {
+    if (valid.empty() && has_value) return;
+    if (valid.size() < row) valid.resize(row, 1);
+    valid.push_back(has_value ? 1 : 0);
   }
   bool is_valid(std::size_t row) const { return valid.empty() || valid[row] != 0; }
 };
