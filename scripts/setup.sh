@@ -17,6 +17,8 @@ packages=(
   openssl wrk
   # tests: an S3-compatible server on loopback (OpenStack Swift with s3api)
   python3-swift curl
+  # tests: a real HTTP server with a short keep-alive timeout
+  nginx
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the

@@ -13,6 +13,7 @@
 #include "sluice/output_stream.h"
 #include "sluice/status.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,9 @@ struct StoreOptions {
   std::size_t s3_part_bytes = 16 << 20;          // multipart part size, at least 5 MiB
   std::size_t s3_parts_in_flight = 4;            // memory: about part size x (parts in flight + 1)
   int s3_max_attempts = 5;                       // per request (each part separately)
+  // Requests wait for an endpoint that stops answering (probing it), up to
+  // this long, rather than spend their attempts; then they fail.
+  std::chrono::seconds s3_give_up_after{900};
   std::string journal_dir;                       // uploads in progress; default: see below
   // The runtime whose event loop carries S3's requests; null: the store
   // runs its own (one thread). Either way, call the store from threads

@@ -85,6 +85,12 @@ void print_summary(const RunSummary& s, std::FILE* out) {
                static_cast<double>(s.http.latency_quantile(0.5).count()) / 1000,
                static_cast<double>(s.http.latency_quantile(0.9).count()) / 1000,
                static_cast<double>(s.http.latency_quantile(0.99).count()) / 1000);
+  if (s.http.stale_resends || s.http.budget_waits || s.http.retry_after_ms || s.http.outages) {
+    std::fprintf(out, "          %llu resent on a new connection (the server closed a kept-alive one); %llu retries waited "
+                 "for the retry budget; Retry-After waits %.1f s; %llu outage(s) of the API, waited %.1f s\n",
+                 u(s.http.stale_resends), u(s.http.budget_waits), static_cast<double>(s.http.retry_after_ms) / 1000,
+                 u(s.http.outages), static_cast<double>(s.http.outage_wait_ms) / 1000);
+  }
   for (const auto& f : s.files) {
     std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows), human_bytes(static_cast<double>(f.bytes)).c_str());
   }

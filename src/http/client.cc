@@ -170,6 +170,7 @@ struct Outcome {
   std::optional<Response> response;
   std::optional<std::chrono::milliseconds> retry_after;
   bool before_response = false;  // failed before any byte of an answer (safe to resend)
+  bool deadline_passed = false;  // a timeout of the attempt's deadline, not of read_timeout
   bool keep_alive = true;        // the server lets the connection be reused
 };
 
@@ -230,22 +231,23 @@ std::chrono::microseconds ClientStats::latency_quantile(double q) const {
 
 struct Client::State {
   State(Runtime& r, ClientOptions o)
-      : rt(r), options(std::move(o)), governor(options), slots(options.max_connections) {}
+      : rt(r), options(std::move(o)), governor(options, Clock::now()), slots(options.max_connections) {}
 
   Runtime& rt;
   ClientOptions options;
   std::string scheme, host, port, host_header, base_path;
   std::optional<asio::ssl::context> tls;  // https only
   std::string fixed_headers;  // Host, User-Agent, Accept-Encoding and the client's headers
-  OriginGovernor governor;  // in-flight limit, retry budget, pause, breaker
+  OriginGovernor governor;  // in-flight limit, retry budget, outage gate
   AsyncSemaphore slots;     // one per connection in use
   std::mutex mu;         // guards idle, endpoints
   std::vector<std::unique_ptr<Connection>> idle;
   std::optional<tcp::resolver::results_type> endpoints;
   std::atomic<bool> closed{false};
 
-  std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_retries{0},
-      connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0}, paused_ms{0};
+  std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_resends{0},
+      connections_opened{0}, bytes_sent{0}, bytes_received{0}, active{0}, budget_waits{0}, retry_after_ms{0},
+      outage_wait_ms{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(FailureKind::kCount)> failures{};
   std::array<std::atomic<std::uint64_t>, 32> latency{};
   std::atomic<std::uint64_t> latency_sum_us{0};
@@ -317,9 +319,9 @@ struct Client::State {
   }
 
   // A connection to the origin: the most recently used idle one that is
-  // still fresh, else a new one. REQUIRES: a slot is held.
-  asio::awaitable<Result<std::unique_ptr<Connection>>> checkout(Clock::time_point deadline) {
-    {
+  // still fresh (unless `fresh`), else a new one. REQUIRES: a slot is held.
+  asio::awaitable<Result<std::unique_ptr<Connection>>> checkout(Clock::time_point deadline, bool fresh) {
+    if (!fresh) {
       std::lock_guard lock(mu);
       while (!idle.empty()) {
         std::unique_ptr<Connection> c = std::move(idle.back());
@@ -452,9 +454,10 @@ struct Client::State {
       Watchdog& w;
       ~Finish() { w.finish(); }
     } finish{*watch};
+    // Which deadline fired: the exchange's (run() names it) or read_timeout.
     auto timed_out = [&] {
-      return watch->fired ? std::string(Clock::now() >= deadline ? "the request deadline passed" : "no bytes for read_timeout")
-                          : std::string();
+      o.deadline_passed = Clock::now() >= deadline;
+      return std::string(o.deadline_passed ? "the deadline passed" : "no bytes for read_timeout");
     };
     auto [wec, written] = co_await asio::async_write(
         stream, std::array{asio::buffer(wire.head), asio::buffer(wire.body.data(), wire.body.size())}, use_tuple);
@@ -476,7 +479,7 @@ struct Client::State {
       if (n > 0) watch->last = Clock::now();
       if (ec) {
         o.failure = watch->fired ? FailureKind::kTimeout : classify(ec);
-        o.before_response = received == 0 && o.failure == FailureKind::kClosed;
+        o.before_response = received == 0 && c.buffer.size() == 0 && o.failure == FailureKind::kClosed;
         o.what = watch->fired ? timed_out()
                  : o.failure == FailureKind::kTooLarge
                      ? "the body is larger than max_body_bytes (" + std::to_string(options.max_body_bytes) + ")"
@@ -497,7 +500,9 @@ struct Client::State {
       }
       r.body = std::move(*plain);
     }
-    if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
+    if (r.status == 429 || r.status == 503) {  // Retry-After on other answers is not a request to wait
+      if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
+    }
     o.keep_alive = parser.keep_alive();
     o.response = std::move(r);
     co_return o;
@@ -511,23 +516,27 @@ struct Client::State {
       co_return o;
     }
     SemaphoreUnit slot(slots);
-    for (int fresh_tries = 0;; ++fresh_tries) {
-      Result<std::unique_ptr<Connection>> c = co_await checkout(deadline);
+    for (bool fresh = false;; fresh = true) {
+      Result<std::unique_ptr<Connection>> c = co_await checkout(deadline, fresh);
       if (!c.ok()) {
         o.failure = c.status().code() == StatusCode::kDeadlineExceeded ? FailureKind::kTimeout : FailureKind::kConnect;
         o.what = c.status().message();
         co_return o;
       }
       const bool reused = (*c)->reused;
+      attempts.fetch_add(1, std::memory_order_relaxed);
       o = co_await exchange(**c, wire, method, deadline);
       if (o.failure == FailureKind::kNone) {
         if (o.keep_alive) checkin(std::move(*c));
         co_return o;
       }
-      // A kept-alive connection the server had closed: send once more on a
-      // fresh one, when that is safe; it does not count as an attempt.
-      if (reused && o.before_response && fresh_tries == 0 && idempotent(method) && Clock::now() < deadline) {
-        stale_retries.fetch_add(1, std::memory_order_relaxed);
+      // A kept-alive connection that the server closed as the request went
+      // out (its idle timeout raced our reuse): not one byte of answer came,
+      // so the request did nothing there. Sent once more on a new connection
+      // (never another idle one, which may be just as stale) when that is
+      // safe; the request's attempts are not spent by it.
+      if (reused && !fresh && o.before_response && idempotent(method) && Clock::now() < deadline) {
+        stale_resends.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       co_return o;
@@ -590,8 +599,18 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight: must be at least 1");
   if (options.max_connections == 0) return Status::InvalidArgument("max_connections: must be at least 1");
   if (options.retry.max_attempts < 1) return Status::InvalidArgument("retry.max_attempts: must be at least 1");
-  for (auto d : {options.connect_timeout, options.read_timeout, options.request_timeout}) {
+  for (auto d : {options.connect_timeout, options.read_timeout, options.attempt_timeout, options.request_timeout}) {
     if (d.count() <= 0) return Status::InvalidArgument("timeouts must be positive");
+  }
+  if (!(options.retry.budget >= 0)) return Status::InvalidArgument("retry.budget: must be 0 or more");
+  if (!(options.retry.min_per_second > 0)) {
+    return Status::InvalidArgument("retry.min_per_second: must be more than 0 (or retries could wait forever)");
+  }
+  if (options.outage.enabled && (options.outage.failures < 1 || options.outage.probe_after.count() <= 0 ||
+                                 options.outage.max_probe_interval < options.outage.probe_after ||
+                                 options.outage.give_up_after.count() <= 0)) {
+    return Status::InvalidArgument(
+        "outage: failures and probe_after must be at least 1, max_probe_interval at least probe_after, give_up_after positive");
   }
   for (auto& k : options.secret_query) k = lower(k);
   auto state = std::make_shared<State>(rt, std::move(options));
@@ -638,11 +657,34 @@ asio::awaitable<Result<Response>> Client::get(std::string path, std::vector<std:
 // be gone by the time the request runs.
 asio::awaitable<Result<Response>> Client::send(Request request) { return run(state_, std::move(request)); }
 
+namespace {
+
+// How an attempt's outcome counts for the origin (see OriginGovernor).
+OriginGovernor::Signal signal_of(const Outcome& o) {
+  const int status = o.response ? o.response->status : 0;
+  if (status == 429) return OriginGovernor::Signal::kTooMany;
+  if (status >= 500) return OriginGovernor::Signal::kFailure;
+  switch (o.failure) {
+    case FailureKind::kNone:
+    case FailureKind::kStatus:
+    case FailureKind::kTooLarge: return OriginGovernor::Signal::kAnswer;  // the origin answered
+    default: return OriginGovernor::Signal::kFailure;
+  }
+}
+
+std::uint64_t millis(Clock::duration d) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+}
+
+}  // namespace
+
 asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request) {
   s->requests.fetch_add(1, std::memory_order_relaxed);
+  std::string history;
   auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
     s->failed.fetch_add(1, std::memory_order_relaxed);
-    return Status(code, std::string(to_string(request.method)) + " " + s->display_url(request) + ": " + what);
+    return Status(code, std::string(to_string(request.method)) + " " + s->display_url(request) + ": " + history +
+                            (history.empty() || what.empty() ? "" : "; ") + what);
   };
   for (const auto& [k, v] : request.headers) {
     if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
@@ -658,83 +700,125 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     }
   } turn{*s};  // held through retries and their waits
   s->active.fetch_add(1, std::memory_order_relaxed);
-  // The deadline runs from here: waiting for a turn is not the request's fault.
+  // The deadline runs from here: waiting for a turn is not the request's
+  // fault, nor is waiting for an origin that is down (it moves the deadline).
   const auto started = Clock::now();
-  const auto deadline = started + s->options.request_timeout;
+  auto deadline = started + s->options.request_timeout;
+  s->governor.on_request(started);
 
-  const State::Wire wire = s->serialize(request);
+  State::Wire wire = s->serialize(request);
+  const bool replayable = request.method == Method::kGet || request.method == Method::kHead;
 
   auto ex = co_await asio::this_coro::executor;
-  auto sleep = [&ex](Clock::duration d) -> asio::awaitable<void> {
-    asio::steady_timer timer(ex, d);
+  auto sleep_until = [&ex](Clock::time_point t) -> asio::awaitable<void> {
+    asio::steady_timer timer(ex, t);
     co_await timer.async_wait(use_tuple);
   };
-  std::string history;
-  // Holds a place in the retry budget from the decision to retry until the
-  // retried attempt ends, however the coroutine ends.
-  struct RetryPlace {
-    OriginGovernor* g = nullptr;
-    void release() {
-      if (g) std::exchange(g, nullptr)->finish_retry();
+  // A probe must be settled however the coroutine ends, or the origin would
+  // wait for a probe that never comes back.
+  struct Probe {
+    OriginGovernor& g;
+    bool open = false;
+    ~Probe() {
+      if (open) g.probe_abandoned(Clock::now());
     }
-    ~RetryPlace() { release(); }
-  } retry_place;
-  for (int attempt = 1;; ++attempt) {
-    // An origin that asked everyone to wait (Retry-After) gets its wait.
-    if (auto pause = s->governor.pause_left(); pause > Clock::duration::zero()) {
-      if (Clock::now() + pause >= deadline) {
-        co_return fail(StatusCode::kDeadlineExceeded, history + (history.empty() ? "" : "; ") +
-                                                          "the origin asked to wait past the deadline");
+  } probe{s->governor};
+
+  std::vector<Clock::time_point> spent;  // when each attempt that counts against max_attempts failed
+  bool failed_before = false;
+  for (int attempt = 1;;) {
+    // An origin that is down: wait for it; a probe at a time goes through.
+    OriginGovernor::Turn t = s->governor.before_attempt(Clock::now());
+    if (t.kind == OriginGovernor::Turn::Kind::kWait) {
+      const auto waiting_since = Clock::now();
+      while (t.kind == OriginGovernor::Turn::Kind::kWait) {
+        if (s->closed.load()) co_return fail(StatusCode::kCancelled, "the client is closed");
+        co_await sleep_until(t.until);
+        t = s->governor.before_attempt(Clock::now());
       }
-      s->paused_ms.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(pause).count()));
-      co_await sleep(pause);
+      const auto waited = Clock::now() - waiting_since;
+      deadline += waited;
+      s->outage_wait_ms.fetch_add(millis(waited), std::memory_order_relaxed);
+      if (t.kind == OriginGovernor::Turn::Kind::kGo) {
+        // The origin is back: what failed while it was down is not held
+        // against this request.
+        const OriginGovernor::Span outage = s->governor.last_outage();
+        std::erase_if(spent, [&](Clock::time_point f) { return outage.contains(f); });
+      }
     }
-    if (!s->governor.breaker_allows()) {
-      co_return fail(StatusCode::kUnavailable, history + (history.empty() ? "" : "; ") +
-                                                   "the circuit breaker is open after repeated failures");
+    if (t.kind == OriginGovernor::Turn::Kind::kGone) co_return fail(StatusCode::kUnavailable, s->governor.gone().message());
+    probe.open = t.kind == OriginGovernor::Turn::Kind::kProbe;
+    if (probe.open) {
+      // Probe with the last request the origin answered, when there is
+      // one: its answer says whether the origin is up, not whether this
+      // request can be served.
+      if (std::optional<std::string> known = s->governor.known_good()) {
+        const auto sent = Clock::now();
+        Outcome p = co_await s->attempt({.head = std::move(*known)}, Method::kGet, std::min(deadline, sent + s->options.attempt_timeout));
+        probe.open = false;
+        const auto ended = Clock::now();
+        s->governor.after_attempt(signal_of(p), ended - sent, /*probe=*/true, ended, p.what);
+        continue;
+      }
     }
-    s->attempts.fetch_add(1, std::memory_order_relaxed);
+
+    // An attempt of this request.
     const auto attempt_start = Clock::now();
-    Outcome o = co_await s->attempt(wire, request.method, deadline);
-    retry_place.release();
+    const auto attempt_deadline = std::min(deadline, attempt_start + s->options.attempt_timeout);
+    Outcome o = co_await s->attempt(wire, request.method, attempt_deadline);
     if (o.failure == FailureKind::kNone && s->retryable_status(o.response->status)) {
       o.failure = FailureKind::kStatus;
       o.what = "status " + std::to_string(o.response->status);
     }
-    // Tell the governor what this attempt says about the origin.
-    const int status = o.response ? o.response->status : 0;
-    if (status == 429 || status == 503) {
-      std::optional<Clock::duration> ra;
-      if (o.retry_after) ra = std::min<Clock::duration>(*o.retry_after, s->options.retry.max_retry_after);
-      s->governor.on_overload(ra, status == 503);
-    } else if (status >= 500 || o.failure == FailureKind::kTimeout) {
-      s->governor.on_overload(std::nullopt, true);
-    } else if (o.failure == FailureKind::kConnect || o.failure == FailureKind::kClosed || o.failure == FailureKind::kProtocol) {
-      s->governor.on_transport_failure();
-    } else {
-      s->governor.on_answer(Clock::now() - attempt_start);
+    if (o.deadline_passed) {
+      o.what = attempt_deadline < deadline
+                   ? "no answer within attempt_timeout (" + std::to_string(s->options.attempt_timeout.count()) + " ms)"
+                   : "the request's deadline passed (request_timeout)";
     }
+    const auto ended = Clock::now();
+    const bool was_probe = std::exchange(probe.open, false);
+    s->governor.after_attempt(signal_of(o), ended - attempt_start, was_probe, ended, o.what, !failed_before);
     if (o.failure == FailureKind::kNone) {
       o.response->attempts = attempt;
       s->succeeded.fetch_add(1, std::memory_order_relaxed);
-      s->record_latency(Clock::now() - started);
+      s->record_latency(ended - started);
+      if (replayable && o.response->status < 300 && s->governor.wants_known_good(ended)) {
+        s->governor.remember_known_good(std::move(wire.head), ended);
+      }
       co_return std::move(*o.response);
     }
+    failed_before = true;
     s->count_failure(o.failure);
     history += (history.empty() ? "" : "; ") + ("attempt " + std::to_string(attempt) + ": " + o.what);
-    if (!s->retryable(o) || attempt >= s->options.retry.max_attempts) {
-      co_return fail(State::final_code(o), history);
+    ++attempt;
+    if (!s->retryable(o)) co_return fail(State::final_code(o), "");
+    spent.push_back(ended);
+    if (static_cast<int>(spent.size()) >= s->options.retry.max_attempts) {
+      // Out of attempts. But if the origin went down meanwhile, they went to
+      // the outage: wait for it like every other request, and take them back
+      // if it comes back.
+      if (!s->governor.down()) co_return fail(State::final_code(o), "");
+      continue;
     }
-    auto wait = s->backoff(attempt - 1, o);
+    // The wait before the next attempt: the server's Retry-After, else a backoff.
+    const auto wait = s->backoff(static_cast<int>(spent.size()) - 1, o);
     if (Clock::now() + wait >= deadline) {
-      co_return fail(StatusCode::kDeadlineExceeded, history + "; no time left for another attempt");
+      co_return fail(StatusCode::kDeadlineExceeded,
+                     o.retry_after ? "the server asked to wait " + std::to_string(wait.count()) +
+                                         " ms, past the request's deadline (request_timeout)"
+                                   : "no time left for another attempt (request_timeout)");
     }
-    if (!s->governor.start_retry()) {
-      co_return fail(State::final_code(o), history + "; no retry: the retry budget is spent");
+    if (o.retry_after) s->retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
+    co_await sleep_until(Clock::now() + wait);
+    // The retry budget: a retry with no token waits for one.
+    bool waited_for_budget = false;
+    while (auto when = s->governor.take_retry(Clock::now())) {
+      if (*when >= deadline) co_return fail(StatusCode::kDeadlineExceeded, "the retry budget left no time for another attempt");
+      waited_for_budget = true;
+      co_await sleep_until(*when);
     }
-    retry_place.g = &s->governor;
+    if (waited_for_budget) s->budget_waits.fetch_add(1, std::memory_order_relaxed);
     s->retries.fetch_add(1, std::memory_order_relaxed);
-    co_await sleep(wait);
   }
 }
 
@@ -746,20 +830,24 @@ ClientStats Client::stats() const {
   st.failed = s.failed.load();
   st.attempts = s.attempts.load();
   st.retries = s.retries.load();
-  st.stale_retries = s.stale_retries.load();
+  st.stale_resends = s.stale_resends.load();
   st.connections_opened = s.connections_opened.load();
   st.bytes_sent = s.bytes_sent.load();
   st.bytes_received = s.bytes_received.load();
   st.in_flight = s.active.load();
   st.limit = s.governor.limit();
-  st.budget_denied = s.governor.budget_denied();
-  st.breaker_rejected = s.governor.breaker_rejected();
-  st.paused_ms = s.paused_ms.load();
+  st.budget_waits = s.budget_waits.load();
+  st.retry_after_ms = s.retry_after_ms.load();
+  st.outages = s.governor.outages();
+  st.outage_probes = s.governor.probes();
+  st.outage_wait_ms = s.outage_wait_ms.load();
   for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
   for (std::size_t i = 0; i < st.latency_us_log2.size(); ++i) st.latency_us_log2[i] = s.latency[i].load();
   st.latency_us_sum = s.latency_sum_us.load();
   return st;
 }
+
+Status Client::origin_status() const { return state_->governor.gone(); }
 
 void Client::close() {
   state_->closed.store(true);

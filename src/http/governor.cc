@@ -5,17 +5,35 @@
 
 namespace sluice::http {
 
-OriginGovernor::OriginGovernor(const ClientOptions& o)
+namespace {
+
+std::size_t first_limit(const ClientOptions& o) {
+  if (!o.adaptive.enabled) return o.max_in_flight;
+  return std::clamp(o.adaptive.initial, o.adaptive.min, std::min(o.adaptive.max, o.max_in_flight));
+}
+
+}  // namespace
+
+OriginGovernor::OriginGovernor(const ClientOptions& o, Time now)
     : options_(o),
-      slots_(o.adaptive.enabled ? std::clamp(o.adaptive.initial, o.adaptive.min, std::min(o.adaptive.max, o.max_in_flight))
-                                : o.max_in_flight),
-      limit_(static_cast<double>(slots_.available())),
-      granted_(slots_.available()) {}
+      threshold_(std::max(1, std::min(o.outage.failures, static_cast<int>(std::min<std::size_t>(o.max_in_flight, 1 << 20))))),
+      slots_(first_limit(o)),
+      limit_(static_cast<double>(first_limit(o))),
+      granted_(first_limit(o)),
+      tokens_(static_cast<double>(std::max<std::size_t>(1, o.max_in_flight))),
+      token_cap_(tokens_),
+      refilled_(now) {}
 
 boost::asio::awaitable<bool> OriginGovernor::enter() {
   if (!co_await slots_.acquire()) co_return false;
   active_.fetch_add(1, std::memory_order_relaxed);
   co_return true;
+}
+
+bool OriginGovernor::try_enter() {
+  if (!slots_.try_acquire()) return false;
+  active_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void OriginGovernor::leave() {
@@ -31,11 +49,15 @@ void OriginGovernor::leave() {
   slots_.release();
 }
 
+// ---- the in-flight limit -------------------------------------------------------
+
 // Under mu_. Moves the limit toward `want`, by whole units.
 void OriginGovernor::set_limit_locked(double want) {
   const auto& a = options_.adaptive;
-  const double hi = static_cast<double>(std::min(a.max, options_.max_in_flight));
-  limit_ = std::clamp(want, static_cast<double>(a.min), hi);
+  const double hi = static_cast<double>(a.enabled ? std::min(a.max, options_.max_in_flight) : options_.max_in_flight);
+  const double lo = std::min(static_cast<double>(a.min), hi);
+  limit_ = std::clamp(want, lo, hi);
+  at_max_.store(limit_ >= hi, std::memory_order_relaxed);
   const auto target = static_cast<std::size_t>(limit_);
   const std::size_t effective = granted_ - debt_.load();
   if (target > effective) {
@@ -54,87 +76,176 @@ void OriginGovernor::set_limit_locked(double want) {
   }
 }
 
-void OriginGovernor::on_answer(Clock::duration latency) {
-  if (consecutive_failures_.load(std::memory_order_relaxed) != 0) {
-    std::lock_guard lock(mu_);
-    consecutive_failures_.store(0, std::memory_order_relaxed);
-    probing_ = false;
-  }
-  if (!options_.adaptive.enabled) return;
-  std::lock_guard lock(mu_);
-  floor_ = std::min(floor_, latency);
-  const double near = static_cast<double>(floor_.count()) * (1.0 + options_.adaptive.latency_tolerance);
-  if (static_cast<double>(latency.count()) <= near) set_limit_locked(limit_ + 1.0 / limit_);
-}
-
-void OriginGovernor::on_overload(std::optional<Clock::duration> retry_after, bool server_error) {
-  std::lock_guard lock(mu_);
-  const auto now = Clock::now();
-  if (retry_after) {
-    Clock::rep until = (now + *retry_after).time_since_epoch().count();
-    if (until > paused_until_.load()) paused_until_.store(until);
-  }
-  if (server_error) breaker_failure_locked(now);
-  if (!options_.adaptive.enabled) return;
-  if (now - last_decrease_ < options_.adaptive.decrease_interval) return;  // one cut per burst
+// Under mu_. One multiplicative cut per decrease_interval (a burst of
+// overload signals is one signal).
+void OriginGovernor::cut_limit_locked(Time now) {
+  if (now - last_decrease_ < options_.adaptive.decrease_interval) return;
   last_decrease_ = now;
   set_limit_locked(limit_ * options_.adaptive.backoff);
 }
 
-void OriginGovernor::on_transport_failure() {
-  std::lock_guard lock(mu_);
-  breaker_failure_locked(Clock::now());
-}
-
-void OriginGovernor::breaker_failure_locked(Clock::time_point now) {
-  probing_ = false;
-  if (!options_.breaker.enabled) return;
-  if (consecutive_failures_.fetch_add(1) + 1 >= options_.breaker.failures) open_until_ = now + options_.breaker.open_for;
-}
-
-bool OriginGovernor::breaker_allows() {
-  if (!options_.breaker.enabled || consecutive_failures_.load(std::memory_order_relaxed) < options_.breaker.failures) {
-    return true;
+// Under mu_. Adaptive: +1/limit for an answer near the lowest latency seen.
+// Static: +1/limit for any answer, back up to max_in_flight.
+void OriginGovernor::grow_limit_locked(Clock::duration latency) {
+  if (options_.adaptive.enabled) {
+    floor_ = std::min(floor_, latency);
+    const double near = static_cast<double>(floor_.count()) * (1.0 + options_.adaptive.latency_tolerance);
+    if (static_cast<double>(latency.count()) > near) return;
   }
-  std::lock_guard lock(mu_);
-  if (consecutive_failures_ < options_.breaker.failures) return true;
-  if (Clock::now() < open_until_ || probing_) {
-    breaker_rejected_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  probing_ = true;  // half-open: this attempt is the probe
-  return true;
+  set_limit_locked(limit_ + 1.0 / limit_);
 }
-
-OriginGovernor::Clock::duration OriginGovernor::pause_left() const {
-  const Clock::rep until = paused_until_.load(std::memory_order_relaxed);
-  if (until == 0) return Clock::duration::zero();
-  const Clock::duration left = Clock::duration(until) - Clock::now().time_since_epoch();
-  return left > Clock::duration::zero() ? left : Clock::duration::zero();
-}
-
-bool OriginGovernor::start_retry() {
-  std::lock_guard lock(mu_);
-  const double allowed = std::max(static_cast<double>(options_.min_retries),
-                                  options_.retry_budget * static_cast<double>(active_.load()));
-  if (static_cast<double>(retrying_ + 1) > allowed) {
-    budget_denied_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  ++retrying_;
-  return true;
-}
-
-void OriginGovernor::finish_retry() {
-  std::lock_guard lock(mu_);
-  --retrying_;
-}
-
-void OriginGovernor::close() { slots_.close(); }
 
 std::size_t OriginGovernor::limit() const {
   std::lock_guard lock(mu_);
   return granted_ - debt_.load();
 }
+
+// ---- the outage gate -------------------------------------------------------------
+
+OriginGovernor::Turn OriginGovernor::before_attempt(Time now) {
+  if (!options_.outage.enabled || state_.load(std::memory_order_acquire) == State::kUp) return {};
+  std::lock_guard lock(mu_);
+  switch (state_.load(std::memory_order_relaxed)) {
+    case State::kUp: return {};
+    case State::kGone: return {.kind = Turn::Kind::kGone};
+    case State::kDown: break;
+  }
+  // An origin that has never answered (a wrong base_url, a service not
+  // started) is given up on sooner: there is nothing to wait for yet.
+  const auto give_up = answered_.load(std::memory_order_relaxed)
+                           ? options_.outage.give_up_after
+                           : std::min<Clock::duration>(options_.outage.give_up_after, kNeverAnsweredGiveUp);
+  if (now - down_since_ >= give_up) {
+    state_.store(State::kGone, std::memory_order_release);
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - down_since_).count();
+    gone_ = Status::Unavailable(std::string(answered_.load() ? "the API has been down for " : "the API has not answered once in ") +
+                                std::to_string(seconds) + " s (outage.give_up_after): every attempt and probe failed; the last: " +
+                                last_failure_);
+    return {.kind = Turn::Kind::kGone};
+  }
+  if (!probing_ && now >= next_probe_) {
+    probing_ = true;
+    probes_.fetch_add(1, std::memory_order_relaxed);
+    return {.kind = Turn::Kind::kProbe};
+  }
+  const Time poll = now + kOutagePoll;
+  return {.kind = Turn::Kind::kWait, .until = probing_ ? poll : std::min(next_probe_, poll)};
+}
+
+void OriginGovernor::probe_abandoned(Time now) {
+  std::lock_guard lock(mu_);
+  if (!probing_) return;
+  probing_ = false;
+  next_probe_ = now;  // another waiting request probes in its place
+}
+
+// Under mu_.
+void OriginGovernor::end_outage_locked(Time now) {
+  if (state_.load(std::memory_order_relaxed) != State::kDown) return;
+  state_.store(State::kUp, std::memory_order_release);
+  probing_ = false;
+  last_outage_ = {.begin = run_began_, .end = now};
+}
+
+OriginGovernor::Span OriginGovernor::last_outage() const {
+  std::lock_guard lock(mu_);
+  return last_outage_;
+}
+
+void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe, Time now, std::string_view what,
+                                   bool first_failure) {
+  if (s != Signal::kFailure) {
+    if (!answered_.load(std::memory_order_relaxed)) answered_.store(true, std::memory_order_relaxed);
+    const bool fast = !probe && !options_.adaptive.enabled && s == Signal::kAnswer &&
+                      state_.load(std::memory_order_acquire) == State::kUp && at_max_.load(std::memory_order_relaxed);
+    if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
+    if (fast) return;
+    std::lock_guard lock(mu_);
+    end_outage_locked(now);
+    if (s == Signal::kTooMany) {
+      cut_limit_locked(now);
+    } else {
+      grow_limit_locked(latency);
+    }
+    return;
+  }
+  std::lock_guard lock(mu_);
+  last_failure_.assign(what.substr(0, 300));
+  if (options_.adaptive.enabled) cut_limit_locked(now);
+  if (!options_.outage.enabled) return;
+  if (probe) {
+    probing_ = false;
+    probe_interval_ = std::min<Clock::duration>(2 * probe_interval_, options_.outage.max_probe_interval);
+    next_probe_ = now + probe_interval_;
+    return;
+  }
+  if (state_.load(std::memory_order_relaxed) != State::kUp) return;  // an attempt made before the outage began
+  if (!first_failure) return;
+  const int in_a_row = consecutive_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (in_a_row == 1) run_began_ = now;
+  // Fewer requests under way than the threshold could never fail that many
+  // times in a row, each for the first time: then all of them suffice, but
+  // never a lone request (one request failing says nothing of the origin).
+  const auto active = static_cast<int>(std::min<std::size_t>(active_.load(std::memory_order_relaxed), 1 << 20));
+  if (in_a_row < std::min(threshold_, std::max(2, active))) return;
+  state_.store(State::kDown, std::memory_order_release);
+  outages_.fetch_add(1, std::memory_order_relaxed);
+  down_since_ = now;
+  probe_interval_ = options_.outage.probe_after;
+  next_probe_ = now + probe_interval_;
+  probing_ = false;
+}
+
+bool OriginGovernor::wants_known_good(Time now) const {
+  return now.time_since_epoch().count() - known_good_at_.load(std::memory_order_relaxed) >=
+         std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
+}
+
+void OriginGovernor::remember_known_good(std::string request_head, Time now) {
+  std::lock_guard lock(mu_);
+  known_good_ = std::move(request_head);
+  known_good_at_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+std::optional<std::string> OriginGovernor::known_good() const {
+  std::lock_guard lock(mu_);
+  if (known_good_.empty()) return std::nullopt;
+  return known_good_;
+}
+
+Status OriginGovernor::gone() const {
+  if (state_.load(std::memory_order_acquire) != State::kGone) return Status();
+  std::lock_guard lock(mu_);
+  return gone_;
+}
+
+// ---- the retry budget --------------------------------------------------------------
+
+// Under mu_.
+void OriginGovernor::refill_locked(Time now) {
+  if (now <= refilled_) return;
+  const double seconds = std::chrono::duration<double>(now - refilled_).count();
+  tokens_ = std::min(token_cap_, tokens_ + seconds * options_.retry.min_per_second);
+  refilled_ = now;
+}
+
+void OriginGovernor::on_request(Time now) {
+  std::lock_guard lock(mu_);
+  refill_locked(now);
+  tokens_ = std::min(token_cap_, tokens_ + options_.retry.budget);
+}
+
+std::optional<OriginGovernor::Time> OriginGovernor::take_retry(Time now) {
+  std::lock_guard lock(mu_);
+  refill_locked(now);
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    return std::nullopt;
+  }
+  const double seconds = (1.0 - tokens_) / options_.retry.min_per_second;
+  return now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+void OriginGovernor::close() { slots_.close(); }
 
 }  // namespace sluice::http

@@ -1,72 +1,155 @@
-// OriginGovernor: how hard a client may push one origin. It owns the
-// in-flight limit (static or adaptive), the retry budget, the origin-wide
-// pause that a 429/503 with Retry-After asks for, and the circuit breaker.
-// Thread-safe; one per client.
+// OriginGovernor: how hard a client may push one origin, and when it must
+// wait for it. It owns
+//   * the in-flight limit: static (lowered by 429s, grown back by answers)
+//     or adaptive (AIMD, see AdaptiveLimit);
+//   * the retry budget: a token bucket that makes retries wait, never fail;
+//   * the outage gate: after enough failed attempts in a row the origin
+//     counts as down, requests wait and one probe at a time goes through,
+//     until an answer ends the outage or give_up_after passes (see Outage).
+//
+// Apart from the in-flight slots (an AsyncSemaphore), it is a state machine
+// that the client drives and that never waits itself: every call takes the
+// time from the caller and says what to do (go, probe, wait until when, give
+// up), so tests can run it on a fake clock. Thread-safe; one per client.
 #pragma once
 
-#include "sluice/http/client.h"
+#include "sluice/http/options.h"
 #include "sluice/semaphore.h"
+#include "sluice/status.h"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace sluice::http {
 
 class OriginGovernor {
  public:
   using Clock = std::chrono::steady_clock;
+  using Time = Clock::time_point;
 
-  explicit OriginGovernor(const ClientOptions& o);
+  // How often a request waiting for an origin that is down looks again.
+  static constexpr std::chrono::milliseconds kOutagePoll{50};
+  // An origin that has not answered once is given up on after this (or
+  // give_up_after if shorter): a wrong address fails fast.
+  static constexpr std::chrono::seconds kNeverAnsweredGiveUp{10};
+
+  OriginGovernor(const ClientOptions& o, Time now);
 
   // A request's turn: waits for an in-flight slot. False once closed.
   boost::asio::awaitable<bool> enter();
+  bool try_enter();  // a slot if one is free now
   void leave();
 
-  // Before each attempt: how long the origin asked everyone to wait (zero
-  // if not), and whether the breaker lets the attempt through.
-  Clock::duration pause_left() const;
-  bool breaker_allows();
+  // ---- the outage gate, before each attempt ----
+  struct Turn {
+    enum class Kind : std::uint8_t {
+      kGo,     // the origin is up: attempt
+      kProbe,  // the origin is down and this attempt is its probe: after_attempt(probe = true) must follow
+      kWait,   // the origin is down: ask again at `until`
+      kGone,   // the origin was down longer than give_up_after: fail (see gone())
+    } kind = Kind::kGo;
+    Time until{};
+  };
+  Turn before_attempt(Time now);
+  // A probe that ended without an outcome (its request was cancelled).
+  void probe_abandoned(Time now);
 
-  // After each attempt.
-  void on_answer(Clock::duration latency);             // an answer that is not an overload signal
-  void on_overload(std::optional<Clock::duration> retry_after, bool server_error);  // 429, 503, 5xx, timeout
-  void on_transport_failure();                          // refused, reset, closed
+  // ---- after each attempt: what it says about the origin ----
+  enum class Signal : std::uint8_t {
+    kAnswer,   // an answer that is not a failure (2xx, 3xx, 4xx but 429)
+    kTooMany,  // 429: the origin is up but asks for less
+    kFailure,  // a transport error, a timeout, a 5xx
+  };
+  // `first_failure`: a failure of a request that had not failed before.
+  // Only those count toward an outage: a request that keeps failing while
+  // others go through is that request's problem, and many such requests in
+  // a row (say at the end of a run) must not look like an origin that is
+  // down. An origin that goes down fails requests that have not failed yet.
+  void after_attempt(Signal s, Clock::duration latency, bool probe, Time now, std::string_view what = {},
+                     bool first_failure = true);
 
-  // A retry may start if the budget allows; finish_retry when it has.
-  bool start_retry();
-  void finish_retry();
+  // The last request the origin answered (a GET or HEAD: safe to send
+  // again), to probe it with while it is down: an answer to that tells that
+  // the origin is up, whatever the requests that fail ask of it. Kept at
+  // most once per second, so keeping it costs next to nothing.
+  bool wants_known_good(Time now) const;
+  void remember_known_good(std::string request_head, Time now);
+  std::optional<std::string> known_good() const;
+
+  // ---- the retry budget ----
+  void on_request(Time now);  // a request started: it adds to the budget
+  // A token for one retry: nullopt when taken, else when to ask again.
+  std::optional<Time> take_retry(Time now);
+
+  // OK, or why every request now fails: the origin was given up on.
+  Status gone() const;
+
+  // The last outage that ended: from the first of the failures in a row
+  // that began it to the answer that ended it. A request that waited for
+  // it takes back the attempts it failed within it: they were the origin's.
+  struct Span {
+    Time begin{}, end{};
+    bool contains(Time t) const { return begin <= t && t <= end; }
+  };
+  Span last_outage() const;
 
   void close();
   std::size_t limit() const;
-  std::uint64_t budget_denied() const { return budget_denied_.load(); }
-  std::uint64_t breaker_rejected() const { return breaker_rejected_.load(); }
+  std::uint64_t outages() const { return outages_.load(std::memory_order_relaxed); }
+  std::uint64_t probes() const { return probes_.load(std::memory_order_relaxed); }
+  bool down() const { return state_.load(std::memory_order_relaxed) != State::kUp; }
 
  private:
-  void set_limit_locked(double want);
-  void breaker_failure_locked(Clock::time_point now);
+  enum class State : std::uint8_t { kUp, kDown, kGone };
 
-  // The common case (no pause, breaker closed, static limit) takes no lock:
-  // the fields read on every request are atomics; mu_ guards the rest.
+  void set_limit_locked(double want);
+  void cut_limit_locked(Time now);
+  void grow_limit_locked(Clock::duration latency);
+  void refill_locked(Time now);
+  void end_outage_locked(Time now);
+
   const ClientOptions& options_;
+  const int threshold_;  // failures in a row that make an outage (fewer if fewer requests are under way)
+  std::atomic<std::size_t> active_{0};  // requests holding an in-flight slot
   AsyncSemaphore slots_;
   mutable std::mutex mu_;
-  double limit_;                        // adaptive: fractional, grows by 1/limit per good answer
-  std::size_t granted_;                 // units the semaphore holds or has handed out
-  std::atomic<std::size_t> debt_{0};    // units to swallow as they come back (written under mu_)
+
+  // The in-flight limit (under mu_, but debt_ is read without it).
+  double limit_;                      // fractional: grows by 1/limit per good answer
+  std::size_t granted_;               // units the semaphore holds or has handed out
+  std::atomic<std::size_t> debt_{0};  // units to retire as they come back
+  std::atomic<bool> at_max_{true};    // the limit is at its ceiling: an answer need not grow it
   Clock::duration floor_ = Clock::duration::max();
-  Clock::time_point last_decrease_{};
-  std::atomic<Clock::rep> paused_until_{0};  // time_since_epoch of the end of the origin's pause
-  // breaker
-  std::atomic<int> consecutive_failures_{0};
-  Clock::time_point open_until_{};
+  Time last_decrease_{};
+
+  // The outage gate. state_ and consecutive_ are atomics so that an answer
+  // while the origin is up takes no lock; the rest is under mu_.
+  std::atomic<State> state_{State::kUp};
+  std::atomic<bool> answered_{false};  // the origin has answered at least once
+  std::atomic<int> consecutive_{0};
+  Time run_began_{};   // the first of the failures in a row so far
+  Time down_since_{};
+  Span last_outage_{};
+  Time next_probe_{};
+  Clock::duration probe_interval_{};
   bool probing_ = false;
-  // retry budget
-  std::atomic<std::size_t> active_{0};
-  std::size_t retrying_ = 0;
-  std::atomic<std::uint64_t> budget_denied_{0}, breaker_rejected_{0};
+  std::string last_failure_;
+  Status gone_;
+  std::atomic<Clock::rep> known_good_at_{0};  // time_since_epoch of when known_good_ was kept
+  std::string known_good_;
+
+  // The retry budget (under mu_).
+  double tokens_;
+  double token_cap_;
+  Time refilled_;
+
+  std::atomic<std::uint64_t> outages_{0}, probes_{0};
 };
 
 }  // namespace sluice::http

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -68,6 +69,22 @@ class Reader {
       return std::nullopt;
     }
     return static_cast<Int>(v);
+  }
+
+  std::optional<double> number(const YAML::Node& n, const std::string& what, double min, double max) {
+    const std::string s = n.IsScalar() ? n.Scalar() : "";
+    char* end = nullptr;
+    errno = 0;
+    const double v = s.empty() ? 0 : std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || errno != 0 || !std::isfinite(v)) {
+      error(n, what + ": expected a number, found '" + s + "'");
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+      return std::nullopt;
+    }
+    return v;
   }
 
   // A size in bytes: `1048576`, `64KiB`, `256MiB`, `2GiB` (or kB, MB, GB: powers of 1000).
@@ -234,11 +251,56 @@ TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) 
   return c;
 }
 
+void read_retry(Reader& r, const YAML::Node& rt, http::RetryPolicy& p) {
+  if (!r.map(rt, "http.retry", {"max_attempts", "base_backoff_ms", "max_backoff_ms", "max_retry_after_ms", "on_status",
+                                "budget", "min_per_second"})) {
+    return;
+  }
+  if (rt["max_attempts"]) p.max_attempts = r.integer<int>(rt["max_attempts"], "http.retry.max_attempts", 1, 100).value_or(p.max_attempts);
+  if (rt["base_backoff_ms"]) p.base_backoff = r.millis(rt["base_backoff_ms"], "http.retry.base_backoff_ms").value_or(p.base_backoff);
+  if (rt["max_backoff_ms"]) p.max_backoff = r.millis(rt["max_backoff_ms"], "http.retry.max_backoff_ms").value_or(p.max_backoff);
+  if (rt["max_retry_after_ms"]) {
+    p.max_retry_after = r.millis(rt["max_retry_after_ms"], "http.retry.max_retry_after_ms").value_or(p.max_retry_after);
+  }
+  if (rt["budget"]) p.budget = r.number(rt["budget"], "http.retry.budget", 0, 100).value_or(p.budget);
+  if (rt["min_per_second"]) {
+    p.min_per_second = r.number(rt["min_per_second"], "http.retry.min_per_second", 0.001, 1e6).value_or(p.min_per_second);
+  }
+  if (const auto& st = rt["on_status"]) {
+    p.retry_statuses.clear();
+    if (!st.IsSequence()) r.error(st, "http.retry.on_status: expected a list of HTTP statuses");
+    for (const auto& s : st) {
+      if (auto v = r.integer<int>(s, "http.retry.on_status", 100, 599)) p.retry_statuses.push_back(*v);
+    }
+  }
+}
+
+// `outage: false`, or {failures, probe_after_ms, max_probe_interval_ms, give_up_after_ms}.
+void read_outage(Reader& r, const YAML::Node& o, http::Outage& out) {
+  if (o.IsScalar()) {
+    if (auto b = r.boolean(o, "http.outage")) out.enabled = *b;
+    return;
+  }
+  if (!r.map(o, "http.outage", {"failures", "probe_after_ms", "max_probe_interval_ms", "give_up_after_ms"})) return;
+  if (o["failures"]) out.failures = r.integer<int>(o["failures"], "http.outage.failures", 1, 1000000).value_or(out.failures);
+  if (o["probe_after_ms"]) out.probe_after = r.millis(o["probe_after_ms"], "http.outage.probe_after_ms").value_or(out.probe_after);
+  if (o["max_probe_interval_ms"]) {
+    out.max_probe_interval = r.millis(o["max_probe_interval_ms"], "http.outage.max_probe_interval_ms").value_or(out.max_probe_interval);
+  }
+  if (o["give_up_after_ms"]) {
+    out.give_up_after = r.millis(o["give_up_after_ms"], "http.outage.give_up_after_ms").value_or(out.give_up_after);
+  }
+  if (out.max_probe_interval < out.probe_after) {
+    r.error(o, "http.outage: max_probe_interval_ms (" + std::to_string(out.max_probe_interval.count()) +
+                   ") is less than probe_after_ms (" + std::to_string(out.probe_after.count()) + ")");
+  }
+}
+
 HttpConfig read_http(Reader& r, const YAML::Node& h) {
   HttpConfig c;
   c.where = r.at(h);
   if (!r.map(h, "http", {"base_url", "headers", "max_in_flight", "adaptive", "connect_timeout_ms", "read_timeout_ms",
-                         "request_timeout_ms", "retry"})) {
+                         "attempt_timeout_ms", "request_timeout_ms", "retry", "outage"})) {
     return c;
   }
   if (!h["base_url"]) r.error(h, "http: 'base_url' is required");
@@ -271,30 +333,10 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
   }
   if (h["connect_timeout_ms"]) c.connect_timeout = r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.connect_timeout);
   if (h["read_timeout_ms"]) c.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.read_timeout);
+  if (h["attempt_timeout_ms"]) c.attempt_timeout = r.millis(h["attempt_timeout_ms"], "http.attempt_timeout_ms").value_or(c.attempt_timeout);
   if (h["request_timeout_ms"]) c.request_timeout = r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.request_timeout);
-  if (const auto& rt = h["retry"]) {
-    if (r.map(rt, "http.retry", {"max_attempts", "base_backoff_ms", "max_backoff_ms", "on_status", "budget"})) {
-      if (rt["max_attempts"]) c.retry.max_attempts = r.integer<int>(rt["max_attempts"], "http.retry.max_attempts", 1, 100).value_or(4);
-      if (rt["base_backoff_ms"]) c.retry.base_backoff = r.millis(rt["base_backoff_ms"], "http.retry.base_backoff_ms").value_or(c.retry.base_backoff);
-      if (rt["max_backoff_ms"]) c.retry.max_backoff = r.millis(rt["max_backoff_ms"], "http.retry.max_backoff_ms").value_or(c.retry.max_backoff);
-      if (const auto& b = rt["budget"]) {
-        double v = -1;
-        try {
-          v = b.as<double>();
-        } catch (const YAML::Exception&) {
-        }
-        if (!(v > 0 && v <= 1)) r.error(b, "http.retry.budget: expected a fraction in (0, 1]");
-        else c.retry.budget = v;
-      }
-      if (const auto& st = rt["on_status"]) {
-        c.retry.statuses.clear();
-        if (!st.IsSequence()) r.error(st, "http.retry.on_status: expected a list of HTTP statuses");
-        for (const auto& s : st) {
-          if (auto v = r.integer<int>(s, "http.retry.on_status", 100, 599)) c.retry.statuses.push_back(*v);
-        }
-      }
-    }
-  }
+  if (const auto& rt = h["retry"]) read_retry(r, rt, c.retry);
+  if (const auto& o = h["outage"]) read_outage(r, o, c.outage);
   return c;
 }
 

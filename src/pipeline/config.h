@@ -5,6 +5,7 @@
 #pragma once
 
 #include "value.h"
+#include "sluice/http/options.h"
 #include "sluice/status.h"
 
 #include <chrono>
@@ -41,14 +42,6 @@ struct TableConfig {  // the input, and each dataset
   Where where;
 };
 
-struct RetryConfig {
-  int max_attempts = 4;
-  std::chrono::milliseconds base_backoff{50};
-  std::chrono::milliseconds max_backoff{2000};
-  std::vector<int> statuses{429, 500, 502, 503, 504};
-  double budget = 0.2;  // retries at once, as a fraction of requests in flight
-};
-
 struct HttpConfig {
   std::string base_url;
   std::vector<std::pair<std::string, std::string>> headers;  // values after ${ENV} substitution
@@ -58,8 +51,10 @@ struct HttpConfig {
   std::size_t adaptive_min = 4;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds read_timeout{10000};
-  std::chrono::milliseconds request_timeout{30000};
-  RetryConfig retry;
+  std::chrono::milliseconds attempt_timeout{10000};
+  std::chrono::milliseconds request_timeout{60000};
+  http::RetryPolicy retry;
+  http::Outage outage;
   Where where;
 };
 

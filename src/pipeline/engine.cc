@@ -800,13 +800,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
                           .max_idle = c.http.max_in_flight,
                           .connect_timeout = c.http.connect_timeout,
                           .read_timeout = c.http.read_timeout,
+                          .attempt_timeout = c.http.attempt_timeout,
                           .request_timeout = c.http.request_timeout,
-                          .max_in_flight = c.http.max_in_flight};
-    h.retry.max_attempts = c.http.retry.max_attempts;
-    h.retry.base_backoff = c.http.retry.base_backoff;
-    h.retry.max_backoff = c.http.retry.max_backoff;
-    h.retry.retry_statuses = c.http.retry.statuses;
-    h.retry_budget = c.http.retry.budget;
+                          .max_in_flight = c.http.max_in_flight,
+                          .retry = c.http.retry,
+                          .outage = c.http.outage};
     h.adaptive.enabled = c.http.adaptive;
     h.adaptive.min = c.http.adaptive_min;
     h.adaptive.max = c.http.max_in_flight;
@@ -997,6 +995,9 @@ std::string RunSummary::to_json() const {
          "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
          ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
          ",\"retries\":" + std::to_string(http.retries) + ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) + ",\"failed\":" + std::to_string(http.failed) +
+         ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) + ",\"budget_waits\":" + std::to_string(http.budget_waits) +
+         ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) + ",\"outages\":" + std::to_string(http.outages) +
+         ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +

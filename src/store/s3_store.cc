@@ -95,12 +95,17 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
   s3o.http.max_connections = 64;
   s3o.http.max_in_flight = 64;
   s3o.http.read_timeout = std::chrono::seconds(60);
-  s3o.http.request_timeout = std::chrono::minutes(15);  // a 16 MiB part over a slow link, retries included
+  s3o.http.attempt_timeout = std::chrono::minutes(5);   // a 16 MiB part over a slow link
+  s3o.http.request_timeout = std::chrono::minutes(15);  // its retries included
   s3o.http.max_body_bytes = std::size_t{1} << 30;
   s3o.http.retry.max_attempts = std::max(1, o.s3_max_attempts);
   s3o.http.retry.base_backoff = std::chrono::milliseconds(100);
   s3o.http.retry.max_backoff = std::chrono::seconds(10);
   s3o.http.retry.retry_statuses = {429, 500, 502, 503, 504};  // S3's InternalError and SlowDown are transient
+  // S3's failures are the endpoint's, not the object's: any request failing
+  // makes the client wait for the endpoint (probing it)
+  // instead of spending the attempts of the parts in flight (s3_give_up_after).
+  s3o.http.outage = {.failures = 1, .give_up_after = o.s3_give_up_after};
 
   std::unique_ptr<Runtime> own;
   Runtime* rt = o.runtime;

@@ -3,12 +3,14 @@
 // open, and the journal that lets a later run clean up after a run whose
 // server went away in the middle of an upload.
 #include "swift_fixture.h"
+#include "flaky_proxy.h"
 #include "../../src/store/upload_journal.h"
 #include "sluice/store.h"
 
 #include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
+#include <thread>
 
 namespace sluice::s3 {
 namespace {
@@ -94,6 +96,39 @@ TEST_F(S3StoreTest, FiftyMebibytesStreamInPartsAndReadBackByteIdentical) {
   EXPECT_TRUE(*back == data) << "read back " << back->size() << " bytes of " << data.size();
 }
 
+// The endpoint goes away for two seconds while parts are in flight (every
+// connection cut, new ones refused), with two attempts per request: the
+// parts wait for it instead of spending their attempts, and the object
+// completes byte-identical.
+TEST_F(S3StoreTest, AnEndpointDownForSecondsMidUploadIsWaitedFor) {
+  ASSERT_TRUE(rt_.block_on(make().create_bucket("sluice-outage")).ok());
+  testing::FlakyProxy proxy(static_cast<std::uint16_t>(port_));
+  StoreOptions o = options();
+  o.s3_endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  auto store = open_store("s3://sluice-outage", o);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  const std::string data = random_bytes((24 << 20) + 5, 24);
+  std::thread outage([&] {
+    while (proxy.bytes_up() < (7u << 20)) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a part is going out
+    proxy.set_down(true);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    proxy.set_down(false);
+  });
+  auto out = (*store)->open_write("outage/object.bin");
+  ASSERT_TRUE(out.ok());
+  Status written;
+  for (std::size_t at = 0; at < data.size() && written.ok(); at += 1'000'003) {
+    written = (*out)->write(std::string_view(data).substr(at, 1'000'003));
+  }
+  Status closed = written.ok() ? (*out)->close() : written;
+  outage.join();
+  ASSERT_TRUE(closed.ok()) << closed.to_string();
+  EXPECT_GT(proxy.refused(), 0) << "the endpoint was really down while the upload needed it";
+  auto back = (*store)->get("outage/object.bin");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_TRUE(*back == data) << "read back " << back->size() << " bytes of " << data.size();
+}
+
 TEST_F(S3StoreTest, WrongCredentialsAreRefusedAtOpenWithoutTheSecret) {
   ::setenv("AWS_SECRET_ACCESS_KEY", "WRONG-SECRET-VALUE", 1);
   auto store = open_store("s3://sluice-any/p", options());
@@ -110,13 +145,15 @@ TEST_F(S3StoreTest, WrongCredentialsAreRefusedAtOpenWithoutTheSecret) {
 }
 
 // The front end is killed while parts are in flight: the writer fails with
-// an error (no hang), nothing is visible, the journal keeps the upload, and
+// an error (after s3_give_up_after, no hang), nothing is visible, the journal keeps the upload, and
 // the next run's open aborts it so no part is left behind.
 TEST_F(S3StoreTest, ServerKilledMidUploadFailsCleanlyAndTheNextRunAbortsTheUpload) {
   S3Client s3 = make();
   ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-killed")).ok());
   {
-    auto store = open_store("s3://sluice-killed/out", options());
+    StoreOptions o = options();
+    o.s3_give_up_after = std::chrono::seconds(2);  // the endpoint is waited for this long
+    auto store = open_store("s3://sluice-killed/out", o);
     ASSERT_TRUE(store.ok()) << store.status().to_string();
     auto out = (*store)->open_write("part-00000.parquet");
     ASSERT_TRUE(out.ok());

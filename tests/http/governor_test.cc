@@ -1,0 +1,212 @@
+// The origin governor's decisions, on a fake clock: when an origin counts
+// as down, who probes it and when, when it is given up on, how the retry
+// budget paces retries, and how a 429 moves a static limit.
+#include "../../src/http/governor.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = OriginGovernor::Turn::Kind;
+using Signal = OriginGovernor::Signal;
+
+class GovernorTest : public ::testing::Test {
+ protected:
+  OriginGovernor::Time t0 = OriginGovernor::Clock::now();
+  OriginGovernor::Time at(std::chrono::milliseconds ms) const { return t0 + ms; }
+  // `n` requests under way (their slots are never given back: the test ends first).
+  static void under_way(OriginGovernor& g, int n) {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(g.try_enter());
+  }
+};
+
+TEST_F(GovernorTest, AnOutageBeginsAfterFailuresInARowNotAfterScatteredOnes) {
+  ClientOptions o{.max_in_flight = 64, .outage = {.failures = 5}};
+  OriginGovernor g(o, t0);
+  under_way(g, 64);
+  for (int round = 0; round < 10; ++round) {  // four failures, then an answer: never five in a row
+    for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "status 500");
+    g.after_attempt(Signal::kAnswer, 1ms, false, at(1ms));
+    EXPECT_EQ(g.before_attempt(at(2ms)).kind, Kind::kGo);
+  }
+  g.after_attempt(Signal::kTooMany, 1ms, false, at(1ms));  // a 429 is an answer: the origin is up
+  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(3ms), "refused");
+  EXPECT_FALSE(g.down());
+  g.after_attempt(Signal::kFailure, 1ms, false, at(3ms), "refused");
+  EXPECT_TRUE(g.down());
+  EXPECT_EQ(g.outages(), 1u);
+  const auto t = g.before_attempt(at(4ms));
+  EXPECT_EQ(t.kind, Kind::kWait);
+  EXPECT_LE(t.until, at(4ms) + OriginGovernor::kOutagePoll);
+}
+
+TEST_F(GovernorTest, OnlyARequestsFirstFailureCountsTowardAnOutage) {
+  // Requests that keep failing while others are answered (a permanent
+  // fault on some records) must not look like an origin that is down, even
+  // when many of their retries come in a row (say at the end of a run).
+  ClientOptions o{.max_in_flight = 64, .outage = {.failures = 5}};
+  OriginGovernor g(o, t0);
+  under_way(g, 64);
+  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "status 500", /*first_failure=*/true);
+  for (int i = 0; i < 100; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "status 500", /*first_failure=*/false);
+  EXPECT_FALSE(g.down());
+  g.after_attempt(Signal::kFailure, 1ms, false, at(2ms), "refused", /*first_failure=*/true);
+  EXPECT_TRUE(g.down()) << "a fifth request failing for the first time";
+}
+
+TEST_F(GovernorTest, FewerRequestsUnderWayThanTheThresholdStillMakeAnOutage) {
+  // Four requests could never fail 20 times in a row, each for the first
+  // time: all four failing suffices.
+  ClientOptions o{.max_in_flight = 256, .outage = {.failures = 20}};
+  OriginGovernor g(o, t0);
+  under_way(g, 4);
+  for (int i = 0; i < 3; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "refused");
+  EXPECT_FALSE(g.down());
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "refused");
+  EXPECT_TRUE(g.down());
+}
+
+TEST_F(GovernorTest, OneProbeAtATimeAtDoublingIntervalsUntilAnAnswerEndsTheOutage) {
+  ClientOptions o{.outage = {.failures = 1, .probe_after = 100ms, .max_probe_interval = 300ms}};
+  OriginGovernor g(o, t0);
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "refused");
+  EXPECT_EQ(g.before_attempt(at(50ms)).kind, Kind::kWait);
+  EXPECT_EQ(g.before_attempt(at(99ms)).until, at(100ms)) << "woken for the first probe";
+  EXPECT_EQ(g.before_attempt(at(100ms)).kind, Kind::kProbe);
+  EXPECT_EQ(g.before_attempt(at(101ms)).kind, Kind::kWait) << "one probe at a time";
+  EXPECT_EQ(g.before_attempt(at(500ms)).kind, Kind::kWait) << "however late, while the probe is out";
+  g.after_attempt(Signal::kFailure, 1ms, true, at(110ms), "refused");
+  // The next probe 200 ms after the failed one, then 300 (the cap), 300, ...
+  EXPECT_EQ(g.before_attempt(at(309ms)).kind, Kind::kWait);
+  EXPECT_EQ(g.before_attempt(at(310ms)).kind, Kind::kProbe);
+  g.after_attempt(Signal::kFailure, 1ms, true, at(320ms), "refused");
+  EXPECT_EQ(g.before_attempt(at(619ms)).kind, Kind::kWait);
+  EXPECT_EQ(g.before_attempt(at(620ms)).kind, Kind::kProbe);
+  g.after_attempt(Signal::kFailure, 1ms, true, at(630ms), "refused");
+  EXPECT_EQ(g.before_attempt(at(929ms)).kind, Kind::kWait);
+  EXPECT_EQ(g.before_attempt(at(930ms)).kind, Kind::kProbe);
+  g.after_attempt(Signal::kAnswer, 1ms, true, at(940ms));
+  EXPECT_FALSE(g.down());
+  EXPECT_EQ(g.before_attempt(at(941ms)).kind, Kind::kGo) << "everyone goes on";
+  EXPECT_EQ(g.probes(), 4u);
+  // A new outage starts probing at probe_after again.
+  g.after_attempt(Signal::kFailure, 1ms, false, at(1000ms), "refused");
+  EXPECT_EQ(g.before_attempt(at(1099ms)).kind, Kind::kWait);
+  EXPECT_EQ(g.before_attempt(at(1100ms)).kind, Kind::kProbe);
+  EXPECT_EQ(g.outages(), 2u);
+}
+
+TEST_F(GovernorTest, AnAnswerToARequestSentBeforeTheOutageEndsIt) {
+  ClientOptions o{.outage = {.failures = 2}};
+  OriginGovernor g(o, t0);
+  under_way(g, 8);
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "reset");
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "reset");
+  ASSERT_TRUE(g.down());
+  g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "reset");  // a straggler: no change
+  EXPECT_TRUE(g.down());
+  g.after_attempt(Signal::kAnswer, 1ms, false, at(2ms));
+  EXPECT_FALSE(g.down());
+}
+
+TEST_F(GovernorTest, AnAbandonedProbeLetsAnotherRequestProbeAtOnce) {
+  ClientOptions o{.outage = {.failures = 1, .probe_after = 100ms}};
+  OriginGovernor g(o, t0);
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "refused");
+  ASSERT_EQ(g.before_attempt(at(100ms)).kind, Kind::kProbe);
+  g.probe_abandoned(at(150ms));
+  EXPECT_EQ(g.before_attempt(at(151ms)).kind, Kind::kProbe);
+}
+
+TEST_F(GovernorTest, AnOriginDownPastGiveUpAfterIsGivenUpOnWithTheLastFailure) {
+  ClientOptions o{.outage = {.failures = 1, .probe_after = 100ms, .max_probe_interval = 1000ms, .give_up_after = 5000ms}};
+  OriginGovernor g(o, t0);
+  g.after_attempt(Signal::kAnswer, 1ms, false, at(0ms));  // it was up once
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "connect: Connection refused");
+  EXPECT_TRUE(g.gone().ok());
+  EXPECT_EQ(g.before_attempt(at(4999ms)).kind, Kind::kProbe);
+  g.after_attempt(Signal::kFailure, 1ms, true, at(4999ms), "status 503");
+  EXPECT_EQ(g.before_attempt(at(5000ms)).kind, Kind::kGone);
+  EXPECT_EQ(g.before_attempt(at(9000ms)).kind, Kind::kGone) << "for good";
+  const Status s = g.gone();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("down for 5 s"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("the last: status 503"), std::string::npos) << s.message();
+}
+
+TEST_F(GovernorTest, AnOriginThatNeverAnsweredIsGivenUpOnAfterTenSeconds) {
+  // A wrong base_url, or a service not started: fail fast, not after give_up_after.
+  ClientOptions o{.outage = {.failures = 1, .give_up_after = 3600000ms}};
+  OriginGovernor g(o, t0);
+  g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "connect: Connection refused");
+  EXPECT_NE(g.before_attempt(at(9999ms)).kind, Kind::kGone);
+  EXPECT_EQ(g.before_attempt(at(10000ms)).kind, Kind::kGone);
+  EXPECT_NE(g.gone().message().find("has not answered once in 10 s"), std::string::npos) << g.gone().message();
+}
+
+TEST_F(GovernorTest, WithTheOutageGateOffFailuresNeverHoldRequestsBack) {
+  ClientOptions o{.outage = {.enabled = false, .failures = 1}};
+  OriginGovernor g(o, t0);
+  for (int i = 0; i < 100; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "refused");
+  EXPECT_EQ(g.before_attempt(at(1ms)).kind, Kind::kGo);
+}
+
+TEST_F(GovernorTest, TheRetryBudgetPacesRetriesButNeverRefusesOne) {
+  ClientOptions o{.max_in_flight = 10, .retry = {.budget = 0.2, .min_per_second = 10}};
+  OriginGovernor g(o, t0);
+  // A full bucket: a burst of max_in_flight retries goes at once.
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(g.take_retry(at(0ms))) << i;
+  // Empty: the next one is told to come back when a token has accrued.
+  auto when = g.take_retry(at(0ms));
+  ASSERT_TRUE(when);
+  EXPECT_EQ(*when, at(100ms)) << "10 tokens a second";
+  EXPECT_FALSE(g.take_retry(at(100ms)));
+  // Five requests add one token: one retry in five requests goes at once.
+  for (int i = 0; i < 5; ++i) g.on_request(at(100ms));
+  EXPECT_FALSE(g.take_retry(at(100ms)));
+  EXPECT_TRUE(g.take_retry(at(100ms)));
+}
+
+TEST_F(GovernorTest, AtAModestFailureRateNoRetryEverWaits) {
+  ClientOptions o{.max_in_flight = 256};
+  OriginGovernor g(o, t0);
+  // 100,000 requests, 5 % of them failing twice, all within one second.
+  int waited = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const auto now = at(std::chrono::milliseconds(i / 100));
+    g.on_request(now);
+    if (i % 20 == 0) {
+      waited += g.take_retry(now).has_value();
+      waited += g.take_retry(now).has_value();
+    }
+  }
+  EXPECT_EQ(waited, 0);
+}
+
+TEST_F(GovernorTest, A429LowersAStaticLimitAndAnswersBringItBack) {
+  ClientOptions o{.max_in_flight = 100, .adaptive = {.min = 4, .decrease_interval = 100ms}};
+  OriginGovernor g(o, t0);
+  EXPECT_EQ(g.limit(), 100u);
+  g.after_attempt(Signal::kTooMany, 1ms, false, at(200ms));
+  EXPECT_EQ(g.limit(), 70u);
+  g.after_attempt(Signal::kTooMany, 1ms, false, at(250ms));
+  EXPECT_EQ(g.limit(), 70u) << "one cut per decrease_interval";
+  g.after_attempt(Signal::kTooMany, 1ms, false, at(300ms));
+  EXPECT_EQ(g.limit(), 49u);
+  for (int i = 0; i < 10000 && g.limit() < 100; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(400ms));
+  EXPECT_EQ(g.limit(), 100u) << "back to max_in_flight, never past it";
+  for (int i = 0; i < 1000; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(400ms));
+  EXPECT_EQ(g.limit(), 100u);
+}
+
+TEST_F(GovernorTest, FailuresDoNotLowerAStaticLimit) {
+  ClientOptions o{.max_in_flight = 100};
+  OriginGovernor g(o, t0);
+  for (int i = 0; i < 10; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(std::chrono::milliseconds(200 * i)), "500");
+  EXPECT_EQ(g.limit(), 100u);
+}
+
+}  // namespace
+}  // namespace sluice::http
