@@ -25,7 +25,7 @@ done
 rm -rf out
 echo "== sluice run examples/item-features.yaml ($records records, mock API on port $port, 2 ms latency)"
 SLUICE_DATA=$data SLUICE_API_URL=http://127.0.0.1:$port SLUICE_OUT=out \
-  "$sluice" run examples/item-features.yaml --summary-json out/summary.json
+  "$sluice" run examples/item-features.yaml --summary-json out/_summary.json
 echo
 echo "== sluice inspect out/item-features-00000.parquet --rows 5"
 "$sluice" inspect out/item-features-00000.parquet --rows 5

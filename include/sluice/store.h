@@ -42,9 +42,10 @@ class ObjectStore {
   virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;  // sorted by key
   virtual Status remove(const std::string& key) = 0;                  // OK if already absent
   // Removes what killed writers left of objects whose file name (the key's
-  // last part) starts with `name` (a local directory: "<key>.tmp-XXXXXXXX"
-  // files; S3 needs nothing: the upload journal ends abandoned uploads at
-  // open). Returns the keys of what was removed.
+  // last part) starts with `name` (a local directory: hidden
+  // ".<file>.tmp-XXXXXXXX" files beside them; S3 needs nothing: the upload
+  // journal ends abandoned uploads at open). Returns the keys of what was
+  // removed.
   // REQUIRES: no writer of such objects is running.
   virtual Result<std::vector<std::string>> remove_abandoned(const std::string& name);
   // Where `key` lives, for messages ("/data/out/a.parquet", "s3://b/p/a.parquet").

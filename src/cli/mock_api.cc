@@ -27,6 +27,10 @@ void add_mock_api_options(CLI::App& cmd, MockApiOptions& o) {
   cmd.add_option("--max-faults-per-path", f.max_faults_per_path, "faulty answers per path before it answers right")
       ->check(CLI::Range(0, 1000));
   cmd.add_option("--seed", f.seed, "seed of the fault and jitter draws");
+  cmd.add_option("--fail-ids-every", f.fail_ids_every, "items whose id is a multiple of N always answer 500 (0: none)");
+  cmd.add_option("--outage-after", s.outage.after, "an outage from the N-th request on (0: none)");
+  cmd.add_option("--outage-ms", o.outage_ms, "how long the outage lasts")->check(CLI::Range(0, 86'400'000));
+  cmd.add_flag("--outage-close", s.outage.close, "during the outage, close connections instead of answering 503");
   cmd.add_option("--write-data", o.write_dir, "write records.csv and entities.csv into this directory, then exit");
   cmd.add_option("--records", o.records, "with --write-data: ids 1..N")->check(CLI::Range(1, 1'000'000'000));
 }
@@ -52,6 +56,7 @@ int run_mock_api(MockApiOptions& o) {
   }
   o.server.latency = std::chrono::microseconds(static_cast<std::int64_t>(o.latency_ms * 1000));
   o.server.jitter = std::chrono::microseconds(static_cast<std::int64_t>(o.jitter_ms * 1000));
+  o.server.outage.duration = std::chrono::milliseconds(o.outage_ms);
   // Block the stop signals before the server's threads start, so only
   // sigwait below sees them.
   sigset_t stop_signals;

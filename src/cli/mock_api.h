@@ -14,6 +14,7 @@ struct MockApiOptions {
   mockapi::ServerOptions server;
   double latency_ms = 0;
   double jitter_ms = 0;
+  std::int64_t outage_ms = 0;
   std::string write_dir;        // set: write records.csv and entities.csv there, then exit
   std::uint64_t records = 1000;  // for write_dir
 };

@@ -68,9 +68,11 @@ std::string progress_line(const Progress& p) {
 void print_summary(const RunSummary& s, std::FILE* out) {
   const auto& c = s.counts;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered  %s\n",
-               u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered),
-               s.accounted ? "(accounted)" : "(NOT ACCOUNTED: the run did not finish)");
+  std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered",
+               u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered));
+  if (c.unfinished > 0) std::fprintf(out, " + %llu unfinished (--resume does them)", u(c.unfinished));
+  std::fprintf(out, "  %s\n", s.accounted ? "(accounted)" : "(NOT ACCOUNTED: a bug; please report it)");
+  if (s.overwritten > 0) std::fprintf(out, "replaced  %zu file(s) of the earlier run removed (output.mode: overwrite)\n", s.overwritten);
   if (c.skipped > 0 || s.abandoned_removed > 0) {
     std::fprintf(out, "resumed   %llu records skipped: an earlier run finished them (see %s); %zu unfinished file(s) it left removed\n",
                  u(c.skipped), s.manifest.c_str(), s.abandoned_removed);
@@ -263,6 +265,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
   }
 
   std::atomic<bool> finished{false}, aborted{false};
+  std::atomic<int> first_signal{0};
   std::thread signal_thread([&] {
     timespec poll{0, 200'000'000};
     int stage = 0;
@@ -272,6 +275,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
       int sig = sigtimedwait(&signals, &info, &poll);
       if (sig > 0 && stage == 0) {
         stage = 1;
+        first_signal = sig;
         first_at = std::chrono::steady_clock::now();
         std::fprintf(stderr, "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
                              "again to abandon them)\n",
@@ -318,14 +322,23 @@ int run_pipeline_command(const RunCommandOptions& o) {
   if (!o.summary_json.empty()) {
     std::ofstream(o.summary_json) << s.to_json() << "\n";
   }
+  // A run a signal stopped exits as the shell reports a process the signal
+  // ended (128 + its number), after committing: a scheduler that retries
+  // failed tasks (a Kubernetes Job, cron with a check) must not take it for
+  // a complete run.
+  const int by_signal = first_signal == 0 ? 0 : 128 + first_signal;
   if (aborted) {
-    std::fprintf(stderr, "sluice run: abandoned; %llu records were in flight and are not written\n",
-                 static_cast<unsigned long long>(s.counts.read - s.counts.done()));
-    return 130;
+    std::fprintf(stderr, "sluice run: abandoned; %llu records were not finished (--resume does them)\n",
+                 static_cast<unsigned long long>(s.counts.unfinished));
+    return by_signal;
   }
   if (!s.status.ok()) {
     std::fprintf(stderr, "sluice run: %s\n", s.status.to_string().c_str());
     return 1;
+  }
+  if (by_signal != 0 && s.stopped_early) {
+    std::fprintf(stderr, "sluice run: stopped by a signal before the end of the input; --resume carries on\n");
+    return by_signal;
   }
   return s.counts.dead_lettered > 0 ? 3 : 0;
 }

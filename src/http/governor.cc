@@ -84,6 +84,24 @@ void OriginGovernor::cut_limit_locked(Time now) {
   set_limit_locked(limit_ * options_.adaptive.backoff);
 }
 
+// Under mu_. A 429. Adaptive: a cut (one per decrease_interval). Static:
+// a cut when 429s are more than kTooManyShare of the answers since the last
+// look (at least kTooManyWindow of them): an API's rate limit answers most
+// requests 429 until fewer are sent, while a few scattered 429s are better
+// waited out by their own requests than paid for by all of them.
+void OriginGovernor::too_many_locked(Time now) {
+  if (options_.adaptive.enabled) {
+    cut_limit_locked(now);
+    return;
+  }
+  ++window_too_many_;
+  const std::uint64_t answers = window_answers_.load(std::memory_order_relaxed);
+  if (answers < kTooManyWindow) return;
+  if (static_cast<double>(window_too_many_) > kTooManyShare * static_cast<double>(answers)) cut_limit_locked(now);
+  window_too_many_ = 0;
+  window_answers_.store(0, std::memory_order_relaxed);
+}
+
 // Under mu_. Adaptive: +1/limit for an answer near the lowest latency seen.
 // Static: +1/limit for any answer, back up to max_in_flight.
 void OriginGovernor::grow_limit_locked(Clock::duration latency) {
@@ -159,11 +177,12 @@ void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe
     const bool fast = !probe && !options_.adaptive.enabled && s == Signal::kAnswer &&
                       state_.load(std::memory_order_acquire) == State::kUp && at_max_.load(std::memory_order_relaxed);
     if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
+    window_answers_.fetch_add(1, std::memory_order_relaxed);
     if (fast) return;
     std::lock_guard lock(mu_);
     end_outage_locked(now);
     if (s == Signal::kTooMany) {
-      cut_limit_locked(now);
+      too_many_locked(now);
     } else {
       grow_limit_locked(latency);
     }

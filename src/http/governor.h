@@ -110,6 +110,7 @@ class OriginGovernor {
 
   void set_limit_locked(double want);
   void cut_limit_locked(Time now);
+  void too_many_locked(Time now);
   void grow_limit_locked(Clock::duration latency);
   void refill_locked(Time now);
   void end_outage_locked(Time now);
@@ -127,6 +128,10 @@ class OriginGovernor {
   std::atomic<bool> at_max_{true};    // the limit is at its ceiling: an answer need not grow it
   Clock::duration floor_ = Clock::duration::max();
   Time last_decrease_{};
+  static constexpr std::uint64_t kTooManyWindow = 32;  // answers, at least, behind a cut of a static limit
+  static constexpr double kTooManyShare = 0.1;         // of them 429s, more than this
+  std::atomic<std::uint64_t> window_answers_{0};      // answers (429s included) since the last look
+  std::uint64_t window_too_many_ = 0;                 // 429s among them (under mu_)
 
   // The outage gate. state_ and consecutive_ are atomics so that an answer
   // while the origin is up takes no lock; the rest is under mu_.

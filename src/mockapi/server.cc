@@ -60,6 +60,7 @@ const char* reason(int status) {
     case 404: return "Not Found";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     default: return "Error";
   }
 }
@@ -73,8 +74,36 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::mutex mu;
   std::unordered_map<std::string, std::uint32_t> attempts;  // per path, for faults
-  std::atomic<std::uint64_t> connections{0}, requests{0}, ok{0}, not_found{0}, faults{0};
+  std::atomic<std::uint64_t> connections{0}, requests{0}, ok{0}, not_found{0}, faults{0}, outage_answers{0};
   std::atomic<bool> stopped{false};
+  // The outage: set by the request that starts it (steady clock ticks; 0: not yet).
+  std::atomic<std::int64_t> outage_began{0};
+
+  // Whether the API is down now; `request` counts this request (from 1), or
+  // is 0 for a new connection.
+  bool in_outage(std::uint64_t request) {
+    const OutageOptions& o = options.outage;
+    if (o.after == 0) return false;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::int64_t began = outage_began.load();
+    if (began == 0) {
+      if (request < o.after) return false;
+      outage_began.compare_exchange_strong(began, now);
+      began = outage_began.load();
+    }
+    return now - began < std::chrono::duration_cast<std::chrono::steady_clock::duration>(o.duration).count();
+  }
+
+  // An item of the permanent fault: every request about it answers 500.
+  bool always_fails(std::string_view target) const {
+    const std::uint64_t every = options.faults.fail_ids_every;
+    if (every == 0) return false;
+    constexpr std::string_view kPrefix = "/v1/items/";
+    if (!target.starts_with(kPrefix)) return false;
+    target.remove_prefix(kPrefix.size());
+    std::uint64_t id = 0;
+    return parse_uint(target.substr(0, target.find_first_of("/?")), id) && id % every == 0;
+  }
 
   explicit Impl(ServerOptions o) : options(std::move(o)), io(options.threads) {}
 
@@ -155,11 +184,23 @@ struct Server::Impl {
       http::request<http::empty_body> req;
       auto [ec, n] = co_await http::async_read(socket, buffer, req, use_tuple);
       if (ec) break;
-      requests.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t nth = requests.fetch_add(1, std::memory_order_relaxed) + 1;
       const std::string_view target(req.target().data(), req.target().size());
       const bool keep_alive = req.keep_alive();
+      if (in_outage(nth)) {
+        outage_answers.fetch_add(1, std::memory_order_relaxed);
+        if (options.outage.close) break;
+        out = head(503, 0, keep_alive, -1);
+        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+        if (wec || !keep_alive) break;
+        continue;
+      }
       Answer a = req.method() == http::verb::get ? route(target) : not_found_answer();
-      if (a.status == 200) a.fault = pick_fault(target);
+      if (a.status == 200 && always_fails(target)) {
+        a = {500, "{\"error\":\"this item always fails\"}", Fault::kNone};
+      } else if (a.status == 200) {
+        a.fault = pick_fault(target);
+      }
       if (auto d = delay_for(target); d.count() > 0) {
         timer.expires_after(d);
         co_await timer.async_wait(use_tuple);
@@ -179,7 +220,7 @@ struct Server::Impl {
         case Fault::kTruncated:
         case Fault::kSlowBody: break;
       }
-      if (a.fault != Fault::kNone) {
+      if (a.fault != Fault::kNone || a.status == 500) {
         faults.fetch_add(1, std::memory_order_relaxed);
       } else if (a.status == 200) {
         ok.fetch_add(1, std::memory_order_relaxed);
@@ -218,6 +259,10 @@ struct Server::Impl {
       if (ec) {
         if (stopped.load()) co_return;
         continue;  // e.g. too many open files: keep serving the others
+      }
+      if (options.outage.close && in_outage(0)) {  // down: new connections are closed at once
+        outage_answers.fetch_add(1, std::memory_order_relaxed);
+        continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
       auto ex = socket.get_executor();
@@ -262,7 +307,7 @@ std::string Server::base_url() const { return "http://" + impl_->options.address
 
 ServerStats Server::stats() const {
   return {impl_->connections.load(), impl_->requests.load(), impl_->ok.load(), impl_->not_found.load(),
-          impl_->faults.load()};
+          impl_->faults.load(), impl_->outage_answers.load()};
 }
 
 void Server::stop() {

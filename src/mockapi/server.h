@@ -9,7 +9,8 @@
 // path is faulty with the configured probabilities, drawn from a hash of
 // (seed, path, n), so a run is reproducible; after max_faults_per_path faulty
 // answers a path always answers correctly, so a client that retries gets
-// complete, correct data.
+// complete, correct data. Two faults are not transient: items chosen by id
+// that always fail, and an outage of the whole API for a while.
 //
 // The server runs on threads of its own; start() returns once it listens.
 #pragma once
@@ -35,6 +36,19 @@ struct FaultOptions {
   std::chrono::milliseconds trickle_interval{100};
   int max_faults_per_path = 2;
   std::uint64_t seed = 1;
+  // A permanent fault: every request about an item whose id is a multiple
+  // of this answers 500, however often it is asked (0: none).
+  std::uint64_t fail_ids_every = 0;
+};
+
+// An outage: from the `after`-th request on (counted from 1), for
+// `duration`, every request is answered 503 (no Retry-After) or, with
+// `close`, its connection is closed without an answer, as is every new
+// connection; then the API answers again.
+struct OutageOptions {
+  std::uint64_t after = 0;  // 0: no outage
+  std::chrono::milliseconds duration{0};
+  bool close = false;
 };
 
 struct ServerOptions {
@@ -44,6 +58,7 @@ struct ServerOptions {
   std::chrono::microseconds jitter{0};   // plus a uniform [0, jitter]
   std::uint64_t max_id = 0;              // 0: every positive id exists
   FaultOptions faults;
+  OutageOptions outage;
   int threads = 1;
 };
 
@@ -53,6 +68,7 @@ struct ServerStats {
   std::uint64_t ok = 0;
   std::uint64_t not_found = 0;
   std::uint64_t faults = 0;
+  std::uint64_t outage_answers = 0;  // requests (or connections) refused by the outage
 };
 
 class Server {

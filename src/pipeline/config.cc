@@ -467,7 +467,8 @@ JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
 OutputConfig read_output(Reader& r, const YAML::Node& o) {
   OutputConfig c;
   c.where = r.at(o);
-  if (!r.map(o, "output", {"path", "name", "format", "compression", "row_group_rows", "file_rows", "columns", "partition_by"})) {
+  if (!r.map(o, "output", {"path", "name", "mode", "format", "compression", "row_group_rows", "file_rows", "columns",
+                           "partition_by"})) {
     return c;
   }
   if (o["partition_by"]) {
@@ -477,6 +478,13 @@ OutputConfig read_output(Reader& r, const YAML::Node& o) {
   if (!o["path"]) r.error(o, "output: 'path' is required (a directory, or s3://bucket/prefix/)");
   else c.path = r.substitute(o["path"], "output.path").value_or("");
   if (o["name"]) c.name = r.string(o["name"], "output.name").value_or(c.name);
+  if (o["mode"]) {
+    auto m = r.string(o["mode"], "output.mode");
+    if (m == "error") c.mode = OutputMode::kError;
+    else if (m == "overwrite") c.mode = OutputMode::kOverwrite;
+    else if (m == "append") c.mode = OutputMode::kAppend;
+    else if (m) r.error(o["mode"], "output.mode: expected error, overwrite or append");
+  }
   if (o["format"] && r.string(o["format"], "output.format") != "parquet") r.error(o["format"], "output.format: only parquet is supported");
   if (o["compression"]) {
     auto s = r.string(o["compression"], "output.compression").value_or("");
@@ -514,6 +522,28 @@ OutputConfig read_output(Reader& r, const YAML::Node& o) {
     }
   }
   return c;
+}
+
+// `100` (records) or `1%` (of the records done).
+DeadLetterLimit read_dead_letter_limit(Reader& r, const YAML::Node& n) {
+  DeadLetterLimit limit;
+  const std::string s = n.IsScalar() ? n.Scalar() : "";
+  limit.text = s;
+  if (!s.empty() && s.back() == '%') {
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() + s.size() - 1 && std::isfinite(v) && v >= 0 && v <= 100) {
+      limit.fraction = v / 100;
+      return limit;
+    }
+  } else if (auto v = r.integer<std::uint64_t>(n, "max_dead_letters", 0, 1LL << 50)) {
+    limit.count = *v;
+    return limit;
+  } else {
+    return limit;  // the integer reader said what is wrong
+  }
+  r.error(n, "max_dead_letters: expected a count of records (100) or a percentage of those done (1%), found '" + s + "'");
+  return limit;
 }
 
 // --set a.b.c=value: the YAML node at that path (maps created as needed;
@@ -562,7 +592,7 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   PipelineConfig c;
   c.file = file;
   if (!r.map(root, "the pipeline file", {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight",
-                                         "max_bytes_in_flight", "batch", "queue_capacity", "output"})) {
+                                         "max_bytes_in_flight", "max_dead_letters", "batch", "queue_capacity", "output"})) {
     return Status::InvalidArgument(r.errors().front());
   }
   if (root["mode"]) {
@@ -614,6 +644,7 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   if (root["max_bytes_in_flight"]) {
     c.max_bytes_in_flight = r.bytes(root["max_bytes_in_flight"], "max_bytes_in_flight", 1024).value_or(c.max_bytes_in_flight);
   }
+  if (const auto& m = root["max_dead_letters"]) c.max_dead_letters = read_dead_letter_limit(r, m);
   if (root["queue_capacity"]) {
     c.queue_capacity = r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
   }

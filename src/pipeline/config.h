@@ -107,9 +107,18 @@ struct OutputColumnConfig {
 
 enum class Compression : std::uint8_t { kZstd, kSnappy, kGzip, kLz4, kNone };
 
+// What a run does with an output that already holds a run of the same name
+// (without --resume, which carries that run on).
+enum class OutputMode : std::uint8_t {
+  kError,      // refuse, naming the earlier run
+  kOverwrite,  // remove exactly the earlier runs' files (those their manifest names), then write
+  kAppend,     // keep them and add this run's files, named <name>-r<N>-...
+};
+
 struct OutputConfig {
   std::string path;         // "./out/" or "s3://bucket/prefix/"
   std::string name = "part";  // files: <name>-00000.parquet, ...
+  OutputMode mode = OutputMode::kError;
   Compression compression = Compression::kZstd;
   std::size_t row_group_rows = 64 * 1024;  // half the writer's default: memory stays low while rows stream
   std::size_t file_rows = 10'000'000;
@@ -122,6 +131,20 @@ struct OutputConfig {
 };
 
 enum class Mode : std::uint8_t { kThroughput, kLatency };
+
+// max_dead_letters: a count (`100`), or a share of the records done so far
+// (`1%`, judged once 100 records are done).
+struct DeadLetterLimit {
+  std::optional<std::uint64_t> count;
+  std::optional<double> fraction;
+  std::string text;  // as written, for messages
+  bool set() const { return count.has_value() || fraction.has_value(); }
+  bool exceeded(std::uint64_t dead, std::uint64_t done) const {
+    if (count) return dead > *count;
+    if (fraction) return done >= 100 && static_cast<double>(dead) > *fraction * static_cast<double>(done);
+    return false;
+  }
+};
 
 struct PipelineConfig {
   std::string file;  // the pipeline file's path
@@ -139,6 +162,7 @@ struct PipelineConfig {
   std::size_t batch_size = 0;
   std::chrono::milliseconds batch_timeout{0};
   std::size_t queue_capacity = 0;
+  DeadLetterLimit max_dead_letters;  // unset: no limit
   OutputConfig output;
 };
 

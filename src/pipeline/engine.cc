@@ -43,7 +43,9 @@ struct Record {
   std::size_t body_bytes = 0;   // of those answers
   std::size_t peak_bytes = 0;   // the most body_bytes has been
   std::vector<Value> row;       // the output columns, once computed
-  enum class Outcome : std::uint8_t { kPending, kWritten, kFiltered, kNotJoined, kDead } outcome = Outcome::kPending;
+  // kUnfinished: the run stopped before the record could end (the API was
+  // given up on, the run was abandoned): no verdict, --resume does it again.
+  enum class Outcome : std::uint8_t { kPending, kWritten, kFiltered, kNotJoined, kDead, kUnfinished } outcome = Outcome::kPending;
   std::string dead_step, dead_url, dead_error;
 };
 
@@ -56,7 +58,7 @@ struct Chunk {
   std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
   std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
-  std::uint64_t filtered = 0, not_joined = 0, dead_count = 0;
+  std::uint64_t filtered = 0, not_joined = 0, dead_count = 0, unfinished = 0;
 };
 
 // Counts itself in `n` while it lives (`enter` false: the caller counted it).
@@ -130,6 +132,8 @@ struct Engine::State {
   PositionSet done_before;  // by the runs resumed: the source skips them
   std::atomic<std::uint64_t> skipped{0};
   std::size_t abandoned_removed = 0;  // with resume: files a killed run had left open
+  std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files removed
+  bool resuming = false;              // carrying on an earlier run (--resume, and there was one)
   std::map<std::string, PositionSet> uncommitted;
   PositionSet settled;
   std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
@@ -139,11 +143,13 @@ struct Engine::State {
   std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
 
   std::atomic<bool> stopping{false};
+  std::mutex fatal_mu;
+  Status fatal;  // under fatal_mu: why the run ended early on its own (see fail_run)
   std::mutex run_mu;
   RunHandle* handle = nullptr;
   Clock::time_point started;
 
-  std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0};
+  std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
   std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
   // The byte bound: records start only while fewer than
@@ -288,11 +294,31 @@ struct Engine::State {
     return client->display_url(request_for(s, r, loop));
   }
 
-  static void kill(Record& r, const std::string& step, std::string url, const Status& s) {
+  // A record whose step failed: dead-lettered, unless the failure is the
+  // run's and not the record's (the run is being abandoned, or the API was
+  // given up on): then it is left unfinished, for a resume to do again.
+  void kill(Record& r, const std::string& step, std::string url, const Status& s) {
+    if (s.code() == StatusCode::kCancelled || (client && !client->origin_status().ok())) {
+      if (client && !client->origin_status().ok()) fail_run(client->origin_status());
+      r.outcome = Record::Outcome::kUnfinished;
+      return;
+    }
     r.outcome = Record::Outcome::kDead;
     r.dead_step = step;
     r.dead_url = std::move(url);
     r.dead_error = s.message();
+  }
+
+  // Ends the run early for a reason of its own (not a record's): no more
+  // input is read, records under way end, complete files are committed, and
+  // the run's status is this one. The first reason given wins.
+  void fail_run(const Status& why) {
+    {
+      std::lock_guard lock(fatal_mu);
+      if (!fatal.ok()) return;
+      fatal = why;
+    }
+    stopping = true;
   }
 
   int attempts() const { return std::max(1, plan->config.http.retry.max_attempts); }
@@ -351,7 +377,10 @@ struct Engine::State {
           asio::detached);
     }
     for (std::size_t got = 0; got < n; ++got) {
-      if (!co_await shared->done.receive()) co_return false;
+      if (!co_await shared->done.receive()) {
+        r.outcome = Record::Outcome::kUnfinished;  // the run is being abandoned
+        co_return false;
+      }
     }
     for (std::size_t i = 0; i < n; ++i) {
       if (!shared->answers[i].ok()) {
@@ -587,7 +616,7 @@ struct Engine::State {
       dir += plan->output[c].name;
       dir += '=';
       const Value& v = row[c];
-      if (v.is_null()) {
+      if (v.is_null() || (v.type() == Type::kString && v.as_string().empty())) {  // as Hive writes both
         dir += "__HIVE_DEFAULT_PARTITION__";
       } else {
         static constexpr char kHex[] = "0123456789ABCDEF";
@@ -631,6 +660,7 @@ struct Engine::State {
           ++out.rows;
           break;
         }
+        case Record::Outcome::kUnfinished: ++out.unfinished; break;
         case Record::Outcome::kPending:
         case Record::Outcome::kDead:
           ++out.dead_count;
@@ -666,50 +696,121 @@ struct Engine::State {
     settled = PositionSet();
   }
 
-  // A fresh manifest, or with options.resume, the last run's (if there was
-  // one) after checking that the input is the same. A resumed run names its
-  // files <name>-r<N>-…, N counting the runs before it.
+  // The manifest this run starts from, by what the output holds:
+  //  * no earlier run of this name: a fresh one;
+  //  * with --resume: the last run's, after checking that the input is the
+  //    same (its records are skipped);
+  //  * otherwise, by output.mode: refuse (error), remove exactly the files
+  //    its manifest names (overwrite), or keep them and add (append).
+  // A run after others names its files <name>-r<N>-…, N counting those runs.
+  // Files of this name that no manifest names are refused in every mode:
+  // sluice cannot tell what they hold.
   Status start_manifest() {
     const auto& sizes = input_sizes;
+    const OutputMode mode = plan->config.output.mode;
+    if (options.resume && inputs.size() == 1 && inputs[0] == "-") {
+      return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
+    }
     if (options.resume) {
-      if (inputs.size() == 1 && inputs[0] == "-") {
-        return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
+      // A killed run leaves its open files behind, never under their names:
+      // its data files and its own (_-prefixed) ones.
+      for (const std::string& name : {file_name + "-", "_" + file_name + "-"}) {
+        auto removed = store->remove_abandoned(name);
+        if (!removed.ok()) return removed.status();
+        abandoned_removed += removed->size();
       }
-      // A killed run leaves its open files behind, never under their names.
-      auto removed = store->remove_abandoned(file_name + "-");
-      if (!removed.ok()) return removed.status();
-      abandoned_removed = removed->size();
-      Result<std::string> text = store->get(manifest_name);
-      if (text.ok()) {
-        const std::string where = store->describe(manifest_name);
-        Result<Manifest> m = Manifest::parse(*text, where);
-        if (!m.ok()) return m.status();
-        if (m->inputs != sizes) {
-          std::string was, is;
-          for (const auto& [f, n] : m->inputs) was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
-          for (const auto& [f, n] : sizes) is += (is.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
-          return Status::FailedPrecondition("--resume: the input is not the one " + where + " describes: it was " + was +
-                                            "; it is " + is);
+    }
+    const std::string where = store->describe(manifest_name);
+    Result<std::string> text = store->get(manifest_name);
+    if (!text.ok() && text.status().code() != StatusCode::kNotFound) return text.status();
+    std::optional<Manifest> earlier;
+    if (text.ok()) {
+      Result<Manifest> m = Manifest::parse(*text, where);
+      if (!m.ok()) return m.status();
+      earlier = std::move(*m);
+      if (earlier->committing) {  // the last run stopped about a commit: did it happen?
+        Result<std::optional<ObjectInfo>> there = store->head(earlier->committing->first);
+        if (!there.ok()) return there.status();
+        if (there->has_value()) {
+          earlier->files.push_back(earlier->committing->first);
+          for (const auto& [first, end] : earlier->committing->second.ranges()) earlier->done.add(first, end);
         }
-        manifest = std::move(*m);
-        if (manifest.committing) {  // the last run stopped about a commit: did it happen?
-          Result<std::optional<ObjectInfo>> there = store->head(manifest.committing->first);
-          if (!there.ok()) return there.status();
-          if (there->has_value()) {
-            manifest.files.push_back(manifest.committing->first);
-            for (const auto& [first, end] : manifest.committing->second.ranges()) manifest.done.add(first, end);
-          }
-          manifest.committing.reset();
-        }
-        done_before = manifest.done;
-      } else if (text.status().code() != StatusCode::kNotFound) {
-        return text.status();
+        earlier->committing.reset();
       }
+    }
+    if (Status s = refuse_strays(earlier ? earlier->files : std::vector<std::string>{}); !s.ok()) return s;
+    if (earlier && options.resume) {
+      if (earlier->inputs != sizes) {
+        std::string was, is;
+        for (const auto& [f, n] : earlier->inputs) was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+        for (const auto& [f, n] : sizes) is += (is.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+        return Status::FailedPrecondition("--resume: the input is not the one " + where + " describes: it was " + was +
+                                          "; it is " + is);
+      }
+      manifest = std::move(*earlier);
+      done_before = manifest.done;
+      resuming = true;
+    } else if (earlier && mode == OutputMode::kError) {
+      return Status::FailedPrecondition(
+          "the output already holds a run named '" + file_name + "' (" + std::to_string(earlier->files.size()) +
+          " file(s), see " + where + "): --resume carries it on; output.mode: overwrite replaces it, append adds to it; "
+          "or write somewhere else");
+    } else if (earlier && mode == OutputMode::kOverwrite) {
+      std::vector<std::string> old = earlier->files;
+      old.insert(old.end(), earlier->dead_letters.begin(), earlier->dead_letters.end());
+      for (const auto& key : old) {
+        if (Status s = store->remove(key); !s.ok()) return s.with_context("output.mode: overwrite");
+      }
+      overwritten = old.size();
+    } else if (earlier) {  // append: the earlier files stay, a new input starts from nothing
+      manifest.runs = earlier->runs;
+      manifest.files = std::move(earlier->files);
+      manifest.dead_letters = std::move(earlier->dead_letters);
     }
     manifest.inputs = sizes;
     if (manifest.runs > 0) file_name += "-r" + std::to_string(manifest.runs);
     ++manifest.runs;
     return Status();
+  }
+
+  // Files named like this run's (<name>-….parquet) that `known` does not
+  // hold: an error naming them.
+  Status refuse_strays(const std::vector<std::string>& known) {
+    Result<std::vector<ObjectInfo>> all = store->list("");
+    if (!all.ok()) return all.status();
+    std::vector<std::string> strays;
+    for (const ObjectInfo& o : *all) {
+      const std::string base = o.key.substr(o.key.rfind('/') + 1);
+      if (!base.starts_with(file_name + "-") || !base.ends_with(".parquet")) continue;
+      if (std::find(known.begin(), known.end(), o.key) == known.end()) strays.push_back(o.key);
+    }
+    if (strays.empty()) return Status();
+    return Status::FailedPrecondition("the output holds " + std::to_string(strays.size()) + " file(s) named like this run's that no manifest of '" +
+                                      file_name + "' names (the first: " + store->describe(strays.front()) +
+                                      "): sluice cannot tell what they hold; remove them or write somewhere else");
+  }
+
+  // The end of a run whose files are all committed. A resumed run that read
+  // its whole input tried again every record the earlier runs dead-lettered:
+  // their dead-letter files are out of date, and go.
+  Status finish_manifest() {
+    bool complete = read_all.load();
+    {
+      std::lock_guard lock(fatal_mu);
+      complete = complete && fatal.ok();
+    }
+    if (complete && resuming) {
+      std::vector<std::string> keep;
+      for (const auto& key : manifest.dead_letters) {
+        if (key == dead_name) {
+          keep.push_back(key);
+        } else if (Status s = store->remove(key); !s.ok()) {
+          return s.with_context("an earlier run's dead letters");
+        }
+      }
+      manifest.dead_letters = std::move(keep);
+    }
+    return save_manifest();
   }
 
   Status save_manifest() {
@@ -761,7 +862,25 @@ struct Engine::State {
     filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
     not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
     dead.fetch_add(chunk.dead_count, std::memory_order_relaxed);
+    unfinished.fetch_add(chunk.unfinished, std::memory_order_relaxed);
+    check_dead_letters();
     return Status();
+  }
+
+  // max_dead_letters: a run whose records keep failing stops
+  // early instead of dead-lettering the rest of its input.
+  void check_dead_letters() {
+    const DeadLetterLimit& limit = plan->config.max_dead_letters;
+    if (!limit.set()) return;
+    const std::uint64_t d = dead.load(std::memory_order_relaxed);
+    const std::uint64_t done = written.load(std::memory_order_relaxed) + filtered.load(std::memory_order_relaxed) +
+                               not_joined.load(std::memory_order_relaxed) + d;
+    if (!limit.exceeded(d, done)) return;
+    char share[32];
+    std::snprintf(share, sizeof share, "%.1f%%", done ? 100.0 * static_cast<double>(d) / static_cast<double>(done) : 0.0);
+    fail_run(Status::Unavailable(std::to_string(d) + " of the " + std::to_string(done) + " records done so far were dead-lettered (" +
+                                 share + "), more than max_dead_letters (" + limit.text +
+                                 "): stopped; see the dead letters for why, and --resume carries on"));
   }
 };
 
@@ -829,9 +948,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (st->options.shard_count > 1) {
     st->file_name += "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
   }
-  st->manifest_name = st->file_name + "-manifest.json";
+  // sluice's own files start with '_', so that readers of the dataset
+  // (Spark, Hive, Trino, DuckDB globs of *.parquet) pass them by.
+  st->manifest_name = "_" + st->file_name + "-manifest.json";
   if (Status s = st->start_manifest(); !s.ok()) return s;  // may name the files after the run
-  st->dead_name = st->file_name + "-dead-letter.jsonl";
+  st->dead_name = "_" + st->file_name + "-dead-letter.jsonl";
 
   static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
                                                      parquet::Compression::kGzip, parquet::Compression::kLz4Raw,
@@ -878,6 +999,8 @@ RunSummary Engine::run() {
   // deadline at the latest.
   while (st.children.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
+  // The open files: committed if every stage ended normally, else left
+  // uncommitted (nothing half-written is ever visible).
   for (auto& [dir, writer] : st.writers) {
     if (!status.ok()) {
       writer->abort();
@@ -889,14 +1012,21 @@ RunSummary Engine::run() {
       continue;
     }
     st.note_commits(dir, *files);
-    for (const auto& [name, fs] : *files) {
+  }
+  const bool all_committed = status.ok();
+  // What the output holds now: every file committed, as it rolled or at the end.
+  std::uint64_t committed_rows = 0;
+  for (auto& [dir, writer] : st.writers) {
+    for (const auto& [name, fs] : writer->committed()) {
       summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
       summary.bytes_written += fs.bytes;
+      committed_rows += fs.rows;
     }
   }
   if (st.dead_stream) {
     if (Status s = st.dead_stream->close(); !s.ok() && status.ok()) status = s;
     summary.dead_letter = st.store->describe(st.dead_name);
+    st.manifest.dead_letters.push_back(st.dead_name);
   }
   // Every file is committed: what the run finished is done. (After a
   // failure the manifest stays as the last commit left it.)
@@ -905,17 +1035,35 @@ RunSummary Engine::run() {
       for (const auto& [first, end] : rows.ranges()) st.manifest.done.add(first, end);
     }
     for (const auto& [first, end] : st.settled.ranges()) st.manifest.done.add(first, end);
-    status = st.save_manifest();
+    status = st.finish_manifest();
   }
   summary.manifest = st.store->describe(st.manifest_name);
   summary.abandoned_removed = st.abandoned_removed;
+  summary.overwritten = st.overwritten;
   if (st.client) {
     summary.http = st.client->stats();
     st.client->close();
   }
   summary.counts = progress();
   summary.stopped_early = st.stopping.load() && !st.read_all.load();
-  summary.accounted = summary.counts.read == summary.counts.done();
+  Progress& n = summary.counts;
+  if (all_committed) {
+    // Every record read reached one outcome, counted where it was decided.
+    summary.accounted = n.read == n.done() + n.unfinished;
+  } else {
+    // Abandoned, or a stage failed: only committed rows are written; the
+    // rest of what was read (in flight, or in a file not committed) is
+    // unfinished, and a resume does it again.
+    n.written = committed_rows;
+    n.unfinished = n.read - std::min(n.read, n.done());
+    summary.accounted = true;
+  }
+  // The run's own reason to stop early (the API given up on, too many dead
+  // letters) is its status once what was finished is committed.
+  if (status.ok()) {
+    std::lock_guard lock(st.fatal_mu);
+    status = st.fatal;
+  }
   summary.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   summary.cpu_seconds = cpu_now() - cpu0;
   rusage u{};
@@ -933,6 +1081,7 @@ Progress Engine::progress() const {
   p.filtered = st.filtered.load();
   p.not_joined = st.not_joined.load();
   p.dead_lettered = st.dead.load();
+  p.unfinished = st.unfinished.load();
   p.skipped = st.skipped.load();
   p.records_in_flight = st.in_flight.load();
   p.bytes_in_flight = st.body_bytes.load();
@@ -990,7 +1139,8 @@ std::string RunSummary::to_json() const {
          (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
          ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
          ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
-         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"accounted\":" + (accounted ? "true" : "false") +
+         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"unfinished\":" + std::to_string(counts.unfinished) +
+         ",\"accounted\":" + (accounted ? "true" : "false") +
          ",\"skipped_done_earlier\":" + std::to_string(counts.skipped) +
          "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
          ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
@@ -1002,7 +1152,8 @@ std::string RunSummary::to_json() const {
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
          ",\"manifest\":" + json_quote(manifest) +
-         ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) + ",\"seconds\":" + secs +
+         ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
+         ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
          ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +

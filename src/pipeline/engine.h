@@ -7,7 +7,9 @@
 //
 // Every record ends in exactly one of: written, filtered, not joined (an
 // inner join found no row), dead-lettered (a request failed after its
-// retries, an answer could not be read, an input row was malformed).
+// retries, an answer could not be read, an input row was malformed), or,
+// when the run stops before it ends, unfinished (left for --resume).
+// `written` counts rows in committed files only.
 #pragma once
 
 #include "plan.h"
@@ -47,6 +49,10 @@ struct Progress {
   std::uint64_t filtered = 0;
   std::uint64_t not_joined = 0;
   std::uint64_t dead_lettered = 0;
+  // Read but not ended: the run stopped first (the API was given up on, the
+  // run was abandoned, a file could not be committed). Not in the manifest:
+  // --resume does them again.
+  std::uint64_t unfinished = 0;
   std::uint64_t skipped = 0;  // with resume: records an earlier run finished (not counted in read)
   std::uint64_t records_in_flight = 0;
   std::uint64_t bytes_in_flight = 0;  // answers held until their record's last answer is in
@@ -73,13 +79,14 @@ struct OutputFile {
 
 struct RunSummary {
   Progress counts;
-  bool accounted = false;     // read == written + filtered + not joined + dead-lettered
+  bool accounted = false;     // read == written + filtered + not joined + dead-lettered + unfinished
   bool stopped_early = false; // a stop() before the input's end
   http::ClientStats http;
   std::vector<OutputFile> files;
   std::string dead_letter;    // where the dead letters are, if any
   std::string manifest;       // where the manifest is
   std::size_t abandoned_removed = 0;  // with resume: unfinished files of a killed run, removed
+  std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files, removed
   std::uint64_t bytes_written = 0;
   std::size_t dataset_bytes = 0;
   std::uint32_t shard_index = 0, shard_count = 1;

@@ -63,6 +63,8 @@ std::string Manifest::to_json() const {
   }
   out += "],\"files\":[";
   for (std::size_t i = 0; i < files.size(); ++i) out += (i ? "," : "") + json_quote(files[i]);
+  out += "],\"dead_letters\":[";
+  for (std::size_t i = 0; i < dead_letters.size(); ++i) out += (i ? "," : "") + json_quote(dead_letters[i]);
   out += "],\"done\":" + std::to_string(done.size()) + ",\"done_ranges\":" + ranges_json(done);
   if (committing) {
     out += ",\"committing\":{\"file\":" + json_quote(committing->first) +
@@ -94,6 +96,14 @@ Result<Manifest> Manifest::parse(std::string_view json, const std::string& where
     std::string_view name;
     if (f.get_string().get(name)) return bad("a file that is not a name");
     m.files.emplace_back(name);
+  }
+  dom::array dead;  // absent from the manifests of sluice before 0.2
+  if (!root["dead_letters"].get_array().get(dead)) {
+    for (dom::element f : dead) {
+      std::string_view name;
+      if (f.get_string().get(name)) return bad("a dead-letter file that is not a name");
+      m.dead_letters.emplace_back(name);
+    }
   }
   dom::element ranges;
   if (root["done_ranges"].get(ranges)) return bad("expected \"done_ranges\", a list");

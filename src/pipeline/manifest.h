@@ -40,6 +40,7 @@ class PositionSet {
 struct Manifest {
   std::uint64_t runs = 0;               // runs that have written under this name
   std::vector<std::string> files;       // committed output files of every run, as keys of the store
+  std::vector<std::string> dead_letters;  // dead-letter files of the runs, as keys of the store
   std::vector<std::pair<std::string, std::uint64_t>> inputs;  // input files and their sizes
   PositionSet done;
   // The manifest is written just before a file is committed, naming the file

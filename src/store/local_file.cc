@@ -114,7 +114,11 @@ Result<std::unique_ptr<OutputStream>> open_local_file(const std::string& path) {
   std::random_device rd;
   char suffix[32];
   std::snprintf(suffix, sizeof suffix, ".tmp-%08x", rd());
-  std::string temp = path + suffix;
+  // Beside the final file, hidden (a leading '.'): readers that list the
+  // directory (Spark, Hive, a *.parquet glob) never see a file being written.
+  const auto slash = path.rfind('/');
+  const std::size_t base = slash == std::string::npos ? 0 : slash + 1;
+  std::string temp = path.substr(0, base) + "." + path.substr(base) + suffix;
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return os_error("cannot create", temp, errno);
   return std::unique_ptr<OutputStream>(new LocalFileStream(path, std::move(temp), fd));

@@ -42,10 +42,10 @@ Status check_key(std::string_view key) {
 
 namespace {
 
-// The temporaries of open_local_file: "<name>.tmp-" and eight hex digits.
+// The temporaries of open_local_file: ".<name>.tmp-" and eight hex digits.
 bool is_temporary(const std::string& name) {
   auto at = name.rfind(".tmp-");
-  return at != std::string::npos && name.size() - at == 13;
+  return name.starts_with('.') && at != std::string::npos && at > 0 && name.size() - at == 13;
 }
 
 class LocalStore final : public ObjectStore {
@@ -115,7 +115,7 @@ class LocalStore final : public ObjectStore {
     for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       const std::string file = it->path().filename().string();
-      if (it->is_regular_file(ec) && is_temporary(file) && file.starts_with(name)) found.push_back(it->path());
+      if (it->is_regular_file(ec) && is_temporary(file) && file.substr(1).starts_with(name)) found.push_back(it->path());
     }
     if (ec) return Status::IoError("cannot list " + root_.string() + ": " + ec.message());
     for (const auto& p : found) {

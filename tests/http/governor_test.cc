@@ -185,19 +185,37 @@ TEST_F(GovernorTest, AtAModestFailureRateNoRetryEverWaits) {
   EXPECT_EQ(waited, 0);
 }
 
-TEST_F(GovernorTest, A429LowersAStaticLimitAndAnswersBringItBack) {
+TEST_F(GovernorTest, A429RateLimitLowersAStaticLimitAndAnswersBringItBack) {
   ClientOptions o{.max_in_flight = 100, .adaptive = {.min = 4, .decrease_interval = 100ms}};
   OriginGovernor g(o, t0);
   EXPECT_EQ(g.limit(), 100u);
-  g.after_attempt(Signal::kTooMany, 1ms, false, at(200ms));
+  // Answers of which a third are 429s: a rate limit. One cut per look at
+  // 32 or more answers (and at most one per decrease_interval).
+  auto answers = [&](int n, int every_429, std::chrono::milliseconds when) {
+    for (int i = 1; i <= n; ++i) {
+      g.after_attempt(i % every_429 == 0 ? Signal::kTooMany : Signal::kAnswer, 1ms, false, at(when));
+    }
+  };
+  answers(33, 3, 200ms);
   EXPECT_EQ(g.limit(), 70u);
-  g.after_attempt(Signal::kTooMany, 1ms, false, at(250ms));
+  answers(33, 3, 250ms);
   EXPECT_EQ(g.limit(), 70u) << "one cut per decrease_interval";
-  g.after_attempt(Signal::kTooMany, 1ms, false, at(300ms));
+  answers(33, 3, 400ms);
   EXPECT_EQ(g.limit(), 49u);
-  for (int i = 0; i < 10000 && g.limit() < 100; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(400ms));
+  for (int i = 0; i < 10000 && g.limit() < 100; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(500ms));
   EXPECT_EQ(g.limit(), 100u) << "back to max_in_flight, never past it";
-  for (int i = 0; i < 1000; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(400ms));
+  for (int i = 0; i < 1000; ++i) g.after_attempt(Signal::kAnswer, 1ms, false, at(500ms));
+  EXPECT_EQ(g.limit(), 100u);
+}
+
+TEST_F(GovernorTest, ScatteredTooManyAnswersDoNotLowerAStaticLimit) {
+  // One answer in twenty a 429, for a long time: each of those requests
+  // waits out its own Retry-After; the others go on at full width.
+  ClientOptions o{.max_in_flight = 100};
+  OriginGovernor g(o, t0);
+  for (int i = 1; i <= 20000; ++i) {
+    g.after_attempt(i % 20 == 0 ? Signal::kTooMany : Signal::kAnswer, 1ms, false, at(std::chrono::milliseconds(i)));
+  }
   EXPECT_EQ(g.limit(), 100u);
 }
 

@@ -81,7 +81,7 @@ TEST_F(SluiceRun, InterruptStopsInputFinishesRecordsInFlightAndCommitsTheFile) {
   ::kill(c.pid, SIGINT);
   const int code = c.wait();
   const std::string log = slurp(dir_ + "/log");
-  EXPECT_EQ(code, 0) << log;
+  EXPECT_EQ(code, 130) << "stopped early by SIGINT, after committing: " << log;
   EXPECT_NE(log.find("interrupted: no more input is read"), std::string::npos) << log;
   EXPECT_NE(log.find("(accounted)"), std::string::npos) << log;
   const std::string summary = slurp(dir_ + "/summary.json");
@@ -100,19 +100,43 @@ TEST_F(SluiceRun, InterruptStopsInputFinishesRecordsInFlightAndCommitsTheFile) {
   }
 }
 
-TEST_F(SluiceRun, ASecondSignalAbandonsTheRunAndLeavesNoHalfFile) {
-  Child c = spawn(args(), dir_ + "/log");
+// Files roll every 50 rows, so some are committed before the second signal
+// abandons the rest: the summary counts exactly those as written, names
+// them all, and calls the rest unfinished.
+TEST_F(SluiceRun, ASecondSignalAbandonsTheRunLeavesNoHalfFileAndCountsWhatWasCommitted) {
+  auto a = args();
+  a.insert(a.end(), {"--set", "output.file_rows=50"});
+  Child c = spawn(a, dir_ + "/log");
   std::this_thread::sleep_for(1500ms);
   ::kill(c.pid, SIGTERM);
   std::this_thread::sleep_for(50ms);
   ::kill(c.pid, SIGTERM);
   const int code = c.wait();
   const std::string log = slurp(dir_ + "/log");
-  EXPECT_EQ(code, 130) << log;
+  EXPECT_EQ(code, 128 + SIGTERM) << log;
   EXPECT_NE(log.find("abandoning the records in flight"), std::string::npos) << log;
   std::vector<std::string> left;
   for (const auto& f : fs::directory_iterator(dir_ + "/out")) left.push_back(f.path().filename().string());
   for (const auto& f : left) EXPECT_EQ(f.find(".tmp"), std::string::npos) << "a temporary was left: " << f;
+  const std::string summary = slurp(dir_ + "/summary.json");
+  auto number = [&](const std::string& key) {
+    auto at = summary.find("\"" + key + "\":");
+    EXPECT_NE(at, std::string::npos) << key << " in " << summary;
+    return at == std::string::npos ? 0 : std::stoull(summary.substr(at + key.size() + 3));
+  };
+  auto rows = duckdb_rows("SELECT count(*) AS n FROM read_parquet('" + dir_ + "/out/item-features-*.parquet')");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GT(number("written"), 0u) << "files were committed before the abandon";
+  EXPECT_EQ(rows[0], "{\"n\":\"" + std::to_string(number("written")) + "\"}\n") << summary;
+  std::size_t parquet_files = 0;
+  for (const auto& f : left) parquet_files += f.ends_with(".parquet");
+  std::size_t listed = 0;
+  for (auto at = summary.find("\"rows\":"); at != std::string::npos; at = summary.find("\"rows\":", at + 1)) ++listed;
+  EXPECT_EQ(listed, parquet_files) << "the summary names every committed file: " << summary;
+  EXPECT_GT(number("unfinished"), 0u) << summary;
+  EXPECT_EQ(number("input"), number("written") + number("filtered") + number("not_joined") + number("dead_lettered") +
+                                 number("unfinished"))
+      << summary;
 }
 
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
@@ -129,7 +153,7 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
     pclose(p);
   }
   ::kill(c.pid, SIGINT);
-  EXPECT_EQ(c.wait(), 0) << slurp(dir_ + "/log");
+  EXPECT_EQ(c.wait(), 130) << slurp(dir_ + "/log");
   EXPECT_NE(page.find("# TYPE sluice_records_total counter\nsluice_records_total{outcome=\"read\"} "), std::string::npos) << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << page;
@@ -161,7 +185,7 @@ void kill_and_resume(bool partitioned) {
   };
   // Slowly (16 requests in flight), and killed once a file or two are committed.
   Child first = spawn(args({"--set", "http.max_in_flight=16", "--set", "records_in_flight=16"}), dir + "/log1");
-  const std::string manifest = dir + "/out/item-features-manifest.json";
+  const std::string manifest = dir + "/out/_item-features-manifest.json";
   for (int i = 0; i < 1000 && !fs::exists(manifest); ++i) std::this_thread::sleep_for(10ms);
   std::this_thread::sleep_for(100ms);
   ::kill(first.pid, SIGKILL);

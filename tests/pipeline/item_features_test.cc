@@ -2,9 +2,7 @@
 // engine against the mock API on loopback, its Parquet read back by DuckDB
 // and compared, value by value, with an independent oracle; the same under
 // injected faults, with retries on and off.
-#include "../../src/mockapi/server.h"
-#include "../../src/pipeline/engine.h"
-#include "e2e_util.h"
+#include "item_features_fixture.h"
 #include "nginx.h"
 
 #include <gtest/gtest.h>
@@ -20,73 +18,6 @@
 
 namespace sluice::pipeline {
 namespace {
-
-namespace fs = std::filesystem;
-
-std::string scratch(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/sluice-e2e-" + name + "-" + std::to_string(::getpid());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-class ItemFeatures : public ::testing::Test {
- protected:
-  // Runs examples/item-features.yaml, or with `pipeline`, that text as the
-  // pipeline file, on fresh inputs (`fresh` false: those of the last run,
-  // and into its output).
-  RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {},
-                 const std::string& pipeline = "", RunOptions options = {}, bool fresh = true) {
-    auto server = mockapi::Server::start(server_options);
-    EXPECT_TRUE(server.ok()) << server.status().to_string();
-    if (!server.ok()) return {};
-    RunSummary s = run_against((*server)->base_url(), name, std::move(sets), pipeline, options, fresh);
-    server_stats_ = (*server)->stats();
-    return s;
-  }
-
-  // The same against an API at `base_url`.
-  RunSummary run_against(const std::string& base_url, const std::string& name, std::vector<std::string> sets = {},
-                         const std::string& pipeline = "", RunOptions options = {}, bool fresh = true) {
-    if (fresh) {
-      data_ = scratch(name);
-      oracle::write_inputs(data_, n_);
-    }
-    std::string file = SLUICE_SOURCE_DIR "/examples/item-features.yaml";
-    if (!pipeline.empty()) {
-      file = data_ + "/pipeline.yaml";
-      std::ofstream(file) << pipeline;
-    }
-    out_ = data_ + "/out";
-    sets.push_back("input.path=" + data_ + "/records.csv");
-    sets.push_back("datasets.entities.path=" + data_ + "/entities.csv");
-    sets.push_back("http.base_url=" + base_url);
-    sets.push_back("output.path=" + out_);
-    auto config = load_config(file, sets);
-    EXPECT_TRUE(config.ok()) << config.status().to_string();
-    if (!config.ok()) return {};
-    auto plan = make_plan(std::move(*config), true);
-    EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-    if (!plan.ok()) return {};
-    options.io_threads = 1;
-    options.cpu_threads = 1;
-    auto engine = Engine::create(std::move(*plan), options);
-    EXPECT_TRUE(engine.ok()) << engine.status().to_string();
-    if (!engine.ok()) return {};
-    return (*engine)->run();
-  }
-
-  std::vector<std::string> dead_letters() const {
-    std::vector<std::string> lines;
-    std::ifstream in(out_ + "/item-features-dead-letter.jsonl");
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-    return lines;
-  }
-
-  std::uint64_t n_ = 1500;
-  std::string data_, out_;
-  mockapi::ServerStats server_stats_;
-};
 
 TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
   RunSummary s = run("clean", {});
@@ -109,13 +40,9 @@ TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
   ASSERT_EQ(s.files.size(), 1u);
   EXPECT_EQ(s.files[0].rows, e.written);
   EXPECT_EQ(check_output(out_, n_), e.written);
-  EXPECT_FALSE(fs::exists(out_ + "/item-features-dead-letter.jsonl")) << "no dead letters, no file";
+  EXPECT_FALSE(fs::exists(out_ + "/_item-features-dead-letter.jsonl")) << "no dead letters, no file";
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // The same workload with the pages taken from a list in an earlier answer
 // (GET /v1/items/{id}/pages: {"pages": [0, 1, ...]}) instead of a range.

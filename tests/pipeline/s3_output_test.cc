@@ -71,7 +71,7 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->objects.size(), s.files.size() + 1) << "only complete files and the manifest, nothing else";
   // The manifest says every record is done and names every file.
-  auto manifest = rt_.block_on(s3.get_object("sluice-e2e", "runs/1/item-features-manifest.json"));
+  auto manifest = rt_.block_on(s3.get_object("sluice-e2e", "runs/1/_item-features-manifest.json"));
   ASSERT_TRUE(manifest.ok()) << manifest.status().to_string();
   auto m = pipeline::Manifest::parse(*manifest, "the manifest");
   ASSERT_TRUE(m.ok()) << m.status().to_string();

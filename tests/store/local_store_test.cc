@@ -58,21 +58,28 @@ TEST(LocalStore, RemoveAbandonedTakesOnlyTheTemporariesOfTheNamesGiven) {
   auto store = *open_store(root);
   // Writers that never finished (as after kill -9): their temporaries stay.
   auto ours = *store->open_write("region=r1/run-00000.parquet");
-  auto ours_top = *store->open_write("run-dead-letter.jsonl");
+  auto ours_top = *store->open_write("_run-dead-letter.jsonl");
   auto theirs = *store->open_write("other-00000.parquet");
   ASSERT_TRUE(ours->write("x").ok() && ours_top->write("y").ok() && theirs->write("z").ok());
   ASSERT_TRUE(store->put("run-00001.parquet", "done").ok());
   auto removed = store->remove_abandoned("run-");
   ASSERT_TRUE(removed.ok()) << removed.status().to_string();
-  ASSERT_EQ(removed->size(), 2u);
-  for (const auto& k : *removed) EXPECT_NE(k.find(".tmp-"), std::string::npos) << k;
+  ASSERT_EQ(removed->size(), 1u);
+  auto own = store->remove_abandoned("_run-");  // a run's own files (manifest, dead letters)
+  ASSERT_TRUE(own.ok()) << own.status().to_string();
+  ASSERT_EQ(own->size(), 1u);
+  removed->push_back(own->front());
+  for (const auto& k : *removed) {
+    EXPECT_NE(k.find(".tmp-"), std::string::npos) << k;
+    EXPECT_EQ(k[k.rfind('/') + 1], '.') << "a temporary is hidden from readers of the directory: " << k;
+  }
   std::vector<std::string> left;
   for (auto& e : std::filesystem::recursive_directory_iterator(root)) {
     if (e.is_regular_file()) left.push_back(e.path().filename().string());
   }
   std::sort(left.begin(), left.end());
   ASSERT_EQ(left.size(), 2u);
-  EXPECT_TRUE(left[0].starts_with("other-00000.parquet.tmp-")) << "another name's temporary is not touched";
+  EXPECT_TRUE(left[0].starts_with(".other-00000.parquet.tmp-")) << "another name's temporary is not touched";
   EXPECT_EQ(left[1], "run-00001.parquet") << "finished objects are not touched";
   theirs->abort();
 }

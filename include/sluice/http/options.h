@@ -48,8 +48,10 @@ struct RetryPolicy {
 // control (AIMD): +1 for every `limit` answers that come back near the
 // lowest latency seen, times `backoff` on a timeout, 429 or 5xx (at most
 // once per `decrease_interval`), always within [min, max].
-// When disabled, the limit is max_in_flight, except that a 429 lowers it
-// the same way, and answers bring it back (+1 for every `limit` of them).
+// When disabled, the limit is max_in_flight, except that 429s lower it the
+// same way when they are more than a tenth of the answers (a rate limit,
+// not a few scattered ones), and answers bring it back (+1 for every
+// `limit` of them).
 struct AdaptiveLimit {
   bool enabled = false;
   std::size_t min = 4;

@@ -1,0 +1,214 @@
+// What a run does when the API misbehaves as real ones do, with the
+// pipeline file's defaults (examples/item-features.yaml as it is): transient
+// faults and outages lose no record; a permanent fault dead-letters exactly
+// the records it touches; an API that stays down stops the run, which a
+// resume then finishes; too many dead letters stop a run early.
+#include "item_features_fixture.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <set>
+
+namespace sluice::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FaultCase {
+  const char* name;
+  mockapi::ServerOptions server;
+};
+
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+
+class FaultMatrix : public ItemFeatures, public ::testing::WithParamInterface<FaultCase> {};
+
+// Each transient fault (a path fails at most twice, as the mock's default),
+// all of them at once, and outages of the whole API: zero dead letters, and
+// every row equal to the oracle's.
+TEST_P(FaultMatrix, DefaultsRideItOutWithNoDeadLetterAndExactOutput) {
+  const FaultCase& c = GetParam();
+  RunSummary s = run(c.name, c.server);
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_EQ(s.counts.filtered, e.filtered);
+  EXPECT_EQ(s.counts.not_joined, e.not_joined);
+  EXPECT_TRUE(s.accounted);
+  EXPECT_GT(server_stats_.faults + server_stats_.outage_answers, 0u) << "the faults must really happen";
+  if (c.server.outage.after > 0) {
+    EXPECT_GE(s.http.outages, 1u) << "the API was seen to be down, and waited for";
+  }
+  EXPECT_EQ(check_output(out_, n_), e.written);
+}
+
+std::vector<FaultCase> fault_cases() {
+  auto with = [](mockapi::FaultOptions f) {
+    f.trickle_interval = 100ms;
+    return mockapi::ServerOptions{.faults = f};
+  };
+  auto outage = [](std::chrono::milliseconds d, bool close) {
+    return mockapi::ServerOptions{.outage = {.after = 1000, .duration = d, .close = close}};
+  };
+  return {
+      {"errors_500", with({.error_500 = 0.05})},
+      {"too_many_429", with({.too_many = 0.05, .retry_after_seconds = 1})},
+      {"resets", with({.close = 0.05})},
+      {"malformed", with({.malformed = 0.05})},
+      {"slow", with({.slow_body = 0.01})},
+      {"all_together", with({.error_500 = 0.05, .too_many = 0.05, .malformed = 0.05, .truncated = 0.02,
+                             .slow_body = 0.01, .close = 0.05, .retry_after_seconds = 1})},
+      {"outage_half_second_503", outage(500ms, false)},
+      {"outage_three_seconds_closed", outage(3000ms, true)},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Defaults, FaultMatrix, ::testing::ValuesIn(fault_cases()),
+                         [](const ::testing::TestParamInfo<FaultCase>& info) { return std::string(info.param.name); });
+
+// Items 25, 50, 75, ... always answer 500: those records, and only those,
+// are dead-lettered, each after its attempts; every other row is written
+// right. An outage is not what this is: the other requests go through.
+TEST_F(ItemFeatures, APermanentFaultDeadLettersExactlyTheRecordsItTouches) {
+  RunSummary s = run("permanent", {.faults = {.fail_ids_every = 25}});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  std::set<std::int64_t> want;
+  for (std::int64_t id = 25; id <= static_cast<std::int64_t>(n_); id += 25) want.insert(id);
+  std::set<std::int64_t> got;
+  simdjson::dom::parser parser;
+  for (const auto& line : dead_letters()) {
+    simdjson::dom::element d;
+    ASSERT_FALSE(parser.parse(line).get(d)) << line;
+    got.insert(int64_t(d["key"]["id"]));
+    EXPECT_NE(std::string_view(d["error"].get_string()).find("attempt 5: status 500"), std::string_view::npos) << line;
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(s.counts.dead_lettered, want.size());
+  EXPECT_EQ(s.http.outages, 0u) << "records that fail while others are answered are not an outage";
+  auto lost = [](std::uint64_t id) { return id % 25 == 0; };
+  std::uint64_t written = 0;
+  for (std::uint64_t id = 1; id <= n_; ++id) written += !lost(id) && oracle::fate(id) == oracle::Fate::kWritten;
+  EXPECT_EQ(s.counts.written, written);
+  EXPECT_TRUE(s.accounted);
+  EXPECT_EQ(check_output(out_, n_, "", lost), written);
+}
+
+// The API goes down for longer than give_up_after: the run stops, commits
+// what it finished, dead-letters nothing, leaves the rest unfinished, and
+// fails; a resume once the API is back writes exactly the rest.
+TEST_F(ItemFeatures, AnApiDownPastGiveUpAfterStopsTheRunAndAResumeFinishesIt) {
+  RunSummary s = run("gone", {.outage = {.after = 1500, .duration = 60000ms, .close = false}},
+                     {"http.outage.give_up_after_ms=1000", "output.file_rows=100"});
+  ASSERT_FALSE(s.status.ok());
+  EXPECT_EQ(s.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.status.message().find("the API has been down for 1 s"), std::string::npos) << s.status.message();
+  EXPECT_EQ(s.counts.dead_lettered, 0u) << "the API's outage is not the records' fault";
+  EXPECT_GT(s.counts.unfinished, 0u);
+  EXPECT_LT(s.counts.read, n_) << "no more input was read";
+  EXPECT_TRUE(s.accounted);
+  EXPECT_GT(s.counts.written, 0u);
+  // What was committed is right.
+  auto rows = duckdb_rows("SELECT count(*) AS n FROM read_parquet('" + out_ + "/item-features-*.parquet')");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], "{\"n\":\"" + std::to_string(s.counts.written) + "\"}\n");
+
+  RunSummary rest = run("gone", {}, {"output.file_rows=100"}, "", {.resume = true}, /*fresh=*/false);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.to_string();
+  EXPECT_EQ(rest.counts.dead_lettered, 0u);
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.written + rest.counts.written, e.written);
+  EXPECT_EQ(check_output(out_, n_), e.written) << "both runs together: every row once";
+}
+
+// Half the items always fail: with max_dead_letters 5 %, the run stops
+// early instead of dead-lettering half its input, and says why.
+TEST_F(ItemFeatures, TooManyDeadLettersStopTheRunEarly) {
+  n_ = 5000;
+  RunSummary s = run("too-many-dead", {.faults = {.fail_ids_every = 2}},
+                     {"max_dead_letters=5%", "http.retry.max_attempts=1", "http.max_in_flight=16", "records_in_flight=16"});
+  ASSERT_FALSE(s.status.ok());
+  EXPECT_NE(s.status.message().find("more than max_dead_letters (5%)"), std::string::npos) << s.status.message();
+  EXPECT_LT(s.counts.read, n_);
+  EXPECT_TRUE(s.accounted);
+  EXPECT_EQ(dead_letters().size(), s.counts.dead_lettered) << "what was dead-lettered is in the file";
+}
+
+TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppended) {
+  n_ = 300;
+  auto server = *mockapi::Server::start({});
+  RunSummary first = run_against(server->base_url(), "modes");
+  ASSERT_TRUE(first.status.ok()) << first.status.to_string();
+  const Expected e = expected_counts(n_);
+
+  // The default: refused, naming the way out.
+  auto refused = engine_for(server->base_url(), "modes", {}, "", {}, /*fresh=*/false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("already holds a run named 'item-features'"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("--resume"), std::string::npos);
+
+  // Overwrite: the earlier files go, the output holds this run's only.
+  RunSummary again = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
+  ASSERT_TRUE(again.status.ok()) << again.status.to_string();
+  EXPECT_EQ(again.overwritten, 1u);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+
+  // Append: both runs' files, the new one under another name.
+  RunSummary more = run_against(server->base_url(), "modes", {"output.mode=append"}, "", {}, /*fresh=*/false);
+  ASSERT_TRUE(more.status.ok()) << more.status.to_string();
+  ASSERT_EQ(more.files.size(), 1u);
+  EXPECT_NE(more.files[0].name.find("item-features-r1-00000.parquet"), std::string::npos) << more.files[0].name;
+  auto counts = duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM read_parquet('" + out_ + "/*.parquet')");
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0], "{\"n\":\"" + std::to_string(2 * e.written) + "\",\"d\":\"" + std::to_string(e.written) + "\"}\n");
+
+  // Overwrite again removes both runs' files.
+  RunSummary fresh = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
+  ASSERT_TRUE(fresh.status.ok()) << fresh.status.to_string();
+  EXPECT_EQ(fresh.overwritten, 2u);
+  EXPECT_EQ(check_output(out_, n_, "read_parquet('" + out_ + "/*.parquet')"), e.written);
+
+  // A file of this name that no manifest names: refused in every mode.
+  fs::copy_file(out_ + "/item-features-00000.parquet", out_ + "/item-features-00007.parquet");
+  for (const char* mode : {"error", "overwrite", "append"}) {
+    auto stray = engine_for(server->base_url(), "modes", {std::string("output.mode=") + mode}, "", {}, false);
+    ASSERT_FALSE(stray.ok()) << mode;
+    EXPECT_NE(stray.status().message().find("that no manifest of 'item-features' names"), std::string::npos)
+        << stray.status().message();
+  }
+}
+
+// sluice's own files start with '_': readers of the dataset skip them.
+TEST_F(ItemFeatures, TheManifestAndDeadLettersAreHiddenFromDatasetReaders) {
+  n_ = 300;
+  RunSummary s = run("hidden", {.faults = {.fail_ids_every = 10}}, {"http.retry.max_attempts=1"});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  ASSERT_GT(s.counts.dead_lettered, 0u);
+  std::set<std::string> names;
+  for (const auto& f : fs::directory_iterator(out_)) names.insert(f.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"_item-features-dead-letter.jsonl", "_item-features-manifest.json",
+                                          "item-features-00000.parquet"}));
+}
+
+// A run dead-letters records; a resume, with the API well again, writes
+// them: the earlier dead-letter file, now wrong, is gone.
+TEST_F(ItemFeatures, AResumeThatWritesTheDeadLetteredRecordsRemovesTheirDeadLetters) {
+  n_ = 600;
+  RunSummary first = run("dead-then-resumed", {.faults = {.fail_ids_every = 7}}, {"http.retry.max_attempts=1"});
+  ASSERT_TRUE(first.status.ok()) << first.status.to_string();
+  ASSERT_GT(first.counts.dead_lettered, 0u);
+  ASSERT_TRUE(fs::exists(out_ + "/_item-features-dead-letter.jsonl"));
+  RunSummary second = run("dead-then-resumed", {}, {}, "", {.resume = true}, /*fresh=*/false);
+  ASSERT_TRUE(second.status.ok()) << second.status.to_string();
+  EXPECT_EQ(second.counts.read, first.counts.dead_lettered) << "only the dead-lettered records were left to do";
+  EXPECT_EQ(second.counts.dead_lettered, 0u);
+  EXPECT_FALSE(fs::exists(out_ + "/_item-features-dead-letter.jsonl")) << "its records are written now";
+  EXPECT_EQ(read_text(out_ + "/_item-features-manifest.json").find("dead-letter"), std::string::npos);
+  EXPECT_EQ(check_output(out_, n_), expected_counts(n_).written);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
