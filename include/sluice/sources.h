@@ -25,7 +25,9 @@ struct CsvOptions {
 };
 
 // One record of a CSV file (RFC 4180: quoted fields may hold delimiters,
-// doubled quotes and line breaks). The first line is the header.
+// doubled quotes and line breaks). The first line is the header; a UTF-8
+// byte order mark before it is passed over, and so are blank lines (a line
+// holding "" is a record with one empty field).
 struct CsvRecord {
   std::uint64_t line = 0;  // where the record starts, counting from 1
   std::vector<std::string> fields;
@@ -53,6 +55,8 @@ class CsvReader {
 
   // Bytes of the file consumed so far (for progress).
   std::uint64_t position() const;
+  // Blank lines passed over so far.
+  std::uint64_t blank_lines() const { return blank_lines_; }
 
  private:
   CsvReader(std::string path, std::FILE* f, char delimiter);
@@ -68,6 +72,8 @@ class CsvReader {
   std::size_t pos_ = 0;
   std::size_t end_ = 0;
   std::uint64_t line_ = 1;
+  bool quoted_ = false;  // the record parse_record read had a quoted field
+  std::uint64_t blank_lines_ = 0;
   std::shared_ptr<const std::vector<std::string>> header_;
 };
 

@@ -1,6 +1,7 @@
 #include "run.h"
 
 #include "../pipeline/engine.h"
+#include "../pipeline/preflight.h"
 #include "metrics.h"
 
 #include <atomic>
@@ -97,13 +98,18 @@ void print_summary(const RunSummary& s, std::FILE* out) {
     std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows), human_bytes(static_cast<double>(f.bytes)).c_str());
   }
   if (s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
-  if (!s.dead_letter.empty()) std::fprintf(out, "dead      %s (%llu records)\n", s.dead_letter.c_str(), u(c.dead_lettered));
+  if (!s.dead_letter.empty()) {
+    std::fprintf(out, "dead      %s (%llu records", s.dead_letter.c_str(), u(c.dead_lettered));
+    if (s.duplicates) std::fprintf(out, ", %llu of them duplicate keys", u(s.duplicates));
+    std::fprintf(out, ")\n");
+  }
   std::fprintf(out, "time      %.2f s, %.0f records/s, CPU %.2f s (%.1f us per record)%s\n", s.seconds,
                s.seconds > 0 ? static_cast<double>(c.read) / s.seconds : 0.0, s.cpu_seconds,
                c.read ? s.cpu_seconds * 1e6 / static_cast<double>(c.read) : 0.0,
                s.stopped_early ? "; stopped early by a signal" : "");
   std::fprintf(out, "memory    peak RSS %s", human_bytes(static_cast<double>(s.peak_rss_bytes)).c_str());
   if (s.dataset_bytes) std::fprintf(out, ", datasets %s of it", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+  if (s.key_index_bytes) std::fprintf(out, ", input keys %s", human_bytes(static_cast<double>(s.key_index_bytes)).c_str());
   std::fprintf(out, "; answers held at most %s", human_bytes(static_cast<double>(c.peak_bytes_in_flight)).c_str());
   if (c.records_held_total) std::fprintf(out, " (%llu records waited for the byte bound)", u(c.records_held_total));
   std::fprintf(out, "\n");
@@ -177,10 +183,17 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
   return std::pair{i, n};
 }
 
-Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load) {
+// The file read, checked before anything runs (what the run would find
+// wrong as it starts, see preflight), and planned; `load` reads the datasets.
+Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load, pipeline::FileChecks files) {
   auto config = pipeline::load_config(o.file, o.sets);
   if (!config.ok()) return config.status();
-  return pipeline::make_plan(std::move(*config), load);
+  if (!o.output.empty()) config->output.path = o.output;
+  auto plan = pipeline::make_plan(std::move(*config), false);
+  if (!plan.ok()) return plan.status();
+  if (Status s = pipeline::preflight((*plan)->config, files); !s.ok()) return s;
+  if (!load) return plan;
+  return pipeline::make_plan(std::move((*plan)->config), true);
 }
 
 }  // namespace
@@ -204,10 +217,14 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
       ->check(CLI::Range(0.0, 86400.0));
 }
 
-void add_validate_options(CLI::App& cmd, RunCommandOptions& o) { add_common(cmd, o); }
+void add_validate_options(CLI::App& cmd, RunCommandOptions& o) {
+  add_common(cmd, o);
+  cmd.add_flag("--offline", o.offline,
+               "do not look at the input's and datasets' files (they are elsewhere, or made later); check the rest");
+}
 
 int validate_command(const RunCommandOptions& o) {
-  auto plan = plan_for(o, false);
+  auto plan = plan_for(o, false, o.offline ? pipeline::FileChecks::kSkip : pipeline::FileChecks::kCheck);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", plan.status().message().c_str());
     return 2;
@@ -236,7 +253,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
     }
     shard = *s;
   }
-  auto plan = plan_for(o, true);
+  auto plan = plan_for(o, true, pipeline::FileChecks::kCheck);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", plan.status().message().c_str());
     return 2;

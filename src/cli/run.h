@@ -22,6 +22,7 @@ struct RunCommandOptions {
   int io_threads = 1;
   int cpu_threads = 0;
   double grace_seconds = 30;
+  bool offline = false;  // validate: leave out the checks that read files
 };
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o);

@@ -36,6 +36,12 @@ Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::string& path, char
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return open_error(path, errno);
   std::unique_ptr<CsvReader> r(new CsvReader(path, f, delimiter));
+  // A UTF-8 byte order mark (as spreadsheet programs write) is not part of
+  // the first column's name.
+  if (r->peek() == 0xEF && r->end_ - r->pos_ >= 3 && static_cast<unsigned char>(r->buf_[1]) == 0xBB &&
+      static_cast<unsigned char>(r->buf_[2]) == 0xBF) {
+    r->pos_ += 3;
+  }
   std::vector<std::string> header;
   Result<bool> got = r->parse_record(header);
   if (!got.ok()) return got.status();
@@ -68,6 +74,7 @@ int CsvReader::get() {
 
 Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
   fields.clear();
+  quoted_ = false;
   if (peek() == EOF) {
     if (std::ferror(file_)) return Status::IoError(path_ + ": read failed: " + std::strerror(errno));
     return false;
@@ -76,6 +83,7 @@ Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
   for (;;) {
     int c = get();
     if (c == '"' && field.empty()) {
+      quoted_ = true;
       // Quoted field: runs to the next lone quote.
       const std::uint64_t opened = line_;
       for (;;) {
@@ -117,9 +125,18 @@ Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
 }
 
 Result<bool> CsvReader::next(CsvRecord& rec) {
-  rec.line = line_;
-  Result<bool> got = parse_record(rec.fields);
-  if (!got.ok() || !*got) return got;
+  Result<bool> got = true;
+  for (;;) {
+    rec.line = line_;
+    got = parse_record(rec.fields);
+    if (!got.ok() || !*got) return got;
+    // A blank line is not a record (a quoted empty field, "", is one).
+    if (rec.fields.size() == 1 && rec.fields[0].empty() && !quoted_) {
+      ++blank_lines_;
+      continue;
+    }
+    break;
+  }
   if (rec.fields.size() != header_->size()) {
     return error_at(rec.line, "expected " + std::to_string(header_->size()) + " field" +
                                   (header_->size() == 1 ? "" : "s") + " (as in the header), found " +

@@ -589,7 +589,7 @@ struct Client::State {
   }
 };
 
-Result<Client> Client::create(Runtime& rt, ClientOptions options) {
+Status check_options(const ClientOptions& options) {
   auto parsed = urls::parse_uri(options.base_url);
   if (!parsed) return Status::InvalidArgument("base_url '" + options.base_url + "': not a URL (" + parsed.error().message() + ")");
   if (parsed->scheme() != "http" && parsed->scheme() != "https") {
@@ -612,6 +612,17 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
     return Status::InvalidArgument(
         "outage: failures and probe_after must be at least 1, max_probe_interval at least probe_after, give_up_after positive");
   }
+  for (const auto& [k, v] : options.headers) {
+    if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+      return Status::InvalidArgument("header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
+    }
+  }
+  return Status();
+}
+
+Result<Client> Client::create(Runtime& rt, ClientOptions options) {
+  if (Status s = check_options(options); !s.ok()) return s;
+  auto parsed = urls::parse_uri(options.base_url);
   for (auto& k : options.secret_query) k = lower(k);
   auto state = std::make_shared<State>(rt, std::move(options));
   state->scheme = std::string(parsed->scheme());
@@ -638,12 +649,7 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
   std::string& fixed = state->fixed_headers;
   fixed = "Host: " + state->host_header + "\r\nUser-Agent: sluice/0.1.0\r\n";
   if (state->options.accept_compressed) fixed += "Accept-Encoding: gzip, deflate\r\n";
-  for (const auto& [k, v] : state->options.headers) {
-    if (k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
-      return Status::InvalidArgument("header '" + k + "': a name may not hold ':' or a line break, nor a value a line break");
-    }
-    fixed += k + ": " + v + "\r\n";
-  }
+  for (const auto& [k, v] : state->options.headers) fixed += k + ": " + v + "\r\n";
   return Client(std::move(state));
 }
 

@@ -70,22 +70,35 @@ Status read_value(dom::element v, const FieldSpec& f, Value& out) {
   return field_error(f, "no type");
 }
 
+// Field names are often one letter: compare those without a call.
+bool same_key(std::string_view key, const std::string& want) {
+  if (key.size() != want.size()) return false;
+  return want.size() == 1 ? key[0] == want[0] : key == want;
+}
+
+// The value of `key` in `obj`: its last occurrence when the key appears more
+// than once, as JavaScript's, Python's and Go's parsers read it.
+bool last_value(dom::object obj, const std::string& key, dom::element& out) {
+  bool found = false;
+  for (auto field : obj) {
+    if (same_key(field.key, key)) {
+      out = field.value;
+      found = true;
+    }
+  }
+  return found;
+}
+
 // The element at a dotted path below `root`; NO_SUCH_FIELD if absent.
 simdjson::error_code walk(dom::element root, const std::vector<std::string>& parts, dom::element& out) {
   dom::element cur = root;
   for (const auto& p : parts) {
     dom::object obj;
     if (auto e = cur.get_object().get(obj)) return e == simdjson::INCORRECT_TYPE ? simdjson::NO_SUCH_FIELD : e;
-    if (auto e = obj.at_key(p).get(cur)) return e;
+    if (!last_value(obj, p, cur)) return simdjson::NO_SUCH_FIELD;
   }
   out = cur;
   return simdjson::SUCCESS;
-}
-
-// Field names are often one letter: compare those without a call.
-bool same_key(std::string_view key, const std::string& want) {
-  if (key.size() != want.size()) return false;
-  return want.size() == 1 ? key[0] == want[0] : key == want;
 }
 
 void null_at(pipeline::ArrayColumn& c, std::size_t row) {
@@ -212,19 +225,24 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
     if (auto e = element.get_object().get(obj)) {
       return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " + simdjson::error_message(e));
     }
-    // The fields usually come in the declared order: look at the next key
-    // first, and search only when it is not the one wanted.
+    // The fields usually come in the declared order and nothing else: then
+    // each is the next key, and none can appear twice. Otherwise each is
+    // searched for (its last occurrence, see last_value).
+    thread_local std::vector<dom::element> values;
+    thread_local std::vector<char> present;
+    const std::size_t n = fields_.size();
+    values.resize(n);
+    present.assign(n, 0);
+    bool in_order = obj.size() == n;
     auto it = obj.begin();
-    for (std::size_t i = 0; i < fields_.size(); ++i) {
-      dom::element fv;
-      bool found = false;
-      if (it != obj.end() && same_key(it.key(), fields_[i].path)) {
-        fv = it.value();
-        ++it;
-        found = true;
-      } else if (!obj.at_key(fields_[i].path).get(fv)) {
-        found = true;
-      }
+    for (std::size_t i = 0; in_order && i < n; ++i, ++it) {
+      in_order = it != obj.end() && same_key(it.key(), fields_[i].path);
+      if (in_order) values[i] = it.value();
+    }
+    for (std::size_t i = 0; i < n; ++i) present[i] = in_order || last_value(obj, fields_[i].path, values[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      const dom::element fv = values[i];
+      const bool found = present[i] != 0;
       if (!found) {
         if (!fields_[i].optional) {
           return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": field '" +

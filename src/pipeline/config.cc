@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -235,7 +236,17 @@ Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const 
 TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) {
   TableConfig c;
   c.where = r.at(t);
-  if (!r.map(t, what, {"path", "format", "columns", "key"})) return c;
+  const bool input = what == "input";
+  if (!(input ? r.map(t, what, {"path", "format", "columns", "key", "duplicates"})
+              : r.map(t, what, {"path", "format", "columns", "key"}))) {
+    return c;
+  }
+  if (input && t["duplicates"]) {
+    auto d = r.string(t["duplicates"], "input.duplicates");
+    if (d == "dead_letter") c.duplicates = Duplicates::kDeadLetter;
+    else if (d == "keep") c.duplicates = Duplicates::kKeep;
+    else if (d) r.error(t["duplicates"], "input.duplicates: expected dead_letter or keep");
+  }
   if (!t["path"]) r.error(t, what + ": 'path' is required");
   else if (auto p = r.substitute(t["path"], what + ".path")) c.path = *p;
   c.format = format_of(r, t, c.path, what);
@@ -546,6 +557,27 @@ DeadLetterLimit read_dead_letter_limit(Reader& r, const YAML::Node& n) {
   return limit;
 }
 
+// Every key written twice in a mapping, anywhere in the file (YAML forbids
+// it; the YAML reader would keep both and later lookups see the first).
+void find_duplicate_keys(Reader& r, const YAML::Node& n, const std::string& where) {
+  if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) find_duplicate_keys(r, n[i], where + "[" + std::to_string(i) + "]");
+    return;
+  }
+  if (!n.IsMap()) return;
+  std::map<std::string, YAML::Node> seen;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const std::string path = where.empty() ? key : where + "." + key;
+    auto [it, fresh] = seen.emplace(key, kv.first);
+    if (!fresh) {
+      r.error(kv.first, "duplicate key '" + path + "' (first at line " + std::to_string(it->second.Mark().line + 1) +
+                            "): a key may appear once in a mapping");
+    }
+    find_duplicate_keys(r, kv.second, path);
+  }
+}
+
 // --set a.b.c=value: the YAML node at that path (maps created as needed;
 // a number indexes a list) takes the value.
 Status apply_override(YAML::Node root, const std::string& set) {
@@ -584,6 +616,15 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   } catch (const YAML::ParserException& e) {
     return Status::InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                                    ": YAML: " + e.msg);
+  }
+  {
+    Reader dup(file);
+    find_duplicate_keys(dup, root, "");
+    if (!dup.errors().empty()) {
+      std::string all;
+      for (const auto& e : dup.errors()) all += (all.empty() ? "" : "\n") + e;
+      return Status::InvalidArgument(all);
+    }
   }
   for (const auto& o : overrides) {
     if (Status s = apply_override(root, o); !s.ok()) return s;

@@ -34,11 +34,18 @@ struct ColumnDecl {
 
 enum class Format : std::uint8_t { kCsv, kJsonl, kParquet };
 
+// What becomes of an input record whose key an earlier record had.
+enum class Duplicates : std::uint8_t {
+  kDeadLetter,  // dead-lettered, saying so (costs 8 to 16 bytes of memory a record)
+  kKeep,        // processed like any other (no memory)
+};
+
 struct TableConfig {  // the input, and each dataset
   std::string path;  // a file, a glob (input only) or "-" (standard input, input only)
   Format format = Format::kCsv;  // kParquet: datasets only (files sluice can read: flat columns)
   std::vector<ColumnDecl> columns;  // read and typed; other columns are ignored
   std::vector<std::string> key;     // the input: identifies a record in messages; a dataset: join key
+  Duplicates duplicates = Duplicates::kDeadLetter;  // the input only (a dataset's duplicate key is an error)
   Where where;
 };
 

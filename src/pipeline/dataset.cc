@@ -69,6 +69,7 @@ class JsonlTable final : public TableReader {
       }
       if (!any) return std::ferror(file_) ? Result<bool>(Status::IoError("cannot read " + path_)) : Result<bool>(false);
       ++line_;
+      if (line_ == 1 && text_.starts_with("\xEF\xBB\xBF")) text_.erase(0, 3);  // a UTF-8 byte order mark
       if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;  // a blank line is not a record
       line = line_;
       if (Status s = extractor_->extract(text_, values); !s.ok()) {

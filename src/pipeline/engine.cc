@@ -1,6 +1,8 @@
 #include "engine.h"
 
+#include "key_set.h"
 #include "manifest.h"
+#include "preflight.h"
 
 #include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
@@ -10,7 +12,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
-#include <glob.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -131,6 +132,8 @@ struct Engine::State {
   std::string manifest_name;
   PositionSet done_before;  // by the runs resumed: the source skips them
   std::atomic<std::uint64_t> skipped{0};
+  KeySet seen_keys;                          // the input's keys so far (the source's thread only)
+  std::atomic<std::uint64_t> duplicates{0};  // records dead-lettered as duplicates
   std::size_t abandoned_removed = 0;  // with resume: files a killed run had left open
   std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files removed
   bool resuming = false;              // carrying on an earlier run (--resume, and there was one)
@@ -215,6 +218,8 @@ struct Engine::State {
                 if (!*more) break;
                 const std::uint64_t at = position++;
                 if (options.shard_count > 1 && at % options.shard_count != options.shard_index) continue;
+                // A key read before (in this run or one it resumes) is a duplicate.
+                const bool seen_before = row_error.ok() && !keys_are_new(row, t.path, line, row_error);
                 if (earlier.contains(at)) {
                   skipped.fetch_add(1, std::memory_order_relaxed);
                   continue;
@@ -229,6 +234,7 @@ struct Engine::State {
                   r.outcome = Record::Outcome::kDead;
                   r.dead_step = "input";
                   r.dead_error = row_error.message();
+                  if (seen_before) duplicates.fetch_add(1, std::memory_order_relaxed);
                 }
                 read.fetch_add(1, std::memory_order_relaxed);
                 if ((line & 63) == 0) input_bytes.store(before + (*reader)->position(), std::memory_order_relaxed);
@@ -244,6 +250,30 @@ struct Engine::State {
           });
           return out;
         });
+  }
+
+  // Checks the key of an input row: not null, and (unless duplicates are
+  // kept) not one read before. False with `error` set if it is neither.
+  bool keys_are_new(const std::vector<Value>& row, const std::string& file, std::uint64_t line, Status& error) {
+    std::vector<const Value*> key;
+    for (int k : plan->key_slots) {
+      const Value& v = row[static_cast<std::size_t>(k)];
+      if (v.is_null()) {
+        error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": the key column '" +
+                                        plan->slot_names[static_cast<std::size_t>(k)] +
+                                        "' is empty: the record cannot be named");
+        return true;
+      }
+      key.push_back(&v);
+    }
+    if (plan->config.input.duplicates == Duplicates::kKeep || seen_keys.insert(KeySet::fingerprint(key))) return true;
+    std::string shown;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      shown += (i ? ", " : "") + plan->slot_names[static_cast<std::size_t>(plan->key_slots[i])] + "=" + key[i]->to_json();
+    }
+    error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": duplicate key " + shown +
+                                    ": an earlier record of the input has it (input.duplicates: keep to process both)");
+    return false;
   }
 
   // ---- requests ---------------------------------------------------------------
@@ -554,6 +584,14 @@ struct Engine::State {
     for (std::size_t si = 0; si < steps.size(); ++si) {
       const StepPlan& s = steps[si];
       Env env{&r.slots, nullptr};
+      // A null in the URL or body would be sent as "null": no request can be made.
+      for (int slot : s.request.slots) {
+        if (r.slots[static_cast<std::size_t>(slot)].is_null()) {
+          kill(r, s.name, "", Status::InvalidArgument("{" + plan->slot_names[static_cast<std::size_t>(slot)] +
+                                                      "} is null: its request cannot be made"));
+          co_return;
+        }
+      }
       if (s.for_each || s.for_each_list >= 0) {
         std::int64_t first = 0, end = 0;
         if (s.for_each) {
@@ -888,21 +926,18 @@ Engine::Engine(std::unique_ptr<State> s) : state_(std::move(s)) {}
 Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOptions options) {
+  // The threads settings (and SLUICE_CPU_THREADS) are checked before the
+  // runtime starts, so a bad one is an error, not an exception.
+  Result<RuntimeOptions> threads = Runtime::resolve({.io_threads = options.io_threads, .cpu_threads = options.cpu_threads});
+  if (!threads.ok()) return threads.status();
+  options.cpu_threads = threads->cpu_threads;
   auto st = std::make_unique<State>(std::move(plan), std::move(options));
   const PipelineConfig& c = st->plan->config;
 
   // The input: a file, a glob, or standard input.
-  if (c.input.path == "-") {
-    st->inputs.push_back("-");
-  } else if (c.input.path.find_first_of("*?[") != std::string::npos) {
-    glob_t g{};
-    int rc = ::glob(c.input.path.c_str(), 0, nullptr, &g);
-    for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) st->inputs.emplace_back(g.gl_pathv[i]);
-    ::globfree(&g);
-    if (st->inputs.empty()) return Status::NotFound(c.input.where.str() + ": input: no file matches '" + c.input.path + "'");
-  } else {
-    st->inputs.push_back(c.input.path);
-  }
+  Result<std::vector<std::string>> inputs = input_files(c.input);
+  if (!inputs.ok()) return inputs.status();
+  st->inputs = std::move(*inputs);
   bool sizes_known = true;
   for (const auto& f : st->inputs) {
     std::error_code ec;
@@ -1040,6 +1075,8 @@ RunSummary Engine::run() {
   summary.manifest = st.store->describe(st.manifest_name);
   summary.abandoned_removed = st.abandoned_removed;
   summary.overwritten = st.overwritten;
+  summary.duplicates = st.duplicates.load();
+  summary.key_index_bytes = st.seen_keys.memory_bytes();
   if (st.client) {
     summary.http = st.client->stats();
     st.client->close();
@@ -1155,7 +1192,8 @@ std::string RunSummary::to_json() const {
          ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
          ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
-         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
+         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) + ",\"key_index_bytes\":" + std::to_string(key_index_bytes) +
+         ",\"duplicate_keys\":" + std::to_string(duplicates) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
          ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
          (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +

@@ -89,6 +89,8 @@ struct RunSummary {
   std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files, removed
   std::uint64_t bytes_written = 0;
   std::size_t dataset_bytes = 0;
+  std::size_t key_index_bytes = 0;  // the input's keys, kept to find duplicates
+  std::uint64_t duplicates = 0;     // records dead-lettered because an earlier one had their key
   std::uint32_t shard_index = 0, shard_count = 1;
   double seconds = 0;
   double cpu_seconds = 0;

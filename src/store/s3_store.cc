@@ -3,6 +3,8 @@
 #include "sluice/runtime.h"
 #include "sluice/store.h"
 
+#include <boost/url/parse.hpp>
+
 #include <cstdlib>
 
 namespace sluice {
@@ -73,11 +75,20 @@ class S3Store final : public ObjectStore {
   s3::UploadOptions upload_;
 };
 
-std::string first_env(std::initializer_list<const char*> names) {
+// The first of `names` set in the environment: its name and value.
+std::pair<std::string, std::string> first_env(std::initializer_list<const char*> names) {
   for (const char* n : names) {
-    if (const char* v = std::getenv(n); v && *v) return v;
+    if (const char* v = std::getenv(n); v && *v) return {n, v};
   }
-  return "";
+  return {};
+}
+
+// An endpoint must be an http(s) URL; `from` says where it was set.
+Status check_endpoint(const std::string& endpoint, const std::string& from) {
+  if (endpoint.empty()) return Status();
+  auto u = boost::urls::parse_uri(endpoint);
+  if (u && (u->scheme() == "http" || u->scheme() == "https") && !u->host().empty()) return Status();
+  return Status::InvalidArgument(from + " '" + endpoint + "': expected an http:// or https:// URL of an S3-compatible service");
 }
 
 Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const StoreOptions& o) {
@@ -89,7 +100,9 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
 
   s3::S3Options s3o;
   s3o.region = !o.s3_region.empty() ? o.s3_region : !aws->region.empty() ? aws->region : "us-east-1";
-  s3o.endpoint = !o.s3_endpoint.empty() ? o.s3_endpoint : first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  const auto [endpoint_var, endpoint_env] = first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  s3o.endpoint = !o.s3_endpoint.empty() ? o.s3_endpoint : endpoint_env;
+  if (Status s = check_endpoint(s3o.endpoint, o.s3_endpoint.empty() ? endpoint_var : "s3_endpoint"); !s.ok()) return s;
   s3o.credentials = std::move(aws->credentials);
   s3o.sign_payload = o.s3_sign_payload;
   s3o.http.max_connections = 64;

@@ -241,7 +241,8 @@ TEST(SluiceResume, AKilledPartitionedRunResumedWritesEveryRecordExactlyOnce) { k
 TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   const std::string dir = ::testing::TempDir() + "/sluice-validate-" + std::to_string(::getpid());
   fs::create_directories(dir);
-  EXPECT_EQ(spawn({"validate", SLUICE_SOURCE_DIR "/examples/item-features.yaml"}, dir + "/ok").wait(), 0) << slurp(dir + "/ok");
+  EXPECT_EQ(spawn({"validate", "--offline", SLUICE_SOURCE_DIR "/examples/item-features.yaml"}, dir + "/ok").wait(), 0)
+      << slurp(dir + "/ok");
   std::ofstream(dir + "/bad.yaml") << "input:\n  path: x.csv\n  columns: {id: int64}\noutput:\n  path: out\n  columns:\n"
                                       "    id: {type: int64, expr: idd}\n";
   EXPECT_EQ(spawn({"validate", dir + "/bad.yaml"}, dir + "/bad").wait(), 2);
@@ -250,6 +251,51 @@ TEST(SluiceValidate, ExitCodesSayWhatHappened) {
       << slurp(dir + "/bad");
   EXPECT_EQ(spawn({"run", dir + "/missing.yaml"}, dir + "/missing").wait(), 2);
   EXPECT_NE(slurp(dir + "/missing").find("cannot read the pipeline file"), std::string::npos);
+}
+
+// What `sluice run` would find wrong as it starts, `sluice validate` finds:
+// files missing or unlike their declaration, a base_url that is not one, a
+// key written twice, a bad environment variable.
+TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
+  const std::string dir = ::testing::TempDir() + "/sluice-preflight-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/records.csv") << "ident\n1\n";
+  std::ofstream(dir + "/entities.csv") << "id,region,segment,weight\n1,r1,s1,1.5\n";
+  auto validate = [&](std::vector<std::string> more) {
+    std::vector<std::string> a{"validate", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+                               "input.path=" + dir + "/records.csv", "--set", "datasets.entities.path=" + dir + "/entities.csv"};
+    a.insert(a.end(), more.begin(), more.end());
+    const int code = spawn(a, dir + "/log").wait();
+    return std::pair{code, slurp(dir + "/log")};
+  };
+  auto [code, log] = validate({});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find("records.csv:1: no column 'id' in the header"), std::string::npos) << log;
+  std::tie(code, log) = validate({"--offline"});
+  EXPECT_EQ(code, 0) << "the files are not looked at: " << log;
+  std::tie(code, log) = validate({"--set", "input.path=" + dir + "/none.csv"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find("none.csv: No such file or directory"), std::string::npos) << log;
+  std::tie(code, log) = validate({"--offline", "--set", "http.base_url=localhost:8080"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find("http: base_url 'localhost:8080': the scheme must be http or https"), std::string::npos) << log;
+
+  std::ofstream(dir + "/dup.yaml") << "input: {path: r.csv, columns: {id: int64}}\noutput:\n  path: out\n  columns: {id: int64}\n"
+                                      "  name: a\n  name: b\n";
+  EXPECT_EQ(spawn({"validate", "--offline", dir + "/dup.yaml"}, dir + "/log").wait(), 2);
+  EXPECT_NE(slurp(dir + "/log").find("dup.yaml:6:3: duplicate key 'output.name' (first at line 5)"), std::string::npos)
+      << slurp(dir + "/log");
+
+  ::setenv("SLUICE_CPU_THREADS", "abc", 1);
+  std::tie(code, log) = validate({"--offline"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find("SLUICE_CPU_THREADS: expected a whole number from 1 to 1024, got 'abc'"), std::string::npos) << log;
+  const int run_code = spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir + "/records.csv"},
+                             dir + "/run-log").wait();
+  ::unsetenv("SLUICE_CPU_THREADS");
+  EXPECT_EQ(run_code, 2) << "an error, not an exception: " << slurp(dir + "/run-log");
+  EXPECT_NE(slurp(dir + "/run-log").find("SLUICE_CPU_THREADS"), std::string::npos) << slurp(dir + "/run-log");
 }
 
 TEST(SluiceRunOptions, ABadShardIsNamedBeforeAnythingRuns) {

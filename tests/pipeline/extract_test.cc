@@ -56,6 +56,32 @@ TEST(Extractor, ABadListNamesTheFieldAndTheElement) {
   EXPECT_TRUE(m.ends_with("(element 2)")) << m;
 }
 
+// A key that appears twice: the last value, as JavaScript's, Python's and
+// Go's parsers read it (simdjson's own lookup finds the first).
+TEST(Extractor, ADuplicateKeyReadsItsLastValueInObjectsAndArrayElements) {
+  Extractor ex({{.name = "a.score", .path = "stats.score", .type = Type::kDouble},
+                {.name = "a.kind", .path = "kind", .type = Type::kString}});
+  std::string body = R"({"kind":"first","stats":{"score":1,"score":2},"kind":"last"})";
+  std::vector<Value> scalars;
+  ASSERT_TRUE(ex.extract(body, scalars, nullptr).ok());
+  EXPECT_EQ(scalars[0].as_double(), 2.0);
+  EXPECT_EQ(scalars[1].as_string(), "last");
+
+  ArrayExtractor events("events", {{.name = "t", .path = "t", .type = Type::kInt64},
+                                   {.name = "v", .path = "v", .type = Type::kDouble}});
+  // In order and nothing else; a repeat within the declared count; a repeat past it.
+  std::string arr = R"({"events":[{"t":1,"v":1.5},{"t":2,"t":3},{"v":0.5,"t":4,"v":9.5,"t":5}]})";
+  pipeline::ArrayData out = events.empty();
+  Status st = events.extract(arr, out);
+  ASSERT_EQ(st.code(), StatusCode::kDataLoss) << "element 1 has no v";
+  std::string ok = R"({"events":[{"t":1,"v":1.5},{"v":0.5,"t":4,"v":9.5,"t":5},{"t":6,"t":7,"v":2.5}]})";
+  out = events.empty();
+  ASSERT_TRUE(events.extract(ok, out).ok());
+  ASSERT_EQ(out.rows, 3u);
+  EXPECT_EQ(out.columns[0].i64, (std::vector<std::int64_t>{1, 5, 7}));
+  EXPECT_EQ(out.columns[1].f64, (std::vector<double>{1.5, 9.5, 2.5}));
+}
+
 TEST(Extractor, MalformedJsonIsDataLoss) {
   Extractor ex({{.name = "s.x", .path = "x", .type = Type::kInt64}});
   std::vector<Value> scalars;

@@ -210,5 +210,39 @@ TEST_F(ItemFeatures, AResumeThatWritesTheDeadLetteredRecordsRemovesTheirDeadLett
   EXPECT_EQ(check_output(out_, n_), expected_counts(n_).written);
 }
 
+// The input as files come: a byte order mark, blank lines, a record without
+// its key, a key twice. Each record is accounted for; none makes a request
+// it cannot make (GET /v1/items/null).
+TEST_F(ItemFeatures, InputEdgeCasesAreReadOrDeadLetteredNeverGuessed) {
+  n_ = 10;
+  data_ = scratch("input-edges");
+  oracle::write_inputs(data_, n_);
+  std::ofstream(data_ + "/records.csv", std::ios::trunc) << "\xEF\xBB\xBFid,tag\n1,a\n\n2,b\n\n2,again\n,no-id\n3,c\n\n";
+  std::string yaml = read_text(SLUICE_SOURCE_DIR "/examples/item-features.yaml");
+  const std::string columns = "  columns: {id: int64}\n";
+  ASSERT_NE(yaml.find(columns), std::string::npos);
+  yaml.replace(yaml.find(columns), columns.size(), "  columns: {id: int64, tag: string}\n");
+  RunSummary s = run("input-edges", {}, {}, yaml, {}, /*fresh=*/false);
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_EQ(s.counts.read, 5u) << "records 1, 2, 2, (none), 3: blank lines are not records";
+  EXPECT_EQ(s.counts.dead_lettered, 2u);
+  EXPECT_EQ(s.duplicates, 1u);
+  EXPECT_TRUE(s.accounted);
+  const auto lines = dead_letters();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("records.csv:6: duplicate key id=2"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("records.csv:7: the key column 'id' is empty"), std::string::npos) << lines[1];
+  std::uint64_t requests = 0;
+  for (std::uint64_t id : {1, 2, 3}) requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 2 + (oracle::mix(id) >> 16) % 4;
+  EXPECT_EQ(server_stats_.requests, requests) << "only records 1, 2 and 3 asked the API";
+  EXPECT_EQ(server_stats_.not_found, 0u);
+
+  // input.duplicates: keep: both copies of record 2 are processed.
+  RunSummary kept = run("input-edges", {}, {"input.duplicates=keep", "output.mode=overwrite"}, yaml, {}, /*fresh=*/false);
+  ASSERT_TRUE(kept.status.ok()) << kept.status.to_string();
+  EXPECT_EQ(kept.counts.dead_lettered, 1u);
+  EXPECT_EQ(kept.duplicates, 0u);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

@@ -94,9 +94,13 @@ struct ClientStats {
   std::chrono::microseconds latency_quantile(double q) const;
 };
 
+// The options' problems (kInvalidArgument naming the bad one), or OK: what
+// Client::create checks, without a runtime.
+Status check_options(const ClientOptions& options);
+
 class Client {
  public:
-  // Checks the options (kInvalidArgument naming the bad one).
+  // Checks the options (see check_options).
   static Result<Client> create(Runtime& rt, ClientOptions options);
 
   // The returned awaitable holds the client's shared state: the Client

@@ -1,0 +1,92 @@
+#include "preflight.h"
+
+#include "dataset.h"
+#include "sluice/http/client.h"
+#include "sluice/runtime.h"
+
+#include <boost/url/parse.hpp>
+
+#include <glob.h>
+
+#include <cstdlib>
+
+namespace sluice::pipeline {
+
+Result<std::vector<std::string>> input_files(const TableConfig& input) {
+  std::vector<std::string> files;
+  if (input.path == "-" || input.path.find_first_of("*?[") == std::string::npos) {
+    files.push_back(input.path);
+    return files;
+  }
+  glob_t g{};
+  const int rc = ::glob(input.path.c_str(), 0, nullptr, &g);
+  for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+  ::globfree(&g);
+  if (files.empty()) return Status::NotFound(input.where.str() + ": input: no file matches '" + input.path + "'");
+  return files;
+}
+
+namespace {
+
+// A table's files can be opened and hold its columns (a CSV's header, a
+// Parquet file's schema; JSON Lines has none to check).
+void check_table(const TableConfig& t, const std::string& what, std::vector<std::string>& problems) {
+  Result<std::vector<std::string>> files = input_files(t);
+  if (!files.ok()) {
+    problems.push_back(files.status().message());
+    return;
+  }
+  for (const auto& f : *files) {
+    if (f == "-") continue;  // standard input: nothing to look at before the run
+    TableConfig one = t;
+    one.path = f;
+    if (auto r = TableReader::open(one); !r.ok()) problems.push_back(t.where.str() + ": " + what + ": " + r.status().message());
+  }
+}
+
+// An endpoint from the environment must be a URL.
+void check_endpoint_env(std::vector<std::string>& problems) {
+  for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') continue;
+    auto u = boost::urls::parse_uri(v);
+    if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty()) {
+      problems.push_back(std::string(name) + "='" + v + "': expected an http:// or https:// URL of an S3-compatible service");
+    }
+    return;  // the first one set is the one used
+  }
+}
+
+}  // namespace
+
+Status preflight(const PipelineConfig& c, FileChecks files) {
+  std::vector<std::string> problems;
+  if (Result<RuntimeOptions> r = Runtime::resolve({}); !r.ok()) problems.push_back(r.status().message());
+  if (!c.steps.empty()) {
+    http::ClientOptions h{.base_url = c.http.base_url,
+                          .connect_timeout = c.http.connect_timeout,
+                          .read_timeout = c.http.read_timeout,
+                          .attempt_timeout = c.http.attempt_timeout,
+                          .request_timeout = c.http.request_timeout,
+                          .max_in_flight = c.http.max_in_flight,
+                          .retry = c.http.retry,
+                          .outage = c.http.outage};
+    for (const auto& [k, v] : c.http.headers) h.headers.emplace_back(k, v);
+    if (Status s = http::check_options(h); !s.ok()) problems.push_back(c.http.where.str() + ": http: " + s.message());
+  }
+  if (files == FileChecks::kCheck) {
+    check_table(c.input, "input", problems);
+    for (const auto& [name, t] : c.datasets) check_table(t, "dataset '" + name + "'", problems);
+  }
+  if (c.output.path.starts_with("s3://")) check_endpoint_env(problems);
+  else if (c.output.path.find("://") != std::string::npos && !c.output.path.starts_with("file://")) {
+    problems.push_back(c.output.where.str() + ": output.path '" + c.output.path +
+                       "': expected a directory, file://path or s3://bucket/prefix");
+  }
+  if (problems.empty()) return Status();
+  std::string all;
+  for (const auto& p : problems) all += (all.empty() ? "" : "\n") + p;
+  return Status::InvalidArgument(all);
+}
+
+}  // namespace sluice::pipeline

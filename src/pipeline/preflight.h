@@ -1,0 +1,30 @@
+// Preflight: what a run would otherwise find wrong only once it has started,
+// checked before it does. `sluice run` checks it as it starts; `sluice
+// validate` checks it too, so that a file that validates does not fail at
+// once when run (`--offline` leaves out what needs the files).
+#pragma once
+
+#include "config.h"
+#include "sluice/status.h"
+
+#include <string>
+#include <vector>
+
+namespace sluice::pipeline {
+
+// The input's files: its path, the files its glob matches (in name order),
+// or "-" for standard input. kNotFound naming the glob if it matches none.
+Result<std::vector<std::string>> input_files(const TableConfig& input);
+
+enum class FileChecks : std::uint8_t {
+  kCheck,  // the input's and datasets' files exist, can be read, and hold the declared columns
+  kSkip,   // not those (the files are elsewhere, or made later)
+};
+
+// Every problem found, one a line, each naming where it is: the API's
+// settings (base_url, timeouts, headers), the input's and datasets' files,
+// the output's address, and the environment variables sluice reads
+// (SLUICE_CPU_THREADS; AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for s3://).
+Status preflight(const PipelineConfig& config, FileChecks files);
+
+}  // namespace sluice::pipeline
