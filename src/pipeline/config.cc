@@ -609,6 +609,25 @@ Status apply_override(YAML::Node root, const std::string& set) {
 
 }  // namespace
 
+http::ClientOptions client_options(const HttpConfig& c) {
+  http::ClientOptions h{.base_url = c.base_url,
+                        .max_connections = c.max_in_flight,
+                        .max_idle = c.max_in_flight,
+                        .connect_timeout = c.connect_timeout,
+                        .read_timeout = c.read_timeout,
+                        .attempt_timeout = c.attempt_timeout,
+                        .request_timeout = c.request_timeout,
+                        .max_in_flight = c.max_in_flight,
+                        .retry = c.retry,
+                        .adaptive = {.enabled = c.adaptive,
+                                     .min = c.adaptive_min,
+                                     .max = c.max_in_flight,
+                                     .initial = std::min<std::size_t>(c.max_in_flight, std::max<std::size_t>(c.adaptive_min, 32))},
+                        .outage = c.outage};
+  for (const auto& [k, v] : c.headers) h.headers.emplace_back(k, v);
+  return h;
+}
+
 Result<PipelineConfig> parse_config(const std::string& text, const std::string& file, const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {

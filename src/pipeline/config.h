@@ -65,6 +65,10 @@ struct HttpConfig {
   Where where;
 };
 
+// The HTTP client's options for the pipeline file's `http:` section: a
+// connection per request in flight, the adaptive limit's range from it.
+http::ClientOptions client_options(const HttpConfig& h);
+
 struct FieldConfig {
   std::string name;
   std::string path;  // dotted; default: the name

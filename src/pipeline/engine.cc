@@ -949,22 +949,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (!sizes_known) st->input_bytes_total = 0;  // no estimate of the total
 
   if (!c.steps.empty()) {
-    http::ClientOptions h{.base_url = c.http.base_url,
-                          .max_connections = c.http.max_in_flight,
-                          .max_idle = c.http.max_in_flight,
-                          .connect_timeout = c.http.connect_timeout,
-                          .read_timeout = c.http.read_timeout,
-                          .attempt_timeout = c.http.attempt_timeout,
-                          .request_timeout = c.http.request_timeout,
-                          .max_in_flight = c.http.max_in_flight,
-                          .retry = c.http.retry,
-                          .outage = c.http.outage};
-    h.adaptive.enabled = c.http.adaptive;
-    h.adaptive.min = c.http.adaptive_min;
-    h.adaptive.max = c.http.max_in_flight;
-    h.adaptive.initial = std::min<std::size_t>(c.http.max_in_flight, std::max<std::size_t>(c.http.adaptive_min, 32));
-    for (const auto& [k, v] : c.http.headers) h.headers.emplace_back(k, v);
-    auto client = http::Client::create(st->rt, std::move(h));
+    auto client = http::Client::create(st->rt, client_options(c.http));
     if (!client.ok()) return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
     st->client = std::move(*client);
   }

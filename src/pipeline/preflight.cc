@@ -63,16 +63,7 @@ Status preflight(const PipelineConfig& c, FileChecks files) {
   std::vector<std::string> problems;
   if (Result<RuntimeOptions> r = Runtime::resolve({}); !r.ok()) problems.push_back(r.status().message());
   if (!c.steps.empty()) {
-    http::ClientOptions h{.base_url = c.http.base_url,
-                          .connect_timeout = c.http.connect_timeout,
-                          .read_timeout = c.http.read_timeout,
-                          .attempt_timeout = c.http.attempt_timeout,
-                          .request_timeout = c.http.request_timeout,
-                          .max_in_flight = c.http.max_in_flight,
-                          .retry = c.http.retry,
-                          .outage = c.http.outage};
-    for (const auto& [k, v] : c.http.headers) h.headers.emplace_back(k, v);
-    if (Status s = http::check_options(h); !s.ok()) problems.push_back(c.http.where.str() + ": http: " + s.message());
+    if (Status s = http::check_options(client_options(c.http)); !s.ok()) problems.push_back(c.http.where.str() + ": http: " + s.message());
   }
   if (files == FileChecks::kCheck) {
     check_table(c.input, "input", problems);
