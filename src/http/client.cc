@@ -1,6 +1,7 @@
 #include "sluice/http/client.h"
 
 #include "governor.h"
+#include "sluice/byte_budget.h"
 #include "sluice/semaphore.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -104,6 +105,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
 // Parses an answer straight into a Response: its header lines into one
 // block (names in lower case), its body into one string reserved from the
 // Content-Length. No header field is allocated on its own.
+constexpr std::size_t kBodySlack = 64;
+
 class ResponseParser final : public bhttp::basic_parser<false> {
  public:
   explicit ResponseParser(Response& r) : r_(r) {}
@@ -121,7 +124,9 @@ class ResponseParser final : public bhttp::basic_parser<false> {
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
-    if (length) r_.body.reserve(static_cast<std::size_t>(*length));  // within body_limit: checked before this
+    // Within body_limit (checked before this), with the slack a SIMD JSON
+    // parser reads past the end, so that it need not copy the body to get it.
+    if (length) r_.body.reserve(static_cast<std::size_t>(*length) + kBodySlack);
   }
   std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
     r_.body.append(s.data(), s.size());
@@ -171,6 +176,7 @@ struct Outcome {
   std::optional<std::chrono::milliseconds> retry_after;
   bool before_response = false;  // failed before any byte of an answer (safe to resend)
   bool deadline_passed = false;  // a timeout of the attempt's deadline, not of read_timeout
+  Clock::duration memory_wait{};  // waited for the receive budget (moves the request's deadline)
   bool keep_alive = true;        // the server lets the connection be reused
 };
 
@@ -304,6 +310,7 @@ struct Client::State {
   struct Wire {
     std::string head;
     std::string_view body;
+    std::uint64_t priority = 0;  // the request's, for the receive budget
   };
   Wire serialize(const Request& r) const {
     std::string target = target_of(r, false);
@@ -315,7 +322,7 @@ struct Client::State {
       out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
     }
     out.append("\r\n");
-    return {std::move(out), r.body};
+    return {std::move(out), r.body, r.priority};
   }
 
   // A connection to the origin: the most recently used idle one that is
@@ -414,13 +421,18 @@ struct Client::State {
   struct Watchdog : std::enable_shared_from_this<Watchdog> {
     Watchdog(const asio::any_io_executor& ex, Connection& c, Clock::duration read_timeout, Clock::time_point deadline)
         : timer(ex), conn(&c), read_timeout(read_timeout), deadline(deadline), last(Clock::now()) {}
-    void arm() {
-      timer.expires_at(std::min(deadline, last + read_timeout));
+    void arm() { arm_at(std::min(deadline, last + read_timeout)); }
+    void arm_at(Clock::time_point t) {
+      timer.expires_at(t);
       timer.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_timer(ec); });
     }
     void on_timer(boost::system::error_code ec) {
       if (ec || done) return;  // cancelled, or the exchange ended: the connection may be gone
       const auto now = Clock::now();
+      if (paused) {  // the exchange waits for memory, not for the server: look again later
+        arm_at(now + read_timeout);
+        return;
+      }
       if (now < deadline && now < last + read_timeout) {
         arm();  // progress since: wait for the rest
         return;
@@ -440,6 +452,7 @@ struct Client::State {
     Clock::time_point last;
     bool done = false;
     bool fired = false;
+    bool paused = false;
   };
 
   template <class Stream>
@@ -456,9 +469,12 @@ struct Client::State {
     } finish{*watch};
     // Which deadline fired: the exchange's (run() names it) or read_timeout.
     auto timed_out = [&] {
-      o.deadline_passed = Clock::now() >= deadline;
+      o.deadline_passed = Clock::now() >= watch->deadline;
       return std::string(o.deadline_passed ? "the deadline passed" : "no bytes for read_timeout");
     };
+    // Bytes of the answer count toward the receive budget as they come.
+    std::optional<ByteBudget::Grower> grower;
+    if (options.receive_budget) grower.emplace(*options.receive_budget, wire.priority);
     auto [wec, written] = co_await asio::async_write(
         stream, std::array{asio::buffer(wire.head), asio::buffer(wire.body.data(), wire.body.size())}, use_tuple);
     bytes_sent.fetch_add(written, std::memory_order_relaxed);
@@ -474,8 +490,27 @@ struct Client::State {
     if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
     while (!parser.is_done()) {
+      if (grower && !options.receive_budget->may_grow_now(*grower)) {
+        // Over the budget: read on when bytes are given back or this
+        // answer's turn comes. The wait is not the server's: neither
+        // read_timeout nor the deadline runs meanwhile.
+        const auto waiting_since = Clock::now();
+        watch->paused = true;
+        const bool go = co_await options.receive_budget->may_grow(*grower);
+        watch->paused = false;
+        const auto waited = Clock::now() - waiting_since;
+        watch->deadline += waited;
+        watch->last = Clock::now();
+        o.memory_wait += waited;
+        if (!go) {
+          o.failure = FailureKind::kClosed;
+          o.what = "the run is stopping";
+          co_return o;
+        }
+      }
       auto [ec, n] = co_await bhttp::async_read_some(stream, c.buffer, parser, use_tuple);
       received += n;
+      if (grower) grower->add(n);
       if (n > 0) watch->last = Clock::now();
       if (ec) {
         o.failure = watch->fired ? FailureKind::kTimeout : classify(ec);
@@ -772,6 +807,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     const auto attempt_start = Clock::now();
     const auto attempt_deadline = std::min(deadline, attempt_start + s->options.attempt_timeout);
     Outcome o = co_await s->attempt(wire, request.method, attempt_deadline);
+    deadline += o.memory_wait;
     if (o.failure == FailureKind::kNone && s->retryable_status(o.response->status)) {
       o.failure = FailureKind::kStatus;
       o.what = "status " + std::to_string(o.response->status);

@@ -132,8 +132,12 @@ struct Server::Impl {
         page >= pages_of(id)) {
       return not_found_answer();
     }
-    a.body.reserve(9000);
+    a.body.reserve(9000 + options.pad_bytes);
     append_events_json(id, page, a.body);
+    if (options.pad_bytes > 0) {  // {"id":...,"events":[...]} -> {...,"pad":"xxx..."}: large answers, same data
+      a.body.pop_back();
+      a.body.append(",\"pad\":\"").append(options.pad_bytes, 'x').append("\"}");
+    }
     return a;
   }
 

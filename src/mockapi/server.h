@@ -57,6 +57,7 @@ struct ServerOptions {
   std::chrono::microseconds latency{0};  // added to every answer,
   std::chrono::microseconds jitter{0};   // plus a uniform [0, jitter]
   std::uint64_t max_id = 0;              // 0: every positive id exists
+  std::size_t pad_bytes = 0;             // added to every events answer (a "pad" field): large answers
   FaultOptions faults;
   OutageOptions outage;
   int threads = 1;

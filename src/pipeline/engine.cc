@@ -4,6 +4,7 @@
 #include "manifest.h"
 #include "preflight.h"
 
+#include "sluice/byte_budget.h"
 #include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
 #include "sluice/semaphore.h"
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -153,7 +155,10 @@ struct Engine::State {
   Clock::time_point started;
 
   std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
-  std::atomic<std::uint64_t> in_flight{0}, body_bytes{0}, requests_waiting{0};
+  std::atomic<std::uint64_t> in_flight{0}, requests_waiting{0};
+  // max_bytes_in_flight: answers kept by records under way and answers being
+  // received, together (shared with the HTTP client).
+  std::shared_ptr<ByteBudget> budget;
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
   // The byte bound: records start only while fewer than
   // max_bytes_in_flight / (bytes a record holds, on average) are under way.
@@ -169,7 +174,7 @@ struct Engine::State {
   std::size_t admission_debt = 0; // under admission_mu
   double record_bytes_mean = 0;   // under admission_mu
   std::uint64_t records_ended = 0; // under admission_mu
-  std::atomic<std::uint64_t> held_now{0}, held_total{0}, peak_body_bytes{0};
+  std::atomic<std::uint64_t> held_now{0}, held_total{0};
   // Fan-out requests run as coroutines of their own; a cancelled run can end
   // before them, and the engine must not go away under them.
   std::atomic<std::uint64_t> children{0};
@@ -182,6 +187,7 @@ struct Engine::State {
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
         gate(plan->config.http.max_in_flight),
+        budget(std::make_shared<ByteBudget>(plan->config.max_bytes_in_flight)),
         admission(first_admission_cap(plan->config)),
         admission_cap(first_admission_cap(plan->config)) {}
 
@@ -292,7 +298,8 @@ struct Engine::State {
 
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
     const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
-    http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list)};
+    // The oldest records' answers read on first when answers wait for memory.
+    http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list), .priority = r.position};
     for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
     if (!s.request.body.empty()) {
       req.body = render(s.request.body, r, loop, list);
@@ -305,6 +312,16 @@ struct Engine::State {
   // not. (Callers name the URL only when it failed: see url_of.)
   asio::awaitable<Result<std::string>> call(http::Request req, bool urgent) {
     requests_waiting.fetch_add(1, std::memory_order_relaxed);
+    // Over max_bytes_in_flight, no request starts but those of the oldest
+    // record under way: the answers already coming finish (one at a time
+    // past the bound, the oldest record's first), records end and give
+    // their bytes back. The oldest record never waits, so it always ends.
+    if (budget->used() >= budget->limit() && req.priority != oldest_under_way()) {
+      if (!co_await budget->wait_under()) {
+        requests_waiting.fetch_sub(1, std::memory_order_relaxed);
+        co_return Status::Cancelled("the run is stopping");
+      }
+    }
     bool got = co_await gate.acquire(urgent);
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!got) co_return Status::Cancelled("the run is stopping");
@@ -433,22 +450,52 @@ struct Engine::State {
 
   // ---- the byte bound -----------------------------------------------------------
 
-  void hold(std::uint64_t bytes) {
-    const std::uint64_t now = body_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-    std::uint64_t peak = peak_body_bytes.load(std::memory_order_relaxed);
-    while (now > peak && !peak_body_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
-  }
-  void release(std::uint64_t bytes) { body_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
+  // Answers kept count in the same budget as answers being received (the
+  // client's): max_bytes_in_flight bounds both.
+  void hold(std::uint64_t bytes) { budget->charge(bytes); }
+  void release(std::uint64_t bytes) { budget->release(bytes); }
 
-  // A new record waits for a unit of `admission` (false: the run is being aborted).
+  // The positions of the records under way (admitted, not ended), to know
+  // the oldest (see call()).
+  std::mutex under_way_mu;
+  std::set<std::uint64_t> under_way;  // under under_way_mu
+  struct UnderWay {
+    State& st;
+    std::uint64_t position;
+    UnderWay(State& s, std::uint64_t p) : st(s), position(p) {
+      std::lock_guard lock(st.under_way_mu);
+      st.under_way.insert(p);
+    }
+    ~UnderWay() {
+      std::lock_guard lock(st.under_way_mu);
+      st.under_way.erase(position);
+    }
+    UnderWay(const UnderWay&) = delete;
+    UnderWay& operator=(const UnderWay&) = delete;
+  };
+  std::uint64_t oldest_under_way() {
+    std::lock_guard lock(under_way_mu);
+    return under_way.empty() ? 0 : *under_way.begin();
+  }
+
+  // A new record waits for a unit of `admission`, then for the bytes held
+  // and in transit to be under max_bytes_in_flight (false: the run is being
+  // aborted).
   asio::awaitable<bool> admit() {
-    if (admission.try_acquire()) co_return true;
+    const bool unit = admission.try_acquire();
+    if (unit && budget->used() < budget->limit()) co_return true;
     held_now.fetch_add(1, std::memory_order_relaxed);
     held_total.fetch_add(1, std::memory_order_relaxed);
-    const bool got = co_await admission.acquire();
-    held_now.fetch_sub(1, std::memory_order_relaxed);
-    co_return got;
+    struct Unheld {
+      std::atomic<std::uint64_t>& n;
+      ~Unheld() { n.fetch_sub(1, std::memory_order_relaxed); }
+    } unheld{held_now};
+    if (!unit && !co_await admission.acquire()) co_return false;
+    if (!co_await budget->wait_under()) {
+      admission.release();
+      co_return false;
+    }
+    co_return true;
   }
 
   // A record admitted has ended, having held at most `bytes` of answers:
@@ -567,6 +614,7 @@ struct Engine::State {
     }
     {
       Counted counted(in_flight);
+      UnderWay under_way(*this, r.position);
       co_await run_steps(r);
       if (r.outcome == Record::Outcome::kPending) {
         co_await finish(r);
@@ -949,7 +997,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (!sizes_known) st->input_bytes_total = 0;  // no estimate of the total
 
   if (!c.steps.empty()) {
-    auto client = http::Client::create(st->rt, client_options(c.http));
+    http::ClientOptions h = client_options(c.http);
+    h.receive_budget = st->budget;
+    auto client = http::Client::create(st->rt, std::move(h));
     if (!client.ok()) return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
     st->client = std::move(*client);
   }
@@ -1106,8 +1156,8 @@ Progress Engine::progress() const {
   p.unfinished = st.unfinished.load();
   p.skipped = st.skipped.load();
   p.records_in_flight = st.in_flight.load();
-  p.bytes_in_flight = st.body_bytes.load();
-  p.peak_bytes_in_flight = st.peak_body_bytes.load();
+  p.bytes_in_flight = st.budget->used();
+  p.peak_bytes_in_flight = st.budget->peak();
   p.records_held = st.held_now.load();
   p.records_held_total = st.held_total.load();
   if (st.client) {
@@ -1138,6 +1188,7 @@ void Engine::abort() {
   // give up at once instead of being sent one by one as slots free up.
   st.gate.close();
   st.admission.close();
+  st.budget->close();
   if (st.client) st.client->close();
   std::lock_guard lock(st.run_mu);
   if (st.handle) st.handle->cancel();

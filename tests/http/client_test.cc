@@ -1,4 +1,5 @@
 #include "sluice/http/client.h"
+#include "sluice/byte_budget.h"
 
 #include "../../src/mockapi/server.h"
 #include "../../src/mockapi/workload.h"
@@ -314,6 +315,39 @@ TEST_F(ClientTest, ALostRequestIsResentOnANewConnectionNotAnotherIdleOne) {
   EXPECT_EQ(c.stats().stale_resends, 1u);
   EXPECT_EQ(c.stats().attempts, 5u) << "but it is counted as sent";
   EXPECT_EQ(server.connections(), 4);
+}
+
+// Twenty answers that never end (a chunked body that goes on and on):
+// with a receive budget, one reads on at a time past the budget until
+// max_body_bytes ends it, the others wait their turn; the bytes received
+// at once stay near budget + one body, not twenty bodies.
+TEST_F(ClientTest, AnswersBeingReceivedStayWithinTheReceiveBudget) {
+  RawServer endless([](tcp::socket& s) {
+    asio::streambuf buf;
+    if (!RawServer::read_request(s, buf)) return;
+    const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
+    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    boost::system::error_code ec;
+    while (!ec) {
+      asio::write(s, asio::buffer(out), ec);
+      out = chunk;
+    }
+  });
+  constexpr std::size_t kBudget = 4 << 20, kBody = 8 << 20;
+  auto budget = std::make_shared<ByteBudget>(kBudget);
+  Client c = make({.base_url = endless.url(),
+                   .max_body_bytes = kBody,
+                   .receive_budget = budget,
+                   .retry = {.max_attempts = 1},
+                   .outage = {.enabled = false}});
+  for (auto& r : get_many(c, 20, [](int i) { return "/endless/" + std::to_string(i); })) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().to_string();
+  }
+  EXPECT_EQ(budget->used(), 0u) << "every byte given back";
+  EXPECT_GT(budget->peak(), kBudget) << "the budget was reached";
+  // Budget, one body past it, and a read (at most 64 KiB) per answer.
+  EXPECT_LE(budget->peak(), kBudget + kBody + 20 * (64 << 10)) << "without the budget: up to 20 x 8 MiB";
 }
 
 TEST_F(ClientTest, SecretsNeverReachErrorMessages) {

@@ -96,6 +96,30 @@ TEST_F(ItemFeatures, TheByteBoundHoldsNewRecordsBackAndLosesNone) {
               static_cast<unsigned long long>(free.counts.peak_bytes_in_flight));
 }
 
+// Answers of 1 MB (events pages padded): max_bytes_in_flight bounds the
+// answers being received as well as those kept. Past the bound only the
+// answers already coming finish (one at a time) and the oldest record's
+// requests start. (Before, answers in transit were not counted at all:
+// 5 MB answers at 256 in flight and a 64 MiB bound peaked at 1.2 GiB.)
+TEST_F(ItemFeatures, TheByteBoundHoldsForAnswersBeingReceived) {
+  n_ = 400;
+  mockapi::ServerOptions big{.pad_bytes = 1 << 20};
+  constexpr std::uint64_t kBound = 8 << 20, kAnswer = (1 << 20) + 20000, kInFlight = 16;
+  RunSummary bounded = run("big-answers", big, {"max_bytes_in_flight=8MiB", "http.max_in_flight=16", "records_in_flight=256"});
+  ASSERT_TRUE(bounded.status.ok()) << bounded.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(bounded.counts.written, e.written);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+  EXPECT_EQ(bounded.counts.bytes_in_flight, 0u);
+  // The bound; past it, the answers in flight as it was reached, the oldest
+  // record's (at most 4), and a read of at most 64 KiB per connection.
+  const std::uint64_t most = kBound + kInFlight * kAnswer + 4 * kAnswer + kInFlight * (64 << 10);
+  EXPECT_LE(bounded.counts.peak_bytes_in_flight, most);
+  EXPECT_GT(bounded.counts.peak_bytes_in_flight, kBound) << "the bound was reached: the test proves something";
+  std::printf("peak answer bytes: %.1f MiB with an 8 MiB bound (at most %.1f MiB)\n",
+              static_cast<double>(bounded.counts.peak_bytes_in_flight) / (1 << 20), static_cast<double>(most) / (1 << 20));
+}
+
 // Three shards of one job, run one after the other into one directory,
 // hold together exactly what one run would: every record in one shard.
 TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {

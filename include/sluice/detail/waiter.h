@@ -51,6 +51,18 @@ class WaiterList {
     return static_cast<W*>(h);
   }
 
+  // The first waiter for which `better(w, best)` holds against every
+  // other, or nullptr if empty; it stays linked.
+  template <class Better>
+  W* best(Better better) {
+    W* found = nullptr;
+    for (WaiterHook* h = head_.next; h != &head_; h = h->next) {
+      W* w = static_cast<W*>(h);
+      if (found == nullptr || better(w, found)) found = w;
+    }
+    return found;
+  }
+
   static void unlink(WaiterHook* h) {
     h->prev->next = h->next;
     h->next->prev = h->prev;

@@ -51,11 +51,15 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // percent-encoded by the client
   Headers headers;
   std::string body;
+  // When answers wait for the receive budget (ClientOptions::receive_budget),
+  // lower values read on first: say, the age of the work the request is for.
+  std::uint64_t priority = 0;
 };
 
 struct Response {
   int status = 0;
-  std::string body;  // decoded when it came gzip or deflate encoded
+  std::string body;  // decoded when it came gzip or deflate encoded; with a Content-Length,
+                     // its capacity holds 64 bytes more (what SIMD parsers read past the end)
   int attempts = 1;
   // Every header as "name: value\r\n", names in lower case, in the order
   // received (one allocation however many headers there are).

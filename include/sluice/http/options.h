@@ -13,9 +13,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace sluice {
+class ByteBudget;
+}
 
 namespace sluice::http {
 
@@ -104,6 +109,12 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{60000};
   std::size_t max_in_flight = 256;                  // requests at once, waiting retries included
   std::size_t max_body_bytes = 64 << 20;            // decoded
+  // Answers being received count toward this budget as their bytes arrive
+  // (and are given back when the request ends): over it, one answer at a
+  // time reads on, the others wait, without their timeouts running (see
+  // ByteBudget). Shared with whoever keeps answers, it bounds both. None:
+  // no bound but max_body_bytes per answer.
+  std::shared_ptr<ByteBudget> receive_budget;
   RetryPolicy retry;
   AdaptiveLimit adaptive;                           // when enabled, max_in_flight is its ceiling too
   Outage outage;
