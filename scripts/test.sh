@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what is missing, builds, and runs the whole test suite through
 # ctest: once in the release build, once under AddressSanitizer and
-# UndefinedBehaviorSanitizer. `--fast` runs the release build only.
+# UndefinedBehaviorSanitizer; then every fuzz target for a while under both
+# (SLUICE_FUZZ_SECONDS each, default 20). `--fast` runs the release build
+# only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,3 +15,7 @@ for preset in "${presets[@]}"; do
   echo "== $preset: test" >&2
   ctest --preset "$preset" -j "$(nproc)"
 done
+if [[ ${1:-} != --fast ]]; then
+  echo "== asan: fuzz" >&2
+  scripts/fuzz.sh "${SLUICE_FUZZ_SECONDS:-20}"
+fi

@@ -1,6 +1,7 @@
 #include "sluice/http/client.h"
 
 #include "governor.h"
+#include "response_parser.h"
 #include "sluice/byte_budget.h"
 #include "sluice/semaphore.h"
 
@@ -15,20 +16,16 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
-#include <charconv>
 #include <cmath>
-#include <ctime>
 #include <mutex>
 #include <random>
 
@@ -55,92 +52,6 @@ std::string lower(std::string_view s) {
 // Idempotent methods may be sent again after a kept-alive connection turned
 // out closed; POST may not.
 bool idempotent(Method m) { return m != Method::kPost; }
-
-// Inflates a gzip or zlib body (windowBits 15 + 32 detects which), or a raw
-// deflate one, refusing to grow past `limit`.
-Result<std::string> inflate_body(const std::string& in, bool raw, std::size_t limit) {
-  z_stream zs{};
-  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return Status::Internal("zlib: inflateInit2 failed");
-  std::string out;
-  out.resize(std::min<std::size_t>(limit + 1, std::max<std::size_t>(in.size() * 4, 4096)));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    if (zs.total_out == out.size()) {
-      if (out.size() > limit) break;
-      out.resize(std::min(limit + 1, out.size() * 2));
-    }
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
-  }
-  std::size_t n = zs.total_out;
-  inflateEnd(&zs);
-  if (n > limit) return Status::ResourceExhausted("the decoded body is larger than max_body_bytes (" + std::to_string(limit) + ")");
-  if (rc != Z_STREAM_END) return Status::DataLoss("the compressed body is malformed or truncated");
-  out.resize(n);
-  return out;
-}
-
-// Retry-After: delay-seconds or an HTTP-date (RFC 9110); nullopt if neither.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  std::int64_t seconds = 0;
-  auto r = std::from_chars(v.data(), v.data() + v.size(), seconds);
-  if (r.ec == std::errc() && r.ptr == v.data() + v.size()) {
-    if (seconds < 0) return std::nullopt;
-    return std::chrono::milliseconds(std::min<std::int64_t>(seconds, 1'000'000) * 1000);
-  }
-  std::tm tm{};
-  std::string s(v);
-  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
-  std::time_t when = timegm(&tm);
-  std::time_t now = std::time(nullptr);
-  return std::chrono::milliseconds(when > now ? static_cast<std::int64_t>(when - now) * 1000 : 0);
-}
-
-// Parses an answer straight into a Response: its header lines into one
-// block (names in lower case), its body into one string reserved from the
-// Content-Length. No header field is allocated on its own.
-constexpr std::size_t kBodySlack = 64;
-
-class ResponseParser final : public bhttp::basic_parser<false> {
- public:
-  explicit ResponseParser(Response& r) : r_(r) {}
-
- private:
-  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { r_.status = code; }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    const std::size_t at = r_.header_block.size();
-    r_.header_block.append(name.data(), name.size());
-    for (std::size_t i = at; i < r_.header_block.size(); ++i) {
-      r_.header_block[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(r_.header_block[i])));
-    }
-    r_.header_block.append(": ").append(value.data(), value.size()).append("\r\n");
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
-    // Within body_limit (checked before this), with the slack a SIMD JSON
-    // parser reads past the end, so that it need not copy the body to get it.
-    if (length) r_.body.reserve(static_cast<std::size_t>(*length) + kBodySlack);
-  }
-  std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
-    r_.body.append(s.data(), s.size());
-    return s.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, beast::error_code&) override {
-    r_.body.append(s.data(), s.size());
-    return s.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  Response& r_;
-};
 
 // A connection: plain TCP, or TLS over TCP.
 struct Connection {
@@ -485,7 +396,7 @@ struct Client::State {
       co_return o;
     }
     Response r;
-    ResponseParser parser(r);
+    detail::ResponseParser parser(r);
     parser.body_limit(options.max_body_bytes);
     if (method == Method::kHead) parser.skip(true);
     std::size_t received = 0;
@@ -524,19 +435,13 @@ struct Client::State {
     }
     bytes_received.fetch_add(received, std::memory_order_relaxed);
     c.fit_buffer(received);
-    std::string encoding = lower(r.header("content-encoding"));
-    if (encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip") {
-      Result<std::string> plain = inflate_body(r.body, false, options.max_body_bytes);
-      if (!plain.ok() && encoding == "deflate") plain = inflate_body(r.body, true, options.max_body_bytes);
-      if (!plain.ok()) {
-        o.failure = plain.status().code() == StatusCode::kResourceExhausted ? FailureKind::kTooLarge : FailureKind::kProtocol;
-        o.what = plain.status().message();
-        co_return o;
-      }
-      r.body = std::move(*plain);
+    if (Status d = detail::decode_body(r, options.max_body_bytes); !d.ok()) {
+      o.failure = d.code() == StatusCode::kResourceExhausted ? FailureKind::kTooLarge : FailureKind::kProtocol;
+      o.what = d.message();
+      co_return o;
     }
     if (r.status == 429 || r.status == 503) {  // Retry-After on other answers is not a request to wait
-      if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
+      if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = detail::parse_retry_after(ra);
     }
     o.keep_alive = parser.keep_alive();
     o.response = std::move(r);

@@ -78,9 +78,10 @@ void encode_hybrid(const std::uint8_t* values, std::size_t n, int bit_width, std
 
 Status decode_hybrid(std::string_view in, int bit_width, std::size_t n, std::vector<std::uint32_t>& out) {
   out.clear();
+  auto bad = [&](const char* what) { return Status::DataLoss(std::string("RLE/bit-packed data: ") + what); };
+  if (bit_width < 0 || bit_width > 32) return bad("a bit width past 32");
   out.reserve(n);
   std::size_t pos = 0;
-  auto bad = [&](const char* what) { return Status::DataLoss(std::string("RLE/bit-packed data: ") + what); };
   const std::size_t value_bytes = static_cast<std::size_t>((bit_width + 7) / 8);
   while (out.size() < n) {
     std::uint64_t header = 0;
@@ -97,12 +98,12 @@ Status decode_hybrid(std::string_view in, int bit_width, std::size_t n, std::vec
       std::uint64_t acc = 0;
       int bits = 0;
       const std::uint32_t mask = bit_width == 32 ? 0xFFFFFFFFu : ((1u << bit_width) - 1);
-      for (std::uint64_t k = 0; k < count; ++k) {
+      for (std::uint64_t k = 0; k < count && out.size() < n; ++k) {  // (a width of 0 takes no bytes)
         while (bits < bit_width) {
           acc |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in[pos++])) << bits;
           bits += 8;
         }
-        if (out.size() < n) out.push_back(static_cast<std::uint32_t>(acc) & mask);
+        out.push_back(static_cast<std::uint32_t>(acc) & mask);
         acc >>= bit_width;
         bits -= bit_width;
       }

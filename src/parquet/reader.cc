@@ -18,6 +18,11 @@ namespace sluice::parquet {
 namespace {
 
 constexpr std::size_t kMaxFooterBytes = 64 << 20;  // a larger footer is a corrupt one
+// Pages are written a megabyte or so at a time; one that claims to decode
+// to more than this, or to hold more values, is corrupt (not worth the
+// memory it would take to find out).
+constexpr std::int64_t kMaxPageBytes = std::int64_t{1} << 30;
+constexpr std::uint64_t kMaxPageValues = std::uint64_t{1} << 26;
 
 Status corrupt(const std::string& path, const std::string& what) { return Status::DataLoss(path + ": " + what); }
 
@@ -240,6 +245,11 @@ ParquetReader::~ParquetReader() {
 }
 
 Status ParquetReader::read_at(std::uint64_t offset, std::size_t n, std::string& out) const {
+  // Offsets and sizes come from the file: check them before allocating.
+  if (offset > info_.file_bytes || n > info_.file_bytes - offset) {
+    return corrupt(path_, "bytes " + std::to_string(offset) + " to " + std::to_string(offset + n) +
+                              " are past the end of the file (" + std::to_string(info_.file_bytes) + " bytes)");
+  }
   out.resize(n);
   std::size_t done = 0;
   while (done < n) {
@@ -372,9 +382,16 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         Result<thrift::Value> header = thrift::read_struct(std::string_view(bytes).substr(pos), used);
         if (!header.ok()) return header.status().with_context(where);
         pos += used;
-        const auto compressed = static_cast<std::size_t>(header->get_int(3));
-        const auto uncompressed = static_cast<std::size_t>(header->get_int(2));
-        if (compressed > bytes.size() - pos) return corrupt(where, "a page runs past its column chunk");
+        const std::int64_t compressed_size = header->get_int(3), uncompressed_size = header->get_int(2);
+        if (compressed_size < 0 || static_cast<std::uint64_t>(compressed_size) > bytes.size() - pos) {
+          return corrupt(where, "a page runs past its column chunk");
+        }
+        if (uncompressed_size < 0 || uncompressed_size > kMaxPageBytes) {
+          return corrupt(where, "a page's size " + std::to_string(uncompressed_size) + " is out of range (at most " +
+                                    std::to_string(kMaxPageBytes) + " bytes)");
+        }
+        const auto compressed = static_cast<std::size_t>(compressed_size);
+        const auto uncompressed = static_cast<std::size_t>(uncompressed_size);
         std::string page;
         if (Status s = decompress(*codec, std::string_view(bytes).substr(pos, compressed), uncompressed, page); !s.ok()) {
           return s.with_context(where);
@@ -383,16 +400,30 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         const std::int64_t type = header->get_int(1);
         if (type == 2) {  // dictionary page
           const thrift::Value* dh = header->field(7);
-          std::size_t count = dh ? static_cast<std::size_t>(dh->get_int(1)) : 0, p = 0;
-          dict.resize(count);
-          for (std::size_t i = 0; i < count; ++i) {
+          const std::int64_t count = dh ? dh->get_int(1) : 0;
+          // Every value takes a byte at least: more than the page holds is corrupt.
+          if (count < 0 || static_cast<std::uint64_t>(count) > page.size()) {
+            return corrupt(where, "the dictionary page claims " + std::to_string(count) + " values in " +
+                                      std::to_string(page.size()) + " bytes");
+          }
+          dict.resize(static_cast<std::size_t>(count));
+          std::size_t p = 0;
+          for (std::size_t i = 0; i < dict.size(); ++i) {
             if (!render_plain(c, page, p, i, dict[i])) return corrupt(where, "the dictionary page is truncated");
           }
           continue;
         }
         const thrift::Value* dh = header->field(5);
         if (type != 0 || !dh) return corrupt(where, "page type " + std::to_string(type) + " is not supported");
-        const auto entries = static_cast<std::size_t>(dh->get_int(1));
+        // A flat column's page holds at most the rows still wanted; a list's,
+        // at most kMaxPageValues elements.
+        const std::int64_t claimed = dh->get_int(1);
+        const std::uint64_t room = list ? kMaxPageValues : want - out.size();
+        if (claimed < 0 || static_cast<std::uint64_t>(claimed) > room) {
+          return corrupt(where, "a page claims " + std::to_string(claimed) + " values, more than the " + std::to_string(room) +
+                                    (list ? " a page may hold" : " rows left in its row group"));
+        }
+        const auto entries = static_cast<std::size_t>(claimed);
         std::size_t p = 0;
         auto levels = [&](int max_level, std::vector<std::uint32_t>& lv) -> Status {
           if (max_level == 0) {

@@ -567,7 +567,12 @@ void find_duplicate_keys(Reader& r, const YAML::Node& n, const std::string& wher
   if (!n.IsMap()) return;
   std::map<std::string, YAML::Node> seen;
   for (const auto& kv : n) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (!kv.first.IsScalar()) {
+      r.error(kv.first, "a key in " + (where.empty() ? std::string("the file") : "'" + where + "'") +
+                            " is not plain text (a key is a name, not a list or a mapping)");
+      continue;
+    }
+    const std::string key = kv.first.Scalar();
     const std::string path = where.empty() ? key : where + "." + key;
     auto [it, fresh] = seen.emplace(key, kv.first);
     if (!fresh) {
@@ -628,14 +633,25 @@ http::ClientOptions client_options(const HttpConfig& c) {
   return h;
 }
 
+namespace {
+Result<PipelineConfig> read_config(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides);
+}
+
 Result<PipelineConfig> parse_config(const std::string& text, const std::string& file, const std::vector<std::string>& overrides) {
-  YAML::Node root;
+  // The YAML library's errors become ours here, with where they are.
   try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                   ": YAML: " + e.msg);
+    return read_config(YAML::Load(text), file, overrides);
+  } catch (const YAML::Exception& e) {
+    std::string where = file;
+    if (!e.mark.is_null()) where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    return Status::InvalidArgument(where + ": YAML: " + e.msg);
   }
+}
+
+namespace {
+
+Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file, const std::vector<std::string>& overrides) {
+  YAML::Node root = root_in;
   {
     Reader dup(file);
     find_duplicate_keys(dup, root, "");
@@ -724,6 +740,8 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
   }
   return c;
 }
+
+}  // namespace
 
 Result<PipelineConfig> load_config(const std::string& path, const std::vector<std::string>& overrides) {
   std::ifstream in(path);

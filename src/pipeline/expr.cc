@@ -902,7 +902,16 @@ bool Expr::eval_condition(const Env& env) const { return truthy(eval(env)); }
 Result<std::pair<std::int64_t, std::int64_t>> Expr::eval_range(const Env& env) const {
   Value a = eval_node(*root_->args[0], env, 0), b = eval_node(*root_->args[1], env, 0);
   if (a.is_null() || b.is_null()) return Status::DataLoss("range(" + text_ + "): a bound is null");
-  return std::pair{static_cast<std::int64_t>(a.as_double()), static_cast<std::int64_t>(b.as_double())};
+  // A bound is an int64, or a double that fits one (whole or not: it is cut).
+  auto bound = [](const Value& v) -> std::optional<std::int64_t> {
+    if (v.type() == Type::kInt64) return v.as_int();
+    const double d = v.as_double();
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;  // NaN or past int64
+    return static_cast<std::int64_t>(d);
+  };
+  const auto lo = bound(a), hi = bound(b);
+  if (!lo || !hi) return Status::DataLoss(text_ + ": a bound is not a number that fits an int64");
+  return std::pair{*lo, *hi};
 }
 
 }  // namespace sluice::pipeline

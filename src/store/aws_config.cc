@@ -158,4 +158,19 @@ std::optional<S3Error> parse_s3_error(std::string_view xml) {
   return S3Error{*code, xml_element(xml, "Message").value_or(""), xml_element(xml, "RequestId").value_or("")};
 }
 
+// Every <Contents> of a ListObjectsV2 answer.
+std::vector<ObjectInfo> parse_list_contents(std::string_view xml) {
+  std::vector<ObjectInfo> out;
+  std::size_t at = 0;
+  while ((at = xml.find("<Contents>", at)) != std::string_view::npos) {
+    auto end = xml.find("</Contents>", at);
+    if (end == std::string_view::npos) break;
+    std::string_view block = xml.substr(at, end - at);
+    out.push_back({xml_element(block, "Key").value_or(""),
+                   std::strtoull(xml_element(block, "Size").value_or("0").c_str(), nullptr, 10)});
+    at = end;
+  }
+  return out;
+}
+
 }  // namespace sluice::s3

@@ -4,11 +4,13 @@
 
 #include "sigv4.h"
 #include "sluice/status.h"
+#include "sluice/store.h"
 
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::s3 {
 
@@ -44,6 +46,9 @@ struct S3Error {
   std::string request_id;
 };
 std::optional<S3Error> parse_s3_error(std::string_view xml);
+
+// Every <Contents> (key and size) of a ListObjectsV2 answer.
+std::vector<ObjectInfo> parse_list_contents(std::string_view xml);
 
 // The text of the first <name>...</name> in xml, unescaped; nullopt if none.
 // (S3's answers are simple enough for this; no namespaces or CDATA.)

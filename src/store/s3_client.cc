@@ -25,20 +25,6 @@ std::string amz_now() {
 }
 
 
-// Every <Contents> of a ListObjectsV2 answer.
-std::vector<ObjectInfo> parse_contents(std::string_view xml) {
-  std::vector<ObjectInfo> out;
-  std::size_t at = 0;
-  while ((at = xml.find("<Contents>", at)) != std::string_view::npos) {
-    auto end = xml.find("</Contents>", at);
-    if (end == std::string_view::npos) break;
-    std::string_view block = xml.substr(at, end - at);
-    out.push_back({xml_element(block, "Key").value_or(""),
-                   std::strtoull(xml_element(block, "Size").value_or("0").c_str(), nullptr, 10)});
-    at = end;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -189,7 +175,7 @@ asio::awaitable<Result<ListPage>> S3Client::list_objects(std::string bucket, std
   if (!r.ok()) co_return r.status();
   if (r->status != 200) co_return State::error("list s3://" + bucket + "/" + prefix, *r);
   ListPage page;
-  page.objects = parse_contents(r->body);
+  page.objects = parse_list_contents(r->body);
   if (xml_element(r->body, "IsTruncated") == "true") page.next_token = xml_element(r->body, "NextContinuationToken").value_or("");
   co_return page;
 }

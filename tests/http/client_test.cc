@@ -4,6 +4,8 @@
 #include "../../src/mockapi/server.h"
 #include "../../src/mockapi/workload.h"
 
+#include "gzip_util.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,7 +21,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <functional>
@@ -245,19 +246,7 @@ TEST_F(ClientTest, OversizeBodyIsRejectedNotRetried) {
   EXPECT_EQ(server->stats().requests, 1u);
 }
 
-std::string gzip(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using testing::gzip;
 
 TEST_F(ClientTest, DecodesAChunkedGzipBody) {
   const std::string plain = std::string(5000, 'a') + "the end";

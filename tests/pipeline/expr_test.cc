@@ -143,5 +143,27 @@ TEST_F(ExprTest, RangeGivesItsBounds) {
   EXPECT_EQ(r->second, 8);
 }
 
+// Found by fuzzing: a double bound past int64 (or NaN) was cast as it was,
+// which is undefined; it is an error now, and a large int64 is exact.
+TEST_F(ExprTest, ARangeBoundThatFitsNoInt64IsAnError) {
+  auto range = [&](const std::string& text) {
+    auto e = Expr::compile(text, scope_, {.allow_aggregates = false, .allow_range = true});
+    EXPECT_TRUE(e.ok()) << e.status().to_string();
+    return e->eval_range({&scalars_, &arrays_});
+  };
+  for (const char* bad : {"range(0, 1e300)", "range(-1e300, 0)"}) {
+    auto r = range(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("not a number that fits an int64"), std::string::npos) << r.status().message();
+  }
+  auto big = range("range(9007199254740993, 9007199254740995)");  // past a double's exact integers
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->first, 9007199254740993);
+  EXPECT_EQ(big->second, 9007199254740995);
+  auto cut = range("range(0.5, item.score * 10)");
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->second, 2);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
