@@ -415,13 +415,15 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         }
         const thrift::Value* dh = header->field(5);
         if (type != 0 || !dh) return corrupt(where, "page type " + std::to_string(type) + " is not supported");
-        // A flat column's page holds at most the rows still wanted; a list's,
-        // at most kMaxPageValues elements.
+        // A flat column's page holds at most its row group's rows; any page,
+        // at most kMaxPageValues values.
         const std::int64_t claimed = dh->get_int(1);
-        const std::uint64_t room = list ? kMaxPageValues : want - out.size();
+        const std::int64_t group_rows = info_.row_groups[g].rows;
+        const std::uint64_t room =
+            list || group_rows < 0 ? kMaxPageValues : std::min<std::uint64_t>(kMaxPageValues, static_cast<std::uint64_t>(group_rows));
         if (claimed < 0 || static_cast<std::uint64_t>(claimed) > room) {
           return corrupt(where, "a page claims " + std::to_string(claimed) + " values, more than the " + std::to_string(room) +
-                                    (list ? " a page may hold" : " rows left in its row group"));
+                                    (list ? " a page may hold" : " its row group or a page may hold"));
         }
         const auto entries = static_cast<std::size_t>(claimed);
         std::size_t p = 0;
