@@ -5,15 +5,14 @@
 // Targets (issue 2): >= 5 million items/s through a bounded channel between
 // two coroutines on one thread; <= 1 us per item through
 // source -> map -> batch(256) -> cpu -> sink.
-#include "sluice/pipeline.h"
-
 #include <benchmark/benchmark.h>
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
-
 #include <ranges>
 #include <thread>
+
+#include "sluice/pipeline.h"
 
 namespace sluice {
 namespace {
@@ -52,8 +51,7 @@ void BM_ChannelTwoThreads(benchmark::State& state) {
   for (auto _ : state) {
     auto ch = std::make_shared<Channel<std::int64_t>>(capacity);
     asio::co_spawn(asio::make_strand(rt.io_context()), produce(ch, kItems), asio::detached);
-    benchmark::DoNotOptimize(
-        asio::co_spawn(asio::make_strand(rt.io_context()), consume(ch), asio::use_future).get());
+    benchmark::DoNotOptimize(asio::co_spawn(asio::make_strand(rt.io_context()), consume(ch), asio::use_future).get());
   }
   state.SetItemsProcessed(state.iterations() * kItems);
 }
@@ -81,15 +79,14 @@ void BM_PipelineOverhead(benchmark::State& state) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   for (auto _ : state) {
     std::int64_t total = 0;
-    Status s = rt.block_on(from_range(std::views::iota(0, kItems)) |
-                           map([](int v) { return static_cast<std::int64_t>(v) * 3; }) |
-                           batch({.size = 256, .timeout = std::chrono::milliseconds(50)}) |
-                           cpu([](std::vector<std::int64_t> b) {
-                             std::int64_t sum = 0;
-                             for (auto v : b) sum += v;
-                             return sum;
-                           }) |
-                           sink([&](std::int64_t sum) { total += sum; }));
+    Status s = rt.block_on(
+        from_range(std::views::iota(0, kItems)) | map([](int v) { return static_cast<std::int64_t>(v) * 3; }) |
+        batch({.size = 256, .timeout = std::chrono::milliseconds(50)}) | cpu([](std::vector<std::int64_t> b) {
+          std::int64_t sum = 0;
+          for (auto v : b) sum += v;
+          return sum;
+        }) |
+        sink([&](std::int64_t sum) { total += sum; }));
     if (!s.ok()) state.SkipWithError(s.to_string().c_str());
     benchmark::DoNotOptimize(total);
   }

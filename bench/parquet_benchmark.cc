@@ -14,15 +14,15 @@
 // computing them exactly would cost minutes (the event aggregates: full
 // precision doubles for sums, means, deviations and ewma; 3-decimal event
 // values for min, max and quantiles; counts near n_events / 3).
-#include "../src/mockapi/workload.h"
-#include "sluice/parquet/writer.h"
-
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include "../src/mockapi/workload.h"
+#include "sluice/parquet/writer.h"
 
 using namespace sluice::parquet;
 
@@ -35,8 +35,8 @@ Schema workload_schema() {
   auto i = [](const char* n) { return Column{.name = n, .type = ColumnType::kInt64}; };
   auto s = [](const char* n) { return Column{.name = n, .type = ColumnType::kString}; };
   return *Schema::make({i("id"), s("region"), s("segment"), d("weight"), s("kind"), d("score"), i("n_events"),
-                        d("v_sum"), d("v_mean"), d("v_std"), d("v_min"), d("v_max"), d("v_p50"), d("v_p90"),
-                        d("v_p99"), i("cnt_x"), i("cnt_y"), i("cnt_z"), d("v_ewma")});
+                        d("v_sum"), d("v_mean"), d("v_std"), d("v_min"), d("v_max"), d("v_p50"), d("v_p90"), d("v_p99"),
+                        i("cnt_x"), i("cnt_y"), i("cnt_z"), d("v_ewma")});
 }
 
 double unit(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }

@@ -4,14 +4,15 @@
 //
 //   s3_benchmark s3://BUCKET/KEY ENDPOINT BYTES PART IN_FLIGHT signed|unsigned
 // Credentials and region from the environment (AWS_ACCESS_KEY_ID, ...).
-#include "sluice/store.h"
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <sys/resource.h>
+
+#include "sluice/store.h"
 
 namespace {
 
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   const double mb = static_cast<double>(total) / 1e6;
-  std::printf("sluice bytes=%zu seconds=%.2f MB_per_s=%.1f cpu_s=%.3f cpu_ms_per_MB=%.3f peak_rss_MiB=%.1f\n", total, secs,
-              mb / secs, cpu, cpu * 1e3 / mb, u.ru_maxrss / 1024.0);
+  std::printf("sluice bytes=%zu seconds=%.2f MB_per_s=%.1f cpu_s=%.3f cpu_ms_per_MB=%.3f peak_rss_MiB=%.1f\n", total,
+              secs, mb / secs, cpu, cpu * 1e3 / mb, u.ru_maxrss / 1024.0);
   return 0;
 }

@@ -26,16 +26,15 @@
 // its own may_grow() waits.
 #pragma once
 
-#include "sluice/detail/waiter.h"
-
+#include <atomic>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/system_executor.hpp>
-
-#include <atomic>
 #include <cstdint>
 #include <mutex>
+
+#include "sluice/detail/waiter.h"
 
 namespace sluice {
 
@@ -111,7 +110,7 @@ class ByteBudget {
   std::atomic<std::uint64_t> used_{0}, peak_{0};
   std::mutex mu_;
   bool closed_ = false;
-  Grower* overdraft_ = nullptr;  // the Grower that may grow over the limit
+  Grower* overdraft_ = nullptr;         // the Grower that may grow over the limit
   detail::WaiterList<Waiter> growers_;  // waiting to grow, oldest first
   detail::WaiterList<Waiter> under_;    // waiting for the bytes held to be under the limit
 };

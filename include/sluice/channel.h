@@ -32,14 +32,10 @@
 // suspends costs one allocation and one post to its executor when resumed.
 #pragma once
 
-#include "sluice/detail/thread_role.h"
-#include "sluice/detail/waiter.h"
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/system_executor.hpp>
-
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
@@ -49,6 +45,9 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "sluice/detail/thread_role.h"
+#include "sluice/detail/waiter.h"
 
 namespace sluice {
 
@@ -137,8 +136,7 @@ class Channel {
   template <class Token>
   auto async_send(T value, Token&& token) {
     return boost::asio::async_initiate<Token, void(bool)>(
-        [this](auto handler, T v) { this->initiate_send(std::move(handler), std::move(v)); }, token,
-        std::move(value));
+        [this](auto handler, T v) { this->initiate_send(std::move(handler), std::move(v)); }, token, std::move(value));
   }
   // Completion signature: void(RecvResult, std::optional<T>).
   template <class Token>
@@ -230,9 +228,7 @@ class Channel {
     std::optional<T> value;
   };
 
-  static boost::asio::any_io_executor fallback_executor() {
-    return boost::asio::system_executor();
-  }
+  static boost::asio::any_io_executor fallback_executor() { return boost::asio::system_executor(); }
 
   // Under mu_. On kSent with *handoff set, the caller completes *handoff with
   // `value` after unlocking (the buffer was empty and a receiver waited).

@@ -6,12 +6,12 @@
 // destroyed without either aborts. Not thread-safe.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "sluice/status.h"
 
 namespace sluice {
 

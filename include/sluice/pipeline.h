@@ -34,15 +34,9 @@
 // std::invalid_argument naming the stage.
 #pragma once
 
-#include "sluice/channel.h"
-#include "sluice/detail/flow.h"
-#include "sluice/runtime.h"
-#include "sluice/status.h"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -53,6 +47,11 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "sluice/channel.h"
+#include "sluice/detail/flow.h"
+#include "sluice/runtime.h"
+#include "sluice/status.h"
 
 namespace sluice {
 
@@ -72,9 +71,9 @@ struct UnorderedOptions {
 
 struct BatchOptions {
   std::string name;
-  std::size_t size = 256;                     // a batch is sent when it holds this many items,
-  std::chrono::milliseconds timeout{50};      // or this long after its first item came
-  std::size_t capacity = 4;                   // of the output channel, in batches
+  std::size_t size = 256;                 // a batch is sent when it holds this many items,
+  std::chrono::milliseconds timeout{50};  // or this long after its first item came
+  std::size_t capacity = 4;               // of the output channel, in batches
 };
 
 struct CpuOptions {

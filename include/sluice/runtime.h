@@ -13,10 +13,6 @@
 // its threads.
 #pragma once
 
-#include "sluice/detail/thread_role.h"
-#include "sluice/detail/unique_function.h"
-#include "sluice/status.h"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -26,7 +22,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
-
 #include <exception>
 #include <future>
 #include <memory>
@@ -34,6 +29,10 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "sluice/detail/thread_role.h"
+#include "sluice/detail/unique_function.h"
+#include "sluice/status.h"
 
 namespace sluice {
 

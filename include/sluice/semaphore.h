@@ -12,15 +12,14 @@
 // REQUIRES: the semaphore outlives every acquire() started on it.
 #pragma once
 
-#include "sluice/detail/waiter.h"
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/system_executor.hpp>
-
 #include <cstddef>
 #include <mutex>
+
+#include "sluice/detail/waiter.h"
 
 namespace sluice {
 

@@ -6,15 +6,15 @@
 //   stage 'records': records.csv:17: expected 2 fields (as in the header), found 3
 #pragma once
 
-#include "sluice/pipeline.h"
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sluice/pipeline.h"
+#include "sluice/status.h"
 
 namespace sluice {
 

@@ -10,9 +10,6 @@
 // threads, never from an event-loop thread.
 #pragma once
 
-#include "sluice/output_stream.h"
-#include "sluice/status.h"
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +18,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sluice/output_stream.h"
+#include "sluice/status.h"
 
 namespace sluice {
 
@@ -37,10 +37,10 @@ class ObjectStore {
 
   virtual Result<std::unique_ptr<OutputStream>> open_write(const std::string& key) = 0;
   virtual Status put(const std::string& key, std::string_view data);  // open_write + write + close
-  virtual Result<std::string> get(const std::string& key) = 0;       // kNotFound if absent
+  virtual Result<std::string> get(const std::string& key) = 0;        // kNotFound if absent
   virtual Result<std::optional<ObjectInfo>> head(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;  // sorted by key
-  virtual Status remove(const std::string& key) = 0;                  // OK if already absent
+  virtual Status remove(const std::string& key) = 0;                            // OK if already absent
   // Removes what killed writers left of objects whose file name (the key's
   // last part) starts with `name` (a local directory: hidden
   // ".<file>.tmp-XXXXXXXX" files beside them; S3 needs nothing: the upload
@@ -61,17 +61,17 @@ Result<std::unique_ptr<ObjectStore>> open_local_store(const std::string& root);
 struct StoreOptions {
   // S3 (s3://bucket[/prefix]) only. Credentials come from the environment or
   // the shared AWS files (AWS_ACCESS_KEY_ID..., AWS_PROFILE), never from here.
-  std::string s3_endpoint;  // an S3-compatible service, path-style addressing; else
-                            // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; else AWS itself
-  std::string s3_region;    // else AWS_REGION / AWS_DEFAULT_REGION / the config file / us-east-1
-  bool s3_sign_payload = true;                   // false: UNSIGNED-PAYLOAD (less CPU; TLS still protects it)
-  std::size_t s3_part_bytes = 16 << 20;          // multipart part size, at least 5 MiB
-  std::size_t s3_parts_in_flight = 4;            // memory: about part size x (parts in flight + 1)
-  int s3_max_attempts = 5;                       // per request (each part separately)
+  std::string s3_endpoint;               // an S3-compatible service, path-style addressing; else
+                                         // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; else AWS itself
+  std::string s3_region;                 // else AWS_REGION / AWS_DEFAULT_REGION / the config file / us-east-1
+  bool s3_sign_payload = true;           // false: UNSIGNED-PAYLOAD (less CPU; TLS still protects it)
+  std::size_t s3_part_bytes = 16 << 20;  // multipart part size, at least 5 MiB
+  std::size_t s3_parts_in_flight = 4;    // memory: about part size x (parts in flight + 1)
+  int s3_max_attempts = 5;               // per request (each part separately)
   // Requests wait for an endpoint that stops answering (probing it), up to
   // this long, rather than spend their attempts; then they fail.
   std::chrono::seconds s3_give_up_after{900};
-  std::string journal_dir;                       // uploads in progress; default: see below
+  std::string journal_dir;  // uploads in progress; default: see below
   // The runtime whose event loop carries S3's requests; null: the store
   // runs its own (one thread). Either way, call the store from threads
   // that are not that runtime's event-loop threads.

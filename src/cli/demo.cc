@@ -1,15 +1,15 @@
 #include "demo.h"
 
-#include "../mockapi/workload.h"
-#include "sluice/pipeline.h"
-#include "sluice/sleep.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ranges>
 #include <string>
 #include <vector>
+
+#include "../mockapi/workload.h"
+#include "sluice/pipeline.h"
+#include "sluice/sleep.h"
 
 namespace sluice::cli {
 namespace {
@@ -94,8 +94,7 @@ int run_demo(const DemoOptions& options) {
   }
 
   std::sort(rows.begin(), rows.end(), [](const Features& a, const Features& b) { return a.id < b.id; });
-  std::printf("%-8s %-6s %-8s %-9s %-9s %-9s %-9s\n", "id", "score", "n_events", "v_mean", "v_std", "v_p50",
-              "v_p99");
+  std::printf("%-8s %-6s %-8s %-9s %-9s %-9s %-9s\n", "id", "score", "n_events", "v_mean", "v_std", "v_p50", "v_p99");
   for (const Features& f : rows | std::views::take(5)) {
     std::printf("%-8llu %-6.3f %-8zu %-9.3f %-9.3f %-9.3f %-9.3f\n", static_cast<unsigned long long>(f.id), f.score,
                 f.n_events, f.v_mean, f.v_std, f.v_p50, f.v_p99);

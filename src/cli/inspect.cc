@@ -1,10 +1,10 @@
 #include "inspect.h"
 
-#include "sluice/parquet/reader.h"
-
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "sluice/parquet/reader.h"
 
 namespace sluice::cli {
 namespace {
@@ -14,7 +14,9 @@ using parquet::ColumnType;
 std::string type_text(const parquet::Column& c) {
   std::string t(parquet::to_string(c.type));
   if (c.type == ColumnType::kTimestamp) {
-    t += c.unit == parquet::TimeUnit::kMillis ? "(ms, UTC)" : c.unit == parquet::TimeUnit::kMicros ? "(us, UTC)" : "(ns, UTC)";
+    t += c.unit == parquet::TimeUnit::kMillis   ? "(ms, UTC)"
+         : c.unit == parquet::TimeUnit::kMicros ? "(us, UTC)"
+                                                : "(ns, UTC)";
   }
   return t;
 }
@@ -75,7 +77,8 @@ int run_inspect(const std::string& path, std::size_t rows, std::FILE* out) {
     for (const auto& c : rg.columns) compressed += c.compressed_bytes, uncompressed += c.uncompressed_bytes;
     std::fprintf(out, "\nrow group %zu: %lld rows, %lld bytes compressed, %lld uncompressed\n", g,
                  static_cast<long long>(rg.rows), compressed, uncompressed);
-    std::vector<std::vector<std::string>> table = {{"column", "codec", "encodings", "compressed", "uncompressed", "nulls", "min", "max"}};
+    std::vector<std::vector<std::string>> table = {
+        {"column", "codec", "encodings", "compressed", "uncompressed", "nulls", "min", "max"}};
     for (const auto& c : rg.columns) {
       table.push_back({c.path, c.codec, join(c.encodings, ","), std::to_string(c.compressed_bytes),
                        std::to_string(c.uncompressed_bytes), c.null_count ? std::to_string(*c.null_count) : "-",

@@ -1,15 +1,15 @@
 // The `sluice` command.
-#include "demo.h"
-#include "inspect.h"
-#include "mock_api.h"
-#include "run.h"
+#include <malloc.h>
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
 #include <CLI/Formatter.hpp>
-
 #include <cstdio>
-#include <malloc.h>
+
+#include "demo.h"
+#include "inspect.h"
+#include "mock_api.h"
+#include "run.h"
 
 int main(int argc, char** argv) {
   // glibc's defaults let a long run's memory creep: many arenas, and a
@@ -31,13 +31,16 @@ int main(int argc, char** argv) {
   std::uint64_t latency_us = static_cast<std::uint64_t>(demo.latency.count());
   auto* demo_cmd = app.add_subcommand("demo", "run a small example pipeline of the reference workload's shape");
   demo_cmd->add_option("--records", demo.records, "records to process")->check(CLI::Range(1, 100'000'000));
-  demo_cmd->add_option("--latency-us", latency_us, "simulated latency of each API call")->check(CLI::Range(0, 10'000'000));
+  demo_cmd->add_option("--latency-us", latency_us, "simulated latency of each API call")
+      ->check(CLI::Range(0, 10'000'000));
   demo_cmd->add_option("--in-flight", demo.in_flight, "calls in flight at once")->check(CLI::Range(1, 100'000));
-  demo_cmd->add_option("--cpu-threads", demo.cpu_threads, "CPU pool threads (0: automatic)")->check(CLI::Range(0, 1024));
+  demo_cmd->add_option("--cpu-threads", demo.cpu_threads, "CPU pool threads (0: automatic)")
+      ->check(CLI::Range(0, 1024));
 
   std::string inspect_path;
   std::size_t inspect_rows = 5;
-  auto* inspect_cmd = app.add_subcommand("inspect", "print a Parquet file's schema, row groups, statistics and first rows");
+  auto* inspect_cmd =
+      app.add_subcommand("inspect", "print a Parquet file's schema, row groups, statistics and first rows");
   inspect_cmd->add_option("file", inspect_path, "the Parquet file")->required();
   inspect_cmd->add_option("--rows", inspect_rows, "first rows to print")->check(CLI::Range(0, 1'000'000));
 

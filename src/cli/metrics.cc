@@ -11,7 +11,8 @@
 
 namespace sluice::cli {
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr, std::function<std::string()> render) {
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr,
+                                                            std::function<std::string()> render) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos) return Status::InvalidArgument("--metrics-addr '" + addr + "': expected HOST:PORT");
   sockaddr_in sa{};
@@ -22,7 +23,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   }
   char* end = nullptr;
   long port = std::strtol(addr.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) return Status::InvalidArgument("--metrics-addr '" + addr + "': bad port");
+  if (*end != '\0' || port < 0 || port > 65535)
+    return Status::InvalidArgument("--metrics-addr '" + addr + "': bad port");
   sa.sin_port = htons(static_cast<std::uint16_t>(port));
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;

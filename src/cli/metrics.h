@@ -3,13 +3,13 @@
 // text exposition format. One small thread; nothing else is served.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include "sluice/status.h"
 
 namespace sluice::cli {
 

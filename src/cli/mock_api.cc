@@ -1,10 +1,10 @@
 #include "mock_api.h"
 
-#include "../mockapi/workload.h"
-
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+
+#include "../mockapi/workload.h"
 
 namespace sluice::cli {
 
@@ -21,11 +21,13 @@ void add_mock_api_options(CLI::App& cmd, MockApiOptions& o) {
       ->check(CLI::Range(0, 1 << 30));
   cmd.add_option("--fault-500", f.error_500, "fraction of answers that are 500")->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-429", f.too_many, "fraction that are 429 with Retry-After")->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--fault-malformed", f.malformed, "fraction with a body that is not JSON")->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--fault-malformed", f.malformed, "fraction with a body that is not JSON")
+      ->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-truncated", f.truncated, "fraction whose body is cut short")->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-slow", f.slow_body, "fraction whose body is trickled slowly")->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-close", f.close, "fraction closed without an answer")->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--retry-after", f.retry_after_seconds, "Retry-After of 429 answers, in seconds")->check(CLI::Range(0, 3600));
+  cmd.add_option("--retry-after", f.retry_after_seconds, "Retry-After of 429 answers, in seconds")
+      ->check(CLI::Range(0, 3600));
   cmd.add_option("--max-faults-per-path", f.max_faults_per_path, "faulty answers per path before it answers right")
       ->check(CLI::Range(0, 1000));
   cmd.add_option("--seed", f.seed, "seed of the fault and jitter draws");

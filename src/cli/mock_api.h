@@ -1,12 +1,11 @@
 // `sluice mock-api`: serve the reference workload's API, or write its data.
 #pragma once
 
-#include "../mockapi/server.h"
-
 #include <CLI/App.hpp>
-
 #include <cstdint>
 #include <string>
+
+#include "../mockapi/server.h"
 
 namespace sluice::cli {
 
@@ -15,7 +14,7 @@ struct MockApiOptions {
   double latency_ms = 0;
   double jitter_ms = 0;
   std::int64_t outage_ms = 0;
-  std::string write_dir;        // set: write records.csv and entities.csv there, then exit
+  std::string write_dir;         // set: write records.csv and entities.csv there, then exit
   std::uint64_t records = 1000;  // for write_dir
 };
 

@@ -1,8 +1,6 @@
 #include "run.h"
 
-#include "../pipeline/engine.h"
-#include "../pipeline/preflight.h"
-#include "metrics.h"
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -13,7 +11,10 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
+
+#include "../pipeline/engine.h"
+#include "../pipeline/preflight.h"
+#include "metrics.h"
 
 namespace sluice::cli {
 
@@ -57,9 +58,10 @@ std::string progress_line(const Progress& p) {
                 "%llu of %llu read done, %.0f records/s | records in flight %llu (%s) | requests in flight %llu "
                 "(+%llu waiting), sent %llu, retries %llu, failed %llu",
                 static_cast<unsigned long long>(p.done()), static_cast<unsigned long long>(p.read), rate,
-                static_cast<unsigned long long>(p.records_in_flight), human_bytes(static_cast<double>(p.bytes_in_flight)).c_str(),
-                static_cast<unsigned long long>(p.requests_in_flight), static_cast<unsigned long long>(p.requests_waiting),
-                static_cast<unsigned long long>(p.requests),
+                static_cast<unsigned long long>(p.records_in_flight),
+                human_bytes(static_cast<double>(p.bytes_in_flight)).c_str(),
+                static_cast<unsigned long long>(p.requests_in_flight),
+                static_cast<unsigned long long>(p.requests_waiting), static_cast<unsigned long long>(p.requests),
                 static_cast<unsigned long long>(p.retries), static_cast<unsigned long long>(p.failures));
   std::string line = buf;
   if (p.records_held > 0) line += " | " + std::to_string(p.records_held) + " records held by the byte bound";
@@ -73,29 +75,35 @@ void print_summary(const RunSummary& s, std::FILE* out) {
                u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered));
   if (c.unfinished > 0) std::fprintf(out, " + %llu unfinished (--resume does them)", u(c.unfinished));
   std::fprintf(out, "  %s\n", s.accounted ? "(accounted)" : "(NOT ACCOUNTED: a bug; please report it)");
-  if (s.overwritten > 0) std::fprintf(out, "replaced  %zu file(s) of the earlier run removed (output.mode: overwrite)\n", s.overwritten);
+  if (s.overwritten > 0)
+    std::fprintf(out, "replaced  %zu file(s) of the earlier run removed (output.mode: overwrite)\n", s.overwritten);
   if (c.skipped > 0 || s.abandoned_removed > 0) {
-    std::fprintf(out, "resumed   %llu records skipped: an earlier run finished them (see %s); %zu unfinished file(s) it left removed\n",
+    std::fprintf(out,
+                 "resumed   %llu records skipped: an earlier run finished them (see %s); %zu unfinished file(s) it "
+                 "left removed\n",
                  u(c.skipped), s.manifest.c_str(), s.abandoned_removed);
   }
   if (s.shard_count > 1) {
     std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)\n", s.shard_index, s.shard_count,
                  s.shard_index, s.shard_index + s.shard_count, s.shard_index + 2 * s.shard_count);
   }
-  std::fprintf(out, "requests  %llu sent, %llu attempts, %llu retries (+%llu for unreadable answers), %llu failed; "
+  std::fprintf(out,
+               "requests  %llu sent, %llu attempts, %llu retries (+%llu for unreadable answers), %llu failed; "
                "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
                u(s.http.requests), u(s.http.attempts), u(s.http.retries), u(c.answer_retries), u(s.http.failed),
                static_cast<double>(s.http.latency_quantile(0.5).count()) / 1000,
                static_cast<double>(s.http.latency_quantile(0.9).count()) / 1000,
                static_cast<double>(s.http.latency_quantile(0.99).count()) / 1000);
   if (s.http.stale_resends || s.http.budget_waits || s.http.retry_after_ms || s.http.outages) {
-    std::fprintf(out, "          %llu resent on a new connection (the server closed a kept-alive one); %llu retries waited "
+    std::fprintf(out,
+                 "          %llu resent on a new connection (the server closed a kept-alive one); %llu retries waited "
                  "for the retry budget; Retry-After waits %.1f s; %llu outage(s) of the API, waited %.1f s\n",
                  u(s.http.stale_resends), u(s.http.budget_waits), static_cast<double>(s.http.retry_after_ms) / 1000,
                  u(s.http.outages), static_cast<double>(s.http.outage_wait_ms) / 1000);
   }
   for (const auto& f : s.files) {
-    std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows), human_bytes(static_cast<double>(f.bytes)).c_str());
+    std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows),
+                 human_bytes(static_cast<double>(f.bytes)).c_str());
   }
   if (s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
   if (!s.dead_letter.empty()) {
@@ -108,8 +116,10 @@ void print_summary(const RunSummary& s, std::FILE* out) {
                c.read ? s.cpu_seconds * 1e6 / static_cast<double>(c.read) : 0.0,
                s.stopped_early ? "; stopped early by a signal" : "");
   std::fprintf(out, "memory    peak RSS %s", human_bytes(static_cast<double>(s.peak_rss_bytes)).c_str());
-  if (s.dataset_bytes) std::fprintf(out, ", datasets %s of it", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
-  if (s.key_index_bytes) std::fprintf(out, ", input keys %s", human_bytes(static_cast<double>(s.key_index_bytes)).c_str());
+  if (s.dataset_bytes)
+    std::fprintf(out, ", datasets %s of it", human_bytes(static_cast<double>(s.dataset_bytes)).c_str());
+  if (s.key_index_bytes)
+    std::fprintf(out, ", input keys %s", human_bytes(static_cast<double>(s.key_index_bytes)).c_str());
   std::fprintf(out, "; answers held at most %s", human_bytes(static_cast<double>(c.peak_bytes_in_flight)).c_str());
   if (c.records_held_total) std::fprintf(out, " (%llu records waited for the byte bound)", u(c.records_held_total));
   std::fprintf(out, "\n");
@@ -132,7 +142,8 @@ std::string metrics_page(const Engine& e) {
   line("sluice_records_total{outcome=\"dead_lettered\"}", p.dead_lettered);
   metric("sluice_records_in_flight", "gauge", "Records read and not yet done.");
   line("sluice_records_in_flight", p.read - std::min(p.read, p.done()));
-  metric("sluice_record_bytes_in_flight", "gauge", "Bytes of answers held by records whose requests are still going on.");
+  metric("sluice_record_bytes_in_flight", "gauge",
+         "Bytes of answers held by records whose requests are still going on.");
   line("sluice_record_bytes_in_flight", p.bytes_in_flight);
   metric("sluice_records_held", "gauge", "Records waiting to start because the answers held pass max_bytes_in_flight.");
   line("sluice_records_held", p.records_held);
@@ -210,10 +221,13 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
                "finished are skipped, no record is written twice");
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
-  cmd.add_option("--metrics-addr", o.metrics_addr, "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
+  cmd.add_option("--metrics-addr", o.metrics_addr,
+                 "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
   cmd.add_option("--io-threads", o.io_threads, "event-loop threads")->check(CLI::Range(1, 64));
-  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")->check(CLI::Range(0, 1024));
-  cmd.add_option("--grace", o.grace_seconds, "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
+  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")
+      ->check(CLI::Range(0, 1024));
+  cmd.add_option("--grace", o.grace_seconds,
+                 "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
       ->check(CLI::Range(0.0, 86400.0));
 }
 
@@ -230,8 +244,8 @@ int validate_command(const RunCommandOptions& o) {
     return 2;
   }
   const auto& p = **plan;
-  std::printf("%s: OK: %zu step(s), %zu join(s), %zu output column(s)\n", o.file.c_str(), p.steps.size(), p.joins.size(),
-              p.output.size());
+  std::printf("%s: OK: %zu step(s), %zu join(s), %zu output column(s)\n", o.file.c_str(), p.steps.size(),
+              p.joins.size(), p.output.size());
   return 0;
 }
 
@@ -294,8 +308,9 @@ int run_pipeline_command(const RunCommandOptions& o) {
         stage = 1;
         first_signal = sig;
         first_at = std::chrono::steady_clock::now();
-        std::fprintf(stderr, "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
-                             "again to abandon them)\n",
+        std::fprintf(stderr,
+                     "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
+                     "again to abandon them)\n",
                      sig == SIGINT ? "interrupted" : "terminated", o.grace_seconds);
         e.stop();
       } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >

@@ -40,9 +40,7 @@ void ByteBudget::end_grower(Grower& g) {
   complete_all(go, true);
 }
 
-bool ByteBudget::may_grow_now(Grower& g) {
-  return g.overdraft_.load(std::memory_order_relaxed) || used() < limit_;
-}
+bool ByteBudget::may_grow_now(Grower& g) { return g.overdraft_.load(std::memory_order_relaxed) || used() < limit_; }
 
 // Under mu_. Whether a waiter for `g` (null: for the bytes to be under the
 // limit) may go on now; a grower over the limit takes the overdraft if it

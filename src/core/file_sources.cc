@@ -1,7 +1,7 @@
-#include "sluice/sources.h"
-
 #include <cerrno>
 #include <cstring>
+
+#include "sluice/sources.h"
 
 namespace sluice {
 

@@ -1,14 +1,13 @@
 #include "sluice/detail/flow.h"
 
-#include "sluice/pipeline.h"
-
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
-
 #include <cassert>
 #include <exception>
+
+#include "sluice/pipeline.h"
 
 namespace sluice::detail {
 
@@ -63,14 +62,14 @@ void FlowState::spawn(StageCounters& stage, asio::awaitable<Status> task) {
     ++live_;
   }
   asio::co_spawn(t->executor, std::move(task),
-                 asio::bind_cancellation_slot(
-                     t->signal.slot(), [self = shared_from_this(), &stage](std::exception_ptr e, Status s) {
-                       // An exception after the run stopped is the abort of a
-                       // cancelled operation, not a new error.
-                       if (e && !self->stopping()) s = from_exception(e);
-                       if (!s.ok()) self->fail(stage, s);
-                       self->task_done();
-                     }));
+                 asio::bind_cancellation_slot(t->signal.slot(),
+                                              [self = shared_from_this(), &stage](std::exception_ptr e, Status s) {
+                                                // An exception after the run stopped is the abort of a
+                                                // cancelled operation, not a new error.
+                                                if (e && !self->stopping()) s = from_exception(e);
+                                                if (!s.ok()) self->fail(stage, s);
+                                                self->task_done();
+                                              }));
 }
 
 void FlowState::spawn_thread(StageCounters& stage, UniqueFunction<Status()> body) {

@@ -1,10 +1,9 @@
 #include "sluice/http/client.h"
 
-#include "governor.h"
-#include "response_parser.h"
-#include "sluice/byte_budget.h"
-#include "sluice/semaphore.h"
-
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,15 +18,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
-
-
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <bit>
 #include <cmath>
 #include <mutex>
 #include <random>
+
+#include "governor.h"
+#include "response_parser.h"
+#include "sluice/byte_budget.h"
+#include "sluice/semaphore.h"
 
 namespace sluice::http {
 
@@ -47,7 +45,6 @@ std::string lower(std::string_view s) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
-
 
 // Idempotent methods may be sent again after a kept-alive connection turned
 // out closed; POST may not.
@@ -85,35 +82,48 @@ struct Outcome {
   std::string what;  // for the error message
   std::optional<Response> response;
   std::optional<std::chrono::milliseconds> retry_after;
-  bool before_response = false;  // failed before any byte of an answer (safe to resend)
-  bool deadline_passed = false;  // a timeout of the attempt's deadline, not of read_timeout
+  bool before_response = false;   // failed before any byte of an answer (safe to resend)
+  bool deadline_passed = false;   // a timeout of the attempt's deadline, not of read_timeout
   Clock::duration memory_wait{};  // waited for the receive budget (moves the request's deadline)
-  bool keep_alive = true;        // the server lets the connection be reused
+  bool keep_alive = true;         // the server lets the connection be reused
 };
 
 }  // namespace
 
 std::string_view to_string(Method m) {
   switch (m) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kDelete: return "DELETE";
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kDelete:
+      return "DELETE";
   }
   return "?";
 }
 
 std::string_view to_string(FailureKind k) {
   switch (k) {
-    case FailureKind::kNone: return "none";
-    case FailureKind::kConnect: return "connect";
-    case FailureKind::kTimeout: return "timeout";
-    case FailureKind::kClosed: return "closed";
-    case FailureKind::kProtocol: return "protocol";
-    case FailureKind::kTooLarge: return "too_large";
-    case FailureKind::kStatus: return "status";
-    case FailureKind::kCount: break;
+    case FailureKind::kNone:
+      return "none";
+    case FailureKind::kConnect:
+      return "connect";
+    case FailureKind::kTimeout:
+      return "timeout";
+    case FailureKind::kClosed:
+      return "closed";
+    case FailureKind::kProtocol:
+      return "protocol";
+    case FailureKind::kTooLarge:
+      return "too_large";
+    case FailureKind::kStatus:
+      return "status";
+    case FailureKind::kCount:
+      break;
   }
   return "?";
 }
@@ -154,10 +164,10 @@ struct Client::State {
   ClientOptions options;
   std::string scheme, host, port, host_header, base_path;
   std::optional<asio::ssl::context> tls;  // https only
-  std::string fixed_headers;  // Host, User-Agent, Accept-Encoding and the client's headers
-  OriginGovernor governor;  // in-flight limit, retry budget, outage gate
-  AsyncSemaphore slots;     // one per connection in use
-  std::mutex mu;         // guards idle, endpoints
+  std::string fixed_headers;              // Host, User-Agent, Accept-Encoding and the client's headers
+  OriginGovernor governor;                // in-flight limit, retry budget, outage gate
+  AsyncSemaphore slots;                   // one per connection in use
+  std::mutex mu;                          // guards idle, endpoints
   std::vector<std::unique_ptr<Connection>> idle;
   std::optional<tcp::resolver::results_type> endpoints;
   std::atomic<bool> closed{false};
@@ -197,7 +207,9 @@ struct Client::State {
     return t;
   }
 
-  std::string display_url(const Request& r) const { return scheme + "://" + host_header + target_of(r, /*redact=*/true); }
+  std::string display_url(const Request& r) const {
+    return scheme + "://" + host_header + target_of(r, /*redact=*/true);
+  }
 
   static constexpr std::string_view kPathChars = "/-._~!$&'()*+,;=:@";
   static constexpr std::string_view kQueryChars = "-._~";
@@ -284,7 +296,8 @@ struct Client::State {
       c->secure->set_verify_mode(asio::ssl::verify_peer);
       c->secure->set_verify_callback(asio::ssl::host_name_verification(host));
       c->tcp().expires_after(connect_bound);
-      auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+      auto [hec] =
+          co_await c->secure->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
       if (hec) {
         if (hec == beast::error::timeout) co_return Status::DeadlineExceeded("TLS handshake timed out");
         co_return Status::Unavailable("TLS handshake: " + hec.message());
@@ -311,7 +324,8 @@ struct Client::State {
       return FailureKind::kTooLarge;
     }
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted) {
+        ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+        ec == asio::error::connection_aborted) {
       return FailureKind::kClosed;
     }
     if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) return FailureKind::kProtocol;
@@ -491,14 +505,20 @@ struct Client::State {
   bool retryable(const Outcome& o) const {
     const RetryPolicy& p = options.retry;
     switch (o.failure) {
-      case FailureKind::kNone: return false;
-      case FailureKind::kStatus: return retryable_status(o.response->status);
+      case FailureKind::kNone:
+        return false;
+      case FailureKind::kStatus:
+        return retryable_status(o.response->status);
       case FailureKind::kConnect:
-      case FailureKind::kClosed: return p.retry_connect_errors;
-      case FailureKind::kTimeout: return p.retry_timeouts;
-      case FailureKind::kProtocol: return p.retry_connect_errors;  // a garbled answer: the connection's fault
+      case FailureKind::kClosed:
+        return p.retry_connect_errors;
+      case FailureKind::kTimeout:
+        return p.retry_timeouts;
+      case FailureKind::kProtocol:
+        return p.retry_connect_errors;  // a garbled answer: the connection's fault
       case FailureKind::kTooLarge:
-      case FailureKind::kCount: return false;
+      case FailureKind::kCount:
+        return false;
     }
     return false;
   }
@@ -514,15 +534,20 @@ struct Client::State {
 
   static StatusCode final_code(const Outcome& o) {
     switch (o.failure) {
-      case FailureKind::kTimeout: return StatusCode::kDeadlineExceeded;
-      case FailureKind::kTooLarge: return StatusCode::kResourceExhausted;
-      case FailureKind::kProtocol: return StatusCode::kDataLoss;
-      default: return StatusCode::kUnavailable;
+      case FailureKind::kTimeout:
+        return StatusCode::kDeadlineExceeded;
+      case FailureKind::kTooLarge:
+        return StatusCode::kResourceExhausted;
+      case FailureKind::kProtocol:
+        return StatusCode::kDataLoss;
+      default:
+        return StatusCode::kUnavailable;
     }
   }
 
   void record_latency(Clock::duration d) {
-    auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
+    auto us = static_cast<std::uint64_t>(
+        std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
     std::size_t bucket = std::min<std::size_t>(31, static_cast<std::size_t>(std::bit_width(us)));
     latency[bucket].fetch_add(1, std::memory_order_relaxed);
     latency_sum_us.fetch_add(us, std::memory_order_relaxed);
@@ -531,7 +556,8 @@ struct Client::State {
 
 Status check_options(const ClientOptions& options) {
   auto parsed = urls::parse_uri(options.base_url);
-  if (!parsed) return Status::InvalidArgument("base_url '" + options.base_url + "': not a URL (" + parsed.error().message() + ")");
+  if (!parsed)
+    return Status::InvalidArgument("base_url '" + options.base_url + "': not a URL (" + parsed.error().message() + ")");
   if (parsed->scheme() != "http" && parsed->scheme() != "https") {
     return Status::InvalidArgument("base_url '" + options.base_url + "': the scheme must be http or https");
   }
@@ -546,15 +572,17 @@ Status check_options(const ClientOptions& options) {
   if (!(options.retry.min_per_second > 0)) {
     return Status::InvalidArgument("retry.min_per_second: must be more than 0 (or retries could wait forever)");
   }
-  if (options.outage.enabled && (options.outage.failures < 1 || options.outage.probe_after.count() <= 0 ||
-                                 options.outage.max_probe_interval < options.outage.probe_after ||
-                                 options.outage.give_up_after.count() <= 0)) {
+  if (options.outage.enabled &&
+      (options.outage.failures < 1 || options.outage.probe_after.count() <= 0 ||
+       options.outage.max_probe_interval < options.outage.probe_after || options.outage.give_up_after.count() <= 0)) {
     return Status::InvalidArgument(
-        "outage: failures and probe_after must be at least 1, max_probe_interval at least probe_after, give_up_after positive");
+        "outage: failures and probe_after must be at least 1, max_probe_interval at least probe_after, give_up_after "
+        "positive");
   }
   for (const auto& [k, v] : options.headers) {
     if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
-      return Status::InvalidArgument("header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
+      return Status::InvalidArgument(
+          "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
     }
   }
   return Status();
@@ -580,7 +608,8 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
       ctx.load_verify_file(state->options.ca_file, ec);
     }
     if (ec) {
-      return Status::InvalidArgument("ca_file '" + state->options.ca_file + "': cannot load certificates (" + ec.message() + ")");
+      return Status::InvalidArgument("ca_file '" + state->options.ca_file + "': cannot load certificates (" +
+                                     ec.message() + ")");
     }
   }
   state->host_header = parsed->has_port() ? state->host + ":" + state->port : state->host;
@@ -595,7 +624,8 @@ Result<Client> Client::create(Runtime& rt, ClientOptions options) {
 
 std::string Client::display_url(const Request& request) const { return state_->display_url(request); }
 
-asio::awaitable<Result<Response>> Client::get(std::string path, std::vector<std::pair<std::string, std::string>> query) {
+asio::awaitable<Result<Response>> Client::get(std::string path,
+                                              std::vector<std::pair<std::string, std::string>> query) {
   return send(Request{.path = std::move(path), .query = std::move(query)});
 }
 
@@ -613,13 +643,16 @@ OriginGovernor::Signal signal_of(const Outcome& o) {
   switch (o.failure) {
     case FailureKind::kNone:
     case FailureKind::kStatus:
-    case FailureKind::kTooLarge: return OriginGovernor::Signal::kAnswer;  // the origin answered
-    default: return OriginGovernor::Signal::kFailure;
+    case FailureKind::kTooLarge:
+      return OriginGovernor::Signal::kAnswer;  // the origin answered
+    default:
+      return OriginGovernor::Signal::kFailure;
   }
 }
 
 std::uint64_t millis(Clock::duration d) {
-  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+  return static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
 }
 
 }  // namespace
@@ -634,7 +667,9 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
   };
   for (const auto& [k, v] : request.headers) {
     if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
-      co_return fail(StatusCode::kInvalidArgument, "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
+      co_return fail(
+          StatusCode::kInvalidArgument,
+          "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
     }
   }
   if (s->closed.load() || !co_await s->governor.enter()) co_return fail(StatusCode::kCancelled, "the client is closed");
@@ -692,7 +727,8 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
         std::erase_if(spent, [&](Clock::time_point f) { return outage.contains(f); });
       }
     }
-    if (t.kind == OriginGovernor::Turn::Kind::kGone) co_return fail(StatusCode::kUnavailable, s->governor.gone().message());
+    if (t.kind == OriginGovernor::Turn::Kind::kGone)
+      co_return fail(StatusCode::kUnavailable, s->governor.gone().message());
     probe.open = t.kind == OriginGovernor::Turn::Kind::kProbe;
     if (probe.open) {
       // Probe with the last request the origin answered, when there is
@@ -700,7 +736,8 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
       // request can be served.
       if (std::optional<std::string> known = s->governor.known_good()) {
         const auto sent = Clock::now();
-        Outcome p = co_await s->attempt({.head = std::move(*known)}, Method::kGet, std::min(deadline, sent + s->options.attempt_timeout));
+        Outcome p = co_await s->attempt({.head = std::move(*known)}, Method::kGet,
+                                        std::min(deadline, sent + s->options.attempt_timeout));
         probe.open = false;
         const auto ended = Clock::now();
         s->governor.after_attempt(signal_of(p), ended - sent, /*probe=*/true, ended, p.what);
@@ -750,17 +787,18 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     // The wait before the next attempt: the server's Retry-After, else a backoff.
     const auto wait = s->backoff(static_cast<int>(spent.size()) - 1, o);
     if (Clock::now() + wait >= deadline) {
-      co_return fail(StatusCode::kDeadlineExceeded,
-                     o.retry_after ? "the server asked to wait " + std::to_string(wait.count()) +
-                                         " ms, past the request's deadline (request_timeout)"
-                                   : "no time left for another attempt (request_timeout)");
+      co_return fail(StatusCode::kDeadlineExceeded, o.retry_after
+                                                        ? "the server asked to wait " + std::to_string(wait.count()) +
+                                                              " ms, past the request's deadline (request_timeout)"
+                                                        : "no time left for another attempt (request_timeout)");
     }
     if (o.retry_after) s->retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
     co_await sleep_until(Clock::now() + wait);
     // The retry budget: a retry with no token waits for one.
     bool waited_for_budget = false;
     while (auto when = s->governor.take_retry(Clock::now())) {
-      if (*when >= deadline) co_return fail(StatusCode::kDeadlineExceeded, "the retry budget left no time for another attempt");
+      if (*when >= deadline)
+        co_return fail(StatusCode::kDeadlineExceeded, "the retry budget left no time for another attempt");
       waited_for_budget = true;
       co_await sleep_until(*when);
     }

@@ -16,7 +16,8 @@ std::size_t first_limit(const ClientOptions& o) {
 
 OriginGovernor::OriginGovernor(const ClientOptions& o, Time now)
     : options_(o),
-      threshold_(std::max(1, std::min(o.outage.failures, static_cast<int>(std::min<std::size_t>(o.max_in_flight, 1 << 20))))),
+      threshold_(
+          std::max(1, std::min(o.outage.failures, static_cast<int>(std::min<std::size_t>(o.max_in_flight, 1 << 20))))),
       slots_(first_limit(o)),
       limit_(static_cast<double>(first_limit(o))),
       granted_(first_limit(o)),
@@ -124,9 +125,12 @@ OriginGovernor::Turn OriginGovernor::before_attempt(Time now) {
   if (!options_.outage.enabled || state_.load(std::memory_order_acquire) == State::kUp) return {};
   std::lock_guard lock(mu_);
   switch (state_.load(std::memory_order_relaxed)) {
-    case State::kUp: return {};
-    case State::kGone: return {.kind = Turn::Kind::kGone};
-    case State::kDown: break;
+    case State::kUp:
+      return {};
+    case State::kGone:
+      return {.kind = Turn::Kind::kGone};
+    case State::kDown:
+      break;
   }
   // An origin that has never answered (a wrong base_url, a service not
   // started) is given up on sooner: there is nothing to wait for yet.
@@ -136,9 +140,10 @@ OriginGovernor::Turn OriginGovernor::before_attempt(Time now) {
   if (now - down_since_ >= give_up) {
     state_.store(State::kGone, std::memory_order_release);
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - down_since_).count();
-    gone_ = Status::Unavailable(std::string(answered_.load() ? "the API has been down for " : "the API has not answered once in ") +
-                                std::to_string(seconds) + " s (outage.give_up_after): every attempt and probe failed; the last: " +
-                                last_failure_);
+    gone_ = Status::Unavailable(
+        std::string(answered_.load() ? "the API has been down for " : "the API has not answered once in ") +
+        std::to_string(seconds) +
+        " s (outage.give_up_after): every attempt and probe failed; the last: " + last_failure_);
     return {.kind = Turn::Kind::kGone};
   }
   if (!probing_ && now >= next_probe_) {

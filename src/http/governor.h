@@ -13,18 +13,17 @@
 // up), so tests can run it on a fake clock. Thread-safe; one per client.
 #pragma once
 
-#include "sluice/http/options.h"
-#include "sluice/semaphore.h"
-#include "sluice/status.h"
-
-#include <boost/asio/awaitable.hpp>
-
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "sluice/http/options.h"
+#include "sluice/semaphore.h"
+#include "sluice/status.h"
 
 namespace sluice::http {
 
@@ -116,7 +115,7 @@ class OriginGovernor {
   void end_outage_locked(Time now);
 
   const ClientOptions& options_;
-  const int threshold_;  // failures in a row that make an outage (fewer if fewer requests are under way)
+  const int threshold_;                 // failures in a row that make an outage (fewer if fewer requests are under way)
   std::atomic<std::size_t> active_{0};  // requests holding an in-flight slot
   AsyncSemaphore slots_;
   mutable std::mutex mu_;
@@ -130,15 +129,15 @@ class OriginGovernor {
   Time last_decrease_{};
   static constexpr std::uint64_t kTooManyWindow = 32;  // answers, at least, behind a cut of a static limit
   static constexpr double kTooManyShare = 0.1;         // of them 429s, more than this
-  std::atomic<std::uint64_t> window_answers_{0};      // answers (429s included) since the last look
-  std::uint64_t window_too_many_ = 0;                 // 429s among them (under mu_)
+  std::atomic<std::uint64_t> window_answers_{0};       // answers (429s included) since the last look
+  std::uint64_t window_too_many_ = 0;                  // 429s among them (under mu_)
 
   // The outage gate. state_ and consecutive_ are atomics so that an answer
   // while the origin is up takes no lock; the rest is under mu_.
   std::atomic<State> state_{State::kUp};
   std::atomic<bool> answered_{false};  // the origin has answered at least once
   std::atomic<int> consecutive_{0};
-  Time run_began_{};   // the first of the failures in a row so far
+  Time run_began_{};  // the first of the failures in a row so far
   Time down_since_{};
   Span last_outage_{};
   Time next_probe_{};

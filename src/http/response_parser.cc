@@ -1,10 +1,9 @@
 #include "response_parser.h"
 
-#include <boost/asio/buffer.hpp>
-
 #include <zlib.h>
 
 #include <algorithm>
+#include <boost/asio/buffer.hpp>
 #include <cctype>
 #include <charconv>
 #include <ctime>
@@ -35,7 +34,8 @@ Result<std::string> inflate_body(const std::string& in, bool raw, std::size_t li
   }
   std::size_t n = zs.total_out;
   inflateEnd(&zs);
-  if (n > limit) return Status::ResourceExhausted("the decoded body is larger than max_body_bytes (" + std::to_string(limit) + ")");
+  if (n > limit)
+    return Status::ResourceExhausted("the decoded body is larger than max_body_bytes (" + std::to_string(limit) + ")");
   if (rc != Z_STREAM_END) return Status::DataLoss("the compressed body is malformed or truncated");
   out.resize(n);
   return out;
@@ -60,7 +60,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   return std::chrono::milliseconds(when > now ? static_cast<std::int64_t>(when - now) * 1000 : 0);
 }
 
-
 void ResponseParser::on_field_impl(boost::beast::http::field, string_view name, string_view value, error_code&) {
   const std::size_t at = r_.header_block.size();
   r_.header_block.append(name.data(), name.size());
@@ -71,7 +70,8 @@ void ResponseParser::on_field_impl(boost::beast::http::field, string_view name, 
 }
 
 void ResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  if (length) r_.body.reserve(static_cast<std::size_t>(*length) + kBodySlack);  // within body_limit: checked before this
+  if (length)
+    r_.body.reserve(static_cast<std::size_t>(*length) + kBodySlack);  // within body_limit: checked before this
 }
 
 std::size_t ResponseParser::on_body_impl(string_view s, error_code&) {
@@ -105,7 +105,8 @@ Result<Response> parse_response(std::string_view bytes, std::size_t max_body_byt
   while (used < bytes.size() && !parser.is_done()) {
     const std::size_t n = parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
     if (ec == boost::beast::http::error::need_more) break;
-    if (ec == boost::beast::http::error::body_limit) return Status::ResourceExhausted("the body is larger than max_body_bytes");
+    if (ec == boost::beast::http::error::body_limit)
+      return Status::ResourceExhausted("the body is larger than max_body_bytes");
     if (ec) return Status::DataLoss("malformed answer: " + ec.message());
     if (n == 0) break;
     used += n;

@@ -5,14 +5,13 @@
 // raw bytes to (parse_response).
 #pragma once
 
-#include "sluice/http/client.h"
-
 #include <boost/beast/http/basic_parser.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "sluice/http/client.h"
 
 namespace sluice::http::detail {
 

@@ -39,7 +39,8 @@ Status read_value(dom::element v, const FieldSpec& f, Value& out) {
   switch (f.type) {
     case Type::kInt64: {
       std::int64_t i;
-      if (auto e = v.get_int64().get(i)) return field_error(f, std::string("expected an int64: ") + simdjson::error_message(e));
+      if (auto e = v.get_int64().get(i))
+        return field_error(f, std::string("expected an int64: ") + simdjson::error_message(e));
       out = Value(i);
       return Status();
     }
@@ -47,7 +48,8 @@ Status read_value(dom::element v, const FieldSpec& f, Value& out) {
       double d;
       if (auto e = v.get_double().get(d)) {
         std::int64_t i;
-        if (v.get_int64().get(i)) return field_error(f, std::string("expected a number: ") + simdjson::error_message(e));
+        if (v.get_int64().get(i))
+          return field_error(f, std::string("expected a number: ") + simdjson::error_message(e));
         d = static_cast<double>(i);
       }
       out = Value(d);
@@ -55,17 +57,20 @@ Status read_value(dom::element v, const FieldSpec& f, Value& out) {
     }
     case Type::kString: {
       std::string_view s;
-      if (auto e = v.get_string().get(s)) return field_error(f, std::string("expected a string: ") + simdjson::error_message(e));
+      if (auto e = v.get_string().get(s))
+        return field_error(f, std::string("expected a string: ") + simdjson::error_message(e));
       out = Value(std::string(s));
       return Status();
     }
     case Type::kBool: {
       bool b;
-      if (auto e = v.get_bool().get(b)) return field_error(f, std::string("expected a bool: ") + simdjson::error_message(e));
+      if (auto e = v.get_bool().get(b))
+        return field_error(f, std::string("expected a bool: ") + simdjson::error_message(e));
       out = Value(b);
       return Status();
     }
-    case Type::kNull: break;
+    case Type::kNull:
+      break;
   }
   return field_error(f, "no type");
 }
@@ -109,8 +114,10 @@ void null_at(pipeline::ArrayColumn& c, std::size_t row) {
 // Appends element `v` to column `c` (row `row`); false: wrong type.
 bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
   const bool null = v.is_null();
-  if (null) null_at(c, row);
-  else if (!c.valid.empty()) c.valid.push_back(1);
+  if (null)
+    null_at(c, row);
+  else if (!c.valid.empty())
+    c.valid.push_back(1);
   switch (c.type) {
     case Type::kInt64: {
       std::int64_t i = 0;
@@ -136,7 +143,8 @@ bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
       c.push_str(s);
       return true;
     }
-    case Type::kNull: break;
+    case Type::kNull:
+      break;
   }
   return true;
 }
@@ -144,7 +152,8 @@ bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
 }  // namespace
 
 void pad(std::string& body) {
-  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 }
 
 Extractor::Extractor(std::vector<FieldSpec> fields) : fields_(std::move(fields)) {
@@ -189,8 +198,10 @@ Status Extractor::extract(std::string& body, std::vector<Value>& out, std::vecto
     auto err = walk(doc, paths_[i], v);
     if (err == simdjson::NO_SUCH_FIELD) {
       if (!f.optional) return field_error(f, "missing");
-      if (f.list) (*lists)[list++].clear();
-      else out[scalar++] = Value();
+      if (f.list)
+        (*lists)[list++].clear();
+      else
+        out[scalar++] = Value();
       continue;
     }
     if (err) return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(err));
@@ -223,7 +234,8 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
   for (dom::element element : arr) {
     dom::object obj;
     if (auto e = element.get_object().get(obj)) {
-      return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " + simdjson::error_message(e));
+      return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " +
+                              simdjson::error_message(e));
     }
     // The fields usually come in the declared order and nothing else: then
     // each is the next key, and none can appear twice. Otherwise each is
@@ -250,9 +262,12 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
         }
         null_at(out.columns[i], out.rows);
         pipeline::ArrayColumn& c = out.columns[i];
-        if (c.type == Type::kDouble) c.f64.push_back(0);
-        else if (c.type == Type::kString) c.push_str({});
-        else c.i64.push_back(0);
+        if (c.type == Type::kDouble)
+          c.f64.push_back(0);
+        else if (c.type == Type::kString)
+          c.push_str({});
+        else
+          c.i64.push_back(0);
         continue;
       }
       if (!append(out.columns[i], fv, out.rows)) {

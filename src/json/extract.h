@@ -4,11 +4,11 @@
 // The body is padded in place (pad()) so that it is not copied.
 #pragma once
 
-#include "../pipeline/value.h"
-#include "sluice/status.h"
-
 #include <string>
 #include <vector>
+
+#include "../pipeline/value.h"
+#include "sluice/status.h"
 
 namespace sluice::json {
 
@@ -16,8 +16,8 @@ using pipeline::Type;
 using pipeline::Value;
 
 struct FieldSpec {
-  std::string name;      // for messages
-  std::string path;      // dotted: "item.stats.score"
+  std::string name;           // for messages
+  std::string path;           // dotted: "item.stats.score"
   Type type = Type::kString;  // with `list`, the elements' type
   bool list = false;          // an array of scalars (no nulls)
   bool optional = false;      // a missing field is null (a list: empty) instead of an error

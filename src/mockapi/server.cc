@@ -1,7 +1,5 @@
 #include "server.h"
 
-#include "workload.h"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -15,12 +13,13 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
-
 #include <charconv>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "workload.h"
 
 namespace sluice::mockapi {
 
@@ -56,12 +55,18 @@ bool parse_uint(std::string_view s, std::uint64_t& v) {
 
 const char* reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -155,7 +160,7 @@ struct Server::Impl {
     }
     if (static_cast<int>(n) >= f.max_faults_per_path) return Fault::kNone;
     double u = unit_interval(hash_string(target, f.seed ^ (0x9E37ULL * (n + 1))));
-    const std::pair<double, Fault> table[] = {{f.error_500, Fault::k500},     {f.too_many, Fault::k429},
+    const std::pair<double, Fault> table[] = {{f.error_500, Fault::k500},       {f.too_many, Fault::k429},
                                               {f.malformed, Fault::kMalformed}, {f.truncated, Fault::kTruncated},
                                               {f.slow_body, Fault::kSlowBody},  {f.close, Fault::kClose}};
     for (const auto& [p, fault] : table) {
@@ -211,18 +216,24 @@ struct Server::Impl {
       }
       int retry_after = -1;
       switch (a.fault) {
-        case Fault::kNone: break;
-        case Fault::k500: a.status = 500, a.body = "{\"error\":\"injected\"}"; break;
+        case Fault::kNone:
+          break;
+        case Fault::k500:
+          a.status = 500, a.body = "{\"error\":\"injected\"}";
+          break;
         case Fault::k429:
           a.status = 429, a.body = "{\"error\":\"slow down\"}";
           retry_after = options.faults.retry_after_seconds;
           break;
-        case Fault::kMalformed: a.body.resize(a.body.size() / 2); break;  // cut JSON, honest length
+        case Fault::kMalformed:
+          a.body.resize(a.body.size() / 2);
+          break;  // cut JSON, honest length
         case Fault::kClose:
           faults.fetch_add(1, std::memory_order_relaxed);
           co_return;  // the socket closes as the frame ends
         case Fault::kTruncated:
-        case Fault::kSlowBody: break;
+        case Fault::kSlowBody:
+          break;
       }
       if (a.fault != Fault::kNone || a.status == 500) {
         faults.fetch_add(1, std::memory_order_relaxed);
@@ -243,7 +254,8 @@ struct Server::Impl {
         for (std::size_t at = 0; at < a.body.size(); at += piece) {
           timer.expires_after(options.faults.trickle_interval);
           co_await timer.async_wait(use_tuple);
-          auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(a.body.data() + at, std::min(piece, a.body.size() - at)), use_tuple);
+          auto [wec, wn] = co_await asio::async_write(
+              socket, asio::buffer(a.body.data() + at, std::min(piece, a.body.size() - at)), use_tuple);
           if (wec) co_return;
         }
       } else {
@@ -310,8 +322,8 @@ std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().por
 std::string Server::base_url() const { return "http://" + impl_->options.address + ":" + std::to_string(port()); }
 
 ServerStats Server::stats() const {
-  return {impl_->connections.load(), impl_->requests.load(), impl_->ok.load(), impl_->not_found.load(),
-          impl_->faults.load(), impl_->outage_answers.load()};
+  return {impl_->connections.load(), impl_->requests.load(), impl_->ok.load(),
+          impl_->not_found.load(),   impl_->faults.load(),   impl_->outage_answers.load()};
 }
 
 void Server::stop() {

@@ -15,23 +15,23 @@
 // The server runs on threads of its own; start() returns once it listens.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "sluice/status.h"
+
 namespace sluice::mockapi {
 
 struct FaultOptions {
-  double error_500 = 0;   // fraction of answers: 500 Internal Server Error
-  double too_many = 0;    // 429 Too Many Requests with Retry-After
-  double malformed = 0;   // 200 with a body that is not JSON
-  double truncated = 0;   // Content-Length promises more than is sent, then close
-  double slow_body = 0;   // the body trickled in four pieces, trickle_interval apart
-  double close = 0;       // the connection closed without an answer
+  double error_500 = 0;  // fraction of answers: 500 Internal Server Error
+  double too_many = 0;   // 429 Too Many Requests with Retry-After
+  double malformed = 0;  // 200 with a body that is not JSON
+  double truncated = 0;  // Content-Length promises more than is sent, then close
+  double slow_body = 0;  // the body trickled in four pieces, trickle_interval apart
+  double close = 0;      // the connection closed without an answer
   int retry_after_seconds = 1;
   std::chrono::milliseconds trickle_interval{100};
   int max_faults_per_path = 2;
@@ -53,7 +53,7 @@ struct OutageOptions {
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: any free port (see Server::port())
+  std::uint16_t port = 0;                // 0: any free port (see Server::port())
   std::chrono::microseconds latency{0};  // added to every answer,
   std::chrono::microseconds jitter{0};   // plus a uniform [0, jitter]
   std::uint64_t max_id = 0;              // 0: every positive id exists

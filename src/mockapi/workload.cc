@@ -1,8 +1,8 @@
 #include "workload.h"
 
-#include "sluice/output_stream.h"
-
 #include <charconv>
+
+#include "sluice/output_stream.h"
 
 namespace sluice::mockapi {
 namespace {

@@ -3,11 +3,11 @@
 // the same id always gives the same bytes.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "sluice/status.h"
 
 namespace sluice::mockapi {
 

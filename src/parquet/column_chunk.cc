@@ -1,8 +1,5 @@
 #include "column_chunk.h"
 
-#include "encoding.h"
-#include "thrift.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,20 +7,29 @@
 #include <string_view>
 #include <type_traits>
 
+#include "encoding.h"
+#include "thrift.h"
+
 namespace sluice::parquet {
 
 PhysicalType physical_type(ColumnType t) {
   switch (t) {
-    case ColumnType::kBool: return kBoolean;
+    case ColumnType::kBool:
+      return kBoolean;
     case ColumnType::kInt32:
-    case ColumnType::kDate: return kInt32;
+    case ColumnType::kDate:
+      return kInt32;
     case ColumnType::kInt64:
     case ColumnType::kTimestamp:
-    case ColumnType::kListInt64: return kInt64;
-    case ColumnType::kFloat: return kFloat;
+    case ColumnType::kListInt64:
+      return kInt64;
+    case ColumnType::kFloat:
+      return kFloat;
     case ColumnType::kDouble:
-    case ColumnType::kListDouble: return kDouble;
-    case ColumnType::kString: return kByteArray;
+    case ColumnType::kListDouble:
+      return kDouble;
+    case ColumnType::kString:
+      return kByteArray;
   }
   return kInt64;
 }
@@ -296,9 +302,9 @@ std::size_t page_end(const T* values, const RowMap& map, std::size_t r0, std::si
 
 // Encodes the chunk's values: a dictionary page if one pays, then data pages.
 template <class T>
-Status encode_values(const Column& col, const T* values, std::size_t n_values, const Levels& levels,
-                     std::size_t rows, const RowMap& map, const ChunkOptions& opt, Compressor& compressor,
-                     ChunkScratch& scratch, OutputStream& sink, EncodedChunk& out) {
+Status encode_values(const Column& col, const T* values, std::size_t n_values, const Levels& levels, std::size_t rows,
+                     const RowMap& map, const ChunkOptions& opt, Compressor& compressor, ChunkScratch& scratch,
+                     OutputStream& sink, EncodedChunk& out) {
   const Compression codec = col.compression.value_or(opt.codec);
   std::string& body = scratch.body;
   out.num_values = static_cast<std::int64_t>(map.entry_at(rows));
@@ -311,7 +317,8 @@ Status encode_values(const Column& col, const T* values, std::size_t n_values, c
   bool use_dict = false;
   int index_width = 1;
   if constexpr (!std::is_same_v<T, bool>) {  // a dictionary cannot beat one bit a value
-    use_dict = opt.dictionary && n_values > 0 && build_dictionary(values, n_values, opt.dictionary_bytes, dict, scratch);
+    use_dict =
+        opt.dictionary && n_values > 0 && build_dictionary(values, n_values, opt.dictionary_bytes, dict, scratch);
     if (use_dict) {
       index_width = std::max(1, bit_width(dict.size() - 1));
       body.clear();
@@ -417,9 +424,11 @@ Status encode_list(const Column& col, const ColumnData& data, std::size_t rows, 
   levels.rep = rep.data();
   RowMap map{.entry = entry.data(), .value = value.data()};
   if (col.type == ColumnType::kListDouble) {
-    return encode_values(col, data.f64.data() + base, value[rows], levels, rows, map, opt, compressor, scratch, sink, out);
+    return encode_values(col, data.f64.data() + base, value[rows], levels, rows, map, opt, compressor, scratch, sink,
+                         out);
   }
-  return encode_values(col, data.i64.data() + base, value[rows], levels, rows, map, opt, compressor, scratch, sink, out);
+  return encode_values(col, data.i64.data() + base, value[rows], levels, rows, map, opt, compressor, scratch, sink,
+                       out);
 }
 
 }  // namespace
@@ -490,7 +499,8 @@ Status encode_chunk(const Column& col, const ColumnData& data, std::size_t rows,
     case ColumnType::kString: {
       std::vector<std::string_view> sv(rows);
       const std::string_view bytes(data.bytes);
-      for (std::size_t r = 0; r < rows; ++r) sv[r] = bytes.substr(data.offsets[r], data.offsets[r + 1] - data.offsets[r]);
+      for (std::size_t r = 0; r < rows; ++r)
+        sv[r] = bytes.substr(data.offsets[r], data.offsets[r + 1] - data.offsets[r]);
       return run(static_cast<const std::string_view*>(sv.data()));
     }
     case ColumnType::kListDouble:

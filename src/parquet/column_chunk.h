@@ -4,15 +4,15 @@
 // its levels, values, statistics and compression.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "compression.h"
 #include "sluice/output_stream.h"
 #include "sluice/parquet/batch.h"
 #include "sluice/parquet/schema.h"
 #include "sluice/status.h"
-
-#include <cstdint>
-#include <string>
-#include <vector>
 
 namespace sluice::parquet {
 
@@ -39,12 +39,12 @@ struct ChunkOptions {
 };
 
 struct EncodedChunk {
-  std::int64_t start = 0;                   // file offset of the chunk's first page
-  std::int64_t compressed_size = 0;         // of the pages as written, headers included
-  std::int64_t dictionary_page_offset = -1; // file offset; -1: none
-  std::int64_t data_page_offset = 0;        // file offset of the first data page
-  std::int64_t num_values = 0;              // level entries (values, nulls, empty lists)
-  std::int64_t uncompressed_size = 0;       // of the pages, headers included
+  std::int64_t start = 0;                    // file offset of the chunk's first page
+  std::int64_t compressed_size = 0;          // of the pages as written, headers included
+  std::int64_t dictionary_page_offset = -1;  // file offset; -1: none
+  std::int64_t data_page_offset = 0;         // file offset of the first data page
+  std::int64_t num_values = 0;               // level entries (values, nulls, empty lists)
+  std::int64_t uncompressed_size = 0;        // of the pages, headers included
   std::vector<int> encodings;
   Statistics stats;
   std::uint32_t data_pages = 0;

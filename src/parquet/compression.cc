@@ -20,11 +20,16 @@ Compressor::~Compressor() = default;
 
 int codec_id(Compression c) {
   switch (c) {
-    case Compression::kNone: return 0;
-    case Compression::kSnappy: return 1;
-    case Compression::kGzip: return 2;
-    case Compression::kZstd: return 6;
-    case Compression::kLz4Raw: return 7;
+    case Compression::kNone:
+      return 0;
+    case Compression::kSnappy:
+      return 1;
+    case Compression::kGzip:
+      return 2;
+    case Compression::kZstd:
+      return 6;
+    case Compression::kLz4Raw:
+      return 7;
   }
   return 0;
 }
@@ -86,7 +91,9 @@ Result<std::string_view> Compressor::compress(Compression codec, std::string_vie
 
 Status decompress(Compression codec, std::string_view in, std::size_t size, std::string& out) {
   out.resize(size);
-  auto bad = [&](const char* name) { return Status::DataLoss(std::string(name) + ": page does not decompress to its stated size"); };
+  auto bad = [&](const char* name) {
+    return Status::DataLoss(std::string(name) + ": page does not decompress to its stated size");
+  };
   switch (codec) {
     case Compression::kNone:
       if (in.size() != size) return bad("uncompressed");

@@ -2,12 +2,12 @@
 // pages, so one per writer (not per page) avoids their set-up cost.
 #pragma once
 
-#include "sluice/parquet/schema.h"
-#include "sluice/status.h"
-
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "sluice/parquet/schema.h"
+#include "sluice/status.h"
 
 namespace sluice::parquet {
 

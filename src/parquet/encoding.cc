@@ -111,7 +111,8 @@ Status decode_hybrid(std::string_view in, int bit_width, std::size_t n, std::vec
       std::uint64_t count = header >> 1;
       if (value_bytes > in.size() - pos) return bad("truncated RLE run");
       std::uint32_t value = 0;
-      for (std::size_t b = 0; b < value_bytes; ++b) value |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[pos++])) << (8 * b);
+      for (std::size_t b = 0; b < value_bytes; ++b)
+        value |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[pos++])) << (8 * b);
       if (count == 0) return bad("empty RLE run");
       for (std::uint64_t k = 0; k < count && out.size() < n; ++k) out.push_back(value);
     }

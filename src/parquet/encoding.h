@@ -2,12 +2,12 @@
 // hybrid (levels and dictionary indices), and UTF-8 validation for strings.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sluice/status.h"
 
 namespace sluice::parquet {
 

@@ -1,9 +1,5 @@
 #include "sluice/parquet/reader.h"
 
-#include "compression.h"
-#include "encoding.h"
-#include "thrift.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +8,10 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+
+#include "compression.h"
+#include "encoding.h"
+#include "thrift.h"
 
 namespace sluice::parquet {
 
@@ -33,26 +33,41 @@ const char* codec_name(std::int64_t id) {
 
 std::optional<Compression> codec_of(std::int64_t id) {
   switch (id) {
-    case 0: return Compression::kNone;
-    case 1: return Compression::kSnappy;
-    case 2: return Compression::kGzip;
-    case 6: return Compression::kZstd;
-    case 7: return Compression::kLz4Raw;
-    default: return std::nullopt;
+    case 0:
+      return Compression::kNone;
+    case 1:
+      return Compression::kSnappy;
+    case 2:
+      return Compression::kGzip;
+    case 6:
+      return Compression::kZstd;
+    case 7:
+      return Compression::kLz4Raw;
+    default:
+      return std::nullopt;
   }
 }
 
 std::string encoding_name(std::int64_t e) {
   switch (e) {
-    case 0: return "PLAIN";
-    case 2: return "PLAIN_DICTIONARY";
-    case 3: return "RLE";
-    case 4: return "BIT_PACKED";
-    case 5: return "DELTA_BINARY_PACKED";
-    case 6: return "DELTA_LENGTH_BYTE_ARRAY";
-    case 7: return "DELTA_BYTE_ARRAY";
-    case 8: return "RLE_DICTIONARY";
-    case 9: return "BYTE_STREAM_SPLIT";
+    case 0:
+      return "PLAIN";
+    case 2:
+      return "PLAIN_DICTIONARY";
+    case 3:
+      return "RLE";
+    case 4:
+      return "BIT_PACKED";
+    case 5:
+      return "DELTA_BINARY_PACKED";
+    case 6:
+      return "DELTA_LENGTH_BYTE_ARRAY";
+    case 7:
+      return "DELTA_BYTE_ARRAY";
+    case 8:
+      return "RLE_DICTIONARY";
+    case 9:
+      return "BYTE_STREAM_SPLIT";
   }
   return "ENCODING_" + std::to_string(e);
 }
@@ -80,7 +95,9 @@ std::string render_date(std::int64_t days) {
 }
 
 std::string render_timestamp(std::int64_t v, TimeUnit unit) {
-  const std::int64_t per_second = unit == TimeUnit::kMillis ? 1000 : unit == TimeUnit::kMicros ? 1'000'000 : 1'000'000'000;
+  const std::int64_t per_second = unit == TimeUnit::kMillis   ? 1000
+                                  : unit == TimeUnit::kMicros ? 1'000'000
+                                                              : 1'000'000'000;
   std::int64_t seconds = v / per_second, frac = v % per_second;
   if (frac < 0) frac += per_second, --seconds;
   std::int64_t days = seconds / 86400, rest = seconds % 86400;
@@ -182,7 +199,8 @@ Result<Column> column_from_schema(const std::vector<thrift::Value>& el, std::siz
   Column c;
   c.name = e.field(4) ? e.field(4)->binary : "";
   std::int64_t repetition = e.get_int(3);
-  if (repetition == 2) return corrupt(path, "column '" + c.name + "' is repeated outside a list, which sluice cannot read");
+  if (repetition == 2)
+    return corrupt(path, "column '" + c.name + "' is repeated outside a list, which sluice cannot read");
   c.nullable = repetition == 1;
   if (e.field(5)) {  // a group: only the standard three-level list
     const thrift::Value* lt = e.field(10);
@@ -204,8 +222,12 @@ Result<Column> column_from_schema(const std::vector<thrift::Value>& el, std::siz
   const thrift::Value* logical = e.field(10);
   std::int64_t converted = e.get_int(6, -1);
   switch (e.get_int(1, -1)) {
-    case 0: c.type = ColumnType::kBool; break;
-    case 1: c.type = converted == 6 || (logical && logical->field(6)) ? ColumnType::kDate : ColumnType::kInt32; break;
+    case 0:
+      c.type = ColumnType::kBool;
+      break;
+    case 1:
+      c.type = converted == 6 || (logical && logical->field(6)) ? ColumnType::kDate : ColumnType::kInt32;
+      break;
     case 2: {
       const thrift::Value* ts = logical ? logical->field(8) : nullptr;
       if (ts || converted == 9 || converted == 10) {
@@ -221,9 +243,15 @@ Result<Column> column_from_schema(const std::vector<thrift::Value>& el, std::siz
       }
       break;
     }
-    case 4: c.type = ColumnType::kFloat; break;
-    case 5: c.type = ColumnType::kDouble; break;
-    case 6: c.type = ColumnType::kString; break;
+    case 4:
+      c.type = ColumnType::kFloat;
+      break;
+    case 5:
+      c.type = ColumnType::kDouble;
+      break;
+    case 6:
+      c.type = ColumnType::kString;
+      break;
     default:
       return corrupt(path, "column '" + c.name + "' has a physical type (" + std::to_string(e.get_int(1, -1)) +
                                ") that sluice cannot read");
@@ -292,7 +320,8 @@ Result<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& pa
   info.rows = meta->get_int(3);
   if (const thrift::Value* cb = meta->field(6)) info.created_by = cb->binary;
   if (const thrift::Value* kv = meta->field(5)) {
-    for (const auto& e : kv->list) info.metadata.emplace_back(e.field(1) ? e.field(1)->binary : "", e.field(2) ? e.field(2)->binary : "");
+    for (const auto& e : kv->list)
+      info.metadata.emplace_back(e.field(1) ? e.field(1)->binary : "", e.field(2) ? e.field(2)->binary : "");
   }
   const thrift::Value* schema = meta->field(2);
   if (!schema || schema->list.empty()) return corrupt(path, "the footer has no schema");
@@ -307,7 +336,8 @@ Result<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& pa
       rg.rows = g.get_int(3);
       std::vector<Chunk> chunks;
       const thrift::Value* cols = g.field(1);
-      if (!cols || cols->list.size() != info.columns.size()) return corrupt(path, "a row group's columns differ from the schema");
+      if (!cols || cols->list.size() != info.columns.size())
+        return corrupt(path, "a row group's columns differ from the schema");
       for (std::size_t k = 0; k < cols->list.size(); ++k) {
         const thrift::Value* md = cols->list[k].field(3);
         if (!md) return corrupt(path, "a column chunk has no metadata");
@@ -368,7 +398,8 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
       std::optional<Compression> codec = codec_of(ch.codec);
       if (!codec) return corrupt(where, std::string("codec ") + codec_name(ch.codec) + " is not supported");
       std::string bytes;
-      if (Status s = read_at(static_cast<std::uint64_t>(ch.start), static_cast<std::size_t>(ch.bytes), bytes); !s.ok()) return s;
+      if (Status s = read_at(static_cast<std::uint64_t>(ch.start), static_cast<std::size_t>(ch.bytes), bytes); !s.ok())
+        return s;
       const bool list = c.type == ColumnType::kListDouble || c.type == ColumnType::kListInt64;
       const int max_rep = list ? 1 : 0;
       const int max_def = list ? (c.nullable ? 2 : 1) : (c.nullable ? 1 : 0);
@@ -393,7 +424,8 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         const auto compressed = static_cast<std::size_t>(compressed_size);
         const auto uncompressed = static_cast<std::size_t>(uncompressed_size);
         std::string page;
-        if (Status s = decompress(*codec, std::string_view(bytes).substr(pos, compressed), uncompressed, page); !s.ok()) {
+        if (Status s = decompress(*codec, std::string_view(bytes).substr(pos, compressed), uncompressed, page);
+            !s.ok()) {
           return s.with_context(where);
         }
         pos += compressed;
@@ -420,9 +452,11 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         const std::int64_t claimed = dh->get_int(1);
         const std::int64_t group_rows = info_.row_groups[g].rows;
         const std::uint64_t room =
-            list || group_rows < 0 ? kMaxPageValues : std::min<std::uint64_t>(kMaxPageValues, static_cast<std::uint64_t>(group_rows));
+            list || group_rows < 0 ? kMaxPageValues
+                                   : std::min<std::uint64_t>(kMaxPageValues, static_cast<std::uint64_t>(group_rows));
         if (claimed < 0 || static_cast<std::uint64_t>(claimed) > room) {
-          return corrupt(where, "a page claims " + std::to_string(claimed) + " values, more than the " + std::to_string(room) +
+          return corrupt(where, "a page claims " + std::to_string(claimed) + " values, more than the " +
+                                    std::to_string(room) +
                                     (list ? " a page may hold" : " its row group or a page may hold"));
         }
         const auto entries = static_cast<std::size_t>(claimed);
@@ -436,7 +470,8 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
           auto len = load<std::uint32_t>(page.data() + p);
           p += 4;
           if (len > page.size() - p) return corrupt(where, "levels are truncated");
-          Status s = decode_hybrid(std::string_view(page).substr(p, len), bit_width(static_cast<std::uint64_t>(max_level)), entries, lv);
+          Status s = decode_hybrid(std::string_view(page).substr(p, len),
+                                   bit_width(static_cast<std::uint64_t>(max_level)), entries, lv);
           p += len;
           return s.ok() ? s : s.with_context(where);
         };
@@ -449,7 +484,8 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
         if (encoding == 8 || encoding == 2) {
           if (p >= page.size()) return corrupt(where, "dictionary indices are missing");
           int width = static_cast<unsigned char>(page[p++]);
-          if (Status s = decode_hybrid(std::string_view(page).substr(p), width, values, indices); !s.ok()) return s.with_context(where);
+          if (Status s = decode_hybrid(std::string_view(page).substr(p), width, values, indices); !s.ok())
+            return s.with_context(where);
         } else if (encoding != 0) {
           return corrupt(where, "encoding " + encoding_name(encoding) + " is not supported");
         }

@@ -3,14 +3,14 @@
 // `sluice inspect` and the tests.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sluice/status.h"
 
 namespace sluice::parquet::thrift {
 

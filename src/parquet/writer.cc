@@ -1,12 +1,12 @@
 #include "sluice/parquet/writer.h"
 
+#include <cstdio>
+#include <cstring>
+
 #include "column_chunk.h"
 #include "compression.h"
 #include "encoding.h"
 #include "thrift.h"
-
-#include <cstdio>
-#include <cstring>
 
 namespace sluice::parquet {
 namespace {
@@ -21,8 +21,8 @@ Status column_error(const Column& c, const std::string& what) {
 template <class V>
 Status check_size(const Column& c, const V& v, std::size_t want, const char* field) {
   if (v.size() != want) {
-    return column_error(c, std::string(field) + " holds " + std::to_string(v.size()) + " values, expected " +
-                               std::to_string(want));
+    return column_error(
+        c, std::string(field) + " holds " + std::to_string(v.size()) + " values, expected " + std::to_string(want));
   }
   return Status();
 }
@@ -55,14 +55,16 @@ Status validate_column(const Column& c, const ColumnData& d, std::size_t rows) {
   if (!d.valid.empty()) {
     if (Status s = check_size(c, d.valid, rows, "valid"); !s.ok()) return s;
     for (std::size_t r = 0; r < rows; ++r) {
-      if (d.valid[r] == 0 && !c.nullable) return column_error(c, "null at row " + std::to_string(r) + " in a required column");
+      if (d.valid[r] == 0 && !c.nullable)
+        return column_error(c, "null at row " + std::to_string(r) + " in a required column");
     }
   }
   switch (c.type) {
     case ColumnType::kBool:
       if (Status s = check_size(c, d.b, rows, "b"); !s.ok()) return s;
       for (std::size_t r = 0; r < rows; ++r) {
-        if (d.b[r] > 1) return column_error(c, "row " + std::to_string(r) + ": a bool must be 0 or 1, got " + std::to_string(d.b[r]));
+        if (d.b[r] > 1)
+          return column_error(c, "row " + std::to_string(r) + ": a bool must be 0 or 1, got " + std::to_string(d.b[r]));
       }
       return Status();
     case ColumnType::kInt32:
@@ -119,13 +121,23 @@ void append_rows(const Column& c, const ColumnData& src, std::size_t begin, std:
     }
   };
   switch (c.type) {
-    case ColumnType::kBool: copy(dst.b, src.b, begin, end); break;
+    case ColumnType::kBool:
+      copy(dst.b, src.b, begin, end);
+      break;
     case ColumnType::kInt32:
-    case ColumnType::kDate: copy(dst.i32, src.i32, begin, end); break;
+    case ColumnType::kDate:
+      copy(dst.i32, src.i32, begin, end);
+      break;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: copy(dst.i64, src.i64, begin, end); break;
-    case ColumnType::kFloat: copy(dst.f32, src.f32, begin, end); break;
-    case ColumnType::kDouble: copy(dst.f64, src.f64, begin, end); break;
+    case ColumnType::kTimestamp:
+      copy(dst.i64, src.i64, begin, end);
+      break;
+    case ColumnType::kFloat:
+      copy(dst.f32, src.f32, begin, end);
+      break;
+    case ColumnType::kDouble:
+      copy(dst.f64, src.f64, begin, end);
+      break;
     case ColumnType::kString: {
       std::size_t base = dst.bytes.size();
       dst.bytes.append(src.bytes, src.offsets[begin], src.offsets[end] - src.offsets[begin]);
@@ -291,7 +303,10 @@ struct ParquetWriter::Impl {
   bool open = true;
 
   Impl(Schema s, WriterOptions o, std::unique_ptr<OutputStream> os)
-      : schema(std::move(s)), options(std::move(o)), out(std::move(os)), compressor(options.zstd_level),
+      : schema(std::move(s)),
+        options(std::move(o)),
+        out(std::move(os)),
+        compressor(options.zstd_level),
         buffer(schema.size()) {}
 
   Status fail(Status s) {
@@ -314,7 +329,8 @@ struct ParquetWriter::Impl {
                       .dictionary = options.dictionary};
     for (std::size_t i = 0; i < schema.size(); ++i) {
       EncodedChunk chunk;
-      if (Status s = encode_chunk(schema[i], buffer[i], buffered_rows, copt, compressor, scratch, *out, chunk); !s.ok()) {
+      if (Status s = encode_chunk(schema[i], buffer[i], buffered_rows, copt, compressor, scratch, *out, chunk);
+          !s.ok()) {
         return s.with_context("column '" + schema[i].name + "'");
       }
       rg.total_uncompressed += chunk.uncompressed_size;
@@ -448,7 +464,8 @@ Status ParquetWriter::write(const ColumnBatch& batch) {
       std::uint64_t batch_bytes = 0;
       for (const ColumnData& c : batch.columns) batch_bytes += buffered_bytes(c);
       std::uint64_t per_row = std::max<std::uint64_t>(1, batch_bytes / std::max<std::size_t>(1, batch.rows));
-      std::size_t expect = static_cast<std::size_t>(std::min<std::uint64_t>(room, m.options.row_group_bytes / per_row + 1));
+      std::size_t expect =
+          static_cast<std::size_t>(std::min<std::uint64_t>(room, m.options.row_group_bytes / per_row + 1));
       for (std::size_t i = 0; i < m.schema.size(); ++i) reserve_like(batch.columns[i], batch.rows, expect, m.buffer[i]);
     }
     for (std::size_t i = 0; i < m.schema.size(); ++i) {
@@ -476,7 +493,8 @@ Result<FileSummary> ParquetWriter::close() {
   footer.append(reinterpret_cast<const char*>(&len), 4);
   footer.append(kMagic);
   if (Status s = m.out->write(footer); !s.ok()) return m.fail(s);
-  FileSummary summary{.rows = m.rows, .bytes = m.out->position(), .row_groups = static_cast<std::uint32_t>(m.row_groups.size())};
+  FileSummary summary{
+      .rows = m.rows, .bytes = m.out->position(), .row_groups = static_cast<std::uint32_t>(m.row_groups.size())};
   if (Status s = m.out->close(); !s.ok()) return m.fail(s);
   m.open = false;
   return summary;
@@ -497,7 +515,9 @@ std::uint64_t ParquetWriter::estimated_bytes() const { return impl_->out->positi
 
 RollingParquetWriter::RollingParquetWriter(Schema schema, WriterOptions writer, RollingOptions rolling,
                                            StreamFactory open)
-    : schema_(std::move(schema)), writer_options_(std::move(writer)), rolling_(std::move(rolling)),
+    : schema_(std::move(schema)),
+      writer_options_(std::move(writer)),
+      rolling_(std::move(rolling)),
       open_(std::move(open)) {}
 
 RollingParquetWriter::~RollingParquetWriter() { abort(); }

@@ -94,8 +94,8 @@ class Reader {
     std::size_t digits = 0;
     while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
     static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
-        {"", 1}, {"B", 1}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40},
-        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"TB", 1000000000000}};
+        {"", 1},      {"B", 1},     {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},  {"TiB", 1ULL << 40},
+        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000},     {"GB", 1000000000},  {"TB", 1000000000000}};
     std::string_view unit = std::string_view(s).substr(digits);
     while (unit.starts_with(' ')) unit.remove_prefix(1);
     const auto* u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& k) { return k.first == unit; });
@@ -189,7 +189,8 @@ class Reader {
 
 bool valid_name(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::vector<ColumnDecl> read_columns(Reader& r, const YAML::Node& n, const std::string& what) {
@@ -226,7 +227,8 @@ Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const 
     if (f == "csv") return Format::kCsv;
     if (f == "jsonl") return Format::kJsonl;
     if (f == "parquet" && what != "input") return Format::kParquet;
-    if (f) r.error(t["format"], what + ".format: expected csv or jsonl" + std::string(what == "input" ? "" : " or parquet"));
+    if (f)
+      r.error(t["format"], what + ".format: expected csv or jsonl" + std::string(what == "input" ? "" : " or parquet"));
     return Format::kCsv;
   }
   if (path.ends_with(".parquet") && what != "input") return Format::kParquet;
@@ -243,17 +245,26 @@ TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) 
   }
   if (input && t["duplicates"]) {
     auto d = r.string(t["duplicates"], "input.duplicates");
-    if (d == "dead_letter") c.duplicates = Duplicates::kDeadLetter;
-    else if (d == "keep") c.duplicates = Duplicates::kKeep;
-    else if (d) r.error(t["duplicates"], "input.duplicates: expected dead_letter or keep");
+    if (d == "dead_letter")
+      c.duplicates = Duplicates::kDeadLetter;
+    else if (d == "keep")
+      c.duplicates = Duplicates::kKeep;
+    else if (d)
+      r.error(t["duplicates"], "input.duplicates: expected dead_letter or keep");
   }
-  if (!t["path"]) r.error(t, what + ": 'path' is required");
-  else if (auto p = r.substitute(t["path"], what + ".path")) c.path = *p;
+  if (!t["path"])
+    r.error(t, what + ": 'path' is required");
+  else if (auto p = r.substitute(t["path"], what + ".path"))
+    c.path = *p;
   c.format = format_of(r, t, c.path, what);
-  if (!t["columns"]) r.error(t, what + ": 'columns' is required (the columns to read, with their types)");
-  else c.columns = read_columns(r, t["columns"], what + ".columns");
-  if (t["key"]) c.key = read_names(r, t["key"], what + ".key");
-  else if (!c.columns.empty()) c.key = {c.columns[0].name};
+  if (!t["columns"])
+    r.error(t, what + ": 'columns' is required (the columns to read, with their types)");
+  else
+    c.columns = read_columns(r, t["columns"], what + ".columns");
+  if (t["key"])
+    c.key = read_names(r, t["key"], what + ".key");
+  else if (!c.columns.empty())
+    c.key = {c.columns[0].name};
   for (const auto& k : c.key) {
     if (std::none_of(c.columns.begin(), c.columns.end(), [&](const ColumnDecl& d) { return d.name == k; })) {
       r.error(t["key"] ? t["key"] : t, what + ".key: '" + k + "' is not one of the columns");
@@ -263,19 +274,24 @@ TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) 
 }
 
 void read_retry(Reader& r, const YAML::Node& rt, http::RetryPolicy& p) {
-  if (!r.map(rt, "http.retry", {"max_attempts", "base_backoff_ms", "max_backoff_ms", "max_retry_after_ms", "on_status",
-                                "budget", "min_per_second"})) {
+  if (!r.map(rt, "http.retry",
+             {"max_attempts", "base_backoff_ms", "max_backoff_ms", "max_retry_after_ms", "on_status", "budget",
+              "min_per_second"})) {
     return;
   }
-  if (rt["max_attempts"]) p.max_attempts = r.integer<int>(rt["max_attempts"], "http.retry.max_attempts", 1, 100).value_or(p.max_attempts);
-  if (rt["base_backoff_ms"]) p.base_backoff = r.millis(rt["base_backoff_ms"], "http.retry.base_backoff_ms").value_or(p.base_backoff);
-  if (rt["max_backoff_ms"]) p.max_backoff = r.millis(rt["max_backoff_ms"], "http.retry.max_backoff_ms").value_or(p.max_backoff);
+  if (rt["max_attempts"])
+    p.max_attempts = r.integer<int>(rt["max_attempts"], "http.retry.max_attempts", 1, 100).value_or(p.max_attempts);
+  if (rt["base_backoff_ms"])
+    p.base_backoff = r.millis(rt["base_backoff_ms"], "http.retry.base_backoff_ms").value_or(p.base_backoff);
+  if (rt["max_backoff_ms"])
+    p.max_backoff = r.millis(rt["max_backoff_ms"], "http.retry.max_backoff_ms").value_or(p.max_backoff);
   if (rt["max_retry_after_ms"]) {
     p.max_retry_after = r.millis(rt["max_retry_after_ms"], "http.retry.max_retry_after_ms").value_or(p.max_retry_after);
   }
   if (rt["budget"]) p.budget = r.number(rt["budget"], "http.retry.budget", 0, 100).value_or(p.budget);
   if (rt["min_per_second"]) {
-    p.min_per_second = r.number(rt["min_per_second"], "http.retry.min_per_second", 0.001, 1e6).value_or(p.min_per_second);
+    p.min_per_second =
+        r.number(rt["min_per_second"], "http.retry.min_per_second", 0.001, 1e6).value_or(p.min_per_second);
   }
   if (const auto& st = rt["on_status"]) {
     p.retry_statuses.clear();
@@ -293,10 +309,13 @@ void read_outage(Reader& r, const YAML::Node& o, http::Outage& out) {
     return;
   }
   if (!r.map(o, "http.outage", {"failures", "probe_after_ms", "max_probe_interval_ms", "give_up_after_ms"})) return;
-  if (o["failures"]) out.failures = r.integer<int>(o["failures"], "http.outage.failures", 1, 1000000).value_or(out.failures);
-  if (o["probe_after_ms"]) out.probe_after = r.millis(o["probe_after_ms"], "http.outage.probe_after_ms").value_or(out.probe_after);
+  if (o["failures"])
+    out.failures = r.integer<int>(o["failures"], "http.outage.failures", 1, 1000000).value_or(out.failures);
+  if (o["probe_after_ms"])
+    out.probe_after = r.millis(o["probe_after_ms"], "http.outage.probe_after_ms").value_or(out.probe_after);
   if (o["max_probe_interval_ms"]) {
-    out.max_probe_interval = r.millis(o["max_probe_interval_ms"], "http.outage.max_probe_interval_ms").value_or(out.max_probe_interval);
+    out.max_probe_interval =
+        r.millis(o["max_probe_interval_ms"], "http.outage.max_probe_interval_ms").value_or(out.max_probe_interval);
   }
   if (o["give_up_after_ms"]) {
     out.give_up_after = r.millis(o["give_up_after_ms"], "http.outage.give_up_after_ms").value_or(out.give_up_after);
@@ -310,14 +329,18 @@ void read_outage(Reader& r, const YAML::Node& o, http::Outage& out) {
 HttpConfig read_http(Reader& r, const YAML::Node& h) {
   HttpConfig c;
   c.where = r.at(h);
-  if (!r.map(h, "http", {"base_url", "headers", "max_in_flight", "adaptive", "connect_timeout_ms", "read_timeout_ms",
-                         "attempt_timeout_ms", "request_timeout_ms", "retry", "outage"})) {
+  if (!r.map(h, "http",
+             {"base_url", "headers", "max_in_flight", "adaptive", "connect_timeout_ms", "read_timeout_ms",
+              "attempt_timeout_ms", "request_timeout_ms", "retry", "outage"})) {
     return c;
   }
-  if (!h["base_url"]) r.error(h, "http: 'base_url' is required");
-  else if (auto u = r.substitute(h["base_url"], "http.base_url")) c.base_url = *u;
+  if (!h["base_url"])
+    r.error(h, "http: 'base_url' is required");
+  else if (auto u = r.substitute(h["base_url"], "http.base_url"))
+    c.base_url = *u;
   if (const auto& hs = h["headers"]) {
-    if (!hs.IsMap()) r.error(hs, "http.headers: expected a mapping of header names to values");
+    if (!hs.IsMap())
+      r.error(hs, "http.headers: expected a mapping of header names to values");
     else {
       for (const auto& kv : hs) {
         bool secret = false;
@@ -342,10 +365,14 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
       }
     }
   }
-  if (h["connect_timeout_ms"]) c.connect_timeout = r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.connect_timeout);
-  if (h["read_timeout_ms"]) c.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.read_timeout);
-  if (h["attempt_timeout_ms"]) c.attempt_timeout = r.millis(h["attempt_timeout_ms"], "http.attempt_timeout_ms").value_or(c.attempt_timeout);
-  if (h["request_timeout_ms"]) c.request_timeout = r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.request_timeout);
+  if (h["connect_timeout_ms"])
+    c.connect_timeout = r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.connect_timeout);
+  if (h["read_timeout_ms"])
+    c.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.read_timeout);
+  if (h["attempt_timeout_ms"])
+    c.attempt_timeout = r.millis(h["attempt_timeout_ms"], "http.attempt_timeout_ms").value_or(c.attempt_timeout);
+  if (h["request_timeout_ms"])
+    c.request_timeout = r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.request_timeout);
   if (const auto& rt = h["retry"]) read_retry(r, rt, c.retry);
   if (const auto& o = h["outage"]) read_outage(r, o, c.outage);
   return c;
@@ -385,8 +412,10 @@ std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::
       read_field_type(r, kv.second, w, lists, f);
     } else if (r.map(kv.second, w, {"path", "type", "optional"})) {
       if (kv.second["path"]) f.path = r.string(kv.second["path"], w + ".path").value_or(f.path);
-      if (!kv.second["type"]) r.error(kv.second, w + ": 'type' is required");
-      else read_field_type(r, kv.second["type"], w + ".type", lists, f);
+      if (!kv.second["type"])
+        r.error(kv.second, w + ": 'type' is required");
+      else
+        read_field_type(r, kv.second["type"], w + ".type", lists, f);
       if (kv.second["optional"]) f.optional = r.boolean(kv.second["optional"], w + ".optional").value_or(false);
     }
     out.push_back(std::move(f));
@@ -400,7 +429,8 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
   std::string what = "steps[" + std::to_string(index) + "]";
   if (s.IsMap() && s["name"] && s["name"].IsScalar()) {
     c.name = s["name"].Scalar();
-    if (!valid_name(c.name)) r.error(s["name"], what + ".name: '" + c.name + "' is not a valid name (letters, digits, _)");
+    if (!valid_name(c.name))
+      r.error(s["name"], what + ".name: '" + c.name + "' is not a valid name (letters, digits, _)");
     what = "step '" + c.name + "'";
   } else if (s.IsMap()) {
     r.error(s, what + ": 'name' is required");
@@ -429,7 +459,8 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
   }
   if (s["fields"]) c.fields = read_fields(r, s["fields"], what + ".fields", /*lists=*/true);
   if (const auto& a = s["arrays"]) {
-    if (!a.IsMap()) r.error(a, what + ".arrays: expected a mapping of array names to {path, fields}");
+    if (!a.IsMap())
+      r.error(a, what + ".arrays: expected a mapping of array names to {path, fields}");
     else {
       for (const auto& kv : a) {
         ArrayConfig ac;
@@ -440,8 +471,10 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
         if (!valid_name(ac.name)) r.error(kv.first, w + ": not a valid name (letters, digits, _)");
         if (r.map(kv.second, w, {"path", "fields"})) {
           if (kv.second["path"]) ac.path = r.string(kv.second["path"], w + ".path").value_or(ac.path);
-          if (!kv.second["fields"]) r.error(kv.second, w + ": 'fields' is required");
-          else ac.fields = read_fields(r, kv.second["fields"], w + ".fields", /*lists=*/false);
+          if (!kv.second["fields"])
+            r.error(kv.second, w + ": 'fields' is required");
+          else
+            ac.fields = read_fields(r, kv.second["fields"], w + ".fields", /*lists=*/false);
         }
         c.arrays.push_back(std::move(ac));
       }
@@ -459,18 +492,24 @@ JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
   c.where = r.at(j);
   const std::string what = "join[" + std::to_string(index) + "]";
   if (!r.map(j, what, {"dataset", "on", "kind"})) return c;
-  if (!j["dataset"]) r.error(j, what + ": 'dataset' is required");
-  else c.dataset = r.string(j["dataset"], what + ".dataset").value_or("");
-  if (!j["on"]) r.error(j, what + ": 'on' is required (the record's fields matched with the dataset's key)");
+  if (!j["dataset"])
+    r.error(j, what + ": 'dataset' is required");
+  else
+    c.dataset = r.string(j["dataset"], what + ".dataset").value_or("");
+  if (!j["on"])
+    r.error(j, what + ": 'on' is required (the record's fields matched with the dataset's key)");
   else if (j["on"].IsMap()) {
-    for (const auto& kv : j["on"]) c.on.emplace_back(kv.first.as<std::string>(), r.string(kv.second, what + ".on").value_or(""));
+    for (const auto& kv : j["on"])
+      c.on.emplace_back(kv.first.as<std::string>(), r.string(kv.second, what + ".on").value_or(""));
   } else {
     for (auto& n : read_names(r, j["on"], what + ".on")) c.on.emplace_back(n, n);
   }
   if (j["kind"]) {
     auto k = r.string(j["kind"], what + ".kind");
-    if (k == "left") c.left = true;
-    else if (k && *k != "inner") r.error(j["kind"], what + ".kind: expected inner or left");
+    if (k == "left")
+      c.left = true;
+    else if (k && *k != "inner")
+      r.error(j["kind"], what + ".kind: expected inner or left");
   }
   return c;
 }
@@ -478,39 +517,56 @@ JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
 OutputConfig read_output(Reader& r, const YAML::Node& o) {
   OutputConfig c;
   c.where = r.at(o);
-  if (!r.map(o, "output", {"path", "name", "mode", "format", "compression", "row_group_rows", "file_rows", "columns",
-                           "partition_by"})) {
+  if (!r.map(o, "output",
+             {"path", "name", "mode", "format", "compression", "row_group_rows", "file_rows", "columns",
+              "partition_by"})) {
     return c;
   }
   if (o["partition_by"]) {
     c.partition_by = read_names(r, o["partition_by"], "output.partition_by");
     c.partition_where = r.at(o["partition_by"]);
   }
-  if (!o["path"]) r.error(o, "output: 'path' is required (a directory, or s3://bucket/prefix/)");
-  else c.path = r.substitute(o["path"], "output.path").value_or("");
+  if (!o["path"])
+    r.error(o, "output: 'path' is required (a directory, or s3://bucket/prefix/)");
+  else
+    c.path = r.substitute(o["path"], "output.path").value_or("");
   if (o["name"]) c.name = r.string(o["name"], "output.name").value_or(c.name);
   if (o["mode"]) {
     auto m = r.string(o["mode"], "output.mode");
-    if (m == "error") c.mode = OutputMode::kError;
-    else if (m == "overwrite") c.mode = OutputMode::kOverwrite;
-    else if (m == "append") c.mode = OutputMode::kAppend;
-    else if (m) r.error(o["mode"], "output.mode: expected error, overwrite or append");
+    if (m == "error")
+      c.mode = OutputMode::kError;
+    else if (m == "overwrite")
+      c.mode = OutputMode::kOverwrite;
+    else if (m == "append")
+      c.mode = OutputMode::kAppend;
+    else if (m)
+      r.error(o["mode"], "output.mode: expected error, overwrite or append");
   }
-  if (o["format"] && r.string(o["format"], "output.format") != "parquet") r.error(o["format"], "output.format: only parquet is supported");
+  if (o["format"] && r.string(o["format"], "output.format") != "parquet")
+    r.error(o["format"], "output.format: only parquet is supported");
   if (o["compression"]) {
     auto s = r.string(o["compression"], "output.compression").value_or("");
-    static const std::pair<const char*, Compression> kCodecs[] = {
-        {"zstd", Compression::kZstd}, {"snappy", Compression::kSnappy}, {"gzip", Compression::kGzip},
-        {"lz4", Compression::kLz4},   {"none", Compression::kNone}};
+    static const std::pair<const char*, Compression> kCodecs[] = {{"zstd", Compression::kZstd},
+                                                                  {"snappy", Compression::kSnappy},
+                                                                  {"gzip", Compression::kGzip},
+                                                                  {"lz4", Compression::kLz4},
+                                                                  {"none", Compression::kNone}};
     auto it = std::find_if(std::begin(kCodecs), std::end(kCodecs), [&](const auto& p) { return s == p.first; });
-    if (it == std::end(kCodecs)) r.error(o["compression"], "output.compression: expected zstd, snappy, gzip, lz4 or none");
-    else c.compression = it->second;
+    if (it == std::end(kCodecs))
+      r.error(o["compression"], "output.compression: expected zstd, snappy, gzip, lz4 or none");
+    else
+      c.compression = it->second;
   }
-  if (o["row_group_rows"]) c.row_group_rows = r.integer<std::size_t>(o["row_group_rows"], "output.row_group_rows", 1, 1LL << 30).value_or(c.row_group_rows);
-  if (o["file_rows"]) c.file_rows = r.integer<std::size_t>(o["file_rows"], "output.file_rows", 1, 1LL << 40).value_or(c.file_rows);
+  if (o["row_group_rows"])
+    c.row_group_rows =
+        r.integer<std::size_t>(o["row_group_rows"], "output.row_group_rows", 1, 1LL << 30).value_or(c.row_group_rows);
+  if (o["file_rows"])
+    c.file_rows = r.integer<std::size_t>(o["file_rows"], "output.file_rows", 1, 1LL << 40).value_or(c.file_rows);
   const auto& cols = o["columns"];
-  if (!cols) r.error(o, "output: 'columns' is required");
-  else if (!cols.IsMap()) r.error(cols, "output.columns: expected a mapping of column names to a type or {type, expr}");
+  if (!cols)
+    r.error(o, "output: 'columns' is required");
+  else if (!cols.IsMap())
+    r.error(cols, "output.columns: expected a mapping of column names to a type or {type, expr}");
   else {
     for (const auto& kv : cols) {
       OutputColumnConfig oc;
@@ -521,8 +577,10 @@ OutputConfig read_output(Reader& r, const YAML::Node& o) {
       if (kv.second.IsScalar()) {
         if (auto t = r.type(kv.second, w)) oc.type = *t;
       } else if (r.map(kv.second, w, {"type", "expr", "nullable"})) {
-        if (!kv.second["type"]) r.error(kv.second, w + ": 'type' is required");
-        else if (auto t = r.type(kv.second["type"], w + ".type")) oc.type = *t;
+        if (!kv.second["type"])
+          r.error(kv.second, w + ": 'type' is required");
+        else if (auto t = r.type(kv.second["type"], w + ".type"))
+          oc.type = *t;
         if (kv.second["expr"]) {
           oc.expr = r.string(kv.second["expr"], w + ".expr").value_or("");
           oc.where = r.at(kv.second["expr"]);
@@ -553,7 +611,8 @@ DeadLetterLimit read_dead_letter_limit(Reader& r, const YAML::Node& n) {
   } else {
     return limit;  // the integer reader said what is wrong
   }
-  r.error(n, "max_dead_letters: expected a count of records (100) or a percentage of those done (1%), found '" + s + "'");
+  r.error(n,
+          "max_dead_letters: expected a count of records (100) or a percentage of those done (1%), found '" + s + "'");
   return limit;
 }
 
@@ -615,29 +674,32 @@ Status apply_override(YAML::Node root, const std::string& set) {
 }  // namespace
 
 http::ClientOptions client_options(const HttpConfig& c) {
-  http::ClientOptions h{.base_url = c.base_url,
-                        .max_connections = c.max_in_flight,
-                        .max_idle = c.max_in_flight,
-                        .connect_timeout = c.connect_timeout,
-                        .read_timeout = c.read_timeout,
-                        .attempt_timeout = c.attempt_timeout,
-                        .request_timeout = c.request_timeout,
-                        .max_in_flight = c.max_in_flight,
-                        .retry = c.retry,
-                        .adaptive = {.enabled = c.adaptive,
-                                     .min = c.adaptive_min,
-                                     .max = c.max_in_flight,
-                                     .initial = std::min<std::size_t>(c.max_in_flight, std::max<std::size_t>(c.adaptive_min, 32))},
-                        .outage = c.outage};
+  http::ClientOptions h{
+      .base_url = c.base_url,
+      .max_connections = c.max_in_flight,
+      .max_idle = c.max_in_flight,
+      .connect_timeout = c.connect_timeout,
+      .read_timeout = c.read_timeout,
+      .attempt_timeout = c.attempt_timeout,
+      .request_timeout = c.request_timeout,
+      .max_in_flight = c.max_in_flight,
+      .retry = c.retry,
+      .adaptive = {.enabled = c.adaptive,
+                   .min = c.adaptive_min,
+                   .max = c.max_in_flight,
+                   .initial = std::min<std::size_t>(c.max_in_flight, std::max<std::size_t>(c.adaptive_min, 32))},
+      .outage = c.outage};
   for (const auto& [k, v] : c.headers) h.headers.emplace_back(k, v);
   return h;
 }
 
 namespace {
-Result<PipelineConfig> read_config(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides);
+Result<PipelineConfig> read_config(const YAML::Node& root, const std::string& file,
+                                   const std::vector<std::string>& overrides);
 }
 
-Result<PipelineConfig> parse_config(const std::string& text, const std::string& file, const std::vector<std::string>& overrides) {
+Result<PipelineConfig> parse_config(const std::string& text, const std::string& file,
+                                    const std::vector<std::string>& overrides) {
   // The YAML library's errors become ours here, with where they are.
   try {
     return read_config(YAML::Load(text), file, overrides);
@@ -650,7 +712,8 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
 
 namespace {
 
-Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file, const std::vector<std::string>& overrides) {
+Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file,
+                                   const std::vector<std::string>& overrides) {
   YAML::Node root = root_in;
   {
     Reader dup(file);
@@ -667,14 +730,17 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
   Reader r(file);
   PipelineConfig c;
   c.file = file;
-  if (!r.map(root, "the pipeline file", {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight",
-                                         "max_bytes_in_flight", "max_dead_letters", "batch", "queue_capacity", "output"})) {
+  if (!r.map(root, "the pipeline file",
+             {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "max_bytes_in_flight",
+              "max_dead_letters", "batch", "queue_capacity", "output"})) {
     return Status::InvalidArgument(r.errors().front());
   }
   if (root["mode"]) {
     auto m = r.string(root["mode"], "mode");
-    if (m == "latency") c.mode = Mode::kLatency;
-    else if (m && *m != "throughput") r.error(root["mode"], "mode: expected throughput or latency");
+    if (m == "latency")
+      c.mode = Mode::kLatency;
+    else if (m && *m != "throughput")
+      r.error(root["mode"], "mode: expected throughput or latency");
   }
   const bool latency = c.mode == Mode::kLatency;
   c.records_in_flight = 0;  // after http: twice its requests in flight, unless set
@@ -684,10 +750,13 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
   // the reference workload): queues are short, memory is what they cost.
   c.queue_capacity = latency ? 16 : 128;
 
-  if (!root["input"]) r.error(root, "'input' is required");
-  else c.input = read_table(r, root["input"], "input");
+  if (!root["input"])
+    r.error(root, "'input' is required");
+  else
+    c.input = read_table(r, root["input"], "input");
   if (const auto& d = root["datasets"]) {
-    if (!d.IsMap()) r.error(d, "datasets: expected a mapping of dataset names to {path, columns, key}");
+    if (!d.IsMap())
+      r.error(d, "datasets: expected a mapping of dataset names to {path, columns, key}");
     else {
       for (const auto& kv : d) {
         std::string name = kv.first.as<std::string>();
@@ -702,27 +771,32 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
     c.http = read_http(r, root["http"]);
   }
   if (const auto& s = root["steps"]) {
-    if (!s.IsSequence()) r.error(s, "steps: expected a list of steps");
+    if (!s.IsSequence())
+      r.error(s, "steps: expected a list of steps");
     else {
       for (std::size_t i = 0; i < s.size(); ++i) c.steps.push_back(read_step(r, s[i], i));
     }
   }
   if (const auto& j = root["join"]) {
-    if (!j.IsSequence()) r.error(j, "join: expected a list of joins");
+    if (!j.IsSequence())
+      r.error(j, "join: expected a list of joins");
     else {
       for (std::size_t i = 0; i < j.size(); ++i) c.joins.push_back(read_join(r, j[i], i));
     }
   }
   if (root["records_in_flight"]) {
-    c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24).value_or(c.records_in_flight);
+    c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24)
+                              .value_or(c.records_in_flight);
   }
   if (c.records_in_flight == 0) c.records_in_flight = 2 * c.http.max_in_flight;
   if (root["max_bytes_in_flight"]) {
-    c.max_bytes_in_flight = r.bytes(root["max_bytes_in_flight"], "max_bytes_in_flight", 1024).value_or(c.max_bytes_in_flight);
+    c.max_bytes_in_flight =
+        r.bytes(root["max_bytes_in_flight"], "max_bytes_in_flight", 1024).value_or(c.max_bytes_in_flight);
   }
   if (const auto& m = root["max_dead_letters"]) c.max_dead_letters = read_dead_letter_limit(r, m);
   if (root["queue_capacity"]) {
-    c.queue_capacity = r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
+    c.queue_capacity =
+        r.integer<std::size_t>(root["queue_capacity"], "queue_capacity", 1, 1 << 24).value_or(c.queue_capacity);
   }
   if (const auto& b = root["batch"]) {
     if (r.map(b, "batch", {"size", "timeout_ms"})) {
@@ -730,8 +804,10 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
       if (b["timeout_ms"]) c.batch_timeout = r.millis(b["timeout_ms"], "batch.timeout_ms").value_or(c.batch_timeout);
     }
   }
-  if (!root["output"]) r.error(root, "'output' is required");
-  else c.output = read_output(r, root["output"]);
+  if (!root["output"])
+    r.error(root, "'output' is required");
+  else
+    c.output = read_output(r, root["output"]);
 
   if (!r.errors().empty()) {
     std::string all;

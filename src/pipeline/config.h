@@ -4,10 +4,6 @@
 // documented in docs/pipeline.md.
 #pragma once
 
-#include "value.h"
-#include "sluice/http/options.h"
-#include "sluice/status.h"
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -15,6 +11,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sluice/http/options.h"
+#include "sluice/status.h"
+#include "value.h"
 
 namespace sluice::pipeline {
 
@@ -40,11 +40,11 @@ enum class Duplicates : std::uint8_t {
   kKeep,        // processed like any other (no memory)
 };
 
-struct TableConfig {  // the input, and each dataset
-  std::string path;  // a file, a glob (input only) or "-" (standard input, input only)
-  Format format = Format::kCsv;  // kParquet: datasets only (files sluice can read: flat columns)
-  std::vector<ColumnDecl> columns;  // read and typed; other columns are ignored
-  std::vector<std::string> key;     // the input: identifies a record in messages; a dataset: join key
+struct TableConfig {                                // the input, and each dataset
+  std::string path;                                 // a file, a glob (input only) or "-" (standard input, input only)
+  Format format = Format::kCsv;                     // kParquet: datasets only (files sluice can read: flat columns)
+  std::vector<ColumnDecl> columns;                  // read and typed; other columns are ignored
+  std::vector<std::string> key;                     // the input: identifies a record in messages; a dataset: join key
   Duplicates duplicates = Duplicates::kDeadLetter;  // the input only (a dataset's duplicate key is an error)
   Where where;
 };
@@ -52,7 +52,7 @@ struct TableConfig {  // the input, and each dataset
 struct HttpConfig {
   std::string base_url;
   std::vector<std::pair<std::string, std::string>> headers;  // values after ${ENV} substitution
-  std::vector<std::string> secrets;  // values that came from the environment: never shown
+  std::vector<std::string> secrets;                          // values that came from the environment: never shown
   std::size_t max_in_flight = 256;
   bool adaptive = false;
   std::size_t adaptive_min = 4;
@@ -71,7 +71,7 @@ http::ClientOptions client_options(const HttpConfig& h);
 
 struct FieldConfig {
   std::string name;
-  std::string path;  // dotted; default: the name
+  std::string path;           // dotted; default: the name
   Type type = Type::kString;  // with `list`, the elements' type
   bool list = false;          // `list<int64>`: an array of scalars
   bool optional = false;
@@ -127,7 +127,7 @@ enum class OutputMode : std::uint8_t {
 };
 
 struct OutputConfig {
-  std::string path;         // "./out/" or "s3://bucket/prefix/"
+  std::string path;           // "./out/" or "s3://bucket/prefix/"
   std::string name = "part";  // files: <name>-00000.parquet, ...
   OutputMode mode = OutputMode::kError;
   Compression compression = Compression::kZstd;

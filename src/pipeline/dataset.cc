@@ -1,12 +1,12 @@
 #include "dataset.h"
 
-#include "../json/extract.h"
-#include "sluice/parquet/reader.h"
-#include "sluice/sources.h"
-
 #include <simdjson.h>
 
 #include <cstdio>
+
+#include "../json/extract.h"
+#include "sluice/parquet/reader.h"
+#include "sluice/sources.h"
 
 namespace sluice::pipeline {
 
@@ -70,7 +70,7 @@ class JsonlTable final : public TableReader {
       if (!any) return std::ferror(file_) ? Result<bool>(Status::IoError("cannot read " + path_)) : Result<bool>(false);
       ++line_;
       if (line_ == 1 && text_.starts_with("\xEF\xBB\xBF")) text_.erase(0, 3);  // a UTF-8 byte order mark
-      if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;  // a blank line is not a record
+      if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;     // a blank line is not a record
       line = line_;
       if (Status s = extractor_->extract(text_, values); !s.ok()) {
         row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": " + s.message());
@@ -97,7 +97,8 @@ class JsonlTable final : public TableReader {
 // exact form, strings quoted with \" \\ \xNN escapes), a row group at a time.
 class ParquetTable final : public TableReader {
  public:
-  ParquetTable(std::unique_ptr<parquet::ParquetReader> r, std::vector<ColumnDecl> cols, std::vector<int> index, std::string path)
+  ParquetTable(std::unique_ptr<parquet::ParquetReader> r, std::vector<ColumnDecl> cols, std::vector<int> index,
+               std::string path)
       : reader_(std::move(r)), columns_(std::move(cols)), index_(std::move(index)), path_(std::move(path)) {}
 
   Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) override {
@@ -121,8 +122,9 @@ class ParquetTable final : public TableReader {
       } else if (columns_[c].type == Type::kBool) {
         values[c] = Value(text == "true");
       } else if (!parse_value(text, columns_[c].type, values[c])) {
-        row_error = Status::InvalidArgument(path_ + ": row " + std::to_string(line) + ": column '" + columns_[c].name +
-                                            "': expected " + std::string(type_name(columns_[c].type)) + ", found " + text);
+        row_error =
+            Status::InvalidArgument(path_ + ": row " + std::to_string(line) + ": column '" + columns_[c].name +
+                                    "': expected " + std::string(type_name(columns_[c].type)) + ", found " + text);
       }
     }
     return true;
@@ -163,13 +165,15 @@ Result<std::unique_ptr<TableReader>> open_parquet(const TableConfig& config) {
   for (const auto& c : config.columns) {
     auto it = std::find_if(cols.begin(), cols.end(), [&](const parquet::Column& p) { return p.name == c.name; });
     if (it == cols.end()) {
-      return Status::InvalidArgument(config.path + ": no column '" + c.name + "' in the file (declared at " + c.where.str() + ")");
+      return Status::InvalidArgument(config.path + ": no column '" + c.name + "' in the file (declared at " +
+                                     c.where.str() + ")");
     }
     using parquet::ColumnType;
-    const bool fits = (c.type == Type::kInt64 && (it->type == ColumnType::kInt64 || it->type == ColumnType::kInt32)) ||
-                      (c.type == Type::kDouble && (it->type == ColumnType::kDouble || it->type == ColumnType::kFloat)) ||
-                      (c.type == Type::kString && it->type == ColumnType::kString) ||
-                      (c.type == Type::kBool && it->type == ColumnType::kBool);
+    const bool fits =
+        (c.type == Type::kInt64 && (it->type == ColumnType::kInt64 || it->type == ColumnType::kInt32)) ||
+        (c.type == Type::kDouble && (it->type == ColumnType::kDouble || it->type == ColumnType::kFloat)) ||
+        (c.type == Type::kString && it->type == ColumnType::kString) ||
+        (c.type == Type::kBool && it->type == ColumnType::kBool);
     if (!fits) {
       return Status::InvalidArgument(config.path + ": column '" + c.name + "' cannot be read as " +
                                      std::string(type_name(c.type)) + " (declared at " + c.where.str() + ")");
@@ -186,7 +190,8 @@ Result<std::unique_ptr<TableReader>> TableReader::open(const TableConfig& config
   if (config.format == Format::kJsonl) {
     std::FILE* f = config.path == "-" ? stdin : std::fopen(config.path.c_str(), "rb");
     if (!f) return Status::NotFound("cannot open " + config.path);
-    return std::unique_ptr<TableReader>(new JsonlTable(f, config.columns, config.path == "-" ? "<stdin>" : config.path));
+    return std::unique_ptr<TableReader>(
+        new JsonlTable(f, config.columns, config.path == "-" ? "<stdin>" : config.path));
   }
   auto r = CsvReader::open(config.path == "-" ? "/dev/stdin" : config.path);
   if (!r.ok()) return r.status();
@@ -300,7 +305,8 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& path, std::ui
   auto where = [&] { return path + ":" + std::to_string(line); };  // for messages only
   std::vector<const Value*> key;
   for (std::size_t c : key_columns_) {
-    if (row[c].is_null()) return Status::InvalidArgument(where() + ": the key column '" + columns_[c].name + "' is empty");
+    if (row[c].is_null())
+      return Status::InvalidArgument(where() + ": the key column '" + columns_[c].name + "' is empty");
     key.push_back(&row[c]);
   }
   const auto r = static_cast<std::uint32_t>(rows_);
@@ -309,7 +315,8 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& path, std::ui
   bool fresh = int_key_ || index_.emplace(encode_key(key), r).second;
   if (!fresh) {
     std::string shown;
-    for (std::size_t i = 0; i < key.size(); ++i) shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
+    for (std::size_t i = 0; i < key.size(); ++i)
+      shown += (i ? ", " : "") + columns_[key_columns_[i]].name + "=" + key[i]->to_json();
     return Status::InvalidArgument(where() + ": duplicate key " + shown);
   }
   if (data_.columns.empty()) {
@@ -325,11 +332,20 @@ Status Dataset::add_row(std::vector<Value> row, const std::string& path, std::ui
       col.valid.push_back(1);
     }
     switch (col.type) {
-      case Type::kInt64: col.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
-      case Type::kBool: col.i64.push_back(v.is_null() ? 0 : v.as_bool()); break;
-      case Type::kDouble: col.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;
-      case Type::kString: col.push_str(v.is_null() ? std::string_view() : std::string_view(v.as_string())); break;
-      case Type::kNull: break;
+      case Type::kInt64:
+        col.i64.push_back(v.is_null() ? 0 : v.as_int());
+        break;
+      case Type::kBool:
+        col.i64.push_back(v.is_null() ? 0 : v.as_bool());
+        break;
+      case Type::kDouble:
+        col.f64.push_back(v.is_null() ? 0.0 : v.as_double());
+        break;
+      case Type::kString:
+        col.push_str(v.is_null() ? std::string_view() : std::string_view(v.as_string()));
+        break;
+      case Type::kNull:
+        break;
     }
   }
   data_.rows = rows_ + 1;
@@ -353,7 +369,8 @@ std::size_t Dataset::memory_bytes() const {
   std::size_t index = int_key_ ? int_index_.bytes() : index_.size() * 64;
   std::size_t columns = 0;
   for (const auto& c : data_.columns) {
-    columns += c.i64.capacity() * 8 + c.f64.capacity() * 8 + c.offsets.capacity() * 4 + c.bytes.capacity() + c.valid.capacity();
+    columns += c.i64.capacity() * 8 + c.f64.capacity() * 8 + c.offsets.capacity() * 4 + c.bytes.capacity() +
+               c.valid.capacity();
   }
   return columns + index;
 }

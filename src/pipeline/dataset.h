@@ -2,14 +2,14 @@
 // the join.
 #pragma once
 
-#include "config.h"
-#include "value.h"
-
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "config.h"
+#include "value.h"
 
 namespace sluice::pipeline {
 
@@ -44,7 +44,7 @@ class Dataset {
     std::vector<std::uint32_t> rows;  // kEmpty: a free slot
     std::size_t size = 0;
     static constexpr std::uint32_t kEmpty = 0xFFFFFFFF;
-    void reserve(std::size_t n);  // room for n keys
+    void reserve(std::size_t n);                       // room for n keys
     bool insert(std::int64_t key, std::uint32_t row);  // false: the key is there already
     std::int64_t find(std::int64_t key) const;
     std::size_t bytes() const { return keys.capacity() * 8 + rows.capacity() * 4; }

@@ -1,26 +1,24 @@
 #include "engine.h"
 
-#include "key_set.h"
-#include "manifest.h"
-#include "preflight.h"
-
-#include "sluice/byte_budget.h"
-#include "sluice/parquet/writer.h"
-#include "sluice/pipeline.h"
-#include "sluice/semaphore.h"
+#include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
+
+#include "key_set.h"
+#include "manifest.h"
+#include "preflight.h"
+#include "sluice/byte_budget.h"
+#include "sluice/parquet/writer.h"
+#include "sluice/pipeline.h"
+#include "sluice/semaphore.h"
 
 namespace sluice::pipeline {
 
@@ -42,13 +40,20 @@ struct Record {
   std::uint32_t input = 0;  // which input file (an index into the engine's list)
   std::vector<Value> slots;
   std::vector<std::vector<Value>> lists;  // list fields of its answers, while its requests go on
-  std::vector<Answer> answers;  // while its requests go on
-  std::size_t body_bytes = 0;   // of those answers
-  std::size_t peak_bytes = 0;   // the most body_bytes has been
-  std::vector<Value> row;       // the output columns, once computed
+  std::vector<Answer> answers;            // while its requests go on
+  std::size_t body_bytes = 0;             // of those answers
+  std::size_t peak_bytes = 0;             // the most body_bytes has been
+  std::vector<Value> row;                 // the output columns, once computed
   // kUnfinished: the run stopped before the record could end (the API was
   // given up on, the run was abandoned): no verdict, --resume does it again.
-  enum class Outcome : std::uint8_t { kPending, kWritten, kFiltered, kNotJoined, kDead, kUnfinished } outcome = Outcome::kPending;
+  enum class Outcome : std::uint8_t {
+    kPending,
+    kWritten,
+    kFiltered,
+    kNotJoined,
+    kDead,
+    kUnfinished
+  } outcome = Outcome::kPending;
   std::string dead_step, dead_url, dead_error;
 };
 
@@ -57,7 +62,7 @@ struct Chunk {
     parquet::ColumnBatch batch;
     std::vector<std::uint64_t> positions;  // of the batch's rows, in order
   };
-  std::map<std::string, Part> parts;  // by partition directory ("" without partitions)
+  std::map<std::string, Part> parts;   // by partition directory ("" without partitions)
   std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
   std::uint64_t rows = 0;
   std::vector<std::string> dead;  // JSON lines
@@ -86,7 +91,8 @@ void reset_like(std::vector<ArrayData>& arrays, const std::vector<ArrayData>& sh
   bool same = arrays.size() == shape.size();
   for (std::size_t a = 0; same && a < shape.size(); ++a) {
     same = arrays[a].columns.size() == shape[a].columns.size();
-    for (std::size_t c = 0; same && c < shape[a].columns.size(); ++c) same = arrays[a].columns[c].type == shape[a].columns[c].type;
+    for (std::size_t c = 0; same && c < shape[a].columns.size(); ++c)
+      same = arrays[a].columns[c].type == shape[a].columns[c].type;
   }
   if (!same) {
     arrays = shape;
@@ -136,13 +142,13 @@ struct Engine::State {
   std::atomic<std::uint64_t> skipped{0};
   KeySet seen_keys;                          // the input's keys so far (the source's thread only)
   std::atomic<std::uint64_t> duplicates{0};  // records dead-lettered as duplicates
-  std::size_t abandoned_removed = 0;  // with resume: files a killed run had left open
-  std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files removed
-  bool resuming = false;              // carrying on an earlier run (--resume, and there was one)
+  std::size_t abandoned_removed = 0;         // with resume: files a killed run had left open
+  std::size_t overwritten = 0;               // with output.mode overwrite: the earlier runs' files removed
+  bool resuming = false;                     // carrying on an earlier run (--resume, and there was one)
   std::map<std::string, PositionSet> uncommitted;
   PositionSet settled;
   std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
-  std::vector<std::string> inputs;  // files, after the glob
+  std::vector<std::string> inputs;                       // files, after the glob
   // Each input file and its size (0 for standard input or when unknown): the
   // total makes the ETA, the list identifies the input in the manifest.
   std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
@@ -170,10 +176,10 @@ struct Engine::State {
   static constexpr std::size_t kGuessedRecordBytes = 64 * 1024;
   AsyncSemaphore admission;
   std::mutex admission_mu;
-  std::size_t admission_cap;      // under admission_mu
-  std::size_t admission_debt = 0; // under admission_mu
-  double record_bytes_mean = 0;   // under admission_mu
-  std::uint64_t records_ended = 0; // under admission_mu
+  std::size_t admission_cap;        // under admission_mu
+  std::size_t admission_debt = 0;   // under admission_mu
+  double record_bytes_mean = 0;     // under admission_mu
+  std::uint64_t records_ended = 0;  // under admission_mu
   std::atomic<std::uint64_t> held_now{0}, held_total{0};
   // Fan-out requests run as coroutines of their own; a cancelled run can end
   // before them, and the engine must not go away under them.
@@ -275,7 +281,8 @@ struct Engine::State {
     if (plan->config.input.duplicates == Duplicates::kKeep || seen_keys.insert(KeySet::fingerprint(key))) return true;
     std::string shown;
     for (std::size_t i = 0; i < key.size(); ++i) {
-      shown += (i ? ", " : "") + plan->slot_names[static_cast<std::size_t>(plan->key_slots[i])] + "=" + key[i]->to_json();
+      shown +=
+          (i ? ", " : "") + plan->slot_names[static_cast<std::size_t>(plan->key_slots[i])] + "=" + key[i]->to_json();
     }
     error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": duplicate key " + shown +
                                     ": an earlier record of the input has it (input.duplicates: keep to process both)");
@@ -289,15 +296,19 @@ struct Engine::State {
                             const std::vector<Value>* list) {
     std::string out;
     for (const auto& p : pieces) {
-      if (p.hole == Template::kLoopVar) out += list ? value_text((*list)[static_cast<std::size_t>(loop)]) : std::to_string(loop);
-      else if (p.hole >= 0) out += value_text(r.slots[static_cast<std::size_t>(p.hole)]);
-      else out += p.text;
+      if (p.hole == Template::kLoopVar)
+        out += list ? value_text((*list)[static_cast<std::size_t>(loop)]) : std::to_string(loop);
+      else if (p.hole >= 0)
+        out += value_text(r.slots[static_cast<std::size_t>(p.hole)]);
+      else
+        out += p.text;
     }
     return out;
   }
 
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
-    const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
+    const std::vector<Value>* list =
+        s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
     // The oldest records' answers read on first when answers wait for memory.
     http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list), .priority = r.position};
     for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
@@ -387,10 +398,12 @@ struct Engine::State {
         std::vector<std::vector<Value>> lists;
         last = s.fields->extract(*body, values, &lists);
         if (!last.ok()) continue;
-        for (std::size_t i = 0; i < values.size(); ++i) r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
+        for (std::size_t i = 0; i < values.size(); ++i)
+          r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
         if (!lists.empty()) {
           r.lists.resize(plan->list_names.size());
-          for (std::size_t j = 0; j < lists.size(); ++j) r.lists[static_cast<std::size_t>(s.first_list) + j] = std::move(lists[j]);
+          for (std::size_t j = 0; j < lists.size(); ++j)
+            r.lists[static_cast<std::size_t>(s.first_list) + j] = std::move(lists[j]);
         }
       }
       if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
@@ -518,8 +531,10 @@ struct Engine::State {
       for (grow -= paid; grow > 0; --grow) admission.release();
     }
     admission_cap = cap;
-    if (admission_debt > 0) --admission_debt;
-    else admission.release();
+    if (admission_debt > 0)
+      --admission_debt;
+    else
+      admission.release();
   }
 
   // The record's last answer is in: on the CPU pool, parse the arrays out
@@ -635,8 +650,9 @@ struct Engine::State {
       // A null in the URL or body would be sent as "null": no request can be made.
       for (int slot : s.request.slots) {
         if (r.slots[static_cast<std::size_t>(slot)].is_null()) {
-          kill(r, s.name, "", Status::InvalidArgument("{" + plan->slot_names[static_cast<std::size_t>(slot)] +
-                                                      "} is null: its request cannot be made"));
+          kill(r, s.name, "",
+               Status::InvalidArgument("{" + plan->slot_names[static_cast<std::size_t>(slot)] +
+                                       "} is null: its request cannot be made"));
           co_return;
         }
       }
@@ -653,8 +669,9 @@ struct Engine::State {
           end = static_cast<std::int64_t>(r.lists[static_cast<std::size_t>(s.for_each_list)].size());
         }
         if (end - first > kMaxFanOut) {
-          kill(r, s.name, "", Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than " +
-                                                            std::to_string(kMaxFanOut) + ")"));
+          kill(r, s.name, "",
+               Status::InvalidArgument("for_each: " + std::to_string(end - first) + " requests (more than " +
+                                       std::to_string(kMaxFanOut) + ")"));
           co_return;
         }
         if (end > first && !co_await fan_out(s, static_cast<int>(si), r, first, end)) co_return;
@@ -677,7 +694,8 @@ struct Engine::State {
       key += (i ? "," : "") + json_quote(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
     }
     key += "}";
-    std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) + ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
+    std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) +
+                       ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
                        ",\"step\":" + json_quote(r.dead_step);
     if (!r.dead_url.empty()) line += ",\"url\":" + json_quote(r.dead_url);
     line += ",\"error\":" + json_quote(r.dead_error) + "}\n";
@@ -687,11 +705,20 @@ struct Engine::State {
   static void append(parquet::ColumnData& col, Type type, const Value& v, std::size_t row) {
     col.push_validity(row, !v.is_null());
     switch (type) {
-      case Type::kInt64: col.i64.push_back(v.is_null() ? 0 : v.as_int()); break;
-      case Type::kDouble: col.f64.push_back(v.is_null() ? 0.0 : v.as_double()); break;
-      case Type::kBool: col.b.push_back(v.is_null() ? 0 : v.as_bool()); break;
-      case Type::kString: col.append_string(v.is_null() ? std::string_view() : std::string_view(v.as_string())); break;
-      case Type::kNull: break;
+      case Type::kInt64:
+        col.i64.push_back(v.is_null() ? 0 : v.as_int());
+        break;
+      case Type::kDouble:
+        col.f64.push_back(v.is_null() ? 0.0 : v.as_double());
+        break;
+      case Type::kBool:
+        col.b.push_back(v.is_null() ? 0 : v.as_bool());
+        break;
+      case Type::kString:
+        col.append_string(v.is_null() ? std::string_view() : std::string_view(v.as_string()));
+        break;
+      case Type::kNull:
+        break;
     }
   }
 
@@ -746,7 +773,9 @@ struct Engine::State {
           ++out.rows;
           break;
         }
-        case Record::Outcome::kUnfinished: ++out.unfinished; break;
+        case Record::Outcome::kUnfinished:
+          ++out.unfinished;
+          break;
         case Record::Outcome::kPending:
         case Record::Outcome::kDead:
           ++out.dead_count;
@@ -828,7 +857,8 @@ struct Engine::State {
     if (earlier && options.resume) {
       if (earlier->inputs != sizes) {
         std::string was, is;
-        for (const auto& [f, n] : earlier->inputs) was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+        for (const auto& [f, n] : earlier->inputs)
+          was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
         for (const auto& [f, n] : sizes) is += (is.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
         return Status::FailedPrecondition("--resume: the input is not the one " + where + " describes: it was " + was +
                                           "; it is " + is);
@@ -839,7 +869,8 @@ struct Engine::State {
     } else if (earlier && mode == OutputMode::kError) {
       return Status::FailedPrecondition(
           "the output already holds a run named '" + file_name + "' (" + std::to_string(earlier->files.size()) +
-          " file(s), see " + where + "): --resume carries it on; output.mode: overwrite replaces it, append adds to it; "
+          " file(s), see " + where +
+          "): --resume carries it on; output.mode: overwrite replaces it, append adds to it; "
           "or write somewhere else");
     } else if (earlier && mode == OutputMode::kOverwrite) {
       std::vector<std::string> old = earlier->files;
@@ -871,8 +902,9 @@ struct Engine::State {
       if (std::find(known.begin(), known.end(), o.key) == known.end()) strays.push_back(o.key);
     }
     if (strays.empty()) return Status();
-    return Status::FailedPrecondition("the output holds " + std::to_string(strays.size()) + " file(s) named like this run's that no manifest of '" +
-                                      file_name + "' names (the first: " + store->describe(strays.front()) +
+    return Status::FailedPrecondition("the output holds " + std::to_string(strays.size()) +
+                                      " file(s) named like this run's that no manifest of '" + file_name +
+                                      "' names (the first: " + store->describe(strays.front()) +
                                       "): sluice cannot tell what they hold; remove them or write somewhere else");
   }
 
@@ -909,10 +941,11 @@ struct Engine::State {
     ObjectStore* s = store.get();
     return std::make_unique<parquet::RollingParquetWriter>(
         *plan->schema, writer_options,
-        parquet::RollingOptions{.file_rows = o.file_rows,
-                                .prefix = dir + file_name,
-                                .split_batches = false,
-                                .before_commit = [this, dir](const std::string& name) { return prepare_commit(dir, name); }},
+        parquet::RollingOptions{
+            .file_rows = o.file_rows,
+            .prefix = dir + file_name,
+            .split_batches = false,
+            .before_commit = [this, dir](const std::string& name) { return prepare_commit(dir, name); }},
         [s](const std::string& name) { return s->open_write(name); });
   }
 
@@ -963,9 +996,11 @@ struct Engine::State {
                                not_joined.load(std::memory_order_relaxed) + d;
     if (!limit.exceeded(d, done)) return;
     char share[32];
-    std::snprintf(share, sizeof share, "%.1f%%", done ? 100.0 * static_cast<double>(d) / static_cast<double>(done) : 0.0);
-    fail_run(Status::Unavailable(std::to_string(d) + " of the " + std::to_string(done) + " records done so far were dead-lettered (" +
-                                 share + "), more than max_dead_letters (" + limit.text +
+    std::snprintf(share, sizeof share, "%.1f%%",
+                  done ? 100.0 * static_cast<double>(d) / static_cast<double>(done) : 0.0);
+    fail_run(Status::Unavailable(std::to_string(d) + " of the " + std::to_string(done) +
+                                 " records done so far were dead-lettered (" + share +
+                                 "), more than max_dead_letters (" + limit.text +
                                  "): stopped; see the dead letters for why, and --resume carries on"));
   }
 };
@@ -976,7 +1011,8 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOptions options) {
   // The threads settings (and SLUICE_CPU_THREADS) are checked before the
   // runtime starts, so a bad one is an error, not an exception.
-  Result<RuntimeOptions> threads = Runtime::resolve({.io_threads = options.io_threads, .cpu_threads = options.cpu_threads});
+  Result<RuntimeOptions> threads =
+      Runtime::resolve({.io_threads = options.io_threads, .cpu_threads = options.cpu_threads});
   if (!threads.ok()) return threads.status();
   options.cpu_threads = threads->cpu_threads;
   auto st = std::make_unique<State>(std::move(plan), std::move(options));
@@ -1000,7 +1036,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
     http::ClientOptions h = client_options(c.http);
     h.receive_budget = st->budget;
     auto client = http::Client::create(st->rt, std::move(h));
-    if (!client.ok()) return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
+    if (!client.ok())
+      return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
     st->client = std::move(*client);
   }
 
@@ -1016,7 +1053,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   }
   st->file_name = c.output.name;
   if (st->options.shard_count > 1) {
-    st->file_name += "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
+    st->file_name +=
+        "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
   }
   // sluice's own files start with '_', so that readers of the dataset
   // (Spark, Hive, Trino, DuckDB globs of *.parquet) pass them by.
@@ -1043,17 +1081,19 @@ RunSummary Engine::run() {
   summary.shard_count = st.options.shard_count;
 
   State* self = &st;
-  auto pipeline = st.source() |
-                  map_unordered([self](Record r) { return self->fetch(std::move(r)); },
-                                {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
-                  batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
-                  cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
-                  cpu([self](Chunk ch) -> Result<int> {
-                        if (Status s = self->write(std::move(ch)); !s.ok()) return s;
-                        return 0;
-                      },
-                      {.name = "write", .concurrency = 1}) |
-                  sink([](int) {}, {.name = "end"});
+  auto pipeline =
+      st.source() |
+      map_unordered([self](Record r) { return self->fetch(std::move(r)); },
+                    {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
+      batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
+      cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
+      cpu(
+          [self](Chunk ch) -> Result<int> {
+            if (Status s = self->write(std::move(ch)); !s.ok()) return s;
+            return 0;
+          },
+          {.name = "write", .concurrency = 1}) |
+      sink([](int) {}, {.name = "end"});
   RunHandle handle = st.rt.start(std::move(pipeline));
   {
     std::lock_guard lock(st.run_mu);
@@ -1175,9 +1215,7 @@ Progress Engine::progress() const {
   return p;
 }
 
-http::ClientStats Engine::http_stats() const {
-  return state_->client ? state_->client->stats() : http::ClientStats{};
-}
+http::ClientStats Engine::http_stats() const { return state_->client ? state_->client->stats() : http::ClientStats{}; }
 
 void Engine::stop() { state_->stopping = true; }
 
@@ -1212,23 +1250,26 @@ std::string RunSummary::to_json() const {
          (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
          ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
          ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
-         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) + ",\"unfinished\":" + std::to_string(counts.unfinished) +
-         ",\"accounted\":" + (accounted ? "true" : "false") +
+         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) +
+         ",\"unfinished\":" + std::to_string(counts.unfinished) + ",\"accounted\":" + (accounted ? "true" : "false") +
          ",\"skipped_done_earlier\":" + std::to_string(counts.skipped) +
          "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
          ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
-         ",\"retries\":" + std::to_string(http.retries) + ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) + ",\"failed\":" + std::to_string(http.failed) +
-         ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) + ",\"budget_waits\":" + std::to_string(http.budget_waits) +
-         ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) + ",\"outages\":" + std::to_string(http.outages) +
-         ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
+         ",\"retries\":" + std::to_string(http.retries) +
+         ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) +
+         ",\"failed\":" + std::to_string(http.failed) +
+         ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) +
+         ",\"budget_waits\":" + std::to_string(http.budget_waits) +
+         ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) +
+         ",\"outages\":" + std::to_string(http.outages) + ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
          ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
          ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
-         ",\"manifest\":" + json_quote(manifest) +
-         ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
+         ",\"manifest\":" + json_quote(manifest) + ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
          ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +
          ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
-         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) + ",\"key_index_bytes\":" + std::to_string(key_index_bytes) +
+         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
+         ",\"key_index_bytes\":" + std::to_string(key_index_bytes) +
          ",\"duplicate_keys\":" + std::to_string(duplicates) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
          ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +

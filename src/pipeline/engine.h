@@ -12,16 +12,16 @@
 // `written` counts rows in committed files only.
 #pragma once
 
-#include "plan.h"
-#include "sluice/runtime.h"
-#include "sluice/store.h"
-
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "plan.h"
+#include "sluice/runtime.h"
+#include "sluice/store.h"
 
 namespace sluice::pipeline {
 
@@ -36,10 +36,10 @@ struct RunOptions {
   // Carry on from the manifest an earlier run left in the output (if any):
   // the records it finished are skipped, files are named <name>-r<N>-….
   bool resume = false;
-  std::string output;       // instead of output.path
-  StoreOptions store;       // S3 settings
+  std::string output;  // instead of output.path
+  StoreOptions store;  // S3 settings
   int io_threads = 1;
-  int cpu_threads = 0;      // 0: the runtime's default
+  int cpu_threads = 0;  // 0: the runtime's default
 };
 
 // Live counters, readable while the run goes on.
@@ -63,7 +63,7 @@ struct Progress {
   std::uint64_t requests_waiting = 0;  // for a slot under http.max_in_flight
   std::uint64_t requests = 0;
   std::uint64_t retries = 0;
-  std::uint64_t failures = 0;  // requests that failed after their retries
+  std::uint64_t failures = 0;        // requests that failed after their retries
   std::uint64_t answer_retries = 0;  // 2xx answers that could not be read, asked for again
   double seconds = 0;
   std::uint64_t input_bytes = 0;        // consumed so far
@@ -79,12 +79,12 @@ struct OutputFile {
 
 struct RunSummary {
   Progress counts;
-  bool accounted = false;     // read == written + filtered + not joined + dead-lettered + unfinished
-  bool stopped_early = false; // a stop() before the input's end
+  bool accounted = false;      // read == written + filtered + not joined + dead-lettered + unfinished
+  bool stopped_early = false;  // a stop() before the input's end
   http::ClientStats http;
   std::vector<OutputFile> files;
-  std::string dead_letter;    // where the dead letters are, if any
-  std::string manifest;       // where the manifest is
+  std::string dead_letter;            // where the dead letters are, if any
+  std::string manifest;               // where the manifest is
   std::size_t abandoned_removed = 0;  // with resume: unfinished files of a killed run, removed
   std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files, removed
   std::uint64_t bytes_written = 0;
@@ -95,7 +95,7 @@ struct RunSummary {
   double seconds = 0;
   double cpu_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far
-  Status status;              // OK, or what ended the run
+  Status status;                     // OK, or what ended the run
   std::string to_json() const;
 };
 

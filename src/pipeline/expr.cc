@@ -64,22 +64,56 @@ std::string Scope::suggest(std::string_view name) const {
 // ---- nodes -----------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-  kLiteral, kScalar, kElement, kArray,                  // leaves
-  kNeg, kNot,                                            // unary
-  kAdd, kSub, kMul, kDiv, kMod,                          // arithmetic
-  kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr,               // logic
-  kAbs, kSqrt, kLog, kExp, kRound, kFloor, kCeil, kCoalesce,  // scalar functions
-  kCount, kCountIf, kSum, kSumIf, kMean, kStd, kStdSample, kMin, kMax,  // aggregates
-  kQuantile, kEwma, kFirst, kLast, kDistinct,
+  kLiteral,
+  kScalar,
+  kElement,
+  kArray,  // leaves
+  kNeg,
+  kNot,  // unary
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,  // arithmetic
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAnd,
+  kOr,  // logic
+  kAbs,
+  kSqrt,
+  kLog,
+  kExp,
+  kRound,
+  kFloor,
+  kCeil,
+  kCoalesce,  // scalar functions
+  kCount,
+  kCountIf,
+  kSum,
+  kSumIf,
+  kMean,
+  kStd,
+  kStdSample,
+  kMin,
+  kMax,  // aggregates
+  kQuantile,
+  kEwma,
+  kFirst,
+  kLast,
+  kDistinct,
   kRange,
 };
 
 struct Node {
   Op op = Op::kLiteral;
   Type type = Type::kNull;
-  Value literal;                  // kLiteral
-  int slot = -1;                  // kScalar: slot; kElement/kArray/aggregates: array index
-  int field = -1;                 // kElement: field index
+  Value literal;   // kLiteral
+  int slot = -1;   // kScalar: slot; kElement/kArray/aggregates: array index
+  int field = -1;  // kElement: field index
   std::vector<std::unique_ptr<Node>> args;
 };
 
@@ -99,17 +133,28 @@ struct FunctionInfo {
 };
 
 constexpr FunctionInfo kFunctions[] = {
-    {"abs", Op::kAbs, 1, 1, false},         {"sqrt", Op::kSqrt, 1, 1, false},
-    {"log", Op::kLog, 1, 1, false},         {"exp", Op::kExp, 1, 1, false},
-    {"round", Op::kRound, 1, 1, false},     {"floor", Op::kFloor, 1, 1, false},
-    {"ceil", Op::kCeil, 1, 1, false},       {"coalesce", Op::kCoalesce, 2, 2, false},
-    {"count", Op::kCount, 1, 1, true},      {"count_if", Op::kCountIf, 1, 1, true},
-    {"sum", Op::kSum, 1, 1, true},          {"sum_if", Op::kSumIf, 2, 2, true},
-    {"mean", Op::kMean, 1, 1, true},        {"std", Op::kStd, 1, 1, true},
-    {"std_sample", Op::kStdSample, 1, 1, true}, {"min", Op::kMin, 1, 1, true},
-    {"max", Op::kMax, 1, 1, true},          {"quantile", Op::kQuantile, 2, 2, true},
-    {"ewma", Op::kEwma, 3, 3, true},        {"first", Op::kFirst, 2, 2, true},
-    {"last", Op::kLast, 2, 2, true},        {"distinct", Op::kDistinct, 1, 1, true},
+    {"abs", Op::kAbs, 1, 1, false},
+    {"sqrt", Op::kSqrt, 1, 1, false},
+    {"log", Op::kLog, 1, 1, false},
+    {"exp", Op::kExp, 1, 1, false},
+    {"round", Op::kRound, 1, 1, false},
+    {"floor", Op::kFloor, 1, 1, false},
+    {"ceil", Op::kCeil, 1, 1, false},
+    {"coalesce", Op::kCoalesce, 2, 2, false},
+    {"count", Op::kCount, 1, 1, true},
+    {"count_if", Op::kCountIf, 1, 1, true},
+    {"sum", Op::kSum, 1, 1, true},
+    {"sum_if", Op::kSumIf, 2, 2, true},
+    {"mean", Op::kMean, 1, 1, true},
+    {"std", Op::kStd, 1, 1, true},
+    {"std_sample", Op::kStdSample, 1, 1, true},
+    {"min", Op::kMin, 1, 1, true},
+    {"max", Op::kMax, 1, 1, true},
+    {"quantile", Op::kQuantile, 2, 2, true},
+    {"ewma", Op::kEwma, 3, 3, true},
+    {"first", Op::kFirst, 2, 2, true},
+    {"last", Op::kLast, 2, 2, true},
+    {"distinct", Op::kDistinct, 1, 1, true},
     {"range", Op::kRange, 2, 2, false},
 };
 
@@ -142,10 +187,12 @@ class Parser {
       }
       Token t;
       t.col = i + 1;
-      if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[i + 1])))) {
+      if (std::isdigit(static_cast<unsigned char>(c)) ||
+          (c == '.' && i + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[i + 1])))) {
         std::size_t j = i;
-        while (j < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[j])) || text_[j] == '.' ||
-                                    ((text_[j] == '+' || text_[j] == '-') && (text_[j - 1] == 'e' || text_[j - 1] == 'E')))) {
+        while (j < text_.size() &&
+               (std::isalnum(static_cast<unsigned char>(text_[j])) || text_[j] == '.' ||
+                ((text_[j] == '+' || text_[j] == '-') && (text_[j - 1] == 'e' || text_[j - 1] == 'E')))) {
           ++j;
         }
         t.kind = Token::kNumber;
@@ -153,9 +200,10 @@ class Parser {
         i = j;
       } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         std::size_t j = i;
-        while (j < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[j])) || text_[j] == '_' ||
-                                    (text_[j] == '.' && j + 1 < text_.size() &&
-                                     (std::isalpha(static_cast<unsigned char>(text_[j + 1])) || text_[j + 1] == '_')))) {
+        while (j < text_.size() &&
+               (std::isalnum(static_cast<unsigned char>(text_[j])) || text_[j] == '_' ||
+                (text_[j] == '.' && j + 1 < text_.size() &&
+                 (std::isalpha(static_cast<unsigned char>(text_[j + 1])) || text_[j + 1] == '_')))) {
           ++j;
         }
         t.kind = Token::kName;
@@ -168,7 +216,8 @@ class Parser {
           if (text_[j] == '\\' && j + 1 < text_.size()) ++j;
           s += text_[j++];
         }
-        if (j >= text_.size()) return Status::InvalidArgument("column " + std::to_string(t.col) + ": unterminated string");
+        if (j >= text_.size())
+          return Status::InvalidArgument("column " + std::to_string(t.col) + ": unterminated string");
         t.kind = Token::kString;
         t.text = std::move(s);
         i = j + 1;
@@ -183,7 +232,8 @@ class Parser {
           t.text = std::string(1, c);
           ++i;
         } else {
-          return Status::InvalidArgument("column " + std::to_string(t.col) + ": unexpected character '" + std::string(1, c) + "'");
+          return Status::InvalidArgument("column " + std::to_string(t.col) + ": unexpected character '" +
+                                         std::string(1, c) + "'");
         }
       }
       tokens_.push_back(std::move(t));
@@ -206,7 +256,8 @@ class Parser {
 
   using R = Result<std::unique_ptr<Node>>;
 
-  static std::unique_ptr<Node> make(Op op, Type type, std::unique_ptr<Node> a = nullptr, std::unique_ptr<Node> b = nullptr) {
+  static std::unique_ptr<Node> make(Op op, Type type, std::unique_ptr<Node> a = nullptr,
+                                    std::unique_ptr<Node> b = nullptr) {
     auto n = std::make_unique<Node>();
     n->op = op;
     n->type = type;
@@ -270,9 +321,12 @@ class Parser {
     while (l.ok()) {
       const Token& t = peek();
       Op op;
-      if (accept("+")) op = Op::kAdd;
-      else if (accept("-")) op = Op::kSub;
-      else break;
+      if (accept("+"))
+        op = Op::kAdd;
+      else if (accept("-"))
+        op = Op::kSub;
+      else
+        break;
       R r = parse_mul(depth);
       if (!r.ok()) return r;
       l = arith(t, op, std::move(*l), std::move(*r));
@@ -284,10 +338,14 @@ class Parser {
     while (l.ok()) {
       const Token& t = peek();
       Op op;
-      if (accept("*")) op = Op::kMul;
-      else if (accept("/")) op = Op::kDiv;
-      else if (accept("%")) op = Op::kMod;
-      else break;
+      if (accept("*"))
+        op = Op::kMul;
+      else if (accept("/"))
+        op = Op::kDiv;
+      else if (accept("%"))
+        op = Op::kMod;
+      else
+        break;
       R r = parse_unary(depth);
       if (!r.ok()) return r;
       l = arith(t, op, std::move(*l), std::move(*r));
@@ -324,11 +382,13 @@ class Parser {
     Token t = peek();
     ++pos_;
     switch (t.kind) {
-      case Token::kEnd: return error(t, "expected a value, found the end of the expression");
+      case Token::kEnd:
+        return error(t, "expected a value, found the end of the expression");
       case Token::kNumber: {
         Value v;
         bool is_int = t.text.find_first_of(".eE") == std::string::npos;
-        if (!parse_value(t.text, is_int ? Type::kInt64 : Type::kDouble, v)) return error(t, "bad number '" + t.text + "'");
+        if (!parse_value(t.text, is_int ? Type::kInt64 : Type::kDouble, v))
+          return error(t, "bad number '" + t.text + "'");
         auto n = make(Op::kLiteral, v.type());
         n->literal = std::move(v);
         return n;
@@ -346,7 +406,8 @@ class Parser {
           return inner;
         }
         return error(t, "unexpected '" + t.text + "'");
-      case Token::kName: break;
+      case Token::kName:
+        break;
     }
     if (t.text == "true" || t.text == "false") {
       auto n = make(Op::kLiteral, Type::kBool);
@@ -369,7 +430,8 @@ class Parser {
     std::string_view name = t.text;
     auto dot = name.rfind('.');
     if (const auto* a = scope_.array(name)) {
-      if (depth == 0) return error(t, "'" + t.text + "' is an array: use it inside an aggregate such as count(" + t.text + ")");
+      if (depth == 0)
+        return error(t, "'" + t.text + "' is an array: use it inside an aggregate such as count(" + t.text + ")");
       auto n = make(Op::kArray, Type::kNull);
       n->slot = a->index;
       return use_array(t, std::move(n));
@@ -415,7 +477,8 @@ class Parser {
     if (fn->op == Op::kRange && !(options_.allow_range && depth == 0 && pos_ == 1)) {
       return error(name, "range(a, b) is only allowed as a whole for_each value");
     }
-    if (fn->aggregate && !options_.allow_aggregates) return error(name, "aggregate '" + name.text + "' is not allowed here");
+    if (fn->aggregate && !options_.allow_aggregates)
+      return error(name, "aggregate '" + name.text + "' is not allowed here");
     if (fn->aggregate && depth > 0) return error(name, "aggregates cannot be nested");
     accept("(");
     std::vector<std::unique_ptr<Node>> args;
@@ -434,8 +497,8 @@ class Parser {
     const int n = static_cast<int>(args.size());
     if (n < fn->min_args || n > fn->max_args) {
       return error(name, std::string(fn->name) + " takes " + std::to_string(fn->min_args) +
-                             (fn->max_args != fn->min_args ? "-" + std::to_string(fn->max_args) : "") + " argument(s), found " +
-                             std::to_string(n));
+                             (fn->max_args != fn->min_args ? "-" + std::to_string(fn->max_args) : "") +
+                             " argument(s), found " + std::to_string(n));
     }
     auto node = make(fn->op, Type::kNull);
     node->args = std::move(args);
@@ -466,20 +529,25 @@ class Parser {
       return Status();
     };
     if (fn.aggregate && n.slot < 0) {
-      return error(t, std::string(fn.name) + " aggregates an array: name one of its fields, e.g. " + std::string(fn.name) +
-                          "(events.v)");
+      return error(t, std::string(fn.name) + " aggregates an array: name one of its fields, e.g. " +
+                          std::string(fn.name) + "(events.v)");
     }
     if (fn.aggregate && n.args[0]->op == Op::kArray && fn.op != Op::kCount) {
       return error(t, std::string(fn.name) + ": name a field of the array, not the array");
     }
     Status s;
     switch (fn.op) {
-      case Op::kAbs: case Op::kRound: case Op::kFloor: case Op::kCeil:
+      case Op::kAbs:
+      case Op::kRound:
+      case Op::kFloor:
+      case Op::kCeil:
         if (!(s = need_numeric(0)).ok()) return s;
         n.type = fn.op == Op::kAbs ? arg_type(0) : Type::kDouble;
         if (fn.op != Op::kAbs && arg_type(0) == Type::kInt64) n.type = Type::kInt64;
         return s;
-      case Op::kSqrt: case Op::kLog: case Op::kExp:
+      case Op::kSqrt:
+      case Op::kLog:
+      case Op::kExp:
         n.type = Type::kDouble;
         return need_numeric(0);
       case Op::kCoalesce: {
@@ -490,9 +558,15 @@ class Parser {
         n.type = a == b ? a : (a == Type::kNull ? b : (b == Type::kNull ? a : Type::kDouble));
         return s;
       }
-      case Op::kCount: n.type = Type::kInt64; return s;
-      case Op::kCountIf: n.type = Type::kInt64; return need_bool(0);
-      case Op::kDistinct: n.type = Type::kInt64; return s;
+      case Op::kCount:
+        n.type = Type::kInt64;
+        return s;
+      case Op::kCountIf:
+        n.type = Type::kInt64;
+        return need_bool(0);
+      case Op::kDistinct:
+        n.type = Type::kInt64;
+        return s;
       case Op::kSum:
         n.type = arg_type(0) == Type::kInt64 ? Type::kInt64 : Type::kDouble;
         return need_numeric(0);
@@ -500,32 +574,39 @@ class Parser {
         n.type = arg_type(0) == Type::kInt64 ? Type::kInt64 : Type::kDouble;
         if (!(s = need_numeric(0)).ok()) return s;
         return need_bool(1);
-      case Op::kMean: case Op::kStd: case Op::kStdSample:
+      case Op::kMean:
+      case Op::kStd:
+      case Op::kStdSample:
         n.type = Type::kDouble;
         return need_numeric(0);
-      case Op::kMin: case Op::kMax:
+      case Op::kMin:
+      case Op::kMax:
         n.type = arg_type(0);
         return s;
       case Op::kQuantile:
         n.type = arg_type(0);
         if (!(s = need_numeric(0)).ok()) return s;
         if (!(s = need_literal(1)).ok()) return s;
-        if (double q = n.args[1]->literal.as_double(); !(q >= 0 && q <= 1)) return error(t, "quantile: q must be in [0, 1]");
+        if (double q = n.args[1]->literal.as_double(); !(q >= 0 && q <= 1))
+          return error(t, "quantile: q must be in [0, 1]");
         return s;
       case Op::kEwma:
         n.type = Type::kDouble;
         if (!(s = need_numeric(0)).ok()) return s;
         if (!(s = need_literal(1)).ok()) return s;
-        if (double a = n.args[1]->literal.as_double(); !(a > 0 && a <= 1)) return error(t, "ewma: alpha must be in (0, 1]");
+        if (double a = n.args[1]->literal.as_double(); !(a > 0 && a <= 1))
+          return error(t, "ewma: alpha must be in (0, 1]");
         return s;
-      case Op::kFirst: case Op::kLast:
+      case Op::kFirst:
+      case Op::kLast:
         n.type = arg_type(0);
         return s;
       case Op::kRange:
         n.type = Type::kInt64;
         if (!(s = need_numeric(0)).ok()) return s;
         return need_numeric(1);
-      default: return s;
+      default:
+        return s;
     }
   }
 
@@ -547,11 +628,13 @@ bool truthy(const Value& v) { return v.type() == Type::kBool && v.as_bool(); }
 
 int compare(const Value& a, const Value& b) {  // REQUIRES: both non-null, comparable
   if (a.is_numeric() && b.is_numeric()) {
-    if (a.type() == Type::kInt64 && b.type() == Type::kInt64) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
+    if (a.type() == Type::kInt64 && b.type() == Type::kInt64)
+      return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
     double x = a.as_double(), y = b.as_double();
     return (x > y) - (x < y);
   }
-  if (a.type() == Type::kString) return a.as_string().compare(b.as_string()) < 0 ? -1 : (a.as_string() == b.as_string() ? 0 : 1);
+  if (a.type() == Type::kString)
+    return a.as_string().compare(b.as_string()) < 0 ? -1 : (a.as_string() == b.as_string() ? 0 : 1);
   return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
 }
 
@@ -560,21 +643,32 @@ Value arithmetic(Op op, const Value& a, const Value& b) {
   if (a.type() == Type::kInt64 && b.type() == Type::kInt64 && op != Op::kDiv) {
     std::uint64_t x = static_cast<std::uint64_t>(a.as_int()), y = static_cast<std::uint64_t>(b.as_int());
     switch (op) {  // wrapping, like the workload's arithmetic
-      case Op::kAdd: return Value(static_cast<std::int64_t>(x + y));
-      case Op::kSub: return Value(static_cast<std::int64_t>(x - y));
-      case Op::kMul: return Value(static_cast<std::int64_t>(x * y));
-      case Op::kMod: return b.as_int() == 0 ? Value() : Value(a.as_int() % b.as_int());
-      default: break;
+      case Op::kAdd:
+        return Value(static_cast<std::int64_t>(x + y));
+      case Op::kSub:
+        return Value(static_cast<std::int64_t>(x - y));
+      case Op::kMul:
+        return Value(static_cast<std::int64_t>(x * y));
+      case Op::kMod:
+        return b.as_int() == 0 ? Value() : Value(a.as_int() % b.as_int());
+      default:
+        break;
     }
   }
   double x = a.as_double(), y = b.as_double();
   switch (op) {
-    case Op::kAdd: return Value(x + y);
-    case Op::kSub: return Value(x - y);
-    case Op::kMul: return Value(x * y);
-    case Op::kDiv: return y == 0 ? Value() : Value(x / y);
-    case Op::kMod: return y == 0 ? Value() : Value(std::fmod(x, y));
-    default: return Value();
+    case Op::kAdd:
+      return Value(x + y);
+    case Op::kSub:
+      return Value(x - y);
+    case Op::kMul:
+      return Value(x * y);
+    case Op::kDiv:
+      return y == 0 ? Value() : Value(x / y);
+    case Op::kMod:
+      return y == 0 ? Value() : Value(std::fmod(x, y));
+    default:
+      return Value();
   }
 }
 
@@ -603,7 +697,8 @@ const ArrayData& array_of(const Node& agg, const Env& env) { return (*env.arrays
 
 // A string column compared with a literal: the loop without a Value per element.
 bool fast_count_if(const Node& cond, const Env& env, const ArrayData& a, std::int64_t& count) {
-  if ((cond.op != Op::kEq && cond.op != Op::kNe) || cond.args[0]->op != Op::kElement || cond.args[1]->op != Op::kLiteral) {
+  if ((cond.op != Op::kEq && cond.op != Op::kNe) || cond.args[0]->op != Op::kElement ||
+      cond.args[1]->op != Op::kLiteral) {
     return false;
   }
   const ArrayColumn& c = a.columns[static_cast<std::size_t>(cond.args[0]->field)];
@@ -722,14 +817,16 @@ Value eval_aggregate(const Node& n, const Env& env) {
       }
       return Value(static_cast<std::int64_t>(seen.size()));
     }
-    case Op::kSum: case Op::kSumIf: {
+    case Op::kSum:
+    case Op::kSumIf: {
       const auto& v = numbers(x, n.op == Op::kSumIf ? n.args[1].get() : nullptr, env, scratch);
       if (n.type == Type::kInt64) {  // exact for integers
         std::int64_t s = 0;
         for (std::size_t i = 0; i < a.rows; ++i) {
           if (n.op == Op::kSumIf && !truthy(eval_node(*n.args[1], env, i))) continue;
           Value e = eval_node(x, env, i);
-          if (!e.is_null()) s = static_cast<std::int64_t>(static_cast<std::uint64_t>(s) + static_cast<std::uint64_t>(e.as_int()));
+          if (!e.is_null())
+            s = static_cast<std::int64_t>(static_cast<std::uint64_t>(s) + static_cast<std::uint64_t>(e.as_int()));
         }
         return Value(s);
       }
@@ -737,7 +834,9 @@ Value eval_aggregate(const Node& n, const Env& env) {
       for (double d : v) s += d;
       return Value(s);
     }
-    case Op::kMean: case Op::kStd: case Op::kStdSample: {
+    case Op::kMean:
+    case Op::kStd:
+    case Op::kStdSample: {
       const auto& v = numbers(x, nullptr, env, scratch);
       if (v.empty() || (n.op == Op::kStdSample && v.size() < 2)) return Value();
       double s = 0;
@@ -748,7 +847,8 @@ Value eval_aggregate(const Node& n, const Env& env) {
       for (double d : v) sq += (d - mean) * (d - mean);
       return Value(std::sqrt(sq / static_cast<double>(v.size() - (n.op == Op::kStdSample ? 1 : 0))));
     }
-    case Op::kMin: case Op::kMax: {
+    case Op::kMin:
+    case Op::kMax: {
       if (const ArrayColumn* c = plain_column(x, a); c && a.rows > 0 && c->type == Type::kDouble) {
         auto [lo, hi] = std::minmax_element(c->f64.begin(), c->f64.end());
         return Value(n.op == Op::kMin ? *lo : *hi);
@@ -793,22 +893,27 @@ Value eval_aggregate(const Node& n, const Env& env) {
       }
       return started ? Value(s) : Value();
     }
-    case Op::kFirst: case Op::kLast: {
+    case Op::kFirst:
+    case Op::kLast: {
       auto idx = order_by(*n.args[1], env, a);
       if (idx.empty()) return Value();
       return eval_node(x, env, n.op == Op::kFirst ? idx.front() : idx.back());
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
 Value eval_node(const Node& n, const Env& env, std::size_t element) {
   switch (n.op) {
-    case Op::kLiteral: return n.literal;
-    case Op::kScalar: return (*env.scalars)[static_cast<std::size_t>(n.slot)];
+    case Op::kLiteral:
+      return n.literal;
+    case Op::kScalar:
+      return (*env.scalars)[static_cast<std::size_t>(n.slot)];
     case Op::kElement:
       return (*env.arrays)[static_cast<std::size_t>(n.slot)].columns[static_cast<std::size_t>(n.field)].at(element);
-    case Op::kArray: return Value();
+    case Op::kArray:
+      return Value();
     case Op::kNeg: {
       Value a = eval_node(*n.args[0], env, element);
       if (a.is_null()) return a;
@@ -819,19 +924,34 @@ Value eval_node(const Node& n, const Env& env, std::size_t element) {
       Value a = eval_node(*n.args[0], env, element);
       return a.is_null() ? a : Value(!a.as_bool());
     }
-    case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kMod:
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMod:
       return arithmetic(n.op, eval_node(*n.args[0], env, element), eval_node(*n.args[1], env, element));
-    case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
+    case Op::kEq:
+    case Op::kNe:
+    case Op::kLt:
+    case Op::kLe:
+    case Op::kGt:
+    case Op::kGe: {
       Value a = eval_node(*n.args[0], env, element), b = eval_node(*n.args[1], env, element);
       if (a.is_null() || b.is_null()) return Value();
       int c = compare(a, b);
       switch (n.op) {
-        case Op::kEq: return Value(c == 0);
-        case Op::kNe: return Value(c != 0);
-        case Op::kLt: return Value(c < 0);
-        case Op::kLe: return Value(c <= 0);
-        case Op::kGt: return Value(c > 0);
-        default: return Value(c >= 0);
+        case Op::kEq:
+          return Value(c == 0);
+        case Op::kNe:
+          return Value(c != 0);
+        case Op::kLt:
+          return Value(c < 0);
+        case Op::kLe:
+          return Value(c <= 0);
+        case Op::kGt:
+          return Value(c > 0);
+        default:
+          return Value(c >= 0);
       }
     }
     case Op::kAnd: {
@@ -848,7 +968,13 @@ Value eval_node(const Node& n, const Env& env, std::size_t element) {
       if (truthy(b)) return Value(true);
       return a.is_null() || b.is_null() ? Value() : Value(false);
     }
-    case Op::kAbs: case Op::kSqrt: case Op::kLog: case Op::kExp: case Op::kRound: case Op::kFloor: case Op::kCeil: {
+    case Op::kAbs:
+    case Op::kSqrt:
+    case Op::kLog:
+    case Op::kExp:
+    case Op::kRound:
+    case Op::kFloor:
+    case Op::kCeil: {
       Value a = eval_node(*n.args[0], env, element);
       if (a.is_null()) return a;
       if (a.type() == Type::kInt64 && n.op != Op::kSqrt && n.op != Op::kLog && n.op != Op::kExp) {
@@ -856,13 +982,20 @@ Value eval_node(const Node& n, const Env& env, std::size_t element) {
       }
       double d = a.as_double();
       switch (n.op) {
-        case Op::kAbs: return Value(std::fabs(d));
-        case Op::kSqrt: return d < 0 ? Value() : Value(std::sqrt(d));
-        case Op::kLog: return d <= 0 ? Value() : Value(std::log(d));
-        case Op::kExp: return Value(std::exp(d));
-        case Op::kRound: return Value(std::round(d));
-        case Op::kFloor: return Value(std::floor(d));
-        default: return Value(std::ceil(d));
+        case Op::kAbs:
+          return Value(std::fabs(d));
+        case Op::kSqrt:
+          return d < 0 ? Value() : Value(std::sqrt(d));
+        case Op::kLog:
+          return d <= 0 ? Value() : Value(std::log(d));
+        case Op::kExp:
+          return Value(std::exp(d));
+        case Op::kRound:
+          return Value(std::round(d));
+        case Op::kFloor:
+          return Value(std::floor(d));
+        default:
+          return Value(std::ceil(d));
       }
     }
     case Op::kCoalesce: {
@@ -871,8 +1004,10 @@ Value eval_node(const Node& n, const Env& env, std::size_t element) {
       if (n.type == Type::kDouble && r.type() == Type::kInt64) return Value(r.as_double());
       return r;
     }
-    case Op::kRange: return Value();
-    default: return eval_aggregate(n, env);
+    case Op::kRange:
+      return Value();
+    default:
+      return eval_aggregate(n, env);
   }
 }
 

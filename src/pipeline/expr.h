@@ -14,15 +14,15 @@
 // Nulls propagate through arithmetic and comparisons; a null condition is false.
 #pragma once
 
-#include "value.h"
-#include "sluice/status.h"
-
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sluice/status.h"
+#include "value.h"
 
 namespace sluice::pipeline {
 

@@ -48,7 +48,8 @@ std::uint64_t KeySet::fingerprint(const std::vector<const Value*>& key) {
         h = hash_bytes(hash_bytes(h, &n, sizeof n), s.data(), s.size());  // the length first: ("ab","c") != ("a","bc")
         break;
       }
-      case Type::kNull: break;
+      case Type::kNull:
+        break;
     }
   }
   return h;

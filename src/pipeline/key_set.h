@@ -6,10 +6,10 @@
 // Not thread-safe: the input's reader owns it.
 #pragma once
 
-#include "value.h"
-
 #include <cstdint>
 #include <vector>
+
+#include "value.h"
 
 namespace sluice::pipeline {
 

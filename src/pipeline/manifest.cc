@@ -1,10 +1,10 @@
 #include "manifest.h"
 
-#include "value.h"
-
 #include <simdjson.h>
 
 #include <iterator>
+
+#include "value.h"
 
 namespace sluice::pipeline {
 
@@ -44,8 +44,8 @@ Status read_ranges(simdjson::dom::element e, PositionSet& into) {
   for (simdjson::dom::element r : ranges) {
     simdjson::dom::array pair;
     std::uint64_t a = 0, b = 0;
-    if (r.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_uint64().get(a) || pair.at(1).get_uint64().get(b) ||
-        a >= b) {
+    if (r.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_uint64().get(a) ||
+        pair.at(1).get_uint64().get(b) || a >= b) {
       return Status::DataLoss("a range that is not [first, end) with first < end");
     }
     into.add(a, b);
@@ -88,7 +88,8 @@ Result<Manifest> Manifest::parse(std::string_view json, const std::string& where
   for (dom::element i : inputs) {
     std::string_view path;
     std::uint64_t bytes = 0;
-    if (i["path"].get_string().get(path) || i["bytes"].get_uint64().get(bytes)) return bad("an input without path and bytes");
+    if (i["path"].get_string().get(path) || i["bytes"].get_uint64().get(bytes))
+      return bad("an input without path and bytes");
     m.inputs.emplace_back(std::string(path), bytes);
   }
   if (root["files"].get_array().get(files)) return bad("expected \"files\", a list");

@@ -10,8 +10,6 @@
 // files and their sizes: a resume over a changed input is refused.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -19,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sluice/status.h"
 
 namespace sluice::pipeline {
 
@@ -38,8 +38,8 @@ class PositionSet {
 };
 
 struct Manifest {
-  std::uint64_t runs = 0;               // runs that have written under this name
-  std::vector<std::string> files;       // committed output files of every run, as keys of the store
+  std::uint64_t runs = 0;                 // runs that have written under this name
+  std::vector<std::string> files;         // committed output files of every run, as keys of the store
   std::vector<std::string> dead_letters;  // dead-letter files of the runs, as keys of the store
   std::vector<std::pair<std::string, std::uint64_t>> inputs;  // input files and their sizes
   PositionSet done;

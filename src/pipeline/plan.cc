@@ -69,8 +69,9 @@ class Planner {
         out.push_back({"", s->first});
         t.slots.push_back(s->first);
       } else if (later.count(name)) {
-        error(where, what + ": {" + name + "} comes from a step that runs later or from a join (joins run after every "
-                            "step); a template can only use the input's columns and earlier steps' fields");
+        error(where, what + ": {" + name +
+                         "} comes from a step that runs later or from a join (joins run after every "
+                         "step); a template can only use the input's columns and earlier steps' fields");
       } else {
         std::string hint = scope.suggest(name);
         error(where, what + ": {" + name + "} is not a field that an earlier step or the input provides" +
@@ -110,8 +111,10 @@ class Planner {
       for (const auto& [d, _] : c.datasets) {
         if (d == s.name) error(s.where, "step '" + s.name + "': a dataset has that name too");
       }
-      if (s.method == "POST") sp.method = http::Method::kPost;
-      else if (s.method == "PUT") sp.method = http::Method::kPut;
+      if (s.method == "POST")
+        sp.method = http::Method::kPost;
+      else if (s.method == "PUT")
+        sp.method = http::Method::kPut;
       const std::set<std::string>& later = all_names;  // less what is in scope, checked first
       const std::string what = "step '" + s.name + "'";
       if (!s.for_each.empty()) {
@@ -121,8 +124,9 @@ class Planner {
           sp.for_each = compile(s.for_each, scope, s.for_each_where, what + ": for_each",
                                 {.allow_aggregates = false, .allow_range = true});
           if (sp.for_each && !sp.for_each->is_range()) {
-            error(s.for_each_where, what + ": for_each: expected range(first, end), e.g. range(0, item.pages), or a "
-                                           "list field of an earlier step");
+            error(s.for_each_where, what +
+                                        ": for_each: expected range(first, end), e.g. range(0, item.pages), or a "
+                                        "list field of an earlier step");
           }
         }
       }
@@ -133,7 +137,8 @@ class Planner {
         query = path.substr(q + 1);
         path.resize(q);
       }
-      if (!path.starts_with("/")) error(s.url_where, what + ": the URL template must start with '/' (it follows http.base_url)");
+      if (!path.starts_with("/"))
+        error(s.url_where, what + ": the URL template must start with '/' (it follows http.base_url)");
       sp.request.path = pieces(path, scope, s.for_each_var, s.url_where, what + ": URL", later, sp.request);
       std::size_t at = 0;
       while (!query.empty() && at <= query.size()) {
@@ -143,16 +148,19 @@ class Planner {
         auto eq = kv.find('=');
         std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
         if (!k.empty()) {
-          sp.request.query.emplace_back(k, pieces(v, scope, s.for_each_var, s.url_where, what + ": URL", later, sp.request));
+          sp.request.query.emplace_back(
+              k, pieces(v, scope, s.for_each_var, s.url_where, what + ": URL", later, sp.request));
         }
         at = amp + 1;
       }
-      if (!s.body.empty()) sp.request.body = pieces(s.body, scope, s.for_each_var, s.where, what + ": body", later, sp.request);
+      if (!s.body.empty())
+        sp.request.body = pieces(s.body, scope, s.for_each_var, s.where, what + ": body", later, sp.request);
 
       // Scalar fields: known from here on (keep_if may use them).
       if (!s.fields.empty() && fans_out) {
-        error(s.where, what + ": a step with for_each answers many times: give it 'arrays' (aggregated over every "
-                              "answer), not 'fields'");
+        error(s.where, what +
+                           ": a step with for_each answers many times: give it 'arrays' (aggregated over every "
+                           "answer), not 'fields'");
       }
       std::vector<json::FieldSpec> specs;
       sp.first_slot = static_cast<int>(plan_->slot_names.size());
@@ -188,7 +196,8 @@ class Planner {
       if (!s.keep_if.empty()) {
         sp.keep_if = compile(s.keep_if, scope, s.keep_if_where, what + ": keep_if", {.allow_aggregates = false});
         if (sp.keep_if && sp.keep_if->type() != Type::kBool && sp.keep_if->type() != Type::kNull) {
-          error(s.keep_if_where, what + ": keep_if must be a condition, found " + std::string(type_name(sp.keep_if->type())));
+          error(s.keep_if_where,
+                what + ": keep_if must be a condition, found " + std::string(type_name(sp.keep_if->type())));
         }
       }
       plan_->steps.push_back(std::move(sp));
@@ -221,24 +230,26 @@ class Planner {
       jp.dataset = plan_->datasets[static_cast<std::size_t>(it - c.datasets.begin())].get();
       jp.left = j.left;
       if (j.on.size() != t.key.size()) {
-        error(j.where, "join '" + j.dataset + "': 'on' names " + std::to_string(j.on.size()) + " field(s), the dataset's key has " +
-                           std::to_string(t.key.size()));
+        error(j.where, "join '" + j.dataset + "': 'on' names " + std::to_string(j.on.size()) +
+                           " field(s), the dataset's key has " + std::to_string(t.key.size()));
       }
       for (std::size_t k = 0; k < j.on.size() && k < t.key.size(); ++k) {
         const auto& [mine, theirs] = j.on[k];
         if (theirs != t.key[k]) {
-          error(j.where, "join '" + j.dataset + "': '" + theirs + "' is not the dataset's key column " + std::to_string(k + 1) +
-                             " ('" + t.key[k] + "')");
+          error(j.where, "join '" + j.dataset + "': '" + theirs + "' is not the dataset's key column " +
+                             std::to_string(k + 1) + " ('" + t.key[k] + "')");
         }
         const auto* s = scope.scalar(mine);
         if (!s) {
           error(j.where, "join '" + j.dataset + "': the record has no field '" + mine + "'");
           continue;
         }
-        Type dt = std::find_if(t.columns.begin(), t.columns.end(), [&](const ColumnDecl& d) { return d.name == t.key[k]; })->type;
+        Type dt = std::find_if(t.columns.begin(), t.columns.end(), [&](const ColumnDecl& d) {
+                    return d.name == t.key[k];
+                  })->type;
         if (s->second != dt) {
-          error(j.where, "join '" + j.dataset + "': '" + mine + "' is " + std::string(type_name(s->second)) + ", the key '" +
-                             t.key[k] + "' is " + std::string(type_name(dt)));
+          error(j.where, "join '" + j.dataset + "': '" + mine + "' is " + std::string(type_name(s->second)) +
+                             ", the key '" + t.key[k] + "' is " + std::string(type_name(dt)));
         }
         jp.key_slots.push_back(s->first);
       }
@@ -261,19 +272,20 @@ class Planner {
       Type t = e->type();
       bool fits = t == oc.type || t == Type::kNull || (oc.type == Type::kDouble && t == Type::kInt64);
       if (!fits) {
-        error(oc.where, "output.columns." + oc.name + ": the column is " + std::string(type_name(oc.type)) +
-                            " but '" + oc.expr + "' gives " + std::string(type_name(t)));
+        error(oc.where, "output.columns." + oc.name + ": the column is " + std::string(type_name(oc.type)) + " but '" +
+                            oc.expr + "' gives " + std::string(type_name(t)));
       }
-      parquet::ColumnType ct = oc.type == Type::kInt64 ? parquet::ColumnType::kInt64
+      parquet::ColumnType ct = oc.type == Type::kInt64    ? parquet::ColumnType::kInt64
                                : oc.type == Type::kDouble ? parquet::ColumnType::kDouble
-                               : oc.type == Type::kBool ? parquet::ColumnType::kBool
-                                                        : parquet::ColumnType::kString;
+                               : oc.type == Type::kBool   ? parquet::ColumnType::kBool
+                                                          : parquet::ColumnType::kString;
       columns.push_back({.name = oc.name, .type = ct, .nullable = oc.nullable});
       plan_->output.push_back({oc.name, oc.type, std::move(*e)});
     }
     if (c.output.columns.empty()) error(c.output.where, "output.columns: at least one column is required");
     for (const auto& p : c.output.partition_by) {
-      auto it = std::find_if(plan_->output.begin(), plan_->output.end(), [&](const OutputColumnPlan& o) { return o.name == p; });
+      auto it = std::find_if(plan_->output.begin(), plan_->output.end(),
+                             [&](const OutputColumnPlan& o) { return o.name == p; });
       if (it == plan_->output.end()) {
         error(c.output.partition_where, "output.partition_by: '" + p + "' is not one of the output columns");
       } else {
@@ -282,15 +294,20 @@ class Planner {
     }
     std::vector<parquet::Column> stored;
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      if (std::find(plan_->partition_columns.begin(), plan_->partition_columns.end(), i) != plan_->partition_columns.end()) continue;
+      if (std::find(plan_->partition_columns.begin(), plan_->partition_columns.end(), i) !=
+          plan_->partition_columns.end())
+        continue;
       plan_->file_columns.push_back(i);
       stored.push_back(columns[i]);
     }
-    if (!failed() && stored.empty()) error(c.output.partition_where, "output.partition_by: no column would be left in the files");
+    if (!failed() && stored.empty())
+      error(c.output.partition_where, "output.partition_by: no column would be left in the files");
     if (!failed()) {
       auto schema = parquet::Schema::make(std::move(stored));
-      if (!schema.ok()) error(c.output.where, schema.status().message());
-      else plan_->schema = std::move(*schema);
+      if (!schema.ok())
+        error(c.output.where, schema.status().message());
+      else
+        plan_->schema = std::move(*schema);
     }
     if (failed()) return status();
     return std::move(plan_);

@@ -5,17 +5,17 @@
 // provides) with its file:line:column, all at once.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "../json/extract.h"
 #include "config.h"
 #include "dataset.h"
 #include "expr.h"
 #include "sluice/http/client.h"
 #include "sluice/parquet/schema.h"
-
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
 namespace sluice::pipeline {
 
@@ -36,8 +36,8 @@ struct StepPlan {
   std::string name;
   http::Method method = http::Method::kGet;
   Template request;
-  std::optional<Expr> for_each;  // range(a, b)
-  int for_each_list = -1;        // or a list of the record: one request per element
+  std::optional<Expr> for_each;             // range(a, b)
+  int for_each_list = -1;                   // or a list of the record: one request per element
   std::unique_ptr<json::Extractor> fields;  // scalars, parsed as the answer arrives
   int first_slot = 0;                       // the i-th scalar field goes to slot first_slot + i
   int first_list = 0;                       // the j-th list field to the record's list first_list + j
@@ -66,10 +66,10 @@ struct Plan {
   PipelineConfig config;
   std::vector<std::string> slot_names;  // "id", "item.score", "entities.region"
   std::vector<Type> slot_types;
-  std::size_t input_columns = 0;         // the first slots
-  std::vector<int> key_slots;            // the input's key, for messages
-  std::vector<std::string> list_names;   // list fields ("listing.pages"), by index
-  std::vector<Type> list_types;          // their elements' type
+  std::size_t input_columns = 0;        // the first slots
+  std::vector<int> key_slots;           // the input's key, for messages
+  std::vector<std::string> list_names;  // list fields ("listing.pages"), by index
+  std::vector<Type> list_types;         // their elements' type
   std::vector<std::string> array_names;
   std::vector<pipeline::ArrayData> empty_arrays;  // typed columns, no rows
   std::vector<StepPlan> steps;

@@ -1,14 +1,13 @@
 #include "preflight.h"
 
+#include <glob.h>
+
+#include <boost/url/parse.hpp>
+#include <cstdlib>
+
 #include "dataset.h"
 #include "sluice/http/client.h"
 #include "sluice/runtime.h"
-
-#include <boost/url/parse.hpp>
-
-#include <glob.h>
-
-#include <cstdlib>
 
 namespace sluice::pipeline {
 
@@ -40,7 +39,8 @@ void check_table(const TableConfig& t, const std::string& what, std::vector<std:
     if (f == "-") continue;  // standard input: nothing to look at before the run
     TableConfig one = t;
     one.path = f;
-    if (auto r = TableReader::open(one); !r.ok()) problems.push_back(t.where.str() + ": " + what + ": " + r.status().message());
+    if (auto r = TableReader::open(one); !r.ok())
+      problems.push_back(t.where.str() + ": " + what + ": " + r.status().message());
   }
 }
 
@@ -51,7 +51,8 @@ void check_endpoint_env(std::vector<std::string>& problems) {
     if (v == nullptr || *v == '\0') continue;
     auto u = boost::urls::parse_uri(v);
     if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty()) {
-      problems.push_back(std::string(name) + "='" + v + "': expected an http:// or https:// URL of an S3-compatible service");
+      problems.push_back(std::string(name) + "='" + v +
+                         "': expected an http:// or https:// URL of an S3-compatible service");
     }
     return;  // the first one set is the one used
   }
@@ -63,13 +64,15 @@ Status preflight(const PipelineConfig& c, FileChecks files) {
   std::vector<std::string> problems;
   if (Result<RuntimeOptions> r = Runtime::resolve({}); !r.ok()) problems.push_back(r.status().message());
   if (!c.steps.empty()) {
-    if (Status s = http::check_options(client_options(c.http)); !s.ok()) problems.push_back(c.http.where.str() + ": http: " + s.message());
+    if (Status s = http::check_options(client_options(c.http)); !s.ok())
+      problems.push_back(c.http.where.str() + ": http: " + s.message());
   }
   if (files == FileChecks::kCheck) {
     check_table(c.input, "input", problems);
     for (const auto& [name, t] : c.datasets) check_table(t, "dataset '" + name + "'", problems);
   }
-  if (c.output.path.starts_with("s3://")) check_endpoint_env(problems);
+  if (c.output.path.starts_with("s3://"))
+    check_endpoint_env(problems);
   else if (c.output.path.find("://") != std::string::npos && !c.output.path.starts_with("file://")) {
     problems.push_back(c.output.where.str() + ": output.path '" + c.output.path +
                        "': expected a directory, file://path or s3://bucket/prefix");

@@ -4,11 +4,11 @@
 // once when run (`--offline` leaves out what needs the files).
 #pragma once
 
-#include "config.h"
-#include "sluice/status.h"
-
 #include <string>
 #include <vector>
+
+#include "config.h"
+#include "sluice/status.h"
 
 namespace sluice::pipeline {
 

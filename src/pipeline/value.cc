@@ -8,11 +8,16 @@ namespace sluice::pipeline {
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kInt64: return "int64";
-    case Type::kDouble: return "double";
-    case Type::kString: return "string";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt64:
+      return "int64";
+    case Type::kDouble:
+      return "double";
+    case Type::kString:
+      return "string";
   }
   return "?";
 }
@@ -23,11 +28,21 @@ void append_json_string(std::string_view s, std::string& out) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -51,9 +66,12 @@ std::string json_quote(std::string_view s) {
 
 std::string Value::to_json() const {
   switch (type()) {
-    case Type::kNull: return "null";
-    case Type::kBool: return as_bool() ? "true" : "false";
-    case Type::kInt64: return std::to_string(as_int());
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return as_bool() ? "true" : "false";
+    case Type::kInt64:
+      return std::to_string(as_int());
     case Type::kDouble: {
       double d = std::get<double>(v);
       if (!std::isfinite(d)) return "null";
@@ -97,22 +115,31 @@ bool parse_value(std::string_view text, Type type, Value& out) {
       return true;
     }
     case Type::kBool:
-      if (text == "true" || text == "1") out = Value(true);
-      else if (text == "false" || text == "0") out = Value(false);
-      else return false;
+      if (text == "true" || text == "1")
+        out = Value(true);
+      else if (text == "false" || text == "0")
+        out = Value(false);
+      else
+        return false;
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
 Value ArrayColumn::at(std::size_t i) const {
   if (!is_valid(i)) return Value();
   switch (type) {
-    case Type::kBool: return Value(i64[i] != 0);
-    case Type::kInt64: return Value(i64[i]);
-    case Type::kDouble: return Value(f64[i]);
-    case Type::kString: return Value(std::string(str(i)));
-    case Type::kNull: break;
+    case Type::kBool:
+      return Value(i64[i] != 0);
+    case Type::kInt64:
+      return Value(i64[i]);
+    case Type::kDouble:
+      return Value(f64[i]);
+    case Type::kString:
+      return Value(std::string(str(i)));
+    case Type::kNull:
+      break;
   }
   return Value();
 }

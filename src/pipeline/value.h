@@ -18,10 +18,10 @@ struct Value {
   std::variant<std::monostate, bool, std::int64_t, double, std::string> v;
 
   Value() = default;
-  Value(bool b) : v(b) {}                  // NOLINT: values convert freely
-  Value(std::int64_t i) : v(i) {}          // NOLINT
-  Value(double d) : v(d) {}                // NOLINT
-  Value(std::string s) : v(std::move(s)) {}  // NOLINT
+  Value(bool b) : v(b) {}                      // NOLINT: values convert freely
+  Value(std::int64_t i) : v(i) {}              // NOLINT
+  Value(double d) : v(d) {}                    // NOLINT
+  Value(std::string s) : v(std::move(s)) {}    // NOLINT
   Value(const char* s) : v(std::string(s)) {}  // NOLINT: not the bool a pointer would become
 
   Type type() const { return static_cast<Type>(v.index()); }
@@ -58,7 +58,9 @@ struct ArrayColumn {
   std::vector<std::uint8_t> valid;  // empty: every element present; else 0 = null
 
   bool is_valid(std::size_t i) const { return valid.empty() || valid[i] != 0; }
-  std::string_view str(std::size_t i) const { return std::string_view(bytes).substr(offsets[i], offsets[i + 1] - offsets[i]); }
+  std::string_view str(std::size_t i) const {
+    return std::string_view(bytes).substr(offsets[i], offsets[i + 1] - offsets[i]);
+  }
   void push_str(std::string_view s) {
     bytes.append(s);
     offsets.push_back(static_cast<std::uint32_t>(bytes.size()));

@@ -92,7 +92,8 @@ Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
 
 Result<S3Location> parse_s3_url(std::string_view url) {
   constexpr std::string_view kScheme = "s3://";
-  if (!url.starts_with(kScheme)) return Status::InvalidArgument("'" + std::string(url) + "': an S3 URL starts with s3://");
+  if (!url.starts_with(kScheme))
+    return Status::InvalidArgument("'" + std::string(url) + "': an S3 URL starts with s3://");
   std::string_view rest = url.substr(kScheme.size());
   std::string_view bucket = rest.substr(0, rest.find('/'));
   std::string_view prefix = bucket.size() < rest.size() ? rest.substr(bucket.size() + 1) : std::string_view();
@@ -101,11 +102,13 @@ Result<S3Location> parse_s3_url(std::string_view url) {
   };
   if (bucket.size() < 3 || bucket.size() > 63) return bad("must be 3 to 63 characters long");
   for (char c : bucket) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' ||
+          c == '-')) {
       return bad("may hold only lower-case letters, digits, '.' and '-'");
     }
   }
-  if (!std::isalnum(static_cast<unsigned char>(bucket.front())) || !std::isalnum(static_cast<unsigned char>(bucket.back()))) {
+  if (!std::isalnum(static_cast<unsigned char>(bucket.front())) ||
+      !std::isalnum(static_cast<unsigned char>(bucket.back()))) {
     return bad("must begin and end with a letter or digit");
   }
   if (bucket.find("..") != std::string_view::npos) return bad("may not hold two dots in a row");

@@ -2,15 +2,15 @@
 // use: the environment, then the shared credentials and config files.
 #pragma once
 
-#include "sigv4.h"
-#include "sluice/status.h"
-#include "sluice/store.h"
-
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sigv4.h"
+#include "sluice/status.h"
+#include "sluice/store.h"
 
 namespace sluice::s3 {
 

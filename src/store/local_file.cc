@@ -1,6 +1,4 @@
 // A local file that becomes visible under its name only when complete.
-#include "sluice/output_stream.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+
+#include "sluice/output_stream.h"
 
 namespace sluice {
 namespace {

@@ -1,5 +1,3 @@
-#include "sluice/store.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -7,11 +5,15 @@
 #include <fstream>
 #include <system_error>
 
+#include "sluice/store.h"
+
 namespace sluice {
 
 namespace fs = std::filesystem;
 
-Result<std::vector<std::string>> ObjectStore::remove_abandoned(const std::string&) { return std::vector<std::string>(); }
+Result<std::vector<std::string>> ObjectStore::remove_abandoned(const std::string&) {
+  return std::vector<std::string>();
+}
 
 Status ObjectStore::put(const std::string& key, std::string_view data) {
   Result<std::unique_ptr<OutputStream>> out = open_write(key);
@@ -115,7 +117,8 @@ class LocalStore final : public ObjectStore {
     for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       const std::string file = it->path().filename().string();
-      if (it->is_regular_file(ec) && is_temporary(file) && file.substr(1).starts_with(name)) found.push_back(it->path());
+      if (it->is_regular_file(ec) && is_temporary(file) && file.substr(1).starts_with(name))
+        found.push_back(it->path());
     }
     if (ec) return Status::IoError("cannot list " + root_.string() + ": " + ec.message());
     for (const auto& p : found) {

@@ -1,13 +1,12 @@
 #include "s3_client.h"
 
-#include "sigv4.h"
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
-
 #include <ctime>
 #include <deque>
 #include <future>
+
+#include "sigv4.h"
 
 namespace sluice::s3 {
 
@@ -23,8 +22,6 @@ std::string amz_now() {
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
 }
-
-
 
 }  // namespace
 
@@ -94,7 +91,7 @@ struct S3Client::State {
     std::optional<S3Error> e = parse_s3_error(r.body);
     std::string m = what + ": HTTP " + std::to_string(r.status);
     if (e) m += " " + e->code + ": " + e->message + " (request id " + e->request_id + ")";
-    StatusCode code = r.status == 404 ? StatusCode::kNotFound
+    StatusCode code = r.status == 404   ? StatusCode::kNotFound
                       : r.status == 403 ? StatusCode::kFailedPrecondition
                       : r.status >= 500 ? StatusCode::kUnavailable
                                         : StatusCode::kInvalidArgument;
@@ -113,7 +110,8 @@ Result<S3Client> S3Client::create(Runtime& rt, S3Options options) {
   if (!state->options.endpoint.empty()) {
     const std::string& e = state->options.endpoint;
     auto sep = e.find("://");
-    if (sep == std::string::npos) return Status::InvalidArgument("S3 endpoint '" + e + "': expected http[s]://host[:port]");
+    if (sep == std::string::npos)
+      return Status::InvalidArgument("S3 endpoint '" + e + "': expected http[s]://host[:port]");
     state->scheme = e.substr(0, sep);
     state->endpoint_host = e.substr(sep + 3);
     while (!state->endpoint_host.empty() && state->endpoint_host.back() == '/') state->endpoint_host.pop_back();
@@ -154,14 +152,16 @@ asio::awaitable<Result<std::optional<ObjectInfo>>> S3Client::head_object(std::st
   if (!r.ok()) co_return r.status();
   if (r->status == 404) co_return std::optional<ObjectInfo>();
   if (r->status != 200) co_return State::error("head " + s->describe(bucket, key), *r);
-  co_return std::optional<ObjectInfo>(ObjectInfo{key, std::strtoull(std::string(r->header("content-length")).c_str(), nullptr, 10)});
+  co_return std::optional<ObjectInfo>(
+      ObjectInfo{key, std::strtoull(std::string(r->header("content-length")).c_str(), nullptr, 10)});
 }
 
 asio::awaitable<Status> S3Client::delete_object(std::string bucket, std::string key) {
   auto s = state_;
   auto r = co_await s->call(http::Method::kDelete, bucket, key, {}, "");
   if (!r.ok()) co_return r.status();
-  if (r->status != 204 && r->status != 200 && r->status != 404) co_return State::error("delete " + s->describe(bucket, key), *r);
+  if (r->status != 204 && r->status != 200 && r->status != 404)
+    co_return State::error("delete " + s->describe(bucket, key), *r);
   co_return Status();
 }
 
@@ -176,7 +176,8 @@ asio::awaitable<Result<ListPage>> S3Client::list_objects(std::string bucket, std
   if (r->status != 200) co_return State::error("list s3://" + bucket + "/" + prefix, *r);
   ListPage page;
   page.objects = parse_list_contents(r->body);
-  if (xml_element(r->body, "IsTruncated") == "true") page.next_token = xml_element(r->body, "NextContinuationToken").value_or("");
+  if (xml_element(r->body, "IsTruncated") == "true")
+    page.next_token = xml_element(r->body, "NextContinuationToken").value_or("");
   co_return page;
 }
 
@@ -186,7 +187,8 @@ asio::awaitable<Result<std::string>> S3Client::create_multipart(std::string buck
   if (!r.ok()) co_return r.status();
   if (r->status != 200) co_return State::error("start upload " + s->describe(bucket, key), *r);
   auto id = xml_element(r->body, "UploadId");
-  if (!id || id->empty()) co_return Status::DataLoss("start upload " + s->describe(bucket, key) + ": no UploadId in the answer");
+  if (!id || id->empty())
+    co_return Status::DataLoss("start upload " + s->describe(bucket, key) + ": no UploadId in the answer");
   co_return *id;
 }
 
@@ -200,7 +202,8 @@ asio::awaitable<Result<std::string>> S3Client::upload_part(std::string bucket, s
     co_return State::error("upload part " + std::to_string(part_number) + " of " + s->describe(bucket, key), *r);
   }
   std::string etag(r->header("etag"));
-  if (etag.empty()) co_return Status::DataLoss("upload part of " + s->describe(bucket, key) + ": no ETag in the answer");
+  if (etag.empty())
+    co_return Status::DataLoss("upload part of " + s->describe(bucket, key) + ": no ETag in the answer");
   co_return etag;
 }
 
@@ -215,7 +218,8 @@ asio::awaitable<Status> S3Client::complete_multipart(std::string bucket, std::st
   auto r = co_await s->call(http::Method::kPost, bucket, key, {{"uploadId", upload_id}}, std::move(body));
   if (!r.ok()) co_return r.status();
   // S3 may answer 200 and still fail, with an <Error> body.
-  if (r->status != 200 || parse_s3_error(r->body)) co_return State::error("complete upload " + s->describe(bucket, key), *r);
+  if (r->status != 200 || parse_s3_error(r->body))
+    co_return State::error("complete upload " + s->describe(bucket, key), *r);
   co_return Status();
 }
 
@@ -223,7 +227,8 @@ asio::awaitable<Status> S3Client::abort_multipart(std::string bucket, std::strin
   auto s = state_;
   auto r = co_await s->call(http::Method::kDelete, bucket, key, {{"uploadId", upload_id}}, "");
   if (!r.ok()) co_return r.status();
-  if (r->status != 204 && r->status != 200 && r->status != 404) co_return State::error("abort upload " + s->describe(bucket, key), *r);
+  if (r->status != 204 && r->status != 200 && r->status != 404)
+    co_return State::error("abort upload " + s->describe(bucket, key), *r);
   co_return Status();
 }
 
@@ -337,8 +342,8 @@ class UploadStream final : public OutputStream {
     std::string part;
     part.swap(buffer_);
     buffer_.reserve(options_.part_bytes);
-    in_flight_.push_back(asio::co_spawn(rt_.executor(), one(client_, bucket_, key_, upload_id_, next_part_++, std::move(part)),
-                                        asio::use_future));
+    in_flight_.push_back(asio::co_spawn(
+        rt_.executor(), one(client_, bucket_, key_, upload_id_, next_part_++, std::move(part)), asio::use_future));
     return Status();
   }
 
@@ -377,11 +382,13 @@ class UploadStream final : public OutputStream {
 }  // namespace
 
 Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, std::string bucket, std::string key,
-                                                 UploadOptions options) {
-  if (options.part_bytes < (5u << 20)) return Status::InvalidArgument("part_bytes: at least 5 MiB (S3's minimum part size)");
+                                                  UploadOptions options) {
+  if (options.part_bytes < (5u << 20))
+    return Status::InvalidArgument("part_bytes: at least 5 MiB (S3's minimum part size)");
   if (options.parts_in_flight == 0) return Status::InvalidArgument("parts_in_flight: at least 1");
   if (Status s = check_key(key); !s.ok()) return s;
-  return std::unique_ptr<OutputStream>(new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), options));
+  return std::unique_ptr<OutputStream>(
+      new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), options));
 }
 
 RecoveryReport recover_uploads(Runtime& rt, S3Client client, const UploadJournal& journal, const std::string& bucket) {
@@ -393,7 +400,8 @@ RecoveryReport recover_uploads(Runtime& rt, S3Client client, const UploadJournal
   }
   for (const JournalEntry& e : *entries) {
     const std::string where = "s3://" + e.bucket + "/" + e.key;
-    const std::string who = " (left unfinished by process " + std::to_string(e.pid) + ", upload id " + e.upload_id + ")";
+    const std::string who =
+        " (left unfinished by process " + std::to_string(e.pid) + ", upload id " + e.upload_id + ")";
     Status s = e.completing ? rt.block_on(client.complete_multipart(e.bucket, e.key, e.upload_id, e.etags))
                             : rt.block_on(client.abort_multipart(e.bucket, e.key, e.upload_id));
     if (s.code() == StatusCode::kNotFound) {  // NoSuchUpload: finished before the process ended

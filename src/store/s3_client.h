@@ -8,13 +8,7 @@
 // signature.
 #pragma once
 
-#include "aws_config.h"
-#include "upload_journal.h"
-#include "sluice/http/client.h"
-#include "sluice/store.h"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,14 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "aws_config.h"
+#include "sluice/http/client.h"
+#include "sluice/store.h"
+#include "upload_journal.h"
+
 namespace sluice::s3 {
 
 struct S3Options {
   std::string region = "us-east-1";
-  std::string endpoint;        // e.g. "http://127.0.0.1:9000"; empty: AWS
+  std::string endpoint;  // e.g. "http://127.0.0.1:9000"; empty: AWS
   Credentials credentials;
-  bool sign_payload = true;    // false: UNSIGNED-PAYLOAD
-  http::ClientOptions http;    // timeouts, retries, limits (base_url is set here)
+  bool sign_payload = true;  // false: UNSIGNED-PAYLOAD
+  http::ClientOptions http;  // timeouts, retries, limits (base_url is set here)
 };
 
 struct ListPage {
@@ -92,7 +91,7 @@ struct UploadOptions {
 // leaving no parts behind. REQUIRES: used from a thread that is not one of
 // the runtime's event-loop threads (its calls block).
 Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, std::string bucket, std::string key,
-                                                 UploadOptions options = {});
+                                                  UploadOptions options = {});
 
 // Finishes the uploads an earlier, ended run left in `journal` for this
 // client's service and `bucket`: completes those whose parts were all sent,

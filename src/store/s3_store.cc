@@ -1,11 +1,10 @@
 // The S3 ObjectStore, and open_store() choosing a store by URL.
+#include <boost/url/parse.hpp>
+#include <cstdlib>
+
 #include "s3_client.h"
 #include "sluice/runtime.h"
 #include "sluice/store.h"
-
-#include <boost/url/parse.hpp>
-
-#include <cstdlib>
 
 namespace sluice {
 
@@ -88,7 +87,8 @@ Status check_endpoint(const std::string& endpoint, const std::string& from) {
   if (endpoint.empty()) return Status();
   auto u = boost::urls::parse_uri(endpoint);
   if (u && (u->scheme() == "http" || u->scheme() == "https") && !u->host().empty()) return Status();
-  return Status::InvalidArgument(from + " '" + endpoint + "': expected an http:// or https:// URL of an S3-compatible service");
+  return Status::InvalidArgument(from + " '" + endpoint +
+                                 "': expected an http:// or https:// URL of an S3-compatible service");
 }
 
 Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const StoreOptions& o) {
@@ -133,15 +133,17 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
   Result<s3::ListPage> probe = rt->block_on(client->list_objects(where->bucket, where->prefix, "", 1));
   if (!probe.ok()) return Status(probe.status().code(), "cannot use '" + url + "': " + probe.status().message());
 
-  auto journal = std::make_shared<const s3::UploadJournal>(o.journal_dir.empty() ? s3::default_journal_dir()
-                                                                                  : o.journal_dir);
+  auto journal =
+      std::make_shared<const s3::UploadJournal>(o.journal_dir.empty() ? s3::default_journal_dir() : o.journal_dir);
   s3::RecoveryReport rec = s3::recover_uploads(*rt, *client, *journal, where->bucket);
   if (o.on_notice) {
     for (const auto& n : rec.notes) o.on_notice(n);
   }
-  s3::UploadOptions upload{.part_bytes = o.s3_part_bytes, .parts_in_flight = std::max<std::size_t>(1, o.s3_parts_in_flight),
+  s3::UploadOptions upload{.part_bytes = o.s3_part_bytes,
+                           .parts_in_flight = std::max<std::size_t>(1, o.s3_parts_in_flight),
                            .journal = std::move(journal)};
-  return std::unique_ptr<ObjectStore>(new S3Store(std::move(own), *rt, std::move(*client), std::move(*where), std::move(upload)));
+  return std::unique_ptr<ObjectStore>(
+      new S3Store(std::move(own), *rt, std::move(*client), std::move(*where), std::move(upload)));
 }
 
 }  // namespace

@@ -104,12 +104,14 @@ Signed sign(const SigningInput& in, const Credentials& creds) {
     out.signed_headers += (out.signed_headers.empty() ? "" : ";") + k;
   }
 
-  out.canonical_request = in.method + "\n" + uri_encode(in.path.empty() ? "/" : in.path, true) + "\n" + canonical_query +
-                          "\n" + canonical_headers + "\n" + out.signed_headers + "\n" + in.payload_hash;
+  out.canonical_request = in.method + "\n" + uri_encode(in.path.empty() ? "/" : in.path, true) + "\n" +
+                          canonical_query + "\n" + canonical_headers + "\n" + out.signed_headers + "\n" +
+                          in.payload_hash;
   const std::string date = in.amz_date.substr(0, 8);
   const std::string scope = date + "/" + in.region + "/" + in.service + "/aws4_request";
   out.string_to_sign = "AWS4-HMAC-SHA256\n" + in.amz_date + "\n" + scope + "\n" + sha256_hex(out.canonical_request);
-  out.signature = to_hex(hmac_sha256(signing_key(creds.secret_access_key, date, in.region, in.service), out.string_to_sign));
+  out.signature =
+      to_hex(hmac_sha256(signing_key(creds.secret_access_key, date, in.region, in.service), out.string_to_sign));
   out.authorization = "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + "/" + scope +
                       ",SignedHeaders=" + out.signed_headers + ",Signature=" + out.signature;
   return out;

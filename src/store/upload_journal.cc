@@ -1,14 +1,15 @@
 #include "upload_journal.h"
 
-#include "sigv4.h"
-#include "sluice/output_stream.h"
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
+
+#include "sigv4.h"
+#include "sluice/output_stream.h"
 
 namespace sluice::s3 {
 
@@ -74,15 +75,24 @@ Result<JournalEntry> parse(const std::string& path) {
     std::optional<std::string> value =
         sp == std::string::npos ? std::optional<std::string>() : pct_decode(std::string_view(line).substr(sp + 1));
     if (!value) return Status::DataLoss(path + ":" + std::to_string(n) + ": malformed line");
-    if (name == "service") e.service = *value;
-    else if (name == "bucket") e.bucket = *value;
-    else if (name == "key") e.key = *value;
-    else if (name == "upload_id") e.upload_id = *value;
-    else if (name == "state") e.completing = *value == "completing";
-    else if (name == "etag") e.etags.push_back(*value);
-    else if (name == "pid") e.pid = std::strtol(value->c_str(), nullptr, 10);
-    else if (name == "start") e.start_ticks = std::strtoull(value->c_str(), nullptr, 10);
-    else return Status::DataLoss(path + ":" + std::to_string(n) + ": unknown field '" + name + "'");
+    if (name == "service")
+      e.service = *value;
+    else if (name == "bucket")
+      e.bucket = *value;
+    else if (name == "key")
+      e.key = *value;
+    else if (name == "upload_id")
+      e.upload_id = *value;
+    else if (name == "state")
+      e.completing = *value == "completing";
+    else if (name == "etag")
+      e.etags.push_back(*value);
+    else if (name == "pid")
+      e.pid = std::strtol(value->c_str(), nullptr, 10);
+    else if (name == "start")
+      e.start_ticks = std::strtoull(value->c_str(), nullptr, 10);
+    else
+      return Status::DataLoss(path + ":" + std::to_string(n) + ": unknown field '" + name + "'");
   }
   if (e.bucket.empty() || e.key.empty() || e.upload_id.empty()) {
     return Status::DataLoss(path + ": incomplete entry (bucket, key and upload_id are required)");
@@ -135,7 +145,8 @@ void UploadJournal::remove(const JournalEntry& e) const {
   fs::remove(path_of(e), ec);
 }
 
-Result<std::vector<JournalEntry>> UploadJournal::abandoned(const std::string& service, const std::string& bucket) const {
+Result<std::vector<JournalEntry>> UploadJournal::abandoned(const std::string& service,
+                                                           const std::string& bucket) const {
   std::vector<JournalEntry> out;
   std::error_code ec;
   if (!fs::exists(dir_, ec)) return out;

@@ -10,10 +10,10 @@
 // a live writer's uploads are never touched.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <string>
 #include <vector>
+
+#include "sluice/status.h"
 
 namespace sluice::s3 {
 
@@ -22,9 +22,9 @@ struct JournalEntry {
   std::string bucket;
   std::string key;
   std::string upload_id;
-  bool completing = false;         // every part was sent; `etags` complete it
-  std::vector<std::string> etags;  // in part order
-  long pid = 0;                    // the writer: process id and its start time,
+  bool completing = false;             // every part was sent; `etags` complete it
+  std::vector<std::string> etags;      // in part order
+  long pid = 0;                        // the writer: process id and its start time,
   unsigned long long start_ticks = 0;  // so a reused pid is not mistaken for it
 };
 

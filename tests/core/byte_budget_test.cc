@@ -2,18 +2,18 @@
 // time (the lowest priority value) goes on, the rest when bytes come back;
 // nothing deadlocks and nothing is lost however many grow at once.
 #include "sluice/byte_budget.h"
-#include "sluice/runtime.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
-
-#include <atomic>
 #include <future>
 #include <random>
 #include <thread>
+
+#include "sluice/runtime.h"
 
 namespace sluice {
 namespace {
@@ -33,7 +33,11 @@ class ByteBudgetTest : public ::testing::Test {
   }
   static bool ready(std::future<bool>& f) { return f.wait_for(0s) == std::future_status::ready; }
   // Every handler posted before now has run on the loop.
-  void settle() { asio::co_spawn(rt.executor(), []() -> asio::awaitable<void> { co_return; }(), asio::use_future).get(); }
+  void settle() {
+    asio::co_spawn(
+        rt.executor(), []() -> asio::awaitable<void> { co_return; }(), asio::use_future)
+        .get();
+  }
 };
 
 TEST_F(ByteBudgetTest, UnderTheLimitNobodyWaitsAndBytesAreCounted) {

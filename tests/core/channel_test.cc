@@ -1,16 +1,15 @@
 #include "sluice/channel.h"
 
-#include "sluice/runtime.h"
-#include "sluice/sleep.h"
-
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <atomic>
 #include <thread>
 #include <vector>
+
+#include "sluice/runtime.h"
+#include "sluice/sleep.h"
 
 namespace sluice {
 namespace {
@@ -154,23 +153,26 @@ TEST(Channel, ReceiveUntilNeverLosesAnItemThatRacesTheDeadline) {
     ch->close();
   });
   auto strand = asio::make_strand(rt.io_context());
-  auto [received, timeouts] = asio::co_spawn(
-      strand,
-      [](std::shared_ptr<Channel<int>> ch) -> asio::awaitable<std::pair<std::vector<int>, int>> {
-        std::vector<int> got;
-        int timeouts = 0;
-        for (;;) {
-          auto [r, v] = co_await ch->receive_until(std::chrono::steady_clock::now() + std::chrono::microseconds(20));
-          if (r == RecvResult::kClosed) break;
-          if (r == RecvResult::kTimeout) {
-            ++timeouts;
-            continue;
-          }
-          got.push_back(*v);
-        }
-        co_return std::pair{got, timeouts};
-      }(ch),
-      asio::use_future).get();
+  auto [received, timeouts] =
+      asio::co_spawn(
+          strand,
+          [](std::shared_ptr<Channel<int>> ch) -> asio::awaitable<std::pair<std::vector<int>, int>> {
+            std::vector<int> got;
+            int timeouts = 0;
+            for (;;) {
+              auto [r, v] =
+                  co_await ch->receive_until(std::chrono::steady_clock::now() + std::chrono::microseconds(20));
+              if (r == RecvResult::kClosed) break;
+              if (r == RecvResult::kTimeout) {
+                ++timeouts;
+                continue;
+              }
+              got.push_back(*v);
+            }
+            co_return std::pair{got, timeouts};
+          }(ch),
+          asio::use_future)
+          .get();
   producer.join();
   ASSERT_EQ(received.size(), static_cast<std::size_t>(kRounds));
   for (int i = 0; i < kRounds; ++i) ASSERT_EQ(received[i], i);

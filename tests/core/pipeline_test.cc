@@ -1,11 +1,7 @@
 #include "sluice/pipeline.h"
 
-#include "sluice/sleep.h"
-#include "sluice/sources.h"
-
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +10,9 @@
 #include <random>
 #include <ranges>
 #include <set>
+
+#include "sluice/sleep.h"
+#include "sluice/sources.h"
 
 namespace sluice {
 namespace {
@@ -62,8 +61,7 @@ TEST(Pipeline, SlowSinkKeepsLiveItemsWithinChannelAndInFlightBounds) {
   constexpr int kItems = 30'000;
   constexpr std::size_t kCap = 16, kInFlight = 8, kBatch = 32, kBatchCap = 2, kCpu = 2;
   std::atomic<long> received{0};
-  auto p = from_range(std::views::iota(0, kItems)) |
-           map([](int v) { return Tracked(v); }, {.capacity = kCap}) |
+  auto p = from_range(std::views::iota(0, kItems)) | map([](int v) { return Tracked(v); }, {.capacity = kCap}) |
            map_unordered([](Tracked t) -> asio::awaitable<Tracked> { co_return t; },
                          {.concurrency = kInFlight, .capacity = kCap}) |
            batch({.size = kBatch, .timeout = 5ms, .capacity = kBatchCap}) |
@@ -158,8 +156,7 @@ TEST(Pipeline, CpuStageNeverRunsOnAnIoThread) {
   std::mutex mu;
   std::set<std::thread::id> cpu_ids;
   std::atomic<int> wrong_role{0};
-  auto p = from_range(std::views::iota(0, 2000)) | batch({.size = 16, .timeout = 1ms}) |
-           cpu([&](std::vector<int> b) {
+  auto p = from_range(std::views::iota(0, 2000)) | batch({.size = 16, .timeout = 1ms}) | cpu([&](std::vector<int> b) {
              if (detail::this_thread_role() != detail::ThreadRole::kCpu) ++wrong_role;
              std::lock_guard lock(mu);
              cpu_ids.insert(std::this_thread::get_id());
@@ -273,17 +270,16 @@ TEST(Pipeline, EarlyStopLeavesNoThreadOrCoroutineBehind) {
   }
   auto state = std::make_shared<int>(0);  // shared by every function of the run
   std::vector<std::string> got;
-  RunHandle run = rt.start(from_csv(path) |
-                     map_unordered(
-                         [state](CsvRecord r) -> asio::awaitable<std::string> {
-                           co_await sleep_for(100us);
-                           co_return r.fields[1];
-                         },
-                         {.concurrency = 32}) |
-                     batch({.size = 4, .timeout = 1ms}) | cpu([state](std::vector<std::string> b) { return b; }) |
-                     take(5) | sink([&, state](std::vector<std::string> b) {
-                       got.insert(got.end(), b.begin(), b.end());
-                     }));
+  RunHandle run =
+      rt.start(from_csv(path) |
+               map_unordered(
+                   [state](CsvRecord r) -> asio::awaitable<std::string> {
+                     co_await sleep_for(100us);
+                     co_return r.fields[1];
+                   },
+                   {.concurrency = 32}) |
+               batch({.size = 4, .timeout = 1ms}) | cpu([state](std::vector<std::string> b) { return b; }) | take(5) |
+               sink([&, state](std::vector<std::string> b) { got.insert(got.end(), b.begin(), b.end()); }));
   Status s = run.wait();
   EXPECT_TRUE(s.ok()) << s.to_string();
   EXPECT_LE(got.size(), 20u);
@@ -298,9 +294,8 @@ TEST(Pipeline, EarlyStopLeavesNoThreadOrCoroutineBehind) {
 TEST(Pipeline, SinkReturningStopEndsTheRunOk) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   int seen = 0;
-  Status s = rt.block_on(from_range(std::views::iota(0)) | sink([&](int) {
-                           return ++seen == 1000 ? Control::kStop : Control::kContinue;
-                         }));
+  Status s = rt.block_on(from_range(std::views::iota(0)) |
+                         sink([&](int) { return ++seen == 1000 ? Control::kStop : Control::kContinue; }));
   EXPECT_TRUE(s.ok());
   EXPECT_EQ(seen, 1000);
 }
@@ -308,13 +303,13 @@ TEST(Pipeline, SinkReturningStopEndsTheRunOk) {
 TEST(Pipeline, StatsAreReadableWhileRunningAndCancelEndsTheRun) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   RunHandle run = rt.start(from_range(std::views::iota(0), {.name = "ids"}) |
-                     map_unordered(
-                         [](int v) -> asio::awaitable<int> {
-                           co_await sleep_for(1ms);
-                           co_return v;
-                         },
-                         {.name = "slow", .concurrency = 4}) |
-                     sink([](int) {}, {.name = "drop"}));
+                           map_unordered(
+                               [](int v) -> asio::awaitable<int> {
+                                 co_await sleep_for(1ms);
+                                 co_return v;
+                               },
+                               {.name = "slow", .concurrency = 4}) |
+                           sink([](int) {}, {.name = "drop"}));
   std::vector<StageStats> stats;
   auto until = std::chrono::steady_clock::now() + 10s;
   do {
@@ -337,7 +332,7 @@ TEST(Pipeline, StatsAreReadableWhileRunningAndCancelEndsTheRun) {
 TEST(Pipeline, StageCountersAddUp) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   RunHandle run = rt.start(from_range(std::views::iota(0, 1000)) | filter([](int v) { return v % 4 != 0; }) |
-                     batch({.size = 50}) | sink([](std::vector<int>) {}));
+                           batch({.size = 50}) | sink([](std::vector<int>) {}));
   ASSERT_TRUE(run.wait().ok());
   auto stats = run.stats();
   ASSERT_EQ(stats.size(), 4u);

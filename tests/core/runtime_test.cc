@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/as_tuple.hpp>
-
 #include <cstdlib>
 
 namespace sluice {
@@ -69,12 +68,13 @@ TEST(Runtime, RunOnCpuRunsOnAPoolThreadAndResumesOnTheLoop) {
   Runtime rt({.io_threads = 1, .cpu_threads = 2});
   auto io_ids = rt.io_thread_ids();
   ASSERT_EQ(io_ids.size(), 1u);
-  auto [cpu_id, resumed_id] = rt.block_on([](Runtime& rt) -> boost::asio::awaitable<std::pair<std::thread::id, std::thread::id>> {
-    auto [error, id] = co_await rt.run_on_cpu([] { return std::this_thread::get_id(); },
-                                              boost::asio::as_tuple(boost::asio::deferred));
-    EXPECT_FALSE(error);
-    co_return std::pair{*id, std::this_thread::get_id()};
-  }(rt));
+  auto [cpu_id, resumed_id] =
+      rt.block_on([](Runtime& rt) -> boost::asio::awaitable<std::pair<std::thread::id, std::thread::id>> {
+        auto [error, id] = co_await rt.run_on_cpu([] { return std::this_thread::get_id(); },
+                                                  boost::asio::as_tuple(boost::asio::deferred));
+        EXPECT_FALSE(error);
+        co_return std::pair{*id, std::this_thread::get_id()};
+      }(rt));
   EXPECT_NE(cpu_id, io_ids[0]);
   EXPECT_NE(cpu_id, std::this_thread::get_id());
   EXPECT_EQ(resumed_id, io_ids[0]);
@@ -82,10 +82,11 @@ TEST(Runtime, RunOnCpuRunsOnAPoolThreadAndResumesOnTheLoop) {
 
 TEST(Runtime, RunOnCpuReportsAnException) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
-  auto [error, value] = rt.block_on([](Runtime& rt) -> boost::asio::awaitable<std::tuple<std::exception_ptr, std::optional<int>>> {
-    co_return co_await rt.run_on_cpu([]() -> int { throw std::runtime_error("boom"); },
-                                     boost::asio::as_tuple(boost::asio::deferred));
-  }(rt));
+  auto [error, value] =
+      rt.block_on([](Runtime& rt) -> boost::asio::awaitable<std::tuple<std::exception_ptr, std::optional<int>>> {
+        co_return co_await rt.run_on_cpu([]() -> int { throw std::runtime_error("boom"); },
+                                         boost::asio::as_tuple(boost::asio::deferred));
+      }(rt));
   ASSERT_TRUE(error);
   EXPECT_FALSE(value.has_value());
   EXPECT_THROW(std::rethrow_exception(error), std::runtime_error);

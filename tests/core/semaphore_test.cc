@@ -1,16 +1,15 @@
 #include "sluice/semaphore.h"
 
-#include "sluice/runtime.h"
-#include "sluice/sleep.h"
-
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <atomic>
 #include <mutex>
 #include <random>
+
+#include "sluice/runtime.h"
+#include "sluice/sleep.h"
 
 namespace sluice {
 namespace {

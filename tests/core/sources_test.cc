@@ -137,7 +137,9 @@ TEST(FileSources, CsvRecordsArriveInFileOrder) {
   std::string path = write_file("ordered.csv", text);
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   std::vector<int> ids;
-  ASSERT_TRUE(rt.block_on(from_csv(path, {.capacity = 3}) | sink([&](CsvRecord r) { ids.push_back(std::stoi(r.fields[0])); })).ok());
+  ASSERT_TRUE(
+      rt.block_on(from_csv(path, {.capacity = 3}) | sink([&](CsvRecord r) { ids.push_back(std::stoi(r.fields[0])); }))
+          .ok());
   ASSERT_EQ(ids.size(), 5000u);
   for (int i = 0; i < 5000; ++i) ASSERT_EQ(ids[i], i);
 }

@@ -1,10 +1,10 @@
 // Expressions: any text compiled against a scope of every kind of name, and
 // what compiles evaluated (as a value, a condition and a range) against a
 // record holding values of each type and arrays with nulls.
-#include "../../src/pipeline/expr.h"
-
 #include <cstdint>
 #include <string>
+
+#include "../../src/pipeline/expr.h"
 
 namespace {
 
@@ -21,7 +21,8 @@ struct World {
     scope.add_scalar("item.ok", 3, Type::kBool);
     scope.add_scalar("item.none", 4, Type::kDouble);
     scalars = {Value(std::int64_t{42}), Value(0.75), Value(std::string("b")), Value(true), Value()};
-    scope.add_array("events", {.index = 0, .fields = {{"t", Type::kInt64}, {"v", Type::kDouble}, {"c", Type::kString}}});
+    scope.add_array("events",
+                    {.index = 0, .fields = {{"t", Type::kInt64}, {"v", Type::kDouble}, {"c", Type::kString}}});
     ArrayData events;
     events.columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}};
     for (int i = 0; i < 5; ++i) {
@@ -47,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)e->eval_condition(env);
   }
   // As a for_each: a range(a, b) at the top, or an error.
-  if (auto r = Expr::compile(text, w.scope, {.allow_aggregates = false, .allow_range = true}); r.ok() && r->is_range()) {
+  if (auto r = Expr::compile(text, w.scope, {.allow_aggregates = false, .allow_range = true});
+      r.ok() && r->is_range()) {
     (void)r->eval_range(env);
   }
   return 0;

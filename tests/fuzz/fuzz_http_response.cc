@@ -1,8 +1,8 @@
 // HTTP answers: any bytes parsed as the client parses an answer (status,
 // headers, Content-Length or chunked bodies, gzip and deflate, Retry-After).
-#include "../../src/http/response_parser.h"
-
 #include <string_view>
+
+#include "../../src/http/response_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice::http;

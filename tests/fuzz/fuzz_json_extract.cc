@@ -1,21 +1,22 @@
 // Fields and arrays read out of any bytes taken for a JSON answer, as a
 // pipeline step reads them: values of the declared types or an error.
-#include "../../src/json/extract.h"
-
 #include <string>
+
+#include "../../src/json/extract.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice;
   using pipeline::Type;
-  static const json::Extractor fields({{.name = "a.score", .path = "score", .type = Type::kDouble},
-                                       {.name = "a.kind", .path = "kind", .type = Type::kString, .optional = true},
-                                       {.name = "a.n", .path = "stats.n", .type = Type::kInt64, .optional = true},
-                                       {.name = "a.ok", .path = "ok", .type = Type::kBool, .optional = true},
-                                       {.name = "a.pages", .path = "pages", .type = Type::kInt64, .list = true,
-                                        .optional = true}});
-  static const json::ArrayExtractor events("events", {{.name = "t", .path = "t", .type = Type::kInt64},
-                                                      {.name = "v", .path = "v", .type = Type::kDouble, .optional = true},
-                                                      {.name = "c", .path = "c", .type = Type::kString, .optional = true}});
+  static const json::Extractor fields(
+      {{.name = "a.score", .path = "score", .type = Type::kDouble},
+       {.name = "a.kind", .path = "kind", .type = Type::kString, .optional = true},
+       {.name = "a.n", .path = "stats.n", .type = Type::kInt64, .optional = true},
+       {.name = "a.ok", .path = "ok", .type = Type::kBool, .optional = true},
+       {.name = "a.pages", .path = "pages", .type = Type::kInt64, .list = true, .optional = true}});
+  static const json::ArrayExtractor events("events",
+                                           {{.name = "t", .path = "t", .type = Type::kInt64},
+                                            {.name = "v", .path = "v", .type = Type::kDouble, .optional = true},
+                                            {.name = "c", .path = "c", .type = Type::kString, .optional = true}});
   std::string body(reinterpret_cast<const char*>(data), size);
   std::vector<pipeline::Value> values;
   std::vector<std::vector<pipeline::Value>> lists;
@@ -23,8 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pipeline::ArrayData out = events.empty();
   if (events.extract(body, out).ok()) {
     for (const auto& c : out.columns) {
-      const std::size_t n = c.type == Type::kDouble ? c.f64.size() : c.type == Type::kString ? c.offsets.size() - 1 : c.i64.size();
-      if (n != out.rows || (!c.valid.empty() && c.valid.size() != out.rows)) __builtin_trap();  // every column as long as the rows
+      const std::size_t n = c.type == Type::kDouble   ? c.f64.size()
+                            : c.type == Type::kString ? c.offsets.size() - 1
+                                                      : c.i64.size();
+      if (n != out.rows || (!c.valid.empty() && c.valid.size() != out.rows))
+        __builtin_trap();  // every column as long as the rows
     }
   }
   return 0;

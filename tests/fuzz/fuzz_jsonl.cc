@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   TableConfig t;
   t.path = file.path();
   t.format = Format::kJsonl;
-  t.columns = {{"id", Type::kInt64, {}}, {"name", Type::kString, {}}, {"w", Type::kDouble, {}}, {"ok", Type::kBool, {}}};
+  t.columns = {
+      {"id", Type::kInt64, {}}, {"name", Type::kString, {}}, {"w", Type::kDouble, {}}, {"ok", Type::kBool, {}}};
   auto reader = TableReader::open(t);
   if (!reader.ok()) return 0;
   std::vector<Value> row;

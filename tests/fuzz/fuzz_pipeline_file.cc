@@ -1,11 +1,11 @@
 // The pipeline file: any bytes through the YAML reader, the checks of its
 // structure and the planner (names, types, templates, expressions). Every
 // input ends in a plan or an error naming where; nothing else.
-#include "../../src/pipeline/config.h"
-#include "../../src/pipeline/plan.h"
-
 #include <cstdint>
 #include <string>
+
+#include "../../src/pipeline/config.h"
+#include "../../src/pipeline/plan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -51,8 +51,9 @@ TEST_P(FuzzReplay, EverySeedAndEveryInputThatOnceFailedRunsClean) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay,
-                         ::testing::Values(Target{"fuzz_pipeline_file", fuzz_pipeline_file_one}, Target{"fuzz_expr", fuzz_expr_one},
-                                           Target{"fuzz_csv", fuzz_csv_one}, Target{"fuzz_jsonl", fuzz_jsonl_one},
+                         ::testing::Values(Target{"fuzz_pipeline_file", fuzz_pipeline_file_one},
+                                           Target{"fuzz_expr", fuzz_expr_one}, Target{"fuzz_csv", fuzz_csv_one},
+                                           Target{"fuzz_jsonl", fuzz_jsonl_one},
                                            Target{"fuzz_json_extract", fuzz_json_extract_one},
                                            Target{"fuzz_http_response", fuzz_http_response_one},
                                            Target{"fuzz_parquet_reader", fuzz_parquet_reader_one},

@@ -1,31 +1,28 @@
 #include "sluice/http/client.h"
-#include "sluice/byte_budget.h"
-
-#include "../../src/mockapi/server.h"
-#include "../../src/mockapi/workload.h"
-
-#include "gzip_util.h"
-
-#include <gtest/gtest.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/buffers_iterator.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/use_future.hpp>
-#include <boost/asio/write.hpp>
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/buffers_iterator.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <functional>
 #include <future>
 #include <thread>
+
+#include "../../src/mockapi/server.h"
+#include "../../src/mockapi/workload.h"
+#include "gzip_util.h"
+#include "sluice/byte_budget.h"
 
 namespace sluice::http {
 namespace {
@@ -201,12 +198,14 @@ TEST_F(ClientTest, ClosedMidBodyIsAnErrorAndARetrySucceeds) {
 
 TEST_F(ClientTest, RetriesA500WithBackoffAndReportsEveryAttempt) {
   auto server = *Server::start({.faults = {.error_500 = 1.0, .max_faults_per_path = 5}});
-  Client c = make({.base_url = server->base_url(), .retry = {.max_attempts = 3, .base_backoff = 1ms, .retry_statuses = {500}}});
+  Client c = make(
+      {.base_url = server->base_url(), .retry = {.max_attempts = 3, .base_backoff = 1ms, .retry_statuses = {500}}});
   auto r = get(c, "/v1/items/9");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(r.status().message(), "GET " + server->base_url() +
-                                      "/v1/items/9: attempt 1: status 500; attempt 2: status 500; attempt 3: status 500");
+  EXPECT_EQ(
+      r.status().message(),
+      "GET " + server->base_url() + "/v1/items/9: attempt 1: status 500; attempt 2: status 500; attempt 3: status 500");
   EXPECT_EQ(c.stats().retries, 2u);
 }
 
@@ -341,7 +340,8 @@ TEST_F(ClientTest, AnswersBeingReceivedStayWithinTheReceiveBudget) {
 
 TEST_F(ClientTest, SecretsNeverReachErrorMessages) {
   RawServer refuse([](tcp::socket&) {});  // accepts and closes at once
-  Client c = make({.base_url = refuse.url(), .retry = {.max_attempts = 2, .base_backoff = 1ms},
+  Client c = make({.base_url = refuse.url(),
+                   .retry = {.max_attempts = 2, .base_backoff = 1ms},
                    .headers = {{"Authorization", "Bearer SECRET-TOKEN"}}});
   auto r = get(c, "/v1/items/1", {{"api_key", "SECRET-KEY"}, {"page", "2"}});
   ASSERT_FALSE(r.ok());
@@ -356,21 +356,32 @@ TEST_F(ClientTest, ConnectionRefusedIsUnavailable) {
     auto s = *Server::start({});
     port = s->port();
   }  // now closed
-  Client c = make({.base_url = "http://127.0.0.1:" + std::to_string(port), .retry = {.max_attempts = 2, .base_backoff = 1ms}});
+  Client c =
+      make({.base_url = "http://127.0.0.1:" + std::to_string(port), .retry = {.max_attempts = 2, .base_backoff = 1ms}});
   auto r = get(c, "/");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(r.status().message().find("attempt 2: connect: Connection refused"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("attempt 2: connect: Connection refused"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(ClientTest, EveryRequestEndsExactlyOnceUnderFaultsAndTightDeadlines) {
   auto server = *Server::start({.latency = 1ms,
                                 .jitter = 3ms,
-                                .faults = {.error_500 = 0.1, .too_many = 0.05, .truncated = 0.05, .slow_body = 0.1,
-                                           .close = 0.1, .retry_after_seconds = 0, .trickle_interval = 30ms,
-                                           .max_faults_per_path = 3, .seed = 3}});
-  Client c = make({.base_url = server->base_url(), .max_connections = 16, .read_timeout = 40ms,
-                   .request_timeout = 150ms, .max_in_flight = 64,
+                                .faults = {.error_500 = 0.1,
+                                           .too_many = 0.05,
+                                           .truncated = 0.05,
+                                           .slow_body = 0.1,
+                                           .close = 0.1,
+                                           .retry_after_seconds = 0,
+                                           .trickle_interval = 30ms,
+                                           .max_faults_per_path = 3,
+                                           .seed = 3}});
+  Client c = make({.base_url = server->base_url(),
+                   .max_connections = 16,
+                   .read_timeout = 40ms,
+                   .request_timeout = 150ms,
+                   .max_in_flight = 64,
                    .retry = {.max_attempts = 4, .base_backoff = 2ms, .retry_statuses = {429, 500, 502, 503, 504}}});
   auto results = get_many(c, 400, [&](int i) { return "/v1/items/" + std::to_string(i + 1); });
   int ok = 0, failed = 0;
@@ -394,11 +405,14 @@ TEST_F(ClientTest, EveryRequestEndsExactlyOnceUnderFaultsAndTightDeadlines) {
 
 TEST_F(ClientTest, AdaptiveLimitShrinksUnder429sAndGrowsBack) {
   // Every path answers 429 (Retry-After: 0) the first time, then 200.
-  auto server = *Server::start({.latency = 2ms, .faults = {.too_many = 1.0, .retry_after_seconds = 0, .max_faults_per_path = 1}});
-  Client c = make({.base_url = server->base_url(),
-                   .max_in_flight = 256,
-                   .retry = {.base_backoff = 1ms, .budget = 1.0},  // every request retries once here
-                   .adaptive = {.enabled = true, .min = 2, .max = 256, .initial = 32, .latency_tolerance = 4.0, .decrease_interval = 5ms}});
+  auto server =
+      *Server::start({.latency = 2ms, .faults = {.too_many = 1.0, .retry_after_seconds = 0, .max_faults_per_path = 1}});
+  Client c = make(
+      {.base_url = server->base_url(),
+       .max_in_flight = 256,
+       .retry = {.base_backoff = 1ms, .budget = 1.0},  // every request retries once here
+       .adaptive = {
+           .enabled = true, .min = 2, .max = 256, .initial = 32, .latency_tolerance = 4.0, .decrease_interval = 5ms}});
   auto path = [](int i) { return "/v1/items/" + std::to_string(i % 400 + 1); };
   for (auto& r : get_many(c, 400, path)) ASSERT_TRUE(r.ok()) << r.status().to_string();
   const std::uint64_t shrunk = c.stats().limit;
@@ -432,9 +446,12 @@ TEST_F(ClientTest, RetryAfterDelaysThatRequestOnly) {
     ASSERT_TRUE(get(warm, "/v1/items/2").ok());  // path 2 has had its 429
   }
   Client c = make({.base_url = server->base_url()});
-  auto first = asio::co_spawn(rt.executor(), [](Client c) -> asio::awaitable<std::optional<Result<Response>>> {
-    co_return co_await c.get("/v1/items/1");  // 429, Retry-After: 2
-  }(c), asio::use_future);
+  auto first = asio::co_spawn(
+      rt.executor(),
+      [](Client c) -> asio::awaitable<std::optional<Result<Response>>> {
+        co_return co_await c.get("/v1/items/1");  // 429, Retry-After: 2
+      }(c),
+      asio::use_future);
   while (server->stats().faults < 2) std::this_thread::sleep_for(1ms);  // the 429 went out
   auto second = get(c, "/v1/items/2");  // answers at once: other requests do not wait for the first one's Retry-After
   ASSERT_TRUE(second.ok());
@@ -457,7 +474,8 @@ class Flaky {
             return;
           }
           asio::streambuf buf;
-          while (RawServer::read_request(s, buf) && !down) RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          while (RawServer::read_request(s, buf) && !down)
+            RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         }) {}
   std::string url() const { return server_.url(); }
   std::atomic<bool> down{false};
@@ -476,9 +494,8 @@ TEST_F(ClientTest, AnOriginThatIsDownIsWaitedForNotGivenUpOn) {
                    .max_in_flight = 8,
                    .retry = {.max_attempts = 3, .base_backoff = 20ms},
                    .outage = {.failures = 4, .probe_after = 10ms, .max_probe_interval = 40ms}});
-  auto pending = std::async(std::launch::async, [&] {
-    return get_many(c, 30, [](int i) { return "/r" + std::to_string(i); });
-  });
+  auto pending =
+      std::async(std::launch::async, [&] { return get_many(c, 30, [](int i) { return "/r" + std::to_string(i); }); });
   while (c.stats().outage_probes < 3) std::this_thread::sleep_for(1ms);  // down, and probed
   const int refused_while_down = api.refused;
   api.down = false;
@@ -504,7 +521,8 @@ TEST_F(ClientTest, RequestsThatFailWhileOthersAreAnsweredAreNotAnOutage) {
       boost::system::error_code ec;
       std::size_t n = asio::read_until(s, buf, "\r\n\r\n", ec);
       if (ec) return;
-      std::string head(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+      std::string head(asio::buffers_begin(buf.data()),
+                       asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
       buf.consume(n);
       if (head.starts_with("GET /good ")) {
         ++good_requests;
@@ -551,7 +569,9 @@ TEST_F(ClientTest, AnOriginDownPastGiveUpAfterFailsEveryRequestAndSaysSo) {
 TEST_F(ClientTest, AnAttemptThatOutlivesAttemptTimeoutIsRetried) {
   // The first answer of each path trickles in over 400 ms.
   auto server = *Server::start({.faults = {.slow_body = 1.0, .trickle_interval = 100ms, .max_faults_per_path = 1}});
-  Client c = make({.base_url = server->base_url(), .attempt_timeout = 150ms, .request_timeout = 30s,
+  Client c = make({.base_url = server->base_url(),
+                   .attempt_timeout = 150ms,
+                   .request_timeout = 30s,
                    .retry = {.base_backoff = 1ms}});
   auto r = get(c, "/v1/items/5");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -603,7 +623,8 @@ TEST_F(ClientTest, ConnectTimeoutFiresWhenTheListenQueueIsFull) {
   } closer{fillers};
   std::this_thread::sleep_for(50ms);
   Client c = make({.base_url = "http://127.0.0.1:" + std::to_string(full.local_endpoint().port()),
-                   .connect_timeout = 200ms, .retry = {.max_attempts = 1}});
+                   .connect_timeout = 200ms,
+                   .retry = {.max_attempts = 1}});
   auto start = std::chrono::steady_clock::now();
   auto r = get(c, "/");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
@@ -615,7 +636,9 @@ TEST_F(ClientTest, ConnectTimeoutFiresWhenTheListenQueueIsFull) {
 TEST_F(ClientTest, CloseFailsRequestsWaitingForTheirTurnExactlyOnce) {
   auto server = *Server::start({.latency = 200ms});
   Client c = make({.base_url = server->base_url(), .max_in_flight = 2});
-  auto one = [](Client c) -> asio::awaitable<std::optional<Result<Response>>> { co_return co_await c.get("/v1/items/1"); };
+  auto one = [](Client c) -> asio::awaitable<std::optional<Result<Response>>> {
+    co_return co_await c.get("/v1/items/1");
+  };
   std::vector<std::future<std::optional<Result<Response>>>> fs;
   for (int i = 0; i < 10; ++i) fs.push_back(asio::co_spawn(rt.executor(), one(c), asio::use_future));
   std::this_thread::sleep_for(50ms);  // two in flight, eight waiting
@@ -650,7 +673,8 @@ TEST_F(ClientTest, ARequestOutlivesTheClientObjectThatMadeIt) {
 TEST(ClientOptionsCheck, BadBaseUrlsAreRejected) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   EXPECT_EQ(Client::create(rt, {.base_url = "not a url"}).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(Client::create(rt, {.base_url = "ftp://x"}).status().message().find("scheme must be http"), std::string::npos);
+  EXPECT_NE(Client::create(rt, {.base_url = "ftp://x"}).status().message().find("scheme must be http"),
+            std::string::npos);
   EXPECT_FALSE(Client::create(rt, {.base_url = "http://x", .max_in_flight = 0}).ok());
 }
 

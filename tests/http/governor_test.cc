@@ -49,8 +49,10 @@ TEST_F(GovernorTest, OnlyARequestsFirstFailureCountsTowardAnOutage) {
   ClientOptions o{.max_in_flight = 64, .outage = {.failures = 5}};
   OriginGovernor g(o, t0);
   under_way(g, 64);
-  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "status 500", /*first_failure=*/true);
-  for (int i = 0; i < 100; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "status 500", /*first_failure=*/false);
+  for (int i = 0; i < 4; ++i)
+    g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "status 500", /*first_failure=*/true);
+  for (int i = 0; i < 100; ++i)
+    g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "status 500", /*first_failure=*/false);
   EXPECT_FALSE(g.down());
   g.after_attempt(Signal::kFailure, 1ms, false, at(2ms), "refused", /*first_failure=*/true);
   EXPECT_TRUE(g.down()) << "a fifth request failing for the first time";
@@ -121,7 +123,8 @@ TEST_F(GovernorTest, AnAbandonedProbeLetsAnotherRequestProbeAtOnce) {
 }
 
 TEST_F(GovernorTest, AnOriginDownPastGiveUpAfterIsGivenUpOnWithTheLastFailure) {
-  ClientOptions o{.outage = {.failures = 1, .probe_after = 100ms, .max_probe_interval = 1000ms, .give_up_after = 5000ms}};
+  ClientOptions o{
+      .outage = {.failures = 1, .probe_after = 100ms, .max_probe_interval = 1000ms, .give_up_after = 5000ms}};
   OriginGovernor g(o, t0);
   g.after_attempt(Signal::kAnswer, 1ms, false, at(0ms));  // it was up once
   g.after_attempt(Signal::kFailure, 1ms, false, at(0ms), "connect: Connection refused");
@@ -222,7 +225,8 @@ TEST_F(GovernorTest, ScatteredTooManyAnswersDoNotLowerAStaticLimit) {
 TEST_F(GovernorTest, FailuresDoNotLowerAStaticLimit) {
   ClientOptions o{.max_in_flight = 100};
   OriginGovernor g(o, t0);
-  for (int i = 0; i < 10; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(std::chrono::milliseconds(200 * i)), "500");
+  for (int i = 0; i < 10; ++i)
+    g.after_attempt(Signal::kFailure, 1ms, false, at(std::chrono::milliseconds(200 * i)), "500");
   EXPECT_EQ(g.limit(), 100u);
 }
 

@@ -2,10 +2,9 @@
 // headers, bodies by length, chunks or to the end, decoding, limits.
 #include "../../src/http/response_parser.h"
 
-#include "gzip_util.h"
-
 #include <gtest/gtest.h>
 
+#include "gzip_util.h"
 
 namespace sluice::http::detail {
 namespace {
@@ -13,7 +12,9 @@ namespace {
 using testing::gzip;
 
 TEST(ResponseParser, HeadersAndABodyByLengthWithRoomForSimdParsers) {
-  auto r = parse_response("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Two: a\r\nx-two: b\r\nContent-Length: 4\r\n\r\n{\"a\"", 100);
+  auto r = parse_response(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Two: a\r\nx-two: b\r\nContent-Length: 4\r\n\r\n{\"a\"",
+      100);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "{\"a\"");
@@ -27,8 +28,8 @@ TEST(ResponseParser, ChunkedGzipAndABodyToTheEndOfTheConnection) {
   const std::string packed = gzip(plain);
   char size[16];
   std::snprintf(size, sizeof size, "%zx", packed.size());
-  auto r = parse_response("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(size) +
-                              "\r\n" + packed + "\r\n0\r\n\r\n",
+  auto r = parse_response("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                              std::string(size) + "\r\n" + packed + "\r\n0\r\n\r\n",
                           10000);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->body, plain);
@@ -41,9 +42,10 @@ TEST(ResponseParser, LimitsHoldForTheBodyAndForWhatItDecodesTo) {
   EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", 10).status().code(),
             StatusCode::kResourceExhausted);
   const std::string packed = gzip(std::string(100000, 'a'));  // a small body that decodes to 100 kB
-  auto bomb = parse_response("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + std::to_string(packed.size()) +
-                                 "\r\n\r\n" + packed,
-                             50000);
+  auto bomb =
+      parse_response("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + std::to_string(packed.size()) +
+                         "\r\n\r\n" + packed,
+                     50000);
   EXPECT_EQ(bomb.status().code(), StatusCode::kResourceExhausted);
   auto broken = parse_response("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nnot z", 100);
   EXPECT_EQ(broken.status().code(), StatusCode::kDataLoss);
@@ -53,13 +55,15 @@ TEST(ResponseParser, LimitsHoldForTheBodyAndForWhatItDecodesTo) {
 // assertion in Beast) instead of an error.
 TEST(ResponseParser, NoBytesOrHalfAnAnswerIsAnError) {
   EXPECT_EQ(parse_response("", 100).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 100).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 100).status().code(),
+            StatusCode::kDataLoss);
   EXPECT_EQ(parse_response("garbage\r\n\r\n", 100).status().code(), StatusCode::kDataLoss);
 }
 
 TEST(ResponseParser, RetryAfterIsSecondsOrAnHttpDate) {
   EXPECT_EQ(parse_retry_after(" 3 "), std::chrono::milliseconds(3000));
-  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), std::chrono::milliseconds(0)) << "a date in the past: at once";
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), std::chrono::milliseconds(0))
+      << "a date in the past: at once";
   EXPECT_FALSE(parse_retry_after("soon"));
   EXPECT_FALSE(parse_retry_after("-1"));
 }

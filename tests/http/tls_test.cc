@@ -1,8 +1,8 @@
 // https against a TLS server on loopback whose certificate a throwaway CA signed.
-#include "sluice/http/client.h"
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -10,14 +10,12 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-
-#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include <unistd.h>
+#include "sluice/http/client.h"
 
 namespace sluice::http {
 namespace {
@@ -37,12 +35,16 @@ struct Certificates {
     dir = ::testing::TempDir() + "/sluice-tls-" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    auto run = [&](const std::string& cmd) { return std::system(("cd '" + dir + "' && " + cmd + " >/dev/null 2>&1").c_str()) == 0; };
+    auto run = [&](const std::string& cmd) {
+      return std::system(("cd '" + dir + "' && " + cmd + " >/dev/null 2>&1").c_str()) == 0;
+    };
     std::ofstream(dir + "/good.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n";
     std::ofstream(dir + "/wrong.ext") << "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\n";
     ok = run("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=sluice test CA'");
     for (std::string name : {"good", "wrong"}) {
-      ok = ok && run("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name + ".csr -subj '/CN=" + name + "'") &&
+      ok = ok &&
+           run("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name + ".csr -subj '/CN=" + name +
+               "'") &&
            run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out " + name +
                ".pem -extfile " + name + ".ext");
     }
@@ -131,7 +133,8 @@ TEST_F(TlsTest, FailsWithoutTheCa) {
   auto r = rt.block_on(c->get("/hello"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(r.status().message().find("TLS handshake: certificate verify failed"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("TLS handshake: certificate verify failed"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(TlsTest, FailsWhenTheCertificateNamesAnotherHost) {

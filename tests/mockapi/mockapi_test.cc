@@ -1,6 +1,3 @@
-#include "../../src/mockapi/server.h"
-#include "../../src/mockapi/workload.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -11,10 +8,12 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
+#include "../../src/mockapi/server.h"
+#include "../../src/mockapi/workload.h"
 
 namespace sluice::mockapi {
 namespace {
@@ -152,9 +151,10 @@ TEST(MockApiServer, ServesItemsAndEventsOverOneKeptAliveConnection) {
 TEST(MockApiServer, UnknownIdsPagesAndPathsAnswer404) {
   auto server = *Server::start({.max_id = 100});
   TestClient c(server->port());
-  for (std::string t : std::vector<std::string>{"/v1/items/101", "/v1/items/0", "/v1/items/abc", "/v1/items/-1", "/v2/items/1",
-                        "/v1/items/1/events?page=" + std::to_string(pages_of(1)), "/v1/items/1/events",
-                        "/v1/items/1/other?page=0", "/v1/items/101/pages", "/v1/items/1/pages/x"}) {
+  for (std::string t :
+       std::vector<std::string>{"/v1/items/101", "/v1/items/0", "/v1/items/abc", "/v1/items/-1", "/v2/items/1",
+                                "/v1/items/1/events?page=" + std::to_string(pages_of(1)), "/v1/items/1/events",
+                                "/v1/items/1/other?page=0", "/v1/items/101/pages", "/v1/items/1/pages/x"}) {
     EXPECT_EQ(c.get_ok(t).result_int(), 404) << t;
   }
   EXPECT_EQ(c.get_ok("/v1/items/100").result_int(), 200);
@@ -218,7 +218,8 @@ TEST(MockApiServer, MalformedTruncatedAndClosedAnswers) {
 }
 
 TEST(MockApiServer, SlowBodyArrivesInPiecesOverTime) {
-  auto server = *Server::start({.faults = {.slow_body = 1.0, .trickle_interval = std::chrono::milliseconds(30), .max_faults_per_path = 1}});
+  auto server = *Server::start(
+      {.faults = {.slow_body = 1.0, .trickle_interval = std::chrono::milliseconds(30), .max_faults_per_path = 1}});
   TestClient c(server->port());
   auto start = std::chrono::steady_clock::now();
   auto res = c.get_ok("/v1/items/5");

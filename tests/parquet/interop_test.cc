@@ -1,6 +1,4 @@
 // Files written by sluice, read back by independent readers, value by value.
-#include "parquet_test_util.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,12 +6,14 @@
 #include <limits>
 #include <random>
 
+#include "parquet_test_util.h"
+
 namespace sluice::parquet {
 namespace {
 
 using testing::check_with;
-using testing::ExpectedMeta;
 using testing::expected_json;
+using testing::ExpectedMeta;
 using testing::scratch_dir;
 using testing::write_file;
 
@@ -44,7 +44,9 @@ class TableMaker {
           case Nulls::kKnownRows:
             if (null) d.set_null(r, rows);
             break;
-          case Nulls::kRowAtATime: d.push_validity(r, !null); break;
+          case Nulls::kRowAtATime:
+            d.push_validity(r, !null);
+            break;
           case Nulls::kMarkedLater:
             if (null) later.push_back(r);
             break;
@@ -70,49 +72,77 @@ class TableMaker {
   }
 
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-  std::int64_t pick(std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); }
+  std::int64_t pick(std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_);
+  }
 
   double some_double() {
     switch (pick(0, 12)) {
-      case 0: return std::numeric_limits<double>::quiet_NaN();
-      case 1: return std::numeric_limits<double>::infinity();
-      case 2: return -std::numeric_limits<double>::infinity();
-      case 3: return -0.0;
-      case 4: return std::numeric_limits<double>::max();
-      case 5: return std::numeric_limits<double>::denorm_min();
-      default: return std::uniform_real_distribution<double>(-1e6, 1e6)(rng_);
+      case 0:
+        return std::numeric_limits<double>::quiet_NaN();
+      case 1:
+        return std::numeric_limits<double>::infinity();
+      case 2:
+        return -std::numeric_limits<double>::infinity();
+      case 3:
+        return -0.0;
+      case 4:
+        return std::numeric_limits<double>::max();
+      case 5:
+        return std::numeric_limits<double>::denorm_min();
+      default:
+        return std::uniform_real_distribution<double>(-1e6, 1e6)(rng_);
     }
   }
   std::int64_t some_int64() {
     switch (pick(0, 10)) {
-      case 0: return std::numeric_limits<std::int64_t>::min();
-      case 1: return std::numeric_limits<std::int64_t>::max();
-      case 2: return 0;
-      default: return pick(-1'000'000'000'000, 1'000'000'000'000);
+      case 0:
+        return std::numeric_limits<std::int64_t>::min();
+      case 1:
+        return std::numeric_limits<std::int64_t>::max();
+      case 2:
+        return 0;
+      default:
+        return pick(-1'000'000'000'000, 1'000'000'000'000);
     }
   }
   std::string some_string() {
-    static const char* const kWords[] = {"", "a", "Z", "r7", "segment-12", "é", "日本語", "emoji 🚀", "tab\tquote\"",
-                                         "line\nbreak"};
+    static const char* const kWords[] = {"",  "a",      "Z",        "r7",           "segment-12",
+                                         "é", "日本語", "emoji 🚀", "tab\tquote\"", "line\nbreak"};
     if (chance(0.05)) return std::string(static_cast<std::size_t>(pick(1000, 5000)), 'x');  // long
-    if (chance(0.3)) return "id-" + std::to_string(pick(0, 1'000'000));                    // high cardinality
+    if (chance(0.3)) return "id-" + std::to_string(pick(0, 1'000'000));                     // high cardinality
     return kWords[pick(0, 9)];
   }
 
   void add(ColumnType t, ColumnData& d, bool null) {
     switch (t) {
-      case ColumnType::kBool: d.b.push_back(null ? 0 : static_cast<std::uint8_t>(pick(0, 1))); return;
+      case ColumnType::kBool:
+        d.b.push_back(null ? 0 : static_cast<std::uint8_t>(pick(0, 1)));
+        return;
       case ColumnType::kInt32: {
-        std::int32_t v = pick(0, 9) == 0 ? std::numeric_limits<std::int32_t>::min() : static_cast<std::int32_t>(pick(-100000, 100000));
+        std::int32_t v = pick(0, 9) == 0 ? std::numeric_limits<std::int32_t>::min()
+                                         : static_cast<std::int32_t>(pick(-100000, 100000));
         d.i32.push_back(null ? 0 : v);
         return;
       }
-      case ColumnType::kDate: d.i32.push_back(null ? 0 : static_cast<std::int32_t>(pick(-10000, 40000))); return;
-      case ColumnType::kInt64: d.i64.push_back(null ? 0 : some_int64()); return;
-      case ColumnType::kTimestamp: d.i64.push_back(null ? 0 : pick(0, 4'000'000'000'000) * 1000 + pick(0, 999)); return;
-      case ColumnType::kFloat: d.f32.push_back(null ? 0.0f : static_cast<float>(some_double())); return;
-      case ColumnType::kDouble: d.f64.push_back(null ? 0.0 : some_double()); return;
-      case ColumnType::kString: d.append_string(null ? "" : some_string()); return;
+      case ColumnType::kDate:
+        d.i32.push_back(null ? 0 : static_cast<std::int32_t>(pick(-10000, 40000)));
+        return;
+      case ColumnType::kInt64:
+        d.i64.push_back(null ? 0 : some_int64());
+        return;
+      case ColumnType::kTimestamp:
+        d.i64.push_back(null ? 0 : pick(0, 4'000'000'000'000) * 1000 + pick(0, 999));
+        return;
+      case ColumnType::kFloat:
+        d.f32.push_back(null ? 0.0f : static_cast<float>(some_double()));
+        return;
+      case ColumnType::kDouble:
+        d.f64.push_back(null ? 0.0 : some_double());
+        return;
+      case ColumnType::kString:
+        d.append_string(null ? "" : some_string());
+        return;
       case ColumnType::kListDouble:
       case ColumnType::kListInt64: {
         std::size_t n = null ? 0 : static_cast<std::size_t>(pick(0, 6));
@@ -169,8 +199,8 @@ TEST_P(EveryTypeAndCodec, ReadsBackEveryValueWritten) {
     // Two batches over three row groups, pages of about 2 KiB: many pages.
     std::vector<ColumnBatch> batches = {maker.make(schema, 700), maker.make(schema, 500)};
     std::string path = dir + (nullable ? "/nullable.parquet" : "/required.parquet");
-    FileSummary s = write_file(path, schema, batches,
-                               {.compression = c.compression, .row_group_rows = 500, .page_bytes = 2048});
+    FileSummary s =
+        write_file(path, schema, batches, {.compression = c.compression, .row_group_rows = 500, .page_bytes = 2048});
     EXPECT_EQ(s.rows, 1200u);
     EXPECT_EQ(s.row_groups, 3u);
     auto r = check_with(c.reader, path, expected_json(schema, batches));
@@ -181,7 +211,8 @@ TEST_P(EveryTypeAndCodec, ReadsBackEveryValueWritten) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> v;
-  for (Compression comp : {Compression::kNone, Compression::kSnappy, Compression::kGzip, Compression::kZstd, Compression::kLz4Raw}) {
+  for (Compression comp :
+       {Compression::kNone, Compression::kSnappy, Compression::kGzip, Compression::kZstd, Compression::kLz4Raw}) {
     for (const char* reader : {"duckdb", "hyparquet", "parquet-wasm"}) v.push_back({comp, reader});
   }
   return v;
@@ -221,7 +252,12 @@ TEST(ParquetInterop, DuckdbAgreesOnStatisticsEncodingsAndCodec) {
       // NaN is left out; the zero min is -0.0 and the zero max +0.0.
       {.row_group = 0, .column = "v", .null_count = 1, .min_json = "-0.0", .max_json = "0.0"},
       {.row_group = 0, .column = "n", .null_count = 0, .min_json = "1", .max_json = "1"},
-      {.row_group = 1, .column = "id", .null_count = 0, .min_json = "1000", .max_json = "4000", .no_encoding = "RLE_DICTIONARY"},
+      {.row_group = 1,
+       .column = "id",
+       .null_count = 0,
+       .min_json = "1000",
+       .max_json = "4000",
+       .no_encoding = "RLE_DICTIONARY"},
       {.row_group = 1, .column = "kind", .null_count = 1, .min_json = "\"a\"", .max_json = "\"b\""},
       {.row_group = 1, .column = "v", .null_count = 0, .min_json = "-7.25", .max_json = "3.5"},
   };
@@ -250,7 +286,8 @@ TEST(ParquetInterop, AllNullAndEmptyColumnsHaveNoMinMax) {
 
 TEST(ParquetInterop, DictionaryCanBeTurnedOffAndFallsBackPastItsLimit) {
   std::string dir = scratch_dir("dict");
-  Schema schema = *Schema::make({{.name = "low", .type = ColumnType::kString}, {.name = "high", .type = ColumnType::kString}});
+  Schema schema =
+      *Schema::make({{.name = "low", .type = ColumnType::kString}, {.name = "high", .type = ColumnType::kString}});
   ColumnBatch b;
   b.rows = 5000;
   b.columns.resize(2);
@@ -267,8 +304,7 @@ TEST(ParquetInterop, DictionaryCanBeTurnedOffAndFallsBackPastItsLimit) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::string no_dict = dir + "/no_dict.parquet";
   write_file(no_dict, schema, {b}, {.dictionary = false});
-  r = check_with("duckdb", no_dict,
-                 expected_json(schema, {b}, {{.column = "low", .no_encoding = "RLE_DICTIONARY"}}));
+  r = check_with("duckdb", no_dict, expected_json(schema, {b}, {{.column = "low", .no_encoding = "RLE_DICTIONARY"}}));
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -290,9 +326,9 @@ TEST(ParquetInterop, ACodecSetOnOneColumnOverridesTheFilesCodec) {
 
 TEST(ParquetInterop, RandomSchemasAndDataRoundTripThroughDuckdb) {
   std::string dir = scratch_dir("random");
-  const ColumnType kTypes[] = {ColumnType::kBool,      ColumnType::kInt32,  ColumnType::kInt64, ColumnType::kFloat,
-                               ColumnType::kDouble,    ColumnType::kString, ColumnType::kTimestamp,
-                               ColumnType::kDate,      ColumnType::kListDouble, ColumnType::kListInt64};
+  const ColumnType kTypes[] = {
+      ColumnType::kBool,   ColumnType::kInt32,     ColumnType::kInt64, ColumnType::kFloat,      ColumnType::kDouble,
+      ColumnType::kString, ColumnType::kTimestamp, ColumnType::kDate,  ColumnType::kListDouble, ColumnType::kListInt64};
   for (unsigned seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -328,9 +364,9 @@ TEST(ParquetInterop, RandomSchemasAndDataRoundTripThroughDuckdb) {
 // here even when the bytes happen to read back.
 TEST(ParquetInterop, NullsMarkedRowByRowOrLaterRoundTripThroughDuckdb) {
   std::string dir = scratch_dir("nulls");
-  const ColumnType kTypes[] = {ColumnType::kBool,      ColumnType::kInt32,  ColumnType::kInt64, ColumnType::kFloat,
-                               ColumnType::kDouble,    ColumnType::kString, ColumnType::kTimestamp,
-                               ColumnType::kDate,      ColumnType::kListDouble, ColumnType::kListInt64};
+  const ColumnType kTypes[] = {
+      ColumnType::kBool,   ColumnType::kInt32,     ColumnType::kInt64, ColumnType::kFloat,      ColumnType::kDouble,
+      ColumnType::kString, ColumnType::kTimestamp, ColumnType::kDate,  ColumnType::kListDouble, ColumnType::kListInt64};
   for (unsigned seed = 1; seed <= 16; ++seed) {
     std::mt19937 rng(seed * 7919);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };

@@ -15,11 +15,21 @@ void json_string(std::string_view s, std::string& out) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -54,13 +64,23 @@ void append_value(const Column& c, const ColumnData& d, std::size_t r, std::stri
     return;
   }
   switch (c.type) {
-    case ColumnType::kBool: out += d.b[r] ? "\"b:1\"" : "\"b:0\""; return;
+    case ColumnType::kBool:
+      out += d.b[r] ? "\"b:1\"" : "\"b:0\"";
+      return;
     case ColumnType::kInt32:
-    case ColumnType::kDate: out += canon_int(d.i32[r]); return;
+    case ColumnType::kDate:
+      out += canon_int(d.i32[r]);
+      return;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: out += canon_int(d.i64[r]); return;
-    case ColumnType::kFloat: out += canon_double(static_cast<double>(d.f32[r])); return;
-    case ColumnType::kDouble: out += canon_double(d.f64[r]); return;
+    case ColumnType::kTimestamp:
+      out += canon_int(d.i64[r]);
+      return;
+    case ColumnType::kFloat:
+      out += canon_double(static_cast<double>(d.f32[r]));
+      return;
+    case ColumnType::kDouble:
+      out += canon_double(d.f64[r]);
+      return;
     case ColumnType::kString:
       json_string("s:" + d.bytes.substr(d.offsets[r], d.offsets[r + 1] - d.offsets[r]), out);
       return;
@@ -126,8 +146,8 @@ std::string expected_json(const Schema& schema, const std::vector<ColumnBatch>& 
 CheckResult check_with(const std::string& reader, const std::string& parquet_path, const std::string& expected) {
   std::string expected_path = parquet_path + "." + reader + ".expected.json";
   std::ofstream(expected_path) << expected;
-  std::string cmd = "cd '" SLUICE_INTEROP_DIR "' && node check_parquet.mjs '" + reader + "' '" + parquet_path +
-                    "' '" + expected_path + "' 2>&1";
+  std::string cmd = "cd '" SLUICE_INTEROP_DIR "' && node check_parquet.mjs '" + reader + "' '" + parquet_path + "' '" +
+                    expected_path + "' 2>&1";
   CheckResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

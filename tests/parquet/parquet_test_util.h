@@ -3,10 +3,10 @@
 // tests/interop/check_parquet.mjs.
 #pragma once
 
-#include "sluice/parquet/writer.h"
-
 #include <string>
 #include <vector>
+
+#include "sluice/parquet/writer.h"
 
 namespace sluice::parquet::testing {
 

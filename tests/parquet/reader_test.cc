@@ -1,11 +1,11 @@
 #include "sluice/parquet/reader.h"
 
-#include "parquet_test_util.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+
+#include "parquet_test_util.h"
 
 namespace sluice::parquet {
 namespace {
@@ -65,8 +65,8 @@ TEST(ParquetReader, ReadsBackSchemaStatisticsAndRowsAcrossPagesAndRowGroups) {
   auto rows = (*reader)->head(1000);
   ASSERT_TRUE(rows.ok()) << rows.status().to_string();
   ASSERT_EQ(rows->size(), 1000u);
-  EXPECT_EQ((*rows)[0], (std::vector<std::string>{"0", "\"even\"", "0", "false", "2023-11-14T22:13:20.000Z",
-                                                  "2022-01-08", "[]"}));
+  EXPECT_EQ((*rows)[0],
+            (std::vector<std::string>{"0", "\"even\"", "0", "false", "2023-11-14T22:13:20.000Z", "2022-01-08", "[]"}));
   EXPECT_EQ((*rows)[3][1], "null");
   EXPECT_EQ((*rows)[4][6], "null");
   EXPECT_EQ((*rows)[5][6], "[50, 51]");

@@ -1,15 +1,15 @@
 #include "sluice/parquet/writer.h"
 
-#include "../../src/parquet/encoding.h"
-#include "../../src/parquet/thrift.h"
-#include "parquet_test_util.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include "../../src/parquet/encoding.h"
+#include "../../src/parquet/thrift.h"
+#include "parquet_test_util.h"
 
 namespace sluice::parquet {
 namespace {
@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 using testing::scratch_dir;
 
 Schema two_columns() {
-  return *Schema::make({{.name = "id", .type = ColumnType::kInt64}, {.name = "name", .type = ColumnType::kString, .nullable = true}});
+  return *Schema::make(
+      {{.name = "id", .type = ColumnType::kInt64}, {.name = "name", .type = ColumnType::kString, .nullable = true}});
 }
 
 ColumnBatch rows_from(int first, int n) {
@@ -68,7 +69,8 @@ TEST(ParquetWriter, BatchUnlikeTheSchemaIsRejectedAndTheFileStaysUsable) {
 
   ColumnBatch text_under_null = rows_from(0, 3);
   text_under_null.columns[1].set_null(2, 3);
-  EXPECT_EQ(writer->write(text_under_null).message(), "column 'name' (string): row 2 is null but holds 6 bytes or elements");
+  EXPECT_EQ(writer->write(text_under_null).message(),
+            "column 'name' (string): row 2 is null but holds 6 bytes or elements");
 
   ColumnBatch bad_offsets = rows_from(0, 3);
   bad_offsets.columns[1].offsets[2] = 1;
@@ -91,8 +93,9 @@ TEST(ParquetWriter, BoolOutsideZeroOrOneIsRejected) {
 }
 
 TEST(ParquetWriter, BadOptionsAreRejected) {
-  EXPECT_EQ(ParquetWriter::open(two_columns(), {.zstd_level = 0}, std::make_unique<MemoryOutputStream>()).status().message(),
-            "zstd_level: expected 1 to 19, got 0");
+  EXPECT_EQ(
+      ParquetWriter::open(two_columns(), {.zstd_level = 0}, std::make_unique<MemoryOutputStream>()).status().message(),
+      "zstd_level: expected 1 to 19, got 0");
   EXPECT_FALSE(ParquetWriter::open(two_columns(), {.row_group_rows = 0}, std::make_unique<MemoryOutputStream>()).ok());
 }
 
@@ -142,10 +145,10 @@ TEST(ParquetWriter, FooterHoldsRowsRowGroupsCreatedByAndMetadata) {
   EXPECT_EQ(summary->row_groups, 3u);
   EXPECT_EQ(summary->bytes, mem->data().size());
   thrift::Value f = footer_of(mem->data());
-  EXPECT_EQ(f.get_int(3), 100);                      // num_rows
+  EXPECT_EQ(f.get_int(3), 100);  // num_rows
   ASSERT_NE(f.field(4), nullptr);
-  EXPECT_EQ(f.field(4)->list.size(), 3u);            // row groups
-  EXPECT_EQ(f.field(4)->list[2].get_int(3), 20);     // rows of the last
+  EXPECT_EQ(f.field(4)->list.size(), 3u);         // row groups
+  EXPECT_EQ(f.field(4)->list[2].get_int(3), 20);  // rows of the last
   EXPECT_EQ(f.field(6)->binary, "sluice version 0.1.0");
   const auto& kv = f.field(5)->list;
   ASSERT_EQ(kv.size(), 2u);
@@ -158,7 +161,8 @@ TEST(ParquetWriter, FooterHoldsRowsRowGroupsCreatedByAndMetadata) {
 }
 
 TEST(ParquetWriter, RowGroupsAreBoundedByBytes) {
-  auto writer = *ParquetWriter::open(two_columns(), {.row_group_bytes = 64 << 10}, std::make_unique<MemoryOutputStream>());
+  auto writer =
+      *ParquetWriter::open(two_columns(), {.row_group_bytes = 64 << 10}, std::make_unique<MemoryOutputStream>());
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer->write(rows_from(i * 2000, 2000)).ok());
   auto summary = writer->close();
   ASSERT_TRUE(summary.ok());
@@ -178,9 +182,9 @@ TEST(RollingParquetWriter, SplitsAtFileRowsWithDeterministicNames) {
   EXPECT_EQ(rows, (std::vector<std::uint64_t>{250, 250, 250, 250, 200}));
   EXPECT_EQ((*files)[0].first, "features-00000.parquet");
   EXPECT_EQ((*files)[4].first, "features-00004.parquet");
-  EXPECT_EQ(files_in(dir), (std::vector<std::string>{"features-00000.parquet", "features-00001.parquet",
-                                                     "features-00002.parquet", "features-00003.parquet",
-                                                     "features-00004.parquet"}));
+  EXPECT_EQ(files_in(dir),
+            (std::vector<std::string>{"features-00000.parquet", "features-00001.parquet", "features-00002.parquet",
+                                      "features-00003.parquet", "features-00004.parquet"}));
   // Every id once, in order, across the files.
   std::vector<ColumnBatch> all = {rows_from(0, 1200)};
   auto r = testing::check_with("duckdb", dir + "/features-*.parquet", testing::expected_json(two_columns(), all));
@@ -194,7 +198,9 @@ TEST(HybridEncoding, RoundTripsRunsAndLiteralsAtEveryWidth) {
     const std::uint32_t max = width == 32 ? 0xFFFFFFFFu : (1u << width) - 1;
     while (values.size() < 5000) {
       std::uint32_t v = std::uniform_int_distribution<std::uint32_t>(0, max)(rng);
-      std::size_t repeat = std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? std::uniform_int_distribution<std::size_t>(1, 40)(rng) : 1;
+      std::size_t repeat = std::uniform_int_distribution<int>(0, 3)(rng) == 0
+                               ? std::uniform_int_distribution<std::size_t>(1, 40)(rng)
+                               : 1;
       values.insert(values.end(), repeat, v);
     }
     std::string encoded;

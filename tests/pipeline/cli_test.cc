@@ -1,16 +1,16 @@
 // `sluice run` as a user runs it: Ctrl-C stops reading input, finishes the
 // records in flight and commits complete files; a second signal abandons
 // them and leaves no half-written file; `sluice validate` and the exit codes.
-#include "../../src/mockapi/server.h"
-#include "e2e_util.h"
-
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "../../src/mockapi/server.h"
+#include "e2e_util.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -52,8 +52,9 @@ std::string slurp(const std::string& path) {
 class SluiceRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/sluice-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-           "-" + std::to_string(::getpid());
+    dir_ = ::testing::TempDir() + "/sluice-cli-" +
+           std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+           std::to_string(::getpid());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     oracle::write_inputs(dir_, n_);
@@ -64,10 +65,24 @@ class SluiceRun : public ::testing::Test {
   }
 
   std::vector<std::string> args() const {
-    return {"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir_ + "/records.csv", "--set",
-            "datasets.entities.path=" + dir_ + "/entities.csv", "--set", "http.base_url=" + server_->base_url(), "--set",
-            "http.max_in_flight=32", "--set", "records_in_flight=64", "--output", dir_ + "/out", "--summary-json",
-            dir_ + "/summary.json", "--grace", "30"};
+    return {"run",
+            SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+            "--set",
+            "input.path=" + dir_ + "/records.csv",
+            "--set",
+            "datasets.entities.path=" + dir_ + "/entities.csv",
+            "--set",
+            "http.base_url=" + server_->base_url(),
+            "--set",
+            "http.max_in_flight=32",
+            "--set",
+            "records_in_flight=64",
+            "--output",
+            dir_ + "/out",
+            "--summary-json",
+            dir_ + "/summary.json",
+            "--grace",
+            "30"};
   }
 
   std::uint64_t n_ = 20000;  // about 30 s at 32 requests in flight of 20 ms: far longer than the test waits
@@ -154,7 +169,9 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   }
   ::kill(c.pid, SIGINT);
   EXPECT_EQ(c.wait(), 130) << slurp(dir_ + "/log");
-  EXPECT_NE(page.find("# TYPE sluice_records_total counter\nsluice_records_total{outcome=\"read\"} "), std::string::npos) << page;
+  EXPECT_NE(page.find("# TYPE sluice_records_total counter\nsluice_records_total{outcome=\"read\"} "),
+            std::string::npos)
+      << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << page;
   auto at = page.find("\nsluice_http_requests_total ");
@@ -167,18 +184,29 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
 // `partitioned`: into Hive partitions by region, each with files of its own.
 void kill_and_resume(bool partitioned) {
   const std::uint64_t n = 3000;
-  const std::string dir = ::testing::TempDir() + "/sluice-resume-" + std::to_string(partitioned) + "-" +
-                          std::to_string(::getpid());
+  const std::string dir =
+      ::testing::TempDir() + "/sluice-resume-" + std::to_string(partitioned) + "-" + std::to_string(::getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   oracle::write_inputs(dir, n);
   auto server = mockapi::Server::start({.latency = std::chrono::milliseconds(5)});
   ASSERT_TRUE(server.ok());
   auto args = [&](std::vector<std::string> more) {
-    std::vector<std::string> a{"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "-q", "--set",
-                               "input.path=" + dir + "/records.csv", "--set", "datasets.entities.path=" + dir + "/entities.csv",
-                               "--set", "http.base_url=" + (*server)->base_url(), "--set", "output.file_rows=150",
-                               "--output", dir + "/out", "--summary-json", dir + "/summary.json"};
+    std::vector<std::string> a{"run",
+                               SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                               "-q",
+                               "--set",
+                               "input.path=" + dir + "/records.csv",
+                               "--set",
+                               "datasets.entities.path=" + dir + "/entities.csv",
+                               "--set",
+                               "http.base_url=" + (*server)->base_url(),
+                               "--set",
+                               "output.file_rows=150",
+                               "--output",
+                               dir + "/out",
+                               "--summary-json",
+                               dir + "/summary.json"};
     if (partitioned) a.insert(a.end(), {"--set", "output.partition_by=region", "--set", "output.file_rows=20"});
     a.insert(a.end(), more.begin(), more.end());
     return a;
@@ -194,7 +222,8 @@ void kill_and_resume(bool partitioned) {
   EXPECT_EQ(fs::exists(dir + "/summary.json"), false) << "the first run never ended";
   auto temporaries = [&] {
     std::size_t n = 0;
-    for (const auto& f : fs::recursive_directory_iterator(dir + "/out")) n += f.path().filename().string().find(".tmp-") != std::string::npos;
+    for (const auto& f : fs::recursive_directory_iterator(dir + "/out"))
+      n += f.path().filename().string().find(".tmp-") != std::string::npos;
     return n;
   };
   const std::size_t left = temporaries();
@@ -218,10 +247,11 @@ void kill_and_resume(bool partitioned) {
 
   // Both runs' files: no id twice, every row the oracle's.
   const std::string files =
-      partitioned ? "(SELECT id, region, segment, weight, kind, score, n_events, v_sum, v_mean, v_std, v_min, v_max, v_p50, "
-                    "v_p90, v_p99, cnt_x, cnt_y, cnt_z, v_ewma FROM read_parquet('" +
-                        dir + "/out/**/*.parquet', hive_partitioning = true))"
-                  : "read_parquet('" + dir + "/out/item-features-*.parquet')";
+      partitioned
+          ? "(SELECT id, region, segment, weight, kind, score, n_events, v_sum, v_mean, v_std, v_min, v_max, v_p50, "
+            "v_p90, v_p99, cnt_x, cnt_y, cnt_z, v_ewma FROM read_parquet('" +
+                dir + "/out/**/*.parquet', hive_partitioning = true))"
+          : "read_parquet('" + dir + "/out/item-features-*.parquet')";
   auto counts = duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM " + files);
   ASSERT_EQ(counts.size(), 1u);
   const std::string written = std::to_string(expected_counts(n).written);
@@ -243,10 +273,12 @@ TEST(SluiceValidate, ExitCodesSayWhatHappened) {
   fs::create_directories(dir);
   EXPECT_EQ(spawn({"validate", "--offline", SLUICE_SOURCE_DIR "/examples/item-features.yaml"}, dir + "/ok").wait(), 0)
       << slurp(dir + "/ok");
-  std::ofstream(dir + "/bad.yaml") << "input:\n  path: x.csv\n  columns: {id: int64}\noutput:\n  path: out\n  columns:\n"
-                                      "    id: {type: int64, expr: idd}\n";
+  std::ofstream(dir + "/bad.yaml")
+      << "input:\n  path: x.csv\n  columns: {id: int64}\noutput:\n  path: out\n  columns:\n"
+         "    id: {type: int64, expr: idd}\n";
   EXPECT_EQ(spawn({"validate", dir + "/bad.yaml"}, dir + "/bad").wait(), 2);
-  EXPECT_NE(slurp(dir + "/bad").find("bad.yaml:7:29: output.columns.id 'idd': column 1: unknown name 'idd' (did you mean 'id'?)"),
+  EXPECT_NE(slurp(dir + "/bad")
+                .find("bad.yaml:7:29: output.columns.id 'idd': column 1: unknown name 'idd' (did you mean 'id'?)"),
             std::string::npos)
       << slurp(dir + "/bad");
   EXPECT_EQ(spawn({"run", dir + "/missing.yaml"}, dir + "/missing").wait(), 2);
@@ -263,8 +295,9 @@ TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
   std::ofstream(dir + "/records.csv") << "ident\n1\n";
   std::ofstream(dir + "/entities.csv") << "id,region,segment,weight\n1,r1,s1,1.5\n";
   auto validate = [&](std::vector<std::string> more) {
-    std::vector<std::string> a{"validate", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
-                               "input.path=" + dir + "/records.csv", "--set", "datasets.entities.path=" + dir + "/entities.csv"};
+    std::vector<std::string> a{"validate", SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                               "--set",    "input.path=" + dir + "/records.csv",
+                               "--set",    "datasets.entities.path=" + dir + "/entities.csv"};
     a.insert(a.end(), more.begin(), more.end());
     const int code = spawn(a, dir + "/log").wait();
     return std::pair{code, slurp(dir + "/log")};
@@ -281,8 +314,9 @@ TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
   EXPECT_EQ(code, 2);
   EXPECT_NE(log.find("http: base_url 'localhost:8080': the scheme must be http or https"), std::string::npos) << log;
 
-  std::ofstream(dir + "/dup.yaml") << "input: {path: r.csv, columns: {id: int64}}\noutput:\n  path: out\n  columns: {id: int64}\n"
-                                      "  name: a\n  name: b\n";
+  std::ofstream(dir + "/dup.yaml")
+      << "input: {path: r.csv, columns: {id: int64}}\noutput:\n  path: out\n  columns: {id: int64}\n"
+         "  name: a\n  name: b\n";
   EXPECT_EQ(spawn({"validate", "--offline", dir + "/dup.yaml"}, dir + "/log").wait(), 2);
   EXPECT_NE(slurp(dir + "/log").find("dup.yaml:6:3: duplicate key 'output.name' (first at line 5)"), std::string::npos)
       << slurp(dir + "/log");
@@ -290,9 +324,12 @@ TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
   ::setenv("SLUICE_CPU_THREADS", "abc", 1);
   std::tie(code, log) = validate({"--offline"});
   EXPECT_EQ(code, 2);
-  EXPECT_NE(log.find("SLUICE_CPU_THREADS: expected a whole number from 1 to 1024, got 'abc'"), std::string::npos) << log;
-  const int run_code = spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir + "/records.csv"},
-                             dir + "/run-log").wait();
+  EXPECT_NE(log.find("SLUICE_CPU_THREADS: expected a whole number from 1 to 1024, got 'abc'"), std::string::npos)
+      << log;
+  const int run_code =
+      spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir + "/records.csv"},
+            dir + "/run-log")
+          .wait();
   ::unsetenv("SLUICE_CPU_THREADS");
   EXPECT_EQ(run_code, 2) << "an error, not an exception: " << slurp(dir + "/run-log");
   EXPECT_NE(slurp(dir + "/run-log").find("SLUICE_CPU_THREADS"), std::string::npos) << slurp(dir + "/run-log");
@@ -302,7 +339,8 @@ TEST(SluiceRunOptions, ABadShardIsNamedBeforeAnythingRuns) {
   const std::string dir = ::testing::TempDir() + "/sluice-shard-" + std::to_string(::getpid());
   fs::create_directories(dir);
   for (std::string bad : {"3/3", "1", "a/2", "1/0", "-1/2", "1/2/3"}) {
-    EXPECT_EQ(spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--shard", bad}, dir + "/log").wait(), 2) << bad;
+    EXPECT_EQ(spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--shard", bad}, dir + "/log").wait(), 2)
+        << bad;
     EXPECT_NE(slurp(dir + "/log").find("--shard '" + bad + "': expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4"),
               std::string::npos)
         << slurp(dir + "/log");

@@ -1,10 +1,10 @@
 // The pipeline file's errors: each kind gives a message naming the file,
 // line and column and what was expected; all of them are reported at once.
-#include "../../src/pipeline/plan.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+
+#include "../../src/pipeline/plan.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -58,14 +58,17 @@ TEST(PipelineFile, YamlSyntaxErrorsNameTheLine) {
 
 TEST(PipelineFile, UnknownKeysAreNamedWithWhatWasExpected) {
   std::string m = error_of(replace(kGood, "    keep_if:", "    keep_iff:"));
-  EXPECT_NE(m.find("p.yaml:10:5: step 'item': unknown key 'keep_iff' (expected one of: name, get,"), std::string::npos) << m;
+  EXPECT_NE(m.find("p.yaml:10:5: step 'item': unknown key 'keep_iff' (expected one of: name, get,"), std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, BadTypesAndValuesAreNamed) {
   std::string m = error_of(replace(kGood, "columns: {id: int64}", "columns: {id: integer64}"));
   EXPECT_NE(m.find("p.yaml:3:17: input.columns.id: unknown type 'integer64' (expected int64, double, string or bool)"),
-            std::string::npos) << m;
-  m = error_of(replace(kGood, "  base_url: http://127.0.0.1:1", "  base_url: http://127.0.0.1:1\n  max_in_flight: lots"));
+            std::string::npos)
+      << m;
+  m = error_of(
+      replace(kGood, "  base_url: http://127.0.0.1:1", "  base_url: http://127.0.0.1:1\n  max_in_flight: lots"));
   EXPECT_NE(m.find("p.yaml:6:18: http.max_in_flight: expected a whole number, found 'lots'"), std::string::npos) << m;
 }
 
@@ -73,14 +76,16 @@ TEST(PipelineFile, AnUnknownFieldInAnExpressionIsNamedWithAHint) {
   std::string m = error_of(replace(kGood, "item.score >= 0.3", "item.scor >= 0.3"));
   EXPECT_NE(m.find("p.yaml:10:14: step 'item': keep_if 'item.scor >= 0.3': column 1: unknown name 'item.scor' "
                    "(did you mean 'item.score'?)"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, ATypeMismatchIsNamed) {
   std::string m = error_of(replace(kGood, "item.score >= 0.3", "item.kind >= 0.3"));
   EXPECT_NE(m.find("column 11: cannot compare string with double"), std::string::npos) << m;
   m = error_of(replace(kGood, "v_mean: {type: double,", "v_mean: {type: int64,"));
-  EXPECT_NE(m.find("output.columns.v_mean: the column is int64 but 'mean(events.v)' gives double"), std::string::npos) << m;
+  EXPECT_NE(m.find("output.columns.v_mean: the column is int64 but 'mean(events.v)' gives double"), std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, ATemplateNamingALaterStepsFieldIsAnError) {
@@ -88,9 +93,12 @@ TEST(PipelineFile, ATemplateNamingALaterStepsFieldIsAnError) {
   text = replace(text, "  - name: pages\n", "  - name: pages2\n    fields: {x: int64}\n");
   text = replace(text, "    for_each: {page: \"range(0, item.pages)\"}\n    arrays:", "    arrays:");
   std::string m = error_of(text);
-  EXPECT_NE(m.find("p.yaml:8:10: step 'item': URL: {pages2.x} comes from a step that runs later"), std::string::npos) << m;
+  EXPECT_NE(m.find("p.yaml:8:10: step 'item': URL: {pages2.x} comes from a step that runs later"), std::string::npos)
+      << m;
   m = error_of(replace(kGood, "events?page={page}", "events?page={pag}"));
-  EXPECT_NE(m.find("step 'pages': URL: {pag} is not a field that an earlier step or the input provides"), std::string::npos) << m;
+  EXPECT_NE(m.find("step 'pages': URL: {pag} is not a field that an earlier step or the input provides"),
+            std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, ForEachNeedsARangeAndArrays) {
@@ -108,8 +116,9 @@ TEST(PipelineFile, ByteSizesTakeUnitsAndSayWhatIsWrong) {
   EXPECT_EQ(bound("256MiB"), std::to_string(256ULL << 20));
   EXPECT_EQ(bound("2 GiB"), std::to_string(2ULL << 30));
   EXPECT_EQ(bound("5MB"), "5000000");
-  EXPECT_NE(bound("12 parsecs").find("p.yaml:22:22: max_bytes_in_flight: expected a size such as 268435456, 256MiB or "
-                                     "2GiB, found '12 parsecs'"),
+  EXPECT_NE(bound("12 parsecs")
+                .find("p.yaml:22:22: max_bytes_in_flight: expected a size such as 268435456, 256MiB or "
+                      "2GiB, found '12 parsecs'"),
             std::string::npos)
       << bound("12 parsecs");
   EXPECT_NE(bound("100").find("max_bytes_in_flight: 100 is out of range [1024 bytes, 1PiB]"), std::string::npos);
@@ -117,17 +126,18 @@ TEST(PipelineFile, ByteSizesTakeUnitsAndSayWhatIsWrong) {
 }
 
 TEST(PipelineFile, ListFieldsAreForForEachOnly) {
-  const std::string listed =
-      replace(kGood, "fields: {score: double, pages: int64, kind: string}",
-              "fields: {score: double, pages: int64, kind: string, ids: \"list<int64>\"}");
+  const std::string listed = replace(kGood, "fields: {score: double, pages: int64, kind: string}",
+                                     "fields: {score: double, pages: int64, kind: string, ids: \"list<int64>\"}");
   EXPECT_EQ(error_of(replace(listed, "\"range(0, item.pages)\"", "item.ids")), "");
   EXPECT_EQ(error_of(replace(listed, "\"range(0, item.pages)\"", "\" item.ids \"")), "");
   std::string m = error_of(replace(listed, "item.score >= 0.3", "item.ids > 3"));
   EXPECT_NE(m.find("p.yaml:10:14: step 'item': keep_if 'item.ids > 3': column 1: 'item.ids' is a list: only a step's "
                    "for_each can use it"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
   m = error_of(replace(listed, "events?page={page}", "events?page={item.ids}"));
-  EXPECT_NE(m.find("step 'pages': URL: {item.ids} is a list: fan out over its elements with for_each"), std::string::npos)
+  EXPECT_NE(m.find("step 'pages': URL: {item.ids} is a list: fan out over its elements with for_each"),
+            std::string::npos)
       << m;
   m = error_of(replace(kGood, "fields: {t: int64,", "fields: {t: \"list<int64>\","));
   EXPECT_NE(m.find("step 'pages'.arrays.events.fields.t: a list is not allowed here"), std::string::npos) << m;
@@ -140,11 +150,14 @@ TEST(PipelineFile, AnAggregateOutsideItsPlaceOrOverTwoArraysIsAnError) {
   std::string m = error_of(replace(kGood, "item.score >= 0.3", "count(events) > 3"));
   EXPECT_NE(m.find("aggregate 'count' is not allowed here"), std::string::npos) << m;
   m = error_of(replace(kGood, "expr: mean(events.v)", "expr: events.v"));
-  EXPECT_NE(m.find("'events.v' is a field of array 'events': aggregate it, e.g. sum(events.v)"), std::string::npos) << m;
+  EXPECT_NE(m.find("'events.v' is a field of array 'events': aggregate it, e.g. sum(events.v)"), std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, JoinsNameTheirDatasetAndKeys) {
-  std::string text = kGood + "datasets:\n  ents:\n    path: e.csv\n    columns: {id: int64, w: double}\njoin:\n  - dataset: entz\n    on: id\n";
+  std::string text = kGood +
+                     "datasets:\n  ents:\n    path: e.csv\n    columns: {id: int64, w: double}\njoin:\n  - dataset: "
+                     "entz\n    on: id\n";
   std::string m = error_of(text);
   EXPECT_NE(m.find("join: no dataset named 'entz'"), std::string::npos) << m;
   text = replace(text, "dataset: entz\n    on: id", "dataset: ents\n    on: {item.kind: id}");
@@ -154,8 +167,11 @@ TEST(PipelineFile, JoinsNameTheirDatasetAndKeys) {
 
 TEST(PipelineFile, AnUnsetEnvironmentVariableIsNamedNotGuessed) {
   ::unsetenv("SLUICE_TEST_UNSET_KEY");
-  std::string m = error_of(replace(kGood, "  base_url: http://127.0.0.1:1", "  base_url: http://127.0.0.1:1\n  headers: {X-Api-Key: \"${SLUICE_TEST_UNSET_KEY}\"}"));
-  EXPECT_NE(m.find("http.headers.X-Api-Key: environment variable SLUICE_TEST_UNSET_KEY is not set"), std::string::npos) << m;
+  std::string m =
+      error_of(replace(kGood, "  base_url: http://127.0.0.1:1",
+                       "  base_url: http://127.0.0.1:1\n  headers: {X-Api-Key: \"${SLUICE_TEST_UNSET_KEY}\"}"));
+  EXPECT_NE(m.find("http.headers.X-Api-Key: environment variable SLUICE_TEST_UNSET_KEY is not set"), std::string::npos)
+      << m;
 }
 
 TEST(PipelineFile, EveryErrorIsReportedAtOnce) {
@@ -178,7 +194,8 @@ TEST(PipelineFile, SetOverridesAValueOrSaysWhatIsWrong) {
   EXPECT_EQ(c->steps[0].keep_if, "item.score >= 0.5");
   EXPECT_NE(parse_config(kGood, "p.yaml", {"steps.9.keep_if=x"}).status().message().find("'9' is not an index"),
             std::string::npos);
-  EXPECT_NE(parse_config(kGood, "p.yaml", {"nonsense"}).status().message().find("expected KEY=VALUE"), std::string::npos);
+  EXPECT_NE(parse_config(kGood, "p.yaml", {"nonsense"}).status().message().find("expected KEY=VALUE"),
+            std::string::npos);
 }
 
 TEST(PipelineFile, ModePresetsAndExplicitSettings) {

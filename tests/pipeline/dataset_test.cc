@@ -1,12 +1,13 @@
 #include "../../src/pipeline/dataset.h"
-#include "sluice/output_stream.h"
-#include "sluice/parquet/writer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
+
+#include "sluice/output_stream.h"
+#include "sluice/parquet/writer.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -28,9 +29,11 @@ TableConfig table(const std::string& path, std::vector<ColumnDecl> cols, std::ve
 
 TEST(Dataset, AnInt64KeyFindsEveryRowAndNoOther) {
   std::string text = "id,w,name\n";
-  for (int i = 0; i < 5000; ++i) text += std::to_string(i * 7 - 100) + "," + std::to_string(i) + ".5,n" + std::to_string(i) + "\n";
-  auto d = Dataset::load("d", table(write("int.csv", text),
-                                    {{"id", Type::kInt64, {}}, {"w", Type::kDouble, {}}, {"name", Type::kString, {}}}, {"id"}));
+  for (int i = 0; i < 5000; ++i)
+    text += std::to_string(i * 7 - 100) + "," + std::to_string(i) + ".5,n" + std::to_string(i) + "\n";
+  auto d = Dataset::load(
+      "d", table(write("int.csv", text),
+                 {{"id", Type::kInt64, {}}, {"w", Type::kDouble, {}}, {"name", Type::kString, {}}}, {"id"}));
   ASSERT_TRUE(d.ok()) << d.status().to_string();
   EXPECT_EQ(d->rows(), 5000u);
   for (int i = 0; i < 5000; ++i) {
@@ -47,8 +50,9 @@ TEST(Dataset, AnInt64KeyFindsEveryRowAndNoOther) {
 }
 
 TEST(Dataset, CompositeKeysNullsAndJsonLines) {
-  auto d = Dataset::load("d", table(write("c.jsonl", "{\"a\": \"x\", \"b\": 1, \"v\": null}\n\n{\"a\": \"x\", \"b\": 2, \"v\": 3.5}\n"),
-                                    {{"a", Type::kString, {}}, {"b", Type::kInt64, {}}, {"v", Type::kDouble, {}}}, {"a", "b"}));
+  auto d = Dataset::load(
+      "d", table(write("c.jsonl", "{\"a\": \"x\", \"b\": 1, \"v\": null}\n\n{\"a\": \"x\", \"b\": 2, \"v\": 3.5}\n"),
+                 {{"a", Type::kString, {}}, {"b", Type::kInt64, {}}, {"v", Type::kDouble, {}}}, {"a", "b"}));
   ASSERT_TRUE(d.ok()) << d.status().to_string();
   Value a("x"), b1(std::int64_t{1}), b2(std::int64_t{2});
   ASSERT_EQ(d->find({&a, &b1}), 0);
@@ -64,7 +68,8 @@ TEST(Dataset, AParquetFileSluiceWroteLoadsValueForValue) {
                                  {.name = "w", .type = ColumnType::kDouble},
                                  {.name = "ok", .type = ColumnType::kBool}});
   const std::string path = ::testing::TempDir() + "/sluice-dataset-" + std::to_string(::getpid()) + ".parquet";
-  const std::vector<std::string> names = {"plain", "with \"quotes\"", "back\\slash", std::string("ctl\x01\n"), "null", ""};
+  const std::vector<std::string> names = {"plain", "with \"quotes\"", "back\\slash", std::string("ctl\x01\n"), "null",
+                                          ""};
   ColumnBatch b;
   b.rows = 3000;
   b.columns.resize(4);
@@ -85,8 +90,9 @@ TEST(Dataset, AParquetFileSluiceWroteLoadsValueForValue) {
     ASSERT_TRUE(w->write(b).ok());
     ASSERT_TRUE(w->close().ok());
   }
-  TableConfig t = table(path, {{"w", Type::kDouble, {}}, {"id", Type::kInt64, {}}, {"name", Type::kString, {}},
-                               {"ok", Type::kBool, {}}}, {"id"});
+  TableConfig t = table(
+      path, {{"w", Type::kDouble, {}}, {"id", Type::kInt64, {}}, {"name", Type::kString, {}}, {"ok", Type::kBool, {}}},
+      {"id"});
   ASSERT_EQ(t.format, Format::kCsv) << "the test sets the format";
   t.format = Format::kParquet;
   auto d = Dataset::load("p", t);
@@ -109,18 +115,22 @@ TEST(Dataset, AParquetFileSluiceWroteLoadsValueForValue) {
     x.format = Format::kParquet;
     return x;
   }());
-  EXPECT_NE(wrong.status().message().find("column 'name' cannot be read as int64"), std::string::npos) << wrong.status().message();
+  EXPECT_NE(wrong.status().message().find("column 'name' cannot be read as int64"), std::string::npos)
+      << wrong.status().message();
 }
 
 TEST(Dataset, ErrorsNameTheFileAndLine) {
-  auto dup = Dataset::load("ents", table(write("dup.csv", "id,v\n1,a\n2,b\n1,c\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  auto dup = Dataset::load("ents", table(write("dup.csv", "id,v\n1,a\n2,b\n1,c\n"),
+                                         {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.status().message().find("dataset 'ents': "), std::string::npos);
   EXPECT_NE(dup.status().message().find("dup.csv:4: duplicate key id=1"), std::string::npos) << dup.status().message();
-  auto bad = Dataset::load("ents", table(write("bad.csv", "id,v\n1,a\nx2,b\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  auto bad = Dataset::load("ents", table(write("bad.csv", "id,v\n1,a\nx2,b\n"),
+                                         {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
   EXPECT_NE(bad.status().message().find("bad.csv:3: column 'id': expected int64, found 'x2'"), std::string::npos)
       << bad.status().message();
-  auto nocol = Dataset::load("ents", table(write("nocol.csv", "id\n1\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
+  auto nocol = Dataset::load(
+      "ents", table(write("nocol.csv", "id\n1\n"), {{"id", Type::kInt64, {}}, {"v", Type::kString, {}}}, {"id"}));
   EXPECT_NE(nocol.status().message().find("nocol.csv:1: no column 'v' in the header"), std::string::npos)
       << nocol.status().message();
 }

@@ -2,8 +2,6 @@
 // comparison with the oracle.
 #pragma once
 
-#include "oracle.h"
-
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -12,6 +10,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "oracle.h"
 
 namespace sluice::pipeline {
 
@@ -85,9 +85,15 @@ inline Expected expected_counts(std::uint64_t n) {
   Expected e;
   for (std::uint64_t id = 1; id <= n; ++id) {
     switch (oracle::fate(id)) {
-      case oracle::Fate::kWritten: ++e.written; break;
-      case oracle::Fate::kFiltered: ++e.filtered; break;
-      case oracle::Fate::kNotJoined: ++e.not_joined; break;
+      case oracle::Fate::kWritten:
+        ++e.written;
+        break;
+      case oracle::Fate::kFiltered:
+        ++e.filtered;
+        break;
+      case oracle::Fate::kNotJoined:
+        ++e.not_joined;
+        break;
     }
   }
   return e;

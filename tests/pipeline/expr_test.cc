@@ -101,7 +101,8 @@ TEST_F(ExprTest, OrderingIsStableOverManyElementsWithTiesAndNegativeKeys) {
   }
   std::vector<std::size_t> order(a.rows);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t p, std::size_t q) { return a.columns[0].i64[p] < a.columns[0].i64[q]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t p, std::size_t q) { return a.columns[0].i64[p] < a.columns[0].i64[q]; });
   double s = a.columns[1].f64[order[0]];
   for (std::size_t k = 1; k < order.size(); ++k) s = 0.25 * a.columns[1].f64[order[k]] + 0.75 * s;
   EXPECT_DOUBLE_EQ(eval("ewma(ev.v, 0.25, ev.t)").as_double(), s);
@@ -110,7 +111,8 @@ TEST_F(ExprTest, OrderingIsStableOverManyElementsWithTiesAndNegativeKeys) {
 }
 
 TEST_F(ExprTest, AggregatesOfAnEmptyArrayAreNullOrZero) {
-  arrays_[0] = ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
+  arrays_[0] =
+      ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
   EXPECT_EQ(eval("count(ev)").as_int(), 0);
   EXPECT_DOUBLE_EQ(eval("sum(ev.v)").as_double(), 0.0);
   EXPECT_TRUE(eval("mean(ev.v)").is_null());

@@ -67,8 +67,8 @@ TEST(Extractor, ADuplicateKeyReadsItsLastValueInObjectsAndArrayElements) {
   EXPECT_EQ(scalars[0].as_double(), 2.0);
   EXPECT_EQ(scalars[1].as_string(), "last");
 
-  ArrayExtractor events("events", {{.name = "t", .path = "t", .type = Type::kInt64},
-                                   {.name = "v", .path = "v", .type = Type::kDouble}});
+  ArrayExtractor events(
+      "events", {{.name = "t", .path = "t", .type = Type::kInt64}, {.name = "v", .path = "v", .type = Type::kDouble}});
   // In order and nothing else; a repeat within the declared count; a repeat past it.
   std::string arr = R"({"events":[{"t":1,"v":1.5},{"t":2,"t":3},{"v":0.5,"t":4,"v":9.5,"t":5}]})";
   pipeline::ArrayData out = events.empty();

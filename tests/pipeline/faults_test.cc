@@ -3,12 +3,12 @@
 // faults and outages lose no record; a permanent fault dead-letters exactly
 // the records it touches; an API that stays down stops the run, which a
 // resume then finishes; too many dead letters stop a run early.
-#include "item_features_fixture.h"
-
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include <set>
+
+#include "item_features_fixture.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -58,8 +58,13 @@ std::vector<FaultCase> fault_cases() {
       {"resets", with({.close = 0.05})},
       {"malformed", with({.malformed = 0.05})},
       {"slow", with({.slow_body = 0.01})},
-      {"all_together", with({.error_500 = 0.05, .too_many = 0.05, .malformed = 0.05, .truncated = 0.02,
-                             .slow_body = 0.01, .close = 0.05, .retry_after_seconds = 1})},
+      {"all_together", with({.error_500 = 0.05,
+                             .too_many = 0.05,
+                             .malformed = 0.05,
+                             .truncated = 0.02,
+                             .slow_body = 0.01,
+                             .close = 0.05,
+                             .retry_after_seconds = 1})},
       {"outage_half_second_503", outage(500ms, false)},
       {"outage_three_seconds_closed", outage(3000ms, true)},
   };
@@ -126,8 +131,9 @@ TEST_F(ItemFeatures, AnApiDownPastGiveUpAfterStopsTheRunAndAResumeFinishesIt) {
 // early instead of dead-lettering half its input, and says why.
 TEST_F(ItemFeatures, TooManyDeadLettersStopTheRunEarly) {
   n_ = 5000;
-  RunSummary s = run("too-many-dead", {.faults = {.fail_ids_every = 2}},
-                     {"max_dead_letters=5%", "http.retry.max_attempts=1", "http.max_in_flight=16", "records_in_flight=16"});
+  RunSummary s =
+      run("too-many-dead", {.faults = {.fail_ids_every = 2}},
+          {"max_dead_letters=5%", "http.retry.max_attempts=1", "http.max_in_flight=16", "records_in_flight=16"});
   ASSERT_FALSE(s.status.ok());
   EXPECT_NE(s.status.message().find("more than max_dead_letters (5%)"), std::string::npos) << s.status.message();
   EXPECT_LT(s.counts.read, n_);
@@ -161,9 +167,11 @@ TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppen
   ASSERT_TRUE(more.status.ok()) << more.status.to_string();
   ASSERT_EQ(more.files.size(), 1u);
   EXPECT_NE(more.files[0].name.find("item-features-r1-00000.parquet"), std::string::npos) << more.files[0].name;
-  auto counts = duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM read_parquet('" + out_ + "/*.parquet')");
+  auto counts =
+      duckdb_rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM read_parquet('" + out_ + "/*.parquet')");
   ASSERT_EQ(counts.size(), 1u);
-  EXPECT_EQ(counts[0], "{\"n\":\"" + std::to_string(2 * e.written) + "\",\"d\":\"" + std::to_string(e.written) + "\"}\n");
+  EXPECT_EQ(counts[0],
+            "{\"n\":\"" + std::to_string(2 * e.written) + "\",\"d\":\"" + std::to_string(e.written) + "\"}\n");
 
   // Overwrite again removes both runs' files.
   RunSummary fresh = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
@@ -217,7 +225,8 @@ TEST_F(ItemFeatures, InputEdgeCasesAreReadOrDeadLetteredNeverGuessed) {
   n_ = 10;
   data_ = scratch("input-edges");
   oracle::write_inputs(data_, n_);
-  std::ofstream(data_ + "/records.csv", std::ios::trunc) << "\xEF\xBB\xBFid,tag\n1,a\n\n2,b\n\n2,again\n,no-id\n3,c\n\n";
+  std::ofstream(data_ + "/records.csv", std::ios::trunc)
+      << "\xEF\xBB\xBFid,tag\n1,a\n\n2,b\n\n2,again\n,no-id\n3,c\n\n";
   std::string yaml = read_text(SLUICE_SOURCE_DIR "/examples/item-features.yaml");
   const std::string columns = "  columns: {id: int64}\n";
   ASSERT_NE(yaml.find(columns), std::string::npos);
@@ -233,12 +242,14 @@ TEST_F(ItemFeatures, InputEdgeCasesAreReadOrDeadLetteredNeverGuessed) {
   EXPECT_NE(lines[0].find("records.csv:6: duplicate key id=2"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("records.csv:7: the key column 'id' is empty"), std::string::npos) << lines[1];
   std::uint64_t requests = 0;
-  for (std::uint64_t id : {1, 2, 3}) requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 2 + (oracle::mix(id) >> 16) % 4;
+  for (std::uint64_t id : {1, 2, 3})
+    requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 2 + (oracle::mix(id) >> 16) % 4;
   EXPECT_EQ(server_stats_.requests, requests) << "only records 1, 2 and 3 asked the API";
   EXPECT_EQ(server_stats_.not_found, 0u);
 
   // input.duplicates: keep: both copies of record 2 are processed.
-  RunSummary kept = run("input-edges", {}, {"input.duplicates=keep", "output.mode=overwrite"}, yaml, {}, /*fresh=*/false);
+  RunSummary kept =
+      run("input-edges", {}, {"input.duplicates=keep", "output.mode=overwrite"}, yaml, {}, /*fresh=*/false);
   ASSERT_TRUE(kept.status.ok()) << kept.status.to_string();
   EXPECT_EQ(kept.counts.dead_lettered, 1u);
   EXPECT_EQ(kept.duplicates, 0u);

@@ -3,17 +3,17 @@
 // the mock API (or another server) on loopback, and what the run wrote.
 #pragma once
 
-#include "../../src/mockapi/server.h"
-#include "../../src/pipeline/engine.h"
-#include "e2e_util.h"
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include "../../src/mockapi/server.h"
+#include "../../src/pipeline/engine.h"
+#include "e2e_util.h"
 
 namespace sluice::pipeline {
 

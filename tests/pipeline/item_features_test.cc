@@ -2,11 +2,9 @@
 // engine against the mock API on loopback, its Parquet read back by DuckDB
 // and compared, value by value, with an independent oracle; the same under
 // injected faults, with retries on and off.
-#include "item_features_fixture.h"
-#include "nginx.h"
-
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -14,7 +12,9 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <unistd.h>
+
+#include "item_features_fixture.h"
+#include "nginx.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -42,7 +42,6 @@ TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
   EXPECT_EQ(check_output(out_, n_), e.written);
   EXPECT_FALSE(fs::exists(out_ + "/_item-features-dead-letter.jsonl")) << "no dead letters, no file";
 }
-
 
 // The same workload with the pages taken from a list in an earlier answer
 // (GET /v1/items/{id}/pages: {"pages": [0, 1, ...]}) instead of a range.
@@ -105,7 +104,8 @@ TEST_F(ItemFeatures, TheByteBoundHoldsForAnswersBeingReceived) {
   n_ = 400;
   mockapi::ServerOptions big{.pad_bytes = 1 << 20};
   constexpr std::uint64_t kBound = 8 << 20, kAnswer = (1 << 20) + 20000, kInFlight = 16;
-  RunSummary bounded = run("big-answers", big, {"max_bytes_in_flight=8MiB", "http.max_in_flight=16", "records_in_flight=256"});
+  RunSummary bounded =
+      run("big-answers", big, {"max_bytes_in_flight=8MiB", "http.max_in_flight=16", "records_in_flight=256"});
   ASSERT_TRUE(bounded.status.ok()) << bounded.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(bounded.counts.written, e.written);
@@ -117,7 +117,8 @@ TEST_F(ItemFeatures, TheByteBoundHoldsForAnswersBeingReceived) {
   EXPECT_LE(bounded.counts.peak_bytes_in_flight, most);
   EXPECT_GT(bounded.counts.peak_bytes_in_flight, kBound) << "the bound was reached: the test proves something";
   std::printf("peak answer bytes: %.1f MiB with an 8 MiB bound (at most %.1f MiB)\n",
-              static_cast<double>(bounded.counts.peak_bytes_in_flight) / (1 << 20), static_cast<double>(most) / (1 << 20));
+              static_cast<double>(bounded.counts.peak_bytes_in_flight) / (1 << 20),
+              static_cast<double>(most) / (1 << 20));
 }
 
 // Three shards of one job, run one after the other into one directory,
@@ -131,7 +132,8 @@ TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {
     EXPECT_TRUE(s.accounted);
     EXPECT_EQ(s.counts.read, n_ / kShards) << "shard " << i;
     ASSERT_EQ(s.files.size(), 1u);
-    EXPECT_NE(s.files[0].name.find("item-features-shard-" + std::to_string(i) + "-of-3-00000.parquet"), std::string::npos)
+    EXPECT_NE(s.files[0].name.find("item-features-shard-" + std::to_string(i) + "-of-3-00000.parquet"),
+              std::string::npos)
         << s.files[0].name;
     EXPECT_NE(s.to_json().find("\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":3}"), std::string::npos);
     // Records 1, 4, 7, ... (positions 0, 3, 6, ...) are shard 0's.
@@ -166,11 +168,13 @@ TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
   auto one = duckdb_rows("SELECT * FROM read_parquet('" + s.files[0].name + "', hive_partitioning = false) LIMIT 1");
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].find("\"region\""), std::string::npos) << one[0];
-  EXPECT_EQ(check_output(out_, n_,
-                         "(SELECT id, region, segment, weight, kind, score, n_events, v_sum, v_mean, v_std, v_min, v_max, v_p50, "
-                         "v_p90, v_p99, cnt_x, cnt_y, cnt_z, v_ewma FROM read_parquet('" + out_ +
-                             "/**/*.parquet', hive_partitioning = true))"),
-            e.written);
+  EXPECT_EQ(
+      check_output(
+          out_, n_,
+          "(SELECT id, region, segment, weight, kind, score, n_events, v_sum, v_mean, v_std, v_min, v_max, v_p50, "
+          "v_p90, v_p99, cnt_x, cnt_y, cnt_z, v_ewma FROM read_parquet('" +
+              out_ + "/**/*.parquet', hive_partitioning = true))"),
+      e.written);
 }
 
 // A left join writes the records an inner join drops, with the dataset's
@@ -182,9 +186,10 @@ TEST_F(ItemFeatures, NullsFromALeftJoinAndFromExpressionsAreWrittenAsNulls) {
   const std::string inner = "    kind: inner\n";
   ASSERT_NE(yaml.find(inner), std::string::npos);
   yaml.replace(yaml.find(inner), inner.size(), "    kind: left\n");
-  yaml += "    entity_id: {type: int64, expr: entities.id}\n"
-          "    heavy: {type: bool, expr: entities.weight > 50}\n"
-          "    odd_only: {type: double, expr: 1 / (id % 2)}\n";
+  yaml +=
+      "    entity_id: {type: int64, expr: entities.id}\n"
+      "    heavy: {type: bool, expr: entities.weight > 50}\n"
+      "    odd_only: {type: double, expr: 1 / (id % 2)}\n";
   RunSummary s = run("left-join", {}, {"batch.size=64"}, yaml);
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
@@ -197,7 +202,8 @@ TEST_F(ItemFeatures, NullsFromALeftJoinAndFromExpressionsAreWrittenAsNulls) {
       "SELECT count(*) AS n, count(*) FILTER (WHERE region IS NULL) AS region, count(*) FILTER (WHERE weight IS NULL) "
       "AS weight, count(*) FILTER (WHERE entity_id IS NULL) AS entity, count(*) FILTER (WHERE heavy IS NULL) AS heavy, "
       "count(*) FILTER (WHERE odd_only IS NULL) AS odd, count(*) FILTER (WHERE odd_only IS NULL AND id % 2 = 1) AS "
-      "wrong FROM read_parquet('" + out_ + "/item-features-*.parquet')");
+      "wrong FROM read_parquet('" +
+      out_ + "/item-features-*.parquet')");
   ASSERT_EQ(counts.size(), 1u);
   auto q = [](std::uint64_t v) { return "\"" + std::to_string(v) + "\""; };
   const std::string want = "{\"n\":" + q(e.written + e.not_joined) + ",\"region\":" + q(e.not_joined) +
@@ -205,9 +211,10 @@ TEST_F(ItemFeatures, NullsFromALeftJoinAndFromExpressionsAreWrittenAsNulls) {
                            ",\"heavy\":" + q(e.not_joined) + ",\"odd\":" + q(even) + ",\"wrong\":\"0\"}\n";
   EXPECT_EQ(counts[0], want);
   // The rows an inner join would write are unchanged.
-  EXPECT_EQ(check_output(out_, n_,
-                         "(SELECT * FROM read_parquet('" + out_ + "/item-features-*.parquet') WHERE region IS NOT NULL)"),
-            e.written);
+  EXPECT_EQ(
+      check_output(out_, n_,
+                   "(SELECT * FROM read_parquet('" + out_ + "/item-features-*.parquet') WHERE region IS NOT NULL)"),
+      e.written);
 }
 
 // A real nginx whose keep-alive idle timeout (1 ms) closes connections just
@@ -235,11 +242,19 @@ TEST_F(ItemFeatures, ConnectionsClosedAsTheyAreReusedLoseNoRecord) {
 
 TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
   mockapi::ServerOptions o;
-  o.faults = {.error_500 = 0.05, .too_many = 0.03, .malformed = 0.03, .truncated = 0.02, .slow_body = 0.01,
-              .close = 0.03, .retry_after_seconds = 0, .trickle_interval = std::chrono::milliseconds(5),
-              .max_faults_per_path = 2, .seed = 7};
-  RunSummary s = run("faults", o, {"http.retry.max_attempts=6", "http.retry.base_backoff_ms=1", "http.retry.max_backoff_ms=5",
-                                        "http.retry.budget=1"});
+  o.faults = {.error_500 = 0.05,
+              .too_many = 0.03,
+              .malformed = 0.03,
+              .truncated = 0.02,
+              .slow_body = 0.01,
+              .close = 0.03,
+              .retry_after_seconds = 0,
+              .trickle_interval = std::chrono::milliseconds(5),
+              .max_faults_per_path = 2,
+              .seed = 7};
+  RunSummary s = run("faults", o,
+                     {"http.retry.max_attempts=6", "http.retry.base_backoff_ms=1", "http.retry.max_backoff_ms=5",
+                      "http.retry.budget=1"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   EXPECT_GT(server_stats_.faults, 50u) << "the faults must really happen";
   EXPECT_GT(s.http.retries, 0u) << "500s, 429s and closed connections are retried";

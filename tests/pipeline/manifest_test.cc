@@ -76,7 +76,8 @@ TEST(Manifest, RoundTripsAndRefusesWhatIsDamaged) {
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
   EXPECT_EQ(s.message(), "out/m.json: not a sluice manifest: \"done\" does not match its ranges (the file is damaged)");
   EXPECT_EQ(Manifest::parse("{\"version\":1,\"runs\":1", "m.json").status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(Manifest::parse("{\"version\":2}", "m.json").status().message().find("expected \"version\": 1"), std::string::npos);
+  EXPECT_NE(Manifest::parse("{\"version\":2}", "m.json").status().message().find("expected \"version\": 1"),
+            std::string::npos);
   EXPECT_NE(Manifest::parse(R"({"version":1,"runs":1,"inputs":[],"files":[],"done":1,"done_ranges":[[5,5]]})", "m.json")
                 .status()
                 .message()

@@ -3,8 +3,6 @@
 // keep-alive idle timeout a test asks for.
 #pragma once
 
-#include "../../src/mockapi/workload.h"
-
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,6 +14,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include "../../src/mockapi/workload.h"
 
 namespace sluice::testing {
 

@@ -1,13 +1,13 @@
 // The reference workload written straight into S3 (Swift's S3 API on
 // loopback), in several files, then read back and compared with the oracle.
+#include <filesystem>
+#include <fstream>
+
 #include "../../src/mockapi/server.h"
 #include "../../src/pipeline/engine.h"
 #include "../../src/pipeline/manifest.h"
 #include "../store/swift_fixture.h"
 #include "e2e_util.h"
-
-#include <filesystem>
-#include <fstream>
 
 namespace sluice::s3 {
 namespace {
@@ -31,17 +31,19 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
   auto server = mockapi::Server::start({});
   ASSERT_TRUE(server.ok()) << server.status().to_string();
 
-  auto config = pipeline::load_config(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
-                                      {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
-                                       "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-e2e/runs/1/",
-                                       "output.file_rows=200", "batch.size=50"});
+  auto config =
+      pipeline::load_config(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                            {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
+                             "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-e2e/runs/1/",
+                             "output.file_rows=200", "batch.size=50"});
   ASSERT_TRUE(config.ok()) << config.status().to_string();
   auto plan = pipeline::make_plan(std::move(*config), true);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   auto engine = pipeline::Engine::create(
-      std::move(*plan), {.store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"},
-                         .io_threads = 1,
-                         .cpu_threads = 1});
+      std::move(*plan),
+      {.store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"},
+       .io_threads = 1,
+       .cpu_threads = 1});
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   pipeline::RunSummary s = (*engine)->run();
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();

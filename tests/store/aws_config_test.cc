@@ -1,12 +1,11 @@
 #include "../../src/store/aws_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
-
-#include <unistd.h>
 
 namespace sluice::s3 {
 namespace {

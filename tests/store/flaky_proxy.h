@@ -42,7 +42,7 @@ class FlakyProxy {
 
   std::uint16_t port() const { return port_; }
   std::uint64_t bytes_up() const { return bytes_up_; }  // carried toward the upstream so far
-  int refused() const { return refused_; }               // connections closed at once while down
+  int refused() const { return refused_; }              // connections closed at once while down
 
   void set_down(bool down) {
     down_ = down;

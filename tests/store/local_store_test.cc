@@ -1,11 +1,10 @@
-#include "sluice/store.h"
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 
-#include <unistd.h>
+#include "sluice/store.h"
 
 namespace sluice {
 namespace {

@@ -2,15 +2,16 @@
 // operations under a prefix, large streamed objects, credentials refused at
 // open, and the journal that lets a later run clean up after a run whose
 // server went away in the middle of an upload.
-#include "swift_fixture.h"
-#include "flaky_proxy.h"
-#include "../../src/store/upload_journal.h"
-#include "sluice/store.h"
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
 #include <thread>
+
+#include "../../src/store/upload_journal.h"
+#include "flaky_proxy.h"
+#include "sluice/store.h"
+#include "swift_fixture.h"
 
 namespace sluice::s3 {
 namespace {
@@ -39,7 +40,8 @@ class S3StoreTest : public S3ClientTest {
   std::size_t journal_entries() const {
     std::error_code ec;
     std::size_t n = 0;
-    for (fs::directory_iterator it(journal_, ec), end; !ec && it != end; it.increment(ec)) n += it->path().extension() == ".upload";
+    for (fs::directory_iterator it(journal_, ec), end; !ec && it != end; it.increment(ec))
+      n += it->path().extension() == ".upload";
     return n;
   }
 
@@ -109,7 +111,8 @@ TEST_F(S3StoreTest, AnEndpointDownForSecondsMidUploadIsWaitedFor) {
   ASSERT_TRUE(store.ok()) << store.status().to_string();
   const std::string data = random_bytes((24 << 20) + 5, 24);
   std::thread outage([&] {
-    while (proxy.bytes_up() < (7u << 20)) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a part is going out
+    while (proxy.bytes_up() < (7u << 20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a part is going out
     proxy.set_down(true);
     std::this_thread::sleep_for(std::chrono::seconds(2));
     proxy.set_down(false);
@@ -198,8 +201,12 @@ TEST_F(S3StoreTest, AnUploadWhoseCompletionWasInterruptedIsCompletedByTheNextRun
   std::vector<std::string> etags = {*rt_.block_on(s3.upload_part("sluice-complete", "f.bin", id, 1, a)),
                                     *rt_.block_on(s3.upload_part("sluice-complete", "f.bin", id, 2, b))};
   UploadJournal journal(journal_);
-  JournalEntry e{.service = s3.service(), .bucket = "sluice-complete", .key = "f.bin", .upload_id = id,
-                 .completing = true, .etags = etags};
+  JournalEntry e{.service = s3.service(),
+                 .bucket = "sluice-complete",
+                 .key = "f.bin",
+                 .upload_id = id,
+                 .completing = true,
+                 .etags = etags};
   ASSERT_TRUE(journal.add(e).ok());
   EXPECT_TRUE(journal.abandoned(e.service, e.bucket)->empty()) << "a live writer's upload is not touched";
   e.pid = 0;  // as a process that has ended leaves it

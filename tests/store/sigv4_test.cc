@@ -25,7 +25,8 @@ TEST(SigV4, IamListUsersExample) {
                   .amz_date = "20150830T123600Z",
                   .region = "us-east-1",
                   .service = "iam"};
-  Signed s = sign(in, {.access_key_id = "AKIDEXAMPLE", .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"});
+  Signed s =
+      sign(in, {.access_key_id = "AKIDEXAMPLE", .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"});
   EXPECT_EQ(s.canonical_request,
             "GET\n/\nAction=ListUsers&Version=2010-05-08\n"
             "content-type:application/x-www-form-urlencoded; charset=utf-8\nhost:iam.amazonaws.com\n"
@@ -46,8 +47,8 @@ TEST(SigV4, S3GetObjectExample) {
                   .payload_hash = sha256_hex(""),
                   .amz_date = "20130524T000000Z",
                   .region = "us-east-1"};
-  Signed s = sign(in, {.access_key_id = "AKIAIOSFODNN7EXAMPLE",
-                       .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"});
+  Signed s = sign(
+      in, {.access_key_id = "AKIAIOSFODNN7EXAMPLE", .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"});
   EXPECT_EQ(s.string_to_sign,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");

@@ -2,19 +2,19 @@
 // started once per test process, and helpers for the tests that use it.
 #pragma once
 
-#include "../../src/store/s3_client.h"
-#include "../../src/store/sigv4.h"
-#include "sluice/http/client.h"
-#include "sluice/runtime.h"
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <random>
 #include <string>
-#include <unistd.h>
+
+#include "../../src/store/s3_client.h"
+#include "../../src/store/sigv4.h"
+#include "sluice/http/client.h"
+#include "sluice/runtime.h"
 
 namespace sluice::s3 {
 
@@ -56,12 +56,11 @@ class SwiftTest : public ::testing::Test {
     Signed s = sign(in, creds);
     auto client = http::Client::create(rt_, {.base_url = "http://" + host, .retry = {.max_attempts = 1}});
     if (!client.ok()) return client.status();
-    return rt_.block_on(client->send({.method = method,
-                                      .path = path,
-                                      .headers = {{"x-amz-content-sha256", payload},
-                                                  {"x-amz-date", date},
-                                                  {"Authorization", s.authorization}},
-                                      .body = body}));
+    return rt_.block_on(client->send(
+        {.method = method,
+         .path = path,
+         .headers = {{"x-amz-content-sha256", payload}, {"x-amz-date", date}, {"Authorization", s.authorization}},
+         .body = body}));
   }
 
   Runtime rt_{{.io_threads = 1, .cpu_threads = 1}};
@@ -75,9 +74,10 @@ inline const Credentials kGood{.access_key_id = "test:tester", .secret_access_ke
 class S3ClientTest : public SwiftTest {
  protected:
   S3Client make(Credentials creds = kGood) {
-    auto c = S3Client::create(rt_, {.endpoint = "http://127.0.0.1:" + std::to_string(port_),
-                                    .credentials = std::move(creds),
-                                    .http = {.retry = {.max_attempts = 2, .base_backoff = std::chrono::milliseconds(5)}}});
+    auto c =
+        S3Client::create(rt_, {.endpoint = "http://127.0.0.1:" + std::to_string(port_),
+                               .credentials = std::move(creds),
+                               .http = {.retry = {.max_attempts = 2, .base_backoff = std::chrono::milliseconds(5)}}});
     EXPECT_TRUE(c.ok()) << c.status().to_string();
     return *c;
   }

@@ -1,22 +1,21 @@
 // sluice's SigV4 signatures checked by an independent verifier: OpenStack
 // Swift's S3 API on loopback (tests/s3/swift_server.sh), through sluice's
 // own HTTP client.
-#include "swift_fixture.h"
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+
 #include "../../src/store/aws_config.h"
 #include "../../src/store/s3_client.h"
 #include "../../src/store/sigv4.h"
 #include "../parquet/parquet_test_util.h"
 #include "sluice/http/client.h"
 #include "sluice/parquet/writer.h"
-
-#include <fstream>
-#include <random>
-
-#include <gtest/gtest.h>
-
-#include <cstring>
-#include <ctime>
-#include <unistd.h>
+#include "swift_fixture.h"
 
 namespace sluice::s3 {
 namespace {
@@ -131,7 +130,8 @@ TEST_F(S3ClientTest, ParquetStreamedThroughAMultipartUploadReadsBackInDuckdb) {
   using namespace sluice::parquet;
   S3Client s3 = make();
   ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-parquet")).ok());
-  Schema schema = *Schema::make({{.name = "id", .type = ColumnType::kInt64}, {.name = "v", .type = ColumnType::kDouble}});
+  Schema schema =
+      *Schema::make({{.name = "id", .type = ColumnType::kInt64}, {.name = "v", .type = ColumnType::kDouble}});
   ColumnBatch b;
   b.rows = 500'000;
   b.columns.resize(2);
@@ -142,7 +142,8 @@ TEST_F(S3ClientTest, ParquetStreamedThroughAMultipartUploadReadsBackInDuckdb) {
   }
   auto stream = open_upload(rt_, s3, "sluice-parquet", "features/part-00000.parquet", {.part_bytes = 5 << 20});
   ASSERT_TRUE(stream.ok());
-  auto writer = *ParquetWriter::open(schema, {.compression = Compression::kNone, .dictionary = false}, std::move(*stream));
+  auto writer =
+      *ParquetWriter::open(schema, {.compression = Compression::kNone, .dictionary = false}, std::move(*stream));
   ASSERT_TRUE(writer->write(b).ok());
   auto summary = writer->close();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();

@@ -1,11 +1,11 @@
 #include "../../src/store/upload_journal.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace sluice::s3 {
 namespace {
@@ -26,8 +26,14 @@ TEST(UploadJournal, OnlyUploadsOfEndedProcessesAreAbandoned) {
   if (child == 0) ::_exit(0);
   ASSERT_GT(child, 0);
   ::waitpid(child, nullptr, 0);  // ended: its pid names no live process of the same start time
-  JournalEntry theirs{.service = mine.service, .bucket = "b", .key = "k\nwith newline", .upload_id = "id2",
-                      .completing = true, .etags = {"\"e1\"", "\"e 2\""}, .pid = child, .start_ticks = 12345};
+  JournalEntry theirs{.service = mine.service,
+                      .bucket = "b",
+                      .key = "k\nwith newline",
+                      .upload_id = "id2",
+                      .completing = true,
+                      .etags = {"\"e1\"", "\"e 2\""},
+                      .pid = child,
+                      .start_ticks = 12345};
   ASSERT_TRUE(j.update(theirs).ok());
   JournalEntry other_bucket = theirs;
   other_bucket.bucket = "c";
@@ -53,7 +59,8 @@ TEST(UploadJournal, AGarbledEntryIsAnErrorNamingItsFileAndLine) {
   std::ofstream(d + "/x.upload") << "sluice-upload 1\nbucket b\nwhat ever\n";
   auto r = UploadJournal(d).abandoned("s", "b");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find(d + "/x.upload:3: unknown field 'what'"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find(d + "/x.upload:3: unknown field 'what'"), std::string::npos)
+      << r.status().to_string();
   std::ofstream(d + "/x.upload", std::ios::trunc) << "something else\n";
   EXPECT_NE(UploadJournal(d).abandoned("s", "b").status().message().find("x.upload:1: not an upload journal entry"),
             std::string::npos);

@@ -9,14 +9,8 @@
 // socket operation it waits on.
 #pragma once
 
-#include "sluice/channel.h"
-#include "sluice/detail/unique_function.h"
-#include "sluice/runtime.h"
-#include "sluice/status.h"
-
-#include <boost/asio/awaitable.hpp>
-
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -28,6 +22,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "sluice/channel.h"
+#include "sluice/detail/unique_function.h"
+#include "sluice/runtime.h"
+#include "sluice/status.h"
 
 namespace sluice {
 

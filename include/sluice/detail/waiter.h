@@ -13,7 +13,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <tuple>
 #include <utility>
@@ -111,8 +110,7 @@ class HandlerWaiter final : public Base {
 
   void complete(Args... args) override {
     auto ex = work_.get_executor();
-    boost::asio::post(ex, [h = std::move(handler_), timed = std::move(this->timed),
-                           work = std::move(work_),
+    boost::asio::post(ex, [h = std::move(handler_), timed = std::move(this->timed), work = std::move(work_),
                            args = std::make_tuple(std::move(args)...)]() mutable {
       if (timed) {
         timed->finished = true;

@@ -23,13 +23,8 @@
 // Header values are never part of a message or a log.
 #pragma once
 
-#include "sluice/http/options.h"
-#include "sluice/runtime.h"
-#include "sluice/status.h"
-
-#include <boost/asio/awaitable.hpp>
-
 #include <array>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -37,6 +32,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sluice/http/options.h"
+#include "sluice/runtime.h"
+#include "sluice/status.h"
 
 namespace sluice::http {
 
@@ -84,12 +83,12 @@ struct ClientStats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t in_flight = 0;
-  std::uint64_t limit = 0;             // the in-flight limit now (adaptive or static)
-  std::uint64_t budget_waits = 0;      // retries that waited for the retry budget
-  std::uint64_t retry_after_ms = 0;    // time requests waited as a Retry-After asked
-  std::uint64_t outages = 0;           // times the origin counted as down
+  std::uint64_t limit = 0;           // the in-flight limit now (adaptive or static)
+  std::uint64_t budget_waits = 0;    // retries that waited for the retry budget
+  std::uint64_t retry_after_ms = 0;  // time requests waited as a Retry-After asked
+  std::uint64_t outages = 0;         // times the origin counted as down
   std::uint64_t outage_probes = 0;
-  std::uint64_t outage_wait_ms = 0;    // time requests waited for the origin to come back
+  std::uint64_t outage_wait_ms = 0;  // time requests waited for the origin to come back
   // Latency of requests that ended with a Response: bucket i counts those
   // under 2^i microseconds (and at least 2^(i-1)).
   std::array<std::uint64_t, 32> latency_us_log2{};

@@ -32,13 +32,13 @@ struct RetryPolicy {
   // resending on a fresh connection a request that a kept-alive one lost
   // before any byte of its answer.
   int max_attempts = 5;
-  std::chrono::milliseconds base_backoff{50};       // full jitter: uniform [0, min(max, base * 2^n)]
+  std::chrono::milliseconds base_backoff{50};  // full jitter: uniform [0, min(max, base * 2^n)]
   std::chrono::milliseconds max_backoff{2000};
   // A 429 or 503 with Retry-After waits that long before that request's
   // next attempt (other requests go on), at most this long.
   std::chrono::milliseconds max_retry_after{30000};
   std::vector<int> retry_statuses{429, 500, 502, 503, 504};
-  bool retry_connect_errors = true;                 // refused, reset, closed before an answer
+  bool retry_connect_errors = true;  // refused, reset, closed before an answer
   bool retry_timeouts = true;
   // The retry budget, a token bucket: each request adds `budget` tokens
   // (up to max_in_flight of them), a retry takes one, and the bucket also
@@ -94,21 +94,21 @@ struct Outage {
 };
 
 struct ClientOptions {
-  std::string base_url;                             // http[s]://host[:port][/prefix]
+  std::string base_url;  // http[s]://host[:port][/prefix]
   // https: the server's certificate chain and host name are always verified,
   // against the system's CA bundle, or against this PEM file when set.
   std::string ca_file;
-  std::size_t max_connections = 256;                // open at once
-  std::size_t max_idle = 256;                       // kept for reuse
-  std::chrono::milliseconds idle_timeout{30000};    // an idle connection older than this is closed
+  std::size_t max_connections = 256;              // open at once
+  std::size_t max_idle = 256;                     // kept for reuse
+  std::chrono::milliseconds idle_timeout{30000};  // an idle connection older than this is closed
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds read_timeout{10000};    // the longest wait for the next bytes
-  std::chrono::milliseconds attempt_timeout{10000}; // one attempt: connect, send, the whole answer
+  std::chrono::milliseconds read_timeout{10000};     // the longest wait for the next bytes
+  std::chrono::milliseconds attempt_timeout{10000};  // one attempt: connect, send, the whole answer
   // The whole request from when it gets its in-flight slot: its attempts,
   // backoffs and Retry-After waits (not the wait for an origin that is down).
   std::chrono::milliseconds request_timeout{60000};
-  std::size_t max_in_flight = 256;                  // requests at once, waiting retries included
-  std::size_t max_body_bytes = 64 << 20;            // decoded
+  std::size_t max_in_flight = 256;        // requests at once, waiting retries included
+  std::size_t max_body_bytes = 64 << 20;  // decoded
   // Answers being received count toward this budget as their bytes arrive
   // (and are given back when the request ends): over it, one answer at a
   // time reads on, the others wait, without their timeouts running (see
@@ -116,10 +116,10 @@ struct ClientOptions {
   // no bound but max_body_bytes per answer.
   std::shared_ptr<ByteBudget> receive_budget;
   RetryPolicy retry;
-  AdaptiveLimit adaptive;                           // when enabled, max_in_flight is its ceiling too
+  AdaptiveLimit adaptive;  // when enabled, max_in_flight is its ceiling too
   Outage outage;
-  Headers headers;                                  // sent with every request
-  bool accept_compressed = true;                    // send Accept-Encoding: gzip, deflate
+  Headers headers;                // sent with every request
+  bool accept_compressed = true;  // send Accept-Encoding: gzip, deflate
   std::vector<std::string> secret_query{"api_key", "apikey", "key", "token", "access_token", "signature"};
 };
 

@@ -4,9 +4,6 @@
 // v1, the codecs the writer supports).
 #pragma once
 
-#include "sluice/parquet/schema.h"
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,17 +11,20 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/parquet/schema.h"
+#include "sluice/status.h"
+
 namespace sluice::parquet {
 
 struct ChunkInfo {
-  std::string path;                 // "name", or "name.list.element"
-  std::string codec;                // "ZSTD", "SNAPPY", ...
+  std::string path;   // "name", or "name.list.element"
+  std::string codec;  // "ZSTD", "SNAPPY", ...
   std::vector<std::string> encodings;
   std::int64_t num_values = 0;
   std::int64_t compressed_bytes = 0;
   std::int64_t uncompressed_bytes = 0;
   std::optional<std::int64_t> null_count;
-  std::optional<std::string> min;   // rendered as text, as in head()
+  std::optional<std::string> min;  // rendered as text, as in head()
   std::optional<std::string> max;
 };
 
@@ -38,7 +38,7 @@ struct FileInfo {
   std::int64_t rows = 0;
   std::string created_by;
   std::vector<std::pair<std::string, std::string>> metadata;
-  std::vector<Column> columns;      // as sluice types
+  std::vector<Column> columns;  // as sluice types
   std::vector<RowGroupInfo> row_groups;
 };
 

@@ -3,12 +3,12 @@
 // three-level structure) for array features.
 #pragma once
 
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "sluice/status.h"
 
 namespace sluice::parquet {
 
@@ -18,11 +18,11 @@ enum class ColumnType : std::uint8_t {
   kInt64,
   kFloat,
   kDouble,
-  kString,     // BYTE_ARRAY, STRING logical type, UTF-8
-  kTimestamp,  // INT64, TIMESTAMP logical type in `unit`, adjusted to UTC
-  kDate,       // INT32 days since 1970-01-01, DATE logical type
-  kListDouble, // LIST of required DOUBLE elements
-  kListInt64,  // LIST of required INT64 elements
+  kString,      // BYTE_ARRAY, STRING logical type, UTF-8
+  kTimestamp,   // INT64, TIMESTAMP logical type in `unit`, adjusted to UTC
+  kDate,        // INT32 days since 1970-01-01, DATE logical type
+  kListDouble,  // LIST of required DOUBLE elements
+  kListInt64,   // LIST of required INT64 elements
 };
 
 enum class TimeUnit : std::uint8_t { kMillis, kMicros, kNanos };
@@ -35,9 +35,9 @@ std::string_view to_string(Compression c);
 struct Column {
   std::string name;
   ColumnType type = ColumnType::kInt64;
-  bool nullable = false;                         // optional (may hold nulls) or required
-  TimeUnit unit = TimeUnit::kMicros;             // kTimestamp only
-  std::optional<Compression> compression;        // overrides the file's codec for this column
+  bool nullable = false;                   // optional (may hold nulls) or required
+  TimeUnit unit = TimeUnit::kMicros;       // kTimestamp only
+  std::optional<Compression> compression;  // overrides the file's codec for this column
 };
 
 class Schema {

@@ -12,11 +12,6 @@
 // Not thread-safe.
 #pragma once
 
-#include "sluice/output_stream.h"
-#include "sluice/parquet/batch.h"
-#include "sluice/parquet/schema.h"
-#include "sluice/status.h"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,20 +19,25 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/output_stream.h"
+#include "sluice/parquet/batch.h"
+#include "sluice/parquet/schema.h"
+#include "sluice/status.h"
+
 namespace sluice::parquet {
 
 struct WriterOptions {
   Compression compression = Compression::kZstd;
-  int zstd_level = 3;                            // 1 (fast) .. 19 (small)
+  int zstd_level = 3;  // 1 (fast) .. 19 (small)
   // A row group ends at this many rows, or at this many bytes of buffered
   // values. 128 Ki rows keeps the buffer small enough to be reused warm from
   // one row group to the next (about 16 MiB for a 19-column feature table):
   // 1.2-1.4x faster than 1 Mi rows here, with files 0.3 % larger.
   std::uint64_t row_group_rows = 128 * 1024;
   std::uint64_t row_group_bytes = 128ull << 20;
-  std::uint64_t page_bytes = 1ull << 20;         // a data page holds about this many bytes of values
-  std::uint64_t dictionary_bytes = 1ull << 20;   // past this, a column chunk falls back to PLAIN
-  bool dictionary = true;                        // try dictionary encoding at all
+  std::uint64_t page_bytes = 1ull << 20;        // a data page holds about this many bytes of values
+  std::uint64_t dictionary_bytes = 1ull << 20;  // past this, a column chunk falls back to PLAIN
+  bool dictionary = true;                       // try dictionary encoding at all
   // Written into the footer's key-value metadata, after sluice's own
   // ("sluice.version"); e.g. the pipeline config's hash.
   std::vector<std::pair<std::string, std::string>> metadata;
