@@ -32,8 +32,8 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <cstdint>
-#include <mutex>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/detail/waiter.h"
 
 namespace sluice {
@@ -100,19 +100,19 @@ class ByteBudget {
         },
         token);
   }
-  bool ready_locked(Grower* g);
+  bool ready_locked(Grower* g) SLUICE_REQUIRES(mu_);
   void enqueue(Waiter* w);
-  void wake_locked(detail::WaiterList<Waiter>& out);
+  void wake_locked(detail::WaiterList<Waiter>& out) SLUICE_REQUIRES(mu_);
   static void complete_all(detail::WaiterList<Waiter>& list, bool result);
   void end_grower(Grower& g);
 
   const std::uint64_t limit_;
   std::atomic<std::uint64_t> used_{0}, peak_{0};
-  std::mutex mu_;
-  bool closed_ = false;
-  Grower* overdraft_ = nullptr;         // the Grower that may grow over the limit
-  detail::WaiterList<Waiter> growers_;  // waiting to grow, oldest first
-  detail::WaiterList<Waiter> under_;    // waiting for the bytes held to be under the limit
+  Mutex mu_;
+  bool closed_ SLUICE_GUARDED_BY(mu_) = false;
+  Grower* overdraft_ SLUICE_GUARDED_BY(mu_) = nullptr;         // the Grower that may grow over the limit
+  detail::WaiterList<Waiter> growers_ SLUICE_GUARDED_BY(mu_);  // waiting to grow, oldest first
+  detail::WaiterList<Waiter> under_ SLUICE_GUARDED_BY(mu_);    // waiting for the bytes held to be under the limit
 };
 
 }  // namespace sluice

@@ -38,14 +38,13 @@
 #include <boost/asio/system_executor.hpp>
 #include <cassert>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/detail/thread_role.h"
 #include "sluice/detail/waiter.h"
 
@@ -71,7 +70,7 @@ class Channel {
   using Clock = std::chrono::steady_clock;
 
   // REQUIRES: capacity >= 1.
-  explicit Channel(std::size_t capacity) : slots_(capacity) {
+  explicit Channel(std::size_t capacity) : capacity_(capacity), slots_(capacity) {
     if (capacity == 0) throw std::invalid_argument("Channel capacity must be at least 1");
   }
   Channel(const Channel&) = delete;
@@ -85,7 +84,7 @@ class Channel {
     ReceiveWaiter* handoff = nullptr;
     SendResult r;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       r = send_locked(value, handoff);
     }
     if (handoff) handoff->complete(RecvResult::kItem, std::optional<T>(std::move(value)));
@@ -97,7 +96,7 @@ class Channel {
     SendWaiter* refill = nullptr;
     RecvResult r;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       r = receive_locked(out, refill);
     }
     if (refill) refill->complete(true);
@@ -158,7 +157,7 @@ class Channel {
     ReceiveWaiter* handoff = nullptr;
     SendResult r;
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       while ((r = send_locked(value, handoff)) == SendResult::kFull) {
         ++blocked_senders_;
         not_full_.wait(lock);
@@ -174,7 +173,7 @@ class Channel {
     std::optional<T> out;
     SendWaiter* refill = nullptr;
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       while (receive_locked(out, refill) == RecvResult::kEmpty) {
         ++blocked_receivers_;
         not_empty_.wait(lock);
@@ -191,7 +190,7 @@ class Channel {
   void cancel() { shut(State::kCancelled); }
 
   void add_senders(std::size_t n) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     senders_ += n;
   }
   // Closes the channel when the count of senders drops to zero.
@@ -199,24 +198,24 @@ class Channel {
   void sender_done() {
     bool last;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       assert(senders_ > 0);
       last = --senders_ == 0;
     }
     if (last) close();
   }
 
-  std::size_t capacity() const { return slots_.size(); }
+  std::size_t capacity() const { return capacity_; }
   std::size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return count_;
   }
   bool is_closed() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return state_ != State::kOpen;
   }
   bool is_cancelled() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return state_ == State::kCancelled;
   }
 
@@ -232,7 +231,7 @@ class Channel {
 
   // Under mu_. On kSent with *handoff set, the caller completes *handoff with
   // `value` after unlocking (the buffer was empty and a receiver waited).
-  SendResult send_locked(T& value, ReceiveWaiter*& handoff) {
+  SendResult send_locked(T& value, ReceiveWaiter*& handoff) SLUICE_REQUIRES(mu_) {
     if (state_ != State::kOpen) return SendResult::kClosed;
     if (!recv_waiters_.empty()) {
       handoff = recv_waiters_.pop_front();
@@ -248,7 +247,7 @@ class Channel {
 
   // Under mu_. When an item leaves a full buffer, the first waiting sender's
   // item takes its place and *refill is set for the caller to complete.
-  RecvResult receive_locked(std::optional<T>& out, SendWaiter*& refill) {
+  RecvResult receive_locked(std::optional<T>& out, SendWaiter*& refill) SLUICE_REQUIRES(mu_) {
     if (count_ == 0) return state_ == State::kOpen ? RecvResult::kEmpty : RecvResult::kClosed;
     std::optional<T>& slot = slots_[head_];
     out.emplace(std::move(*slot));
@@ -272,7 +271,7 @@ class Channel {
     ReceiveWaiter* handoff = nullptr;
     SendResult r;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       r = send_locked(value, handoff);
       if (r == SendResult::kFull) {
         w->value.emplace(std::move(value));
@@ -292,7 +291,7 @@ class Channel {
     SendWaiter* refill = nullptr;
     RecvResult r;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       r = receive_locked(out, refill);
       if (r == RecvResult::kEmpty) {
         if (deadline) arm_deadline(w, *deadline);
@@ -306,7 +305,7 @@ class Channel {
 
   // Under mu_. Starts a timer on the waiter's executor; if it fires while the
   // waiter still waits, the waiter completes with kTimeout.
-  void arm_deadline(ReceiveWaiter* w, Clock::time_point deadline) {
+  void arm_deadline(ReceiveWaiter* w, Clock::time_point deadline) SLUICE_REQUIRES(mu_) {
     // The timer runs on the waiter's executor, which HandlerWaiter keeps alive.
     auto timed = std::make_shared<detail::TimedWait>(w->executor());
     w->timed = timed;
@@ -314,7 +313,7 @@ class Channel {
     timed->timer.async_wait([this, timed, w](boost::system::error_code) {
       if (timed->finished) return;  // completed and resumed; the channel may be gone
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (timed->resolved) return;  // an item or close() got there first
         timed->resolved = true;
         detail::WaiterList<ReceiveWaiter>::unlink(w);
@@ -328,7 +327,7 @@ class Channel {
     detail::WaiterList<SendWaiter> senders;
     std::vector<std::optional<T>> dropped;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (state_ == State::kCancelled || state_ == to) return;
       state_ = to;
       while (!send_waiters_.empty()) senders.push_back(send_waiters_.pop_front());
@@ -350,18 +349,19 @@ class Channel {
     while (!receivers.empty()) receivers.pop_front()->complete(RecvResult::kClosed, std::nullopt);
   }
 
-  mutable std::mutex mu_;
-  std::vector<std::optional<T>> slots_;  // ring buffer of capacity() slots
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
-  State state_ = State::kOpen;
-  std::size_t senders_ = 0;
-  detail::WaiterList<ReceiveWaiter> recv_waiters_;
-  detail::WaiterList<SendWaiter> send_waiters_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  int blocked_senders_ = 0;
-  int blocked_receivers_ = 0;
+  mutable Mutex mu_;
+  const std::size_t capacity_;
+  std::vector<std::optional<T>> slots_ SLUICE_GUARDED_BY(mu_);  // ring buffer of capacity_ slots
+  std::size_t head_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::size_t count_ SLUICE_GUARDED_BY(mu_) = 0;
+  State state_ SLUICE_GUARDED_BY(mu_) = State::kOpen;
+  std::size_t senders_ SLUICE_GUARDED_BY(mu_) = 0;
+  detail::WaiterList<ReceiveWaiter> recv_waiters_ SLUICE_GUARDED_BY(mu_);
+  detail::WaiterList<SendWaiter> send_waiters_ SLUICE_GUARDED_BY(mu_);
+  CondVar not_empty_;
+  CondVar not_full_;
+  int blocked_senders_ SLUICE_GUARDED_BY(mu_) = 0;
+  int blocked_receivers_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice

@@ -96,7 +96,7 @@ class RunHandle {
   explicit RunHandle(std::shared_ptr<detail::FlowState> flow) : flow_(std::move(flow)) {}
   RunHandle(RunHandle&&) noexcept = default;
   RunHandle& operator=(RunHandle&&) noexcept = delete;
-  ~RunHandle();
+  ~RunHandle();  // NOLINT(bugprone-exception-escape): see flow.cc
 
   // Blocks until every stage has ended: OK, kCancelled after cancel(), or the
   // first error, its message starting with "stage '<name>': ".

@@ -17,8 +17,8 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <cstddef>
-#include <mutex>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/detail/waiter.h"
 
 namespace sluice {
@@ -63,12 +63,12 @@ class AsyncSemaphore {
   using Waiter = detail::Waiter<bool>;
   void enqueue(Waiter* w, bool urgent);
 
-  mutable std::mutex mu_;
-  std::size_t available_;
-  std::size_t waiting_ = 0;
-  bool closed_ = false;
-  detail::WaiterList<Waiter> waiters_;
-  detail::WaiterList<Waiter> urgent_;
+  mutable Mutex mu_;
+  std::size_t available_ SLUICE_GUARDED_BY(mu_);
+  std::size_t waiting_ SLUICE_GUARDED_BY(mu_) = 0;
+  bool closed_ SLUICE_GUARDED_BY(mu_) = false;
+  detail::WaiterList<Waiter> waiters_ SLUICE_GUARDED_BY(mu_);
+  detail::WaiterList<Waiter> urgent_ SLUICE_GUARDED_BY(mu_);
 };
 
 // Holds one unit of a semaphore and releases it when destroyed.

@@ -32,6 +32,10 @@ enum class StatusCode : unsigned char {
 
 std::string_view to_string(StatusCode code);
 
+// The text of an errno value ("No such file or directory"); unlike
+// std::strerror, safe to call from any thread.
+std::string errno_text(int err);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
@@ -108,4 +112,44 @@ struct is_result<Result<T>> : std::true_type {};
 template <class T>
 inline constexpr bool is_result_v = is_result<T>::value;
 
+namespace detail {
+inline Status status_of(Status s) { return s; }
+template <class T>
+Status status_of(const Result<T>& r) {
+  return r.ok() ? Status() : r.status();
+}
+inline Status with_context(Status s) { return s; }
+inline Status with_context(const Status& s, std::string_view context) { return s.with_context(context); }
+}  // namespace detail
+
 }  // namespace sluice
+
+// Early returns for the two shapes every caller of a fallible function
+// writes. The optional last argument is context put before the message
+// ("reading x.csv: ..."); it is evaluated only on failure.
+//
+//   SLUICE_RETURN_IF_ERROR(out->write(bytes), "writing " + name);
+//   SLUICE_ASSIGN_OR_RETURN(Config config, load_config(path));
+//   SLUICE_ASSIGN_OR_RETURN(auto file, open(path), "input");
+//
+// SLUICE_ASSIGN_OR_RETURN declares or assigns its first argument, so it is
+// a statement of its own (not inside an unbraced if). In a coroutine use
+// SLUICE_CO_RETURN_IF_ERROR / SLUICE_CO_ASSIGN_OR_RETURN, which co_return.
+#define SLUICE_RETURN_IF_ERROR(expr, ...) SLUICE_RETURN_IF_ERROR_IMPL_(return, expr, __VA_ARGS__)
+#define SLUICE_CO_RETURN_IF_ERROR(expr, ...) SLUICE_RETURN_IF_ERROR_IMPL_(co_return, expr, __VA_ARGS__)
+#define SLUICE_ASSIGN_OR_RETURN(lhs, expr, ...) \
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(return, SLUICE_CONCAT_(sluice_result_, __LINE__), lhs, expr, __VA_ARGS__)
+#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr, ...) \
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(co_return, SLUICE_CONCAT_(sluice_result_, __LINE__), lhs, expr, __VA_ARGS__)
+
+#define SLUICE_RETURN_IF_ERROR_IMPL_(ret, expr, ...)                                               \
+  do {                                                                                             \
+    if (::sluice::Status sluice_status_ = ::sluice::detail::status_of(expr); !sluice_status_.ok()) \
+      ret ::sluice::detail::with_context(std::move(sluice_status_) __VA_OPT__(, ) __VA_ARGS__);    \
+  } while (false)
+#define SLUICE_ASSIGN_OR_RETURN_IMPL_(ret, tmp, lhs, expr, ...)                               \
+  auto tmp = (expr);                                                                          \
+  if (!tmp.ok()) ret ::sluice::detail::with_context(tmp.status() __VA_OPT__(, ) __VA_ARGS__); \
+  lhs = std::move(tmp).value()
+#define SLUICE_CONCAT_(a, b) SLUICE_CONCAT_IMPL_(a, b)
+#define SLUICE_CONCAT_IMPL_(a, b) a##b

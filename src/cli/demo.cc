@@ -76,7 +76,7 @@ int run_demo(const DemoOptions& options) {
       filter([](const Item& it) { return it.score >= 0.3; }, {.name = "keep"}) |
       batch({.name = "batch", .size = 64, .timeout = std::chrono::milliseconds(20)}) |
       cpu(
-          [](std::vector<Item> items) {
+          [](const std::vector<Item>& items) {
             std::vector<Features> out;
             out.reserve(items.size());
             for (const Item& it : items) out.push_back(aggregate(it));

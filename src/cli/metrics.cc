@@ -30,7 +30,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
-    Status s = Status::Unavailable("--metrics-addr " + addr + ": cannot listen: " + std::strerror(errno));
+    Status s = Status::Unavailable("--metrics-addr " + addr + ": cannot listen: " + errno_text(errno));
     ::close(fd);
     return s;
   }

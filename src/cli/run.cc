@@ -5,16 +5,15 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <mutex>
 #include <thread>
 
 #include "../pipeline/engine.h"
 #include "../pipeline/preflight.h"
 #include "metrics.h"
+#include "sluice/detail/mutex.h"
 
 namespace sluice::cli {
 
@@ -197,14 +196,12 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
 // The file read, checked before anything runs (what the run would find
 // wrong as it starts, see preflight), and planned; `load` reads the datasets.
 Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load, pipeline::FileChecks files) {
-  auto config = pipeline::load_config(o.file, o.sets);
-  if (!config.ok()) return config.status();
-  if (!o.output.empty()) config->output.path = o.output;
-  auto plan = pipeline::make_plan(std::move(*config), false);
-  if (!plan.ok()) return plan.status();
-  if (Status s = pipeline::preflight((*plan)->config, files); !s.ok()) return s;
+  SLUICE_ASSIGN_OR_RETURN(pipeline::PipelineConfig config, pipeline::load_config(o.file, o.sets));
+  if (!o.output.empty()) config.output.path = o.output;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan, pipeline::make_plan(std::move(config), false));
+  SLUICE_RETURN_IF_ERROR(pipeline::preflight(plan->config, files));
   if (!load) return plan;
-  return pipeline::make_plan(std::move((*plan)->config), true);
+  return pipeline::make_plan(std::move(plan->config), true);
 }
 
 }  // namespace
@@ -324,13 +321,17 @@ int run_pipeline_command(const RunCommandOptions& o) {
   });
 
   const bool tty = ::isatty(STDERR_FILENO);
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   std::thread progress_thread([&] {
     if (o.quiet) return;
     auto last_log = std::chrono::steady_clock::now();
-    std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished.load(); })) {
+    MutexLock lock(mu);
+    while (!finished.load()) {
+      const auto tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (!finished.load() && cv.wait_until(lock, tick)) {
+      }
+      if (finished.load()) break;
       if (tty) {
         std::fprintf(stderr, "\r\033[K%s", progress_line(e.progress()).c_str());
       } else if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
@@ -343,7 +344,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
 
   RunSummary s = e.run();
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     finished = true;
   }
   cv.notify_all();

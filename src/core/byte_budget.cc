@@ -19,7 +19,7 @@ void ByteBudget::release(std::uint64_t bytes) {
   if (used_.fetch_sub(bytes, std::memory_order_relaxed) - bytes >= limit_) return;
   detail::WaiterList<Waiter> go;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     wake_locked(go);
   }
   complete_all(go, true);
@@ -30,7 +30,7 @@ void ByteBudget::end_grower(Grower& g) {
   g.held_ = 0;
   detail::WaiterList<Waiter> go;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (overdraft_ == &g) {
       overdraft_ = nullptr;
       g.overdraft_ = false;
@@ -79,7 +79,7 @@ void ByteBudget::complete_all(detail::WaiterList<Waiter>& list, bool result) {
 void ByteBudget::enqueue(Waiter* w) {
   bool result;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_) {
       result = false;
     } else if (ready_locked(w->grower)) {
@@ -109,7 +109,7 @@ boost::asio::awaitable<bool> ByteBudget::wait_under() {
 void ByteBudget::close() {
   detail::WaiterList<Waiter> failed;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     while (!growers_.empty()) failed.push_back(growers_.pop_front());
     while (!under_.empty()) failed.push_back(under_.pop_front());

@@ -10,7 +10,7 @@ namespace {
 constexpr std::size_t kReadChunk = 1 << 20;  // 1 MiB: few syscalls, small footprint
 
 Status open_error(const std::string& path, int err) {
-  std::string m = path + ": " + std::strerror(err);
+  std::string m = path + ": " + errno_text(err);
   return err == ENOENT ? Status::NotFound(std::move(m)) : Status::IoError(std::move(m));
 }
 
@@ -76,7 +76,7 @@ Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
   fields.clear();
   quoted_ = false;
   if (peek() == EOF) {
-    if (std::ferror(file_)) return Status::IoError(path_ + ": read failed: " + std::strerror(errno));
+    if (std::ferror(file_)) return Status::IoError(path_ + ": read failed: " + errno_text(errno));
     return false;
   }
   std::string field;
@@ -188,10 +188,10 @@ JsonlSource from_jsonl(std::string path, StageOptions opt) {
       std::uint64_t number = 0;
       for (;;) {
         ssize_t n = ::getline(&line, &cap, f);
-        line_owner.release();
+        static_cast<void>(line_owner.release());  // getline may have moved the buffer: own the new one
         line_owner.reset(line);
         if (n < 0) {
-          if (std::ferror(f)) return Status::IoError(path + ": read failed: " + std::strerror(errno));
+          if (std::ferror(f)) return Status::IoError(path + ": read failed: " + errno_text(errno));
           return Status();
         }
         ++number;

@@ -31,18 +31,18 @@ FlowState::~FlowState() {
 }
 
 StageCounters& FlowState::add_stage(const std::string& name, const char* kind) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string n = name.empty() ? std::string(kind) + "#" + std::to_string(stages_.size()) : name;
   return stages_.emplace_back(std::move(n));
 }
 
 void FlowState::add_canceller(std::function<void()> f) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   cancellers_.push_back(std::move(f));
 }
 
 namespace {
-Status from_exception(std::exception_ptr e) {
+Status from_exception(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
@@ -56,24 +56,24 @@ Status from_exception(std::exception_ptr e) {
 void FlowState::spawn(StageCounters& stage, asio::awaitable<Status> task) {
   Task* t;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     t = rt_.io_threads() == 1 ? &tasks_.emplace_back(rt_.io_context().get_executor())
                               : &tasks_.emplace_back(asio::make_strand(rt_.io_context()));
     ++live_;
   }
   asio::co_spawn(t->executor, std::move(task),
-                 asio::bind_cancellation_slot(t->signal.slot(),
-                                              [self = shared_from_this(), &stage](std::exception_ptr e, Status s) {
-                                                // An exception after the run stopped is the abort of a
-                                                // cancelled operation, not a new error.
-                                                if (e && !self->stopping()) s = from_exception(e);
-                                                if (!s.ok()) self->fail(stage, s);
-                                                self->task_done();
-                                              }));
+                 asio::bind_cancellation_slot(
+                     t->signal.slot(), [self = shared_from_this(), &stage](const std::exception_ptr& e, Status s) {
+                       // An exception after the run stopped is the abort of a
+                       // cancelled operation, not a new error.
+                       if (e && !self->stopping()) s = from_exception(e);
+                       if (!s.ok()) self->fail(stage, s);
+                       self->task_done();
+                     }));
 }
 
 void FlowState::spawn_thread(StageCounters& stage, UniqueFunction<Status()> body) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++live_;
   threads_.emplace_back([self = shared_from_this(), &stage, body = std::move(body)]() mutable {
     Status s;
@@ -97,7 +97,7 @@ void FlowState::cancel() { stop(Status::Cancelled("the run was cancelled")); }
 void FlowState::stop(Status reason) {
   std::vector<std::function<void()>> cancellers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
     outcome_ = std::move(reason);
     cancellers = cancellers_;
@@ -109,7 +109,7 @@ void FlowState::stop(Status reason) {
 }
 
 void FlowState::task_done() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   assert(live_ > 0);
   if (--live_ == 0) all_done_.notify_all();
 }
@@ -118,27 +118,27 @@ Status FlowState::wait() {
   assert(detail::this_thread_role() == ThreadRole::kOther);
   std::vector<std::thread> threads;
   {
-    std::unique_lock lock(mu_);
-    all_done_.wait(lock, [&] { return live_ == 0; });
+    MutexLock lock(mu_);
+    while (live_ != 0) all_done_.wait(lock);
     threads.swap(threads_);
   }
   for (auto& t : threads) t.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return outcome_;
 }
 
 bool FlowState::done() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return live_ == 0;
 }
 
 std::size_t FlowState::live_tasks() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return live_;
 }
 
 std::vector<StageStats> FlowState::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<StageStats> out;
   out.reserve(stages_.size());
   for (const StageCounters& c : stages_) {
@@ -162,7 +162,9 @@ bool RunHandle::done() const { return flow_->done(); }
 std::vector<StageStats> RunHandle::stats() const { return flow_->stats(); }
 std::size_t RunHandle::live_tasks() const { return flow_->live_tasks(); }
 
-RunHandle::~RunHandle() {
+// A throw from here (a thread that cannot be joined) is a broken invariant:
+// std::terminate is the right end for it.
+RunHandle::~RunHandle() {  // NOLINT(bugprone-exception-escape)
   if (flow_ && !flow_->done()) {
     flow_->cancel();
     (void)flow_->wait();

@@ -4,12 +4,12 @@
 #include <tbb/task_arena.h>
 
 #include <charconv>
-#include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "sluice/detail/mutex.h"
 
 namespace sluice {
 
@@ -34,8 +34,8 @@ struct Runtime::Cpu {
         arena(threads, /*reserved_for_masters=*/0) {}
 
   ~Cpu() {
-    std::unique_lock lock(mu);
-    idle.wait(lock, [&] { return in_flight == 0; });
+    MutexLock lock(mu);
+    while (in_flight != 0) idle.wait(lock);
   }
 
   // oneTBB calls the functor through a const reference; the function itself
@@ -54,22 +54,22 @@ struct Runtime::Cpu {
 
   void post(detail::UniqueFunction<void()> fn) {
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ++in_flight;
     }
     arena.enqueue(Task{this, std::move(fn)});
   }
 
   void finished() {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (--in_flight == 0) idle.notify_all();
   }
 
   tbb::global_control parallelism;
   tbb::task_arena arena;
-  std::mutex mu;
-  std::condition_variable idle;
-  std::size_t in_flight = 0;
+  Mutex mu;
+  CondVar idle;
+  std::size_t in_flight SLUICE_GUARDED_BY(mu) = 0;
 };
 
 namespace {

@@ -7,7 +7,7 @@ namespace sluice {
 AsyncSemaphore::~AsyncSemaphore() { assert(waiters_.empty() && urgent_.empty()); }
 
 bool AsyncSemaphore::try_acquire() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (closed_ || available_ == 0) return false;
   --available_;
   return true;
@@ -16,7 +16,7 @@ bool AsyncSemaphore::try_acquire() {
 void AsyncSemaphore::enqueue(Waiter* w, bool urgent) {
   bool granted;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     granted = !closed_ && available_ > 0;
     if (granted) {
       --available_;
@@ -32,7 +32,7 @@ void AsyncSemaphore::enqueue(Waiter* w, bool urgent) {
 void AsyncSemaphore::release() {
   Waiter* next = nullptr;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!urgent_.empty()) {
       next = urgent_.pop_front();
       --waiting_;
@@ -49,7 +49,7 @@ void AsyncSemaphore::release() {
 void AsyncSemaphore::close() {
   detail::WaiterList<Waiter> failed;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     while (!urgent_.empty()) failed.push_back(urgent_.pop_front());
     while (!waiters_.empty()) failed.push_back(waiters_.pop_front());
@@ -59,12 +59,12 @@ void AsyncSemaphore::close() {
 }
 
 std::size_t AsyncSemaphore::available() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return available_;
 }
 
 std::size_t AsyncSemaphore::waiting() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return waiting_;
 }
 

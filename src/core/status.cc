@@ -1,5 +1,7 @@
 #include "sluice/status.h"
 
+#include <system_error>
+
 namespace sluice {
 
 std::string_view to_string(StatusCode code) {
@@ -29,6 +31,8 @@ std::string_view to_string(StatusCode code) {
   }
   return "UNKNOWN";
 }
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
 
 Status Status::with_context(std::string_view context) const {
   if (ok()) return *this;

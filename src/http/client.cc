@@ -19,12 +19,12 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <cmath>
-#include <mutex>
 #include <random>
 
 #include "governor.h"
 #include "response_parser.h"
 #include "sluice/byte_budget.h"
+#include "sluice/detail/mutex.h"
 #include "sluice/semaphore.h"
 
 namespace sluice::http {
@@ -62,7 +62,7 @@ struct Connection {
   // and small answers. So a connection's buffer grows to the size of the
   // answers it gets, up to 64 KiB.
   void fit_buffer(std::size_t answer_bytes) {
-    constexpr std::size_t kMax = 64 * 1024;
+    constexpr std::size_t kMax = std::size_t{64} * 1024;
     if (answer_bytes > buffer.capacity() && buffer.capacity() < kMax) {
       buffer.reserve(std::min(kMax, std::bit_ceil(answer_bytes)));
     }
@@ -167,9 +167,9 @@ struct Client::State {
   std::string fixed_headers;              // Host, User-Agent, Accept-Encoding and the client's headers
   OriginGovernor governor;                // in-flight limit, retry budget, outage gate
   AsyncSemaphore slots;                   // one per connection in use
-  std::mutex mu;                          // guards idle, endpoints
-  std::vector<std::unique_ptr<Connection>> idle;
-  std::optional<tcp::resolver::results_type> endpoints;
+  Mutex mu;
+  std::vector<std::unique_ptr<Connection>> idle SLUICE_GUARDED_BY(mu);
+  std::optional<tcp::resolver::results_type> endpoints SLUICE_GUARDED_BY(mu);
   std::atomic<bool> closed{false};
 
   std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_resends{0},
@@ -252,7 +252,7 @@ struct Client::State {
   // still fresh (unless `fresh`), else a new one. REQUIRES: a slot is held.
   asio::awaitable<Result<std::unique_ptr<Connection>>> checkout(Clock::time_point deadline, bool fresh) {
     if (!fresh) {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       while (!idle.empty()) {
         std::unique_ptr<Connection> c = std::move(idle.back());
         idle.pop_back();
@@ -265,7 +265,7 @@ struct Client::State {
     auto ex = rt.executor();
     std::optional<tcp::resolver::results_type> eps;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       eps = endpoints;
     }
     if (!eps) {
@@ -273,7 +273,7 @@ struct Client::State {
       auto [ec, results] = co_await resolver.async_resolve(host, port, use_tuple);
       if (ec) co_return Status::Unavailable("cannot resolve " + host + ": " + ec.message());
       eps = results;
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       endpoints = results;
     }
     auto c = tls ? std::make_unique<Connection>(ex, *tls) : std::make_unique<Connection>(ex);
@@ -282,7 +282,7 @@ struct Client::State {
     // Beast 1.81's range connect predates asio::deferred; use_awaitable works.
     auto [ec, ep] = co_await c->tcp().async_connect(*eps, asio::as_tuple(asio::use_awaitable));
     if (ec) {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       endpoints.reset();  // resolve again next time
       if (ec == beast::error::timeout) co_return Status::DeadlineExceeded("connect timed out");
       co_return Status::Unavailable("connect: " + ec.message());
@@ -312,7 +312,7 @@ struct Client::State {
   }
 
   void checkin(std::unique_ptr<Connection> c) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (closed.load() || idle.size() >= options.max_idle) return;  // closed as it goes
     c->idle_since = Clock::now();
     idle.push_back(std::move(c));
@@ -589,7 +589,7 @@ Status check_options(const ClientOptions& options) {
 }
 
 Result<Client> Client::create(Runtime& rt, ClientOptions options) {
-  if (Status s = check_options(options); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(check_options(options));
   auto parsed = urls::parse_uri(options.base_url);
   for (auto& k : options.secret_query) k = lower(k);
   auto state = std::make_shared<State>(rt, std::move(options));
@@ -837,7 +837,7 @@ Status Client::origin_status() const { return state_->governor.gone(); }
 void Client::close() {
   state_->closed.store(true);
   state_->governor.close();
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->idle.clear();
 }
 

@@ -40,7 +40,7 @@ bool OriginGovernor::try_enter() {
 void OriginGovernor::leave() {
   active_.fetch_sub(1, std::memory_order_relaxed);
   if (debt_.load(std::memory_order_acquire) > 0) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (debt_ > 0) {  // the limit came down: this unit retires
       debt_.fetch_sub(1, std::memory_order_relaxed);
       --granted_;
@@ -115,7 +115,7 @@ void OriginGovernor::grow_limit_locked(Clock::duration latency) {
 }
 
 std::size_t OriginGovernor::limit() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return granted_ - debt_.load();
 }
 
@@ -123,7 +123,7 @@ std::size_t OriginGovernor::limit() const {
 
 OriginGovernor::Turn OriginGovernor::before_attempt(Time now) {
   if (!options_.outage.enabled || state_.load(std::memory_order_acquire) == State::kUp) return {};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   switch (state_.load(std::memory_order_relaxed)) {
     case State::kUp:
       return {};
@@ -156,7 +156,7 @@ OriginGovernor::Turn OriginGovernor::before_attempt(Time now) {
 }
 
 void OriginGovernor::probe_abandoned(Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!probing_) return;
   probing_ = false;
   next_probe_ = now;  // another waiting request probes in its place
@@ -171,7 +171,7 @@ void OriginGovernor::end_outage_locked(Time now) {
 }
 
 OriginGovernor::Span OriginGovernor::last_outage() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_outage_;
 }
 
@@ -184,7 +184,7 @@ void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe
     if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
     window_answers_.fetch_add(1, std::memory_order_relaxed);
     if (fast) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     end_outage_locked(now);
     if (s == Signal::kTooMany) {
       too_many_locked(now);
@@ -193,7 +193,7 @@ void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe
     }
     return;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   last_failure_.assign(what.substr(0, 300));
   if (options_.adaptive.enabled) cut_limit_locked(now);
   if (!options_.outage.enabled) return;
@@ -226,20 +226,20 @@ bool OriginGovernor::wants_known_good(Time now) const {
 }
 
 void OriginGovernor::remember_known_good(std::string request_head, Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   known_good_ = std::move(request_head);
   known_good_at_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 std::optional<std::string> OriginGovernor::known_good() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (known_good_.empty()) return std::nullopt;
   return known_good_;
 }
 
 Status OriginGovernor::gone() const {
   if (state_.load(std::memory_order_acquire) != State::kGone) return Status();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return gone_;
 }
 
@@ -254,13 +254,13 @@ void OriginGovernor::refill_locked(Time now) {
 }
 
 void OriginGovernor::on_request(Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   refill_locked(now);
   tokens_ = std::min(token_cap_, tokens_ + options_.retry.budget);
 }
 
 std::optional<OriginGovernor::Time> OriginGovernor::take_retry(Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   refill_locked(now);
   if (tokens_ >= 1.0) {
     tokens_ -= 1.0;

@@ -16,11 +16,11 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/http/options.h"
 #include "sluice/semaphore.h"
 #include "sluice/status.h"
@@ -107,51 +107,51 @@ class OriginGovernor {
  private:
   enum class State : std::uint8_t { kUp, kDown, kGone };
 
-  void set_limit_locked(double want);
-  void cut_limit_locked(Time now);
-  void too_many_locked(Time now);
-  void grow_limit_locked(Clock::duration latency);
-  void refill_locked(Time now);
-  void end_outage_locked(Time now);
+  void set_limit_locked(double want) SLUICE_REQUIRES(mu_);
+  void cut_limit_locked(Time now) SLUICE_REQUIRES(mu_);
+  void too_many_locked(Time now) SLUICE_REQUIRES(mu_);
+  void grow_limit_locked(Clock::duration latency) SLUICE_REQUIRES(mu_);
+  void refill_locked(Time now) SLUICE_REQUIRES(mu_);
+  void end_outage_locked(Time now) SLUICE_REQUIRES(mu_);
 
   const ClientOptions& options_;
   const int threshold_;                 // failures in a row that make an outage (fewer if fewer requests are under way)
   std::atomic<std::size_t> active_{0};  // requests holding an in-flight slot
   AsyncSemaphore slots_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
 
   // The in-flight limit (under mu_, but debt_ is read without it).
-  double limit_;                      // fractional: grows by 1/limit per good answer
-  std::size_t granted_;               // units the semaphore holds or has handed out
-  std::atomic<std::size_t> debt_{0};  // units to retire as they come back
-  std::atomic<bool> at_max_{true};    // the limit is at its ceiling: an answer need not grow it
-  Clock::duration floor_ = Clock::duration::max();
-  Time last_decrease_{};
-  static constexpr std::uint64_t kTooManyWindow = 32;  // answers, at least, behind a cut of a static limit
-  static constexpr double kTooManyShare = 0.1;         // of them 429s, more than this
-  std::atomic<std::uint64_t> window_answers_{0};       // answers (429s included) since the last look
-  std::uint64_t window_too_many_ = 0;                  // 429s among them (under mu_)
+  double limit_ SLUICE_GUARDED_BY(mu_);         // fractional: grows by 1/limit per good answer
+  std::size_t granted_ SLUICE_GUARDED_BY(mu_);  // units the semaphore holds or has handed out
+  std::atomic<std::size_t> debt_{0};            // units to retire as they come back
+  std::atomic<bool> at_max_{true};              // the limit is at its ceiling: an answer need not grow it
+  Clock::duration floor_ SLUICE_GUARDED_BY(mu_) = Clock::duration::max();
+  Time last_decrease_ SLUICE_GUARDED_BY(mu_){};
+  static constexpr std::uint64_t kTooManyWindow = 32;         // answers, at least, behind a cut of a static limit
+  static constexpr double kTooManyShare = 0.1;                // of them 429s, more than this
+  std::atomic<std::uint64_t> window_answers_{0};              // answers (429s included) since the last look
+  std::uint64_t window_too_many_ SLUICE_GUARDED_BY(mu_) = 0;  // 429s among them (under mu_)
 
   // The outage gate. state_ and consecutive_ are atomics so that an answer
   // while the origin is up takes no lock; the rest is under mu_.
   std::atomic<State> state_{State::kUp};
   std::atomic<bool> answered_{false};  // the origin has answered at least once
   std::atomic<int> consecutive_{0};
-  Time run_began_{};  // the first of the failures in a row so far
-  Time down_since_{};
-  Span last_outage_{};
-  Time next_probe_{};
-  Clock::duration probe_interval_{};
-  bool probing_ = false;
-  std::string last_failure_;
-  Status gone_;
+  Time run_began_ SLUICE_GUARDED_BY(mu_){};  // the first of the failures in a row so far
+  Time down_since_ SLUICE_GUARDED_BY(mu_){};
+  Span last_outage_ SLUICE_GUARDED_BY(mu_){};
+  Time next_probe_ SLUICE_GUARDED_BY(mu_){};
+  Clock::duration probe_interval_ SLUICE_GUARDED_BY(mu_){};
+  bool probing_ SLUICE_GUARDED_BY(mu_) = false;
+  std::string last_failure_ SLUICE_GUARDED_BY(mu_);
+  Status gone_ SLUICE_GUARDED_BY(mu_);
   std::atomic<Clock::rep> known_good_at_{0};  // time_since_epoch of when known_good_ was kept
-  std::string known_good_;
+  std::string known_good_ SLUICE_GUARDED_BY(mu_);
 
   // The retry budget (under mu_).
-  double tokens_;
-  double token_cap_;
-  Time refilled_;
+  double tokens_ SLUICE_GUARDED_BY(mu_);
+  double token_cap_ SLUICE_GUARDED_BY(mu_);
+  Time refilled_ SLUICE_GUARDED_BY(mu_);
 
   std::atomic<std::uint64_t> outages_{0}, probes_{0};
 };

@@ -116,7 +116,7 @@ Result<Response> parse_response(std::string_view bytes, std::size_t max_body_byt
     parser.put_eof(ec);  // a body that runs to the end of the connection
     if (ec || !parser.is_done()) return Status::DataLoss("the answer is incomplete");
   }
-  if (Status s = decode_body(r, max_body_bytes); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(decode_body(r, max_body_bytes));
   return r;
 }
 

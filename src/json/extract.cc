@@ -205,8 +205,7 @@ Status Extractor::extract(std::string& body, std::vector<Value>& out, std::vecto
       continue;
     }
     if (err) return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(err));
-    Status s = f.list ? read_list(v, f, (*lists)[list++]) : read_value(v, f, out[scalar++]);
-    if (!s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(f.list ? read_list(v, f, (*lists)[list++]) : read_value(v, f, out[scalar++]));
   }
   return Status();
 }

@@ -14,11 +14,11 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
 #include <charconv>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "sluice/detail/mutex.h"
 #include "workload.h"
 
 namespace sluice::mockapi {
@@ -77,8 +77,8 @@ struct Server::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
-  std::mutex mu;
-  std::unordered_map<std::string, std::uint32_t> attempts;  // per path, for faults
+  Mutex mu;
+  std::unordered_map<std::string, std::uint32_t> attempts SLUICE_GUARDED_BY(mu);  // per path, for faults
   std::atomic<std::uint64_t> connections{0}, requests{0}, ok{0}, not_found{0}, faults{0}, outage_answers{0};
   std::atomic<bool> stopped{false};
   // The outage: set by the request that starts it (steady clock ticks; 0: not yet).
@@ -155,7 +155,7 @@ struct Server::Impl {
     if (total <= 0) return Fault::kNone;
     std::uint32_t n;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       n = attempts[std::string(target)]++;
     }
     if (static_cast<int>(n) >= f.max_faults_per_path) return Fault::kNone;

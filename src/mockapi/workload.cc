@@ -103,11 +103,11 @@ Status write_csv(const std::string& path, const char* header, std::uint64_t n, R
   for (std::uint64_t id = 1; id <= n; ++id) {
     row(id, buf);
     if (buf.size() >= (1 << 20)) {
-      if (Status s = (*out)->write(buf); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR((*out)->write(buf));
       buf.clear();
     }
   }
-  if (Status s = (*out)->write(buf); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR((*out)->write(buf));
   return (*out)->close();
 }
 

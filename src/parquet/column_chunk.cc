@@ -151,7 +151,8 @@ bool same(const T& a, const T& b) {
   if constexpr (std::is_same_v<T, std::string_view>) {
     return a == b;
   } else {
-    return std::memcmp(&a, &b, sizeof(T)) == 0;
+    // The same bits: -0.0 and 0.0 stay apart, a NaN equals itself.
+    return std::memcmp(&a, &b, sizeof(T)) == 0;  // NOLINT(bugprone-suspicious-memory-comparison)
   }
 }
 
@@ -272,8 +273,8 @@ Status write_page(int page_type, std::string_view body, std::int32_t num_values,
     w.end_struct();
   }
   w.end();
-  if (Status s = sink.write(header); !s.ok()) return s;
-  if (Status s = sink.write(*compressed); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(sink.write(header));
+  SLUICE_RETURN_IF_ERROR(sink.write(*compressed));
   out.uncompressed_size += static_cast<std::int64_t>(header.size() + body.size());
   out.compressed_size += static_cast<std::int64_t>(header.size() + compressed->size());
   return Status();

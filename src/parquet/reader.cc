@@ -283,7 +283,7 @@ Status ParquetReader::read_at(std::uint64_t offset, std::size_t n, std::string& 
   while (done < n) {
     ssize_t r = ::pread(fd_, out.data() + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return Status::IoError(path_ + ": read failed: " + std::strerror(errno));
+    if (r < 0) return Status::IoError(path_ + ": read failed: " + errno_text(errno));
     if (r == 0) return corrupt(path_, "the file ends before byte " + std::to_string(offset + n));
     done += static_cast<std::size_t>(r);
   }
@@ -295,23 +295,23 @@ Result<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& pa
   r->path_ = path;
   r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (r->fd_ < 0) {
-    std::string m = path + ": " + std::strerror(errno);
+    std::string m = path + ": " + errno_text(errno);
     return errno == ENOENT ? Status::NotFound(m) : Status::IoError(m);
   }
   struct stat st {};
-  if (::fstat(r->fd_, &st) != 0) return Status::IoError(path + ": " + std::strerror(errno));
+  if (::fstat(r->fd_, &st) != 0) return Status::IoError(path + ": " + errno_text(errno));
   const auto size = static_cast<std::uint64_t>(st.st_size);
   r->info_.file_bytes = size;
   std::string tail;
   if (size < 12) return corrupt(path, "too short to be a Parquet file (" + std::to_string(size) + " bytes)");
-  if (Status s = r->read_at(size - 8, 8, tail); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(r->read_at(size - 8, 8, tail));
   if (tail.substr(4) != "PAR1") return corrupt(path, "not a Parquet file (no PAR1 at its end)");
   auto footer_len = load<std::uint32_t>(tail.data());
   if (footer_len > size - 12 || footer_len > kMaxFooterBytes) {
     return corrupt(path, "the footer length " + std::to_string(footer_len) + " does not fit the file");
   }
   std::string footer;
-  if (Status s = r->read_at(size - 8 - footer_len, footer_len, footer); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(r->read_at(size - 8 - footer_len, footer_len, footer));
   std::size_t used = 0;
   Result<thrift::Value> meta = thrift::read_struct(footer, used);
   if (!meta.ok()) return meta.status().with_context(path + ": footer");
@@ -376,7 +376,7 @@ Result<std::vector<std::vector<std::string>>> ParquetReader::head(std::size_t n)
   std::vector<std::vector<std::string>> rows;
   for (std::size_t g = 0; g < chunks_.size() && rows.size() < n; ++g) {
     const std::size_t want = std::min<std::size_t>(n - rows.size(), static_cast<std::size_t>(info_.row_groups[g].rows));
-    if (Status s = render_group(g, want, rows); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(render_group(g, want, rows));
   }
   return rows;
 }
@@ -384,7 +384,7 @@ Result<std::vector<std::vector<std::string>>> ParquetReader::head(std::size_t n)
 Result<std::vector<std::vector<std::string>>> ParquetReader::row_group(std::size_t g) {
   std::vector<std::vector<std::string>> rows;
   if (g >= chunks_.size()) return Status::InvalidArgument(path_ + ": no row group " + std::to_string(g));
-  if (Status s = render_group(g, static_cast<std::size_t>(info_.row_groups[g].rows), rows); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(render_group(g, static_cast<std::size_t>(info_.row_groups[g].rows), rows));
   return rows;
 }
 
@@ -476,8 +476,8 @@ Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<
           return s.ok() ? s : s.with_context(where);
         };
         std::vector<std::uint32_t> rep, def, indices;
-        if (Status s = levels(max_rep, rep); !s.ok()) return s;
-        if (Status s = levels(max_def, def); !s.ok()) return s;
+        SLUICE_RETURN_IF_ERROR(levels(max_rep, rep));
+        SLUICE_RETURN_IF_ERROR(levels(max_def, def));
         std::size_t values = 0;
         for (std::uint32_t d : def) values += d == static_cast<std::uint32_t>(max_def);
         const std::int64_t encoding = dh->get_int(2);

@@ -31,7 +31,7 @@ class Reader {
       }
       last = id;
       Value& f = v.fields[id];
-      if (Status s = read_value(t, f, depth + 1); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(read_value(t, f, depth + 1));
     }
   }
 
@@ -48,7 +48,7 @@ class Reader {
       case kByte: {
         std::uint8_t b;
         if (!byte(b)) return bad("truncated byte");
-        v.integer = static_cast<std::int8_t>(b);
+        v.integer = static_cast<std::int8_t>(b);  // NOLINT(bugprone-signed-char-misuse): Thrift's byte is signed
         return Status();
       }
       case kI16:
@@ -86,7 +86,7 @@ class Reader {
             e.integer = b == 1;
             continue;
           }
-          if (Status s = read_value(et, e, depth + 1); !s.ok()) return s;
+          SLUICE_RETURN_IF_ERROR(read_value(et, e, depth + 1));
         }
         return Status();
       }
@@ -131,7 +131,7 @@ class Reader {
 Result<Value> read_struct(std::string_view data, std::size_t& consumed) {
   Reader r(data);
   Value v;
-  if (Status s = r.read_struct(v, 0); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(r.read_struct(v, 0));
   consumed = r.pos();
   return v;
 }

@@ -29,7 +29,7 @@ Status check_size(const Column& c, const V& v, std::size_t want, const char* fie
 
 // Offsets: rows + 1 of them, non-decreasing, within `limit`.
 Status check_offsets(const Column& c, const ColumnData& d, std::size_t rows, std::size_t limit) {
-  if (Status s = check_size(c, d.offsets, rows + 1, "offsets"); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(check_size(c, d.offsets, rows + 1, "offsets"));
   if (d.offsets[0] != 0) return column_error(c, "offsets must start at 0");
   for (std::size_t r = 0; r < rows; ++r) {
     if (d.offsets[r + 1] < d.offsets[r]) return column_error(c, "offsets decrease at row " + std::to_string(r));
@@ -53,7 +53,7 @@ Status check_offsets(const Column& c, const ColumnData& d, std::size_t rows, std
 
 Status validate_column(const Column& c, const ColumnData& d, std::size_t rows) {
   if (!d.valid.empty()) {
-    if (Status s = check_size(c, d.valid, rows, "valid"); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_size(c, d.valid, rows, "valid"));
     for (std::size_t r = 0; r < rows; ++r) {
       if (d.valid[r] == 0 && !c.nullable)
         return column_error(c, "null at row " + std::to_string(r) + " in a required column");
@@ -61,14 +61,13 @@ Status validate_column(const Column& c, const ColumnData& d, std::size_t rows) {
   }
   switch (c.type) {
     case ColumnType::kBool:
-      if (Status s = check_size(c, d.b, rows, "b"); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(check_size(c, d.b, rows, "b"));
       for (std::size_t r = 0; r < rows; ++r) {
         if (d.b[r] > 1)
           return column_error(c, "row " + std::to_string(r) + ": a bool must be 0 or 1, got " + std::to_string(d.b[r]));
       }
       return Status();
     case ColumnType::kInt32:
-      return check_size(c, d.i32, rows, "i32");
     case ColumnType::kDate:
       return check_size(c, d.i32, rows, "i32");
     case ColumnType::kInt64:
@@ -79,7 +78,7 @@ Status validate_column(const Column& c, const ColumnData& d, std::size_t rows) {
     case ColumnType::kDouble:
       return check_size(c, d.f64, rows, "f64");
     case ColumnType::kString: {
-      if (Status s = check_offsets(c, d, rows, d.bytes.size()); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(check_offsets(c, d, rows, d.bytes.size()));
       if (!valid_utf8(d.bytes)) {
         for (std::size_t r = 0; r < rows; ++r) {
           if (!valid_utf8(std::string_view(d.bytes).substr(d.offsets[r], d.offsets[r + 1] - d.offsets[r]))) {
@@ -283,7 +282,7 @@ Status validate(const Schema& schema, const ColumnBatch& batch) {
                                    std::to_string(schema.size()));
   }
   for (std::size_t i = 0; i < schema.size(); ++i) {
-    if (Status s = validate_column(schema[i], batch.columns[i], batch.rows); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(validate_column(schema[i], batch.columns[i], batch.rows));
   }
   return Status();
 }
@@ -545,11 +544,11 @@ Status RollingParquetWriter::roll() {
 
 Status RollingParquetWriter::write(const ColumnBatch& batch) {
   if (!failed_.ok()) return failed_;
-  if (Status s = validate(schema_, batch); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(validate(schema_, batch));
   std::size_t row = 0;
   while (row < batch.rows) {
     if (!current_ || current_->rows() >= rolling_.file_rows || current_->estimated_bytes() >= rolling_.file_bytes) {
-      if (Status s = roll(); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(roll());
     }
     std::size_t take = batch.rows - row;
     if (rolling_.split_batches) take = std::min<std::size_t>(take, rolling_.file_rows - current_->rows());

@@ -644,7 +644,7 @@ void find_duplicate_keys(Reader& r, const YAML::Node& n, const std::string& wher
 
 // --set a.b.c=value: the YAML node at that path (maps created as needed;
 // a number indexes a list) takes the value.
-Status apply_override(YAML::Node root, const std::string& set) {
+Status apply_override(const YAML::Node& root, const std::string& set) {
   auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0) return Status::InvalidArgument("--set '" + set + "': expected KEY=VALUE");
   std::string path = set.substr(0, eq), value = set.substr(eq + 1);
@@ -725,7 +725,7 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
     }
   }
   for (const auto& o : overrides) {
-    if (Status s = apply_override(root, o); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(apply_override(root, o));
   }
   Reader r(file);
   PipelineConfig c;

@@ -67,7 +67,7 @@ struct HttpConfig {
 
 // The HTTP client's options for the pipeline file's `http:` section: a
 // connection per request in flight, the adaptive limit's range from it.
-http::ClientOptions client_options(const HttpConfig& h);
+http::ClientOptions client_options(const HttpConfig& c);
 
 struct FieldConfig {
   std::string name;
@@ -131,7 +131,7 @@ struct OutputConfig {
   std::string name = "part";  // files: <name>-00000.parquet, ...
   OutputMode mode = OutputMode::kError;
   Compression compression = Compression::kZstd;
-  std::size_t row_group_rows = 64 * 1024;  // half the writer's default: memory stays low while rows stream
+  std::size_t row_group_rows = std::size_t{64} * 1024;  // half the writer's default: memory stays low while rows stream
   std::size_t file_rows = 10'000'000;
   std::vector<OutputColumnConfig> columns;
   // Hive-style partitions: files under <col>=<value>/ for these output

@@ -47,7 +47,7 @@ class CsvTable final : public TableReader {
 
 class JsonlTable final : public TableReader {
  public:
-  JsonlTable(std::FILE* f, std::vector<ColumnDecl> cols, std::string path) : file_(f), path_(std::move(path)) {
+  JsonlTable(std::FILE* f, const std::vector<ColumnDecl>& cols, std::string path) : file_(f), path_(std::move(path)) {
     std::vector<json::FieldSpec> specs;
     for (const auto& c : cols) specs.push_back({.name = c.name, .path = c.name, .type = c.type, .optional = true});
     extractor_ = std::make_unique<json::Extractor>(std::move(specs));
@@ -218,20 +218,17 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
     }
   }
   d.int_key_ = d.key_columns_.size() == 1 && d.columns_[d.key_columns_[0]].type == Type::kInt64;
-  auto reader = TableReader::open(config);
-  if (!reader.ok()) return Status(reader.status().code(), "dataset '" + name + "': " + reader.status().message());
+  const std::string context = "dataset '" + name + "'";
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<TableReader> reader, TableReader::open(config), context);
   std::vector<Value> row;
   std::uint64_t line = 0;
   std::vector<std::uint64_t> lines;  // of each row, for messages (int64 key only)
   Status row_error;
   for (;;) {
-    Result<bool> more = (*reader)->next(row, line, row_error);
-    if (!more.ok()) return Status(more.status().code(), "dataset '" + name + "': " + more.status().message());
-    if (!*more) break;
-    if (!row_error.ok()) return Status(row_error.code(), "dataset '" + name + "': " + row_error.message());
-    if (Status s = d.add_row(std::move(row), (*reader)->path(), line); !s.ok()) {
-      return Status(s.code(), "dataset '" + name + "': " + s.message());
-    }
+    SLUICE_ASSIGN_OR_RETURN(const bool more, reader->next(row, line, row_error), context);
+    if (!more) break;
+    SLUICE_RETURN_IF_ERROR(row_error, context);
+    SLUICE_RETURN_IF_ERROR(d.add_row(std::move(row), reader->path(), line), context);
     if (d.int_key_) lines.push_back(line);
   }
   if (d.int_key_) {
@@ -239,7 +236,7 @@ Result<Dataset> Dataset::load(const std::string& name, const TableConfig& config
     const ArrayColumn& keys = d.data_.columns[d.key_columns_[0]];
     for (std::size_t r = 0; r < d.rows_; ++r) {
       if (!d.int_index_.insert(keys.i64[r], static_cast<std::uint32_t>(r))) {
-        return Status::InvalidArgument("dataset '" + name + "': " + (*reader)->path() + ":" + std::to_string(lines[r]) +
+        return Status::InvalidArgument("dataset '" + name + "': " + reader->path() + ":" + std::to_string(lines[r]) +
                                        ": duplicate key " + d.columns_[d.key_columns_[0]].name + "=" +
                                        std::to_string(keys.i64[r]));
       }

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -16,6 +15,7 @@
 #include "manifest.h"
 #include "preflight.h"
 #include "sluice/byte_budget.h"
+#include "sluice/detail/mutex.h"
 #include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
 #include "sluice/semaphore.h"
@@ -154,10 +154,10 @@ struct Engine::State {
   std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
 
   std::atomic<bool> stopping{false};
-  std::mutex fatal_mu;
-  Status fatal;  // under fatal_mu: why the run ended early on its own (see fail_run)
-  std::mutex run_mu;
-  RunHandle* handle = nullptr;
+  Mutex fatal_mu;
+  Status fatal SLUICE_GUARDED_BY(fatal_mu);  // why the run ended early on its own (see fail_run)
+  Mutex run_mu;
+  RunHandle* handle SLUICE_GUARDED_BY(run_mu) = nullptr;
   Clock::time_point started;
 
   std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
@@ -173,13 +173,13 @@ struct Engine::State {
   // of the records' size at first: each is taken to hold kGuessedRecordBytes,
   // and the cap grows by at most one per record that ends (doubling per
   // round trip) until it fits the mean of those that ended.
-  static constexpr std::size_t kGuessedRecordBytes = 64 * 1024;
+  static constexpr std::size_t kGuessedRecordBytes = std::size_t{64} * 1024;
   AsyncSemaphore admission;
-  std::mutex admission_mu;
-  std::size_t admission_cap;        // under admission_mu
-  std::size_t admission_debt = 0;   // under admission_mu
-  double record_bytes_mean = 0;     // under admission_mu
-  std::uint64_t records_ended = 0;  // under admission_mu
+  Mutex admission_mu;
+  std::size_t admission_cap SLUICE_GUARDED_BY(admission_mu);
+  std::size_t admission_debt SLUICE_GUARDED_BY(admission_mu) = 0;
+  double record_bytes_mean SLUICE_GUARDED_BY(admission_mu) = 0;
+  std::uint64_t records_ended SLUICE_GUARDED_BY(admission_mu) = 0;
   std::atomic<std::uint64_t> held_now{0}, held_total{0};
   // Fan-out requests run as coroutines of their own; a cancelled run can end
   // before them, and the engine must not go away under them.
@@ -372,7 +372,7 @@ struct Engine::State {
   // the run's status is this one. The first reason given wins.
   void fail_run(const Status& why) {
     {
-      std::lock_guard lock(fatal_mu);
+      MutexLock lock(fatal_mu);
       if (!fatal.ok()) return;
       fatal = why;
     }
@@ -409,7 +409,7 @@ struct Engine::State {
       if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
       co_return true;
     }
-    kill(r, s.name, url_of(s, r, 0), Status(last.code(), "cannot read the answer: " + last.message()));
+    kill(r, s.name, url_of(s, r, 0), last.with_context("cannot read the answer"));
     co_return false;
   }
 
@@ -470,24 +470,24 @@ struct Engine::State {
 
   // The positions of the records under way (admitted, not ended), to know
   // the oldest (see call()).
-  std::mutex under_way_mu;
-  std::set<std::uint64_t> under_way;  // under under_way_mu
+  Mutex under_way_mu;
+  std::set<std::uint64_t> under_way SLUICE_GUARDED_BY(under_way_mu);
   struct UnderWay {
     State& st;
     std::uint64_t position;
     UnderWay(State& s, std::uint64_t p) : st(s), position(p) {
-      std::lock_guard lock(st.under_way_mu);
+      MutexLock lock(st.under_way_mu);
       st.under_way.insert(p);
     }
     ~UnderWay() {
-      std::lock_guard lock(st.under_way_mu);
+      MutexLock lock(st.under_way_mu);
       st.under_way.erase(position);
     }
     UnderWay(const UnderWay&) = delete;
     UnderWay& operator=(const UnderWay&) = delete;
   };
   std::uint64_t oldest_under_way() {
-    std::lock_guard lock(under_way_mu);
+    MutexLock lock(under_way_mu);
     return under_way.empty() ? 0 : *under_way.begin();
   }
 
@@ -515,7 +515,7 @@ struct Engine::State {
   // the mean moves, the cap follows it, and the record's unit goes back
   // (or pays the debt of a lowered cap).
   void record_ended(std::uint64_t bytes) {
-    std::lock_guard lock(admission_mu);
+    MutexLock lock(admission_mu);
     // The mean of the records so far, then of about the last 64.
     records_ended = std::min<std::uint64_t>(records_ended + 1, 64);
     record_bytes_mean += (static_cast<double>(bytes) - record_bytes_mean) / static_cast<double>(records_ended);
@@ -552,7 +552,7 @@ struct Engine::State {
       const Answer& a = r.answers[index];
       const StepPlan& s = plan->steps[static_cast<std::size_t>(a.step)];
       if (attempt >= attempts()) {
-        kill(r, s.name, url_of(s, r, a.loop), Status(why.code(), "cannot read the answer: " + why.message()));
+        kill(r, s.name, url_of(s, r, a.loop), why.with_context("cannot read the answer"));
         break;
       }
       answer_retries.fetch_add(1, std::memory_order_relaxed);
@@ -853,7 +853,7 @@ struct Engine::State {
         earlier->committing.reset();
       }
     }
-    if (Status s = refuse_strays(earlier ? earlier->files : std::vector<std::string>{}); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(refuse_strays(earlier ? earlier->files : std::vector<std::string>{}));
     if (earlier && options.resume) {
       if (earlier->inputs != sizes) {
         std::string was, is;
@@ -914,7 +914,7 @@ struct Engine::State {
   Status finish_manifest() {
     bool complete = read_all.load();
     {
-      std::lock_guard lock(fatal_mu);
+      MutexLock lock(fatal_mu);
       complete = complete && fatal.ok();
     }
     if (complete && resuming) {
@@ -933,7 +933,7 @@ struct Engine::State {
 
   Status save_manifest() {
     Status s = store->put(manifest_name, manifest.to_json());
-    return s.ok() ? s : Status(s.code(), "the manifest " + store->describe(manifest_name) + ": " + s.message());
+    return s.with_context("the manifest " + store->describe(manifest_name));
   }
 
   std::unique_ptr<parquet::RollingParquetWriter> make_writer(const std::string& dir) {
@@ -949,7 +949,7 @@ struct Engine::State {
         [s](const std::string& name) { return s->open_write(name); });
   }
 
-  Status write(Chunk chunk) {
+  Status write(const Chunk& chunk) {
     for (auto& [dir, part] : chunk.parts) {
       auto it = writers.find(dir);
       if (it == writers.end()) {
@@ -959,7 +959,7 @@ struct Engine::State {
         }
         it = writers.emplace(dir, make_writer(dir)).first;
       }
-      if (Status s = it->second->write(part.batch); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(it->second->write(part.batch));
       // A file committed by this write holds the rows before this batch.
       note_commits(dir, it->second->committed());
       PositionSet& rows = uncommitted[dir];
@@ -974,7 +974,7 @@ struct Engine::State {
         dead_stream = std::move(*s);
       }
       for (const auto& line : chunk.dead) {
-        if (Status s = dead_stream->write(line); !s.ok()) return s;
+        SLUICE_RETURN_IF_ERROR(dead_stream->write(line));
       }
     }
     written.fetch_add(chunk.rows, std::memory_order_relaxed);
@@ -1035,18 +1035,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (!c.steps.empty()) {
     http::ClientOptions h = client_options(c.http);
     h.receive_budget = st->budget;
-    auto client = http::Client::create(st->rt, std::move(h));
-    if (!client.ok())
-      return Status(client.status().code(), c.http.where.str() + ": http: " + client.status().message());
-    st->client = std::move(*client);
+    SLUICE_ASSIGN_OR_RETURN(st->client, http::Client::create(st->rt, std::move(h)), c.http.where.str() + ": http");
   }
 
   const std::string out = st->options.output.empty() ? c.output.path : st->options.output;
   StoreOptions so = st->options.store;
   if (so.runtime == nullptr) so.runtime = &st->rt;
-  auto store = open_store(out, so);
-  if (!store.ok()) return Status(store.status().code(), "output '" + out + "': " + store.status().message());
-  st->store = std::move(*store);
+  SLUICE_ASSIGN_OR_RETURN(st->store, open_store(out, so), "output '" + out + "'");
   if (st->options.shard_count == 0 || st->options.shard_index >= st->options.shard_count) {
     return Status::InvalidArgument("shard " + std::to_string(st->options.shard_index) + " of " +
                                    std::to_string(st->options.shard_count) + ": the index must be below the count");
@@ -1088,20 +1083,20 @@ RunSummary Engine::run() {
       batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
       cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
       cpu(
-          [self](Chunk ch) -> Result<int> {
-            if (Status s = self->write(std::move(ch)); !s.ok()) return s;
+          [self](const Chunk& ch) -> Result<int> {
+            SLUICE_RETURN_IF_ERROR(self->write(ch));
             return 0;
           },
           {.name = "write", .concurrency = 1}) |
       sink([](int) {}, {.name = "end"});
   RunHandle handle = st.rt.start(std::move(pipeline));
   {
-    std::lock_guard lock(st.run_mu);
+    MutexLock lock(st.run_mu);
     st.handle = &handle;
   }
   Status status = handle.wait();
   {
-    std::lock_guard lock(st.run_mu);
+    MutexLock lock(st.run_mu);
     st.handle = nullptr;
   }
   // Only after an abort can fan-out requests outlive the run: those waiting
@@ -1173,7 +1168,7 @@ RunSummary Engine::run() {
   // The run's own reason to stop early (the API given up on, too many dead
   // letters) is its status once what was finished is committed.
   if (status.ok()) {
-    std::lock_guard lock(st.fatal_mu);
+    MutexLock lock(st.fatal_mu);
     status = st.fatal;
   }
   summary.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
@@ -1228,7 +1223,7 @@ void Engine::abort() {
   st.admission.close();
   st.budget->close();
   if (st.client) st.client->close();
-  std::lock_guard lock(st.run_mu);
+  MutexLock lock(st.run_mu);
   if (st.handle) st.handle->cancel();
 }
 

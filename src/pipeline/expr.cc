@@ -56,7 +56,7 @@ std::string Scope::suggest(std::string_view name) const {
   for (const auto& [n, _] : lists_) consider(n);
   for (const auto& [n, a] : arrays_) {
     consider(n);
-    for (const auto& [f, __] : a.fields) consider(n + "." + f);
+    for (const auto& field : a.fields) consider(n + "." + field.first);
   }
   return best;
 }
@@ -166,7 +166,7 @@ class Parser {
       : text_(text), scope_(scope), options_(options) {}
 
   Result<std::unique_ptr<Node>> parse(std::vector<int>& slots, bool& uses_arrays) {
-    if (Status s = lex(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(lex());
     auto root = parse_or(0);
     if (!root.ok()) return root.status();
     if (peek().kind != Token::kEnd) return error(peek(), "unexpected '" + peek().text + "'");
@@ -274,7 +274,7 @@ class Parser {
       if (!accept("||")) break;
       R r = parse_and(depth);
       if (!r.ok()) return r;
-      if (Status s = want_bool(t, **l, **r); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(want_bool(t, **l, **r));
       l = make(Op::kOr, Type::kBool, std::move(*l), std::move(*r));
     }
     return l;
@@ -286,7 +286,7 @@ class Parser {
       if (!accept("&&")) break;
       R r = parse_cmp(depth);
       if (!r.ok()) return r;
-      if (Status s = want_bool(t, **l, **r); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(want_bool(t, **l, **r));
       l = make(Op::kAnd, Type::kBool, std::move(*l), std::move(*r));
     }
     return l;
@@ -503,7 +503,7 @@ class Parser {
     auto node = make(fn->op, Type::kNull);
     node->args = std::move(args);
     node->slot = array;
-    if (Status s = type_call(name, *fn, *node); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(type_call(name, *fn, *node));
     return node;
   }
 
@@ -541,7 +541,7 @@ class Parser {
       case Op::kRound:
       case Op::kFloor:
       case Op::kCeil:
-        if (!(s = need_numeric(0)).ok()) return s;
+        SLUICE_RETURN_IF_ERROR(need_numeric(0));
         n.type = fn.op == Op::kAbs ? arg_type(0) : Type::kDouble;
         if (fn.op != Op::kAbs && arg_type(0) == Type::kInt64) n.type = Type::kInt64;
         return s;
@@ -572,7 +572,7 @@ class Parser {
         return need_numeric(0);
       case Op::kSumIf:
         n.type = arg_type(0) == Type::kInt64 ? Type::kInt64 : Type::kDouble;
-        if (!(s = need_numeric(0)).ok()) return s;
+        SLUICE_RETURN_IF_ERROR(need_numeric(0));
         return need_bool(1);
       case Op::kMean:
       case Op::kStd:
@@ -585,15 +585,15 @@ class Parser {
         return s;
       case Op::kQuantile:
         n.type = arg_type(0);
-        if (!(s = need_numeric(0)).ok()) return s;
-        if (!(s = need_literal(1)).ok()) return s;
+        SLUICE_RETURN_IF_ERROR(need_numeric(0));
+        SLUICE_RETURN_IF_ERROR(need_literal(1));
         if (double q = n.args[1]->literal.as_double(); !(q >= 0 && q <= 1))
           return error(t, "quantile: q must be in [0, 1]");
         return s;
       case Op::kEwma:
         n.type = Type::kDouble;
-        if (!(s = need_numeric(0)).ok()) return s;
-        if (!(s = need_literal(1)).ok()) return s;
+        SLUICE_RETURN_IF_ERROR(need_numeric(0));
+        SLUICE_RETURN_IF_ERROR(need_literal(1));
         if (double a = n.args[1]->literal.as_double(); !(a > 0 && a <= 1))
           return error(t, "ewma: alpha must be in (0, 1]");
         return s;
@@ -603,7 +603,7 @@ class Parser {
         return s;
       case Op::kRange:
         n.type = Type::kInt64;
-        if (!(s = need_numeric(0)).ok()) return s;
+        SLUICE_RETURN_IF_ERROR(need_numeric(0));
         return need_numeric(1);
       default:
         return s;

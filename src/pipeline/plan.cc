@@ -68,7 +68,7 @@ class Planner {
       } else if (const auto* s = scope.scalar(name)) {
         out.push_back({"", s->first});
         t.slots.push_back(s->first);
-      } else if (later.count(name)) {
+      } else if (later.contains(name)) {
         error(where, what + ": {" + name +
                          "} comes from a step that runs later or from a join (joins run after every "
                          "step); a template can only use the input's columns and earlier steps' fields");
@@ -178,7 +178,7 @@ class Planner {
       }
       sp.fields = std::make_unique<json::Extractor>(std::move(specs));
       for (const auto& a : s.arrays) {
-        if (!array_names.insert(a.name).second || step_names.count(a.name)) {
+        if (!array_names.insert(a.name).second || step_names.contains(a.name)) {
           error(a.where, what + ": array '" + a.name + "': the name is taken (array names are shared by every step)");
         }
         std::vector<json::FieldSpec> fs;

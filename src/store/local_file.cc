@@ -13,7 +13,7 @@ namespace sluice {
 namespace {
 
 Status os_error(const std::string& what, const std::string& path, int err) {
-  return Status::IoError(what + " " + path + ": " + std::strerror(err));
+  return Status::IoError(what + " " + path + ": " + errno_text(err));
 }
 
 class LocalFileStream final : public OutputStream {
@@ -30,7 +30,7 @@ class LocalFileStream final : public OutputStream {
       buffer_.append(bytes);
       return Status();
     }
-    if (Status s = flush(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(flush());
     if (bytes.size() < kBufferBytes) {
       buffer_.append(bytes);
       return Status();

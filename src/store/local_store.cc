@@ -55,7 +55,7 @@ class LocalStore final : public ObjectStore {
   explicit LocalStore(fs::path root) : root_(std::move(root)) {}
 
   Result<std::unique_ptr<OutputStream>> open_write(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     fs::path p = root_ / key;
     std::error_code ec;
     fs::create_directories(p.parent_path(), ec);
@@ -64,12 +64,12 @@ class LocalStore final : public ObjectStore {
   }
 
   Result<std::string> get(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     fs::path p = root_ / key;
     std::ifstream in(p, std::ios::binary);
     if (!in) {
       return errno == ENOENT ? Status::NotFound(describe(key) + ": no such object")
-                             : Status::IoError(describe(key) + ": " + std::strerror(errno));
+                             : Status::IoError(describe(key) + ": " + errno_text(errno));
     }
     std::string data((std::istreambuf_iterator<char>(in)), {});
     if (in.bad()) return Status::IoError(describe(key) + ": read failed");
@@ -77,7 +77,7 @@ class LocalStore final : public ObjectStore {
   }
 
   Result<std::optional<ObjectInfo>> head(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     std::error_code ec;
     auto st = fs::status(root_ / key, ec);
     if (ec || !fs::is_regular_file(st)) return std::optional<ObjectInfo>();
@@ -102,7 +102,7 @@ class LocalStore final : public ObjectStore {
   }
 
   Status remove(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     std::error_code ec;
     fs::remove(root_ / key, ec);
     if (ec) return Status::IoError("cannot remove " + describe(key) + ": " + ec.message());

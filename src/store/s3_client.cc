@@ -7,6 +7,7 @@
 #include <future>
 
 #include "sigv4.h"
+#include "sluice/detail/mutex.h"
 
 namespace sluice::s3 {
 
@@ -31,8 +32,8 @@ struct S3Client::State {
   bool path_style = false;
   std::string scheme;
   std::string endpoint_host;  // host[:port] of the endpoint (path style)
-  std::mutex mu;
-  std::map<std::string, http::Client> clients;  // by host
+  Mutex mu;
+  std::map<std::string, http::Client> clients SLUICE_GUARDED_BY(mu);  // by host
 
   State(Runtime& r, S3Options o) : rt(r), options(std::move(o)) {}
 
@@ -41,7 +42,7 @@ struct S3Client::State {
   }
 
   Result<http::Client> client_for(const std::string& host) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (auto it = clients.find(host); it != clients.end()) return it->second;
     http::ClientOptions o = options.http;
     o.base_url = scheme + "://" + host;
@@ -82,7 +83,7 @@ struct S3Client::State {
     }
     req.headers.emplace_back("Authorization", s.authorization);
     Result<http::Response> r = co_await client->send(std::move(req));
-    if (!r.ok()) co_return Status(r.status().code(), describe(bucket, key) + ": " + r.status().message());
+    if (!r.ok()) co_return r.status().with_context(describe(bucket, key));
     co_return r;
   }
 
@@ -258,7 +259,7 @@ namespace {
 class UploadStream final : public OutputStream {
  public:
   UploadStream(Runtime& rt, S3Client client, std::string bucket, std::string key, UploadOptions o)
-      : rt_(rt), client_(std::move(client)), bucket_(std::move(bucket)), key_(std::move(key)), options_(o) {}
+      : rt_(rt), client_(std::move(client)), bucket_(std::move(bucket)), key_(std::move(key)), options_(std::move(o)) {}
   ~UploadStream() override { abort(); }
 
   Status write(std::string_view bytes) override {
@@ -328,12 +329,12 @@ class UploadStream final : public OutputStream {
       if (journal()) {
         entry_ = {.service = client_.service(), .bucket = bucket_, .key = key_, .upload_id = upload_id_};
         if (Status s = journal()->add(entry_); !s.ok()) {
-          return Status(s.code(), "cannot record the upload of s3://" + bucket_ + "/" + key_ + ": " + s.message());
+          return s.with_context("cannot record the upload of s3://" + bucket_ + "/" + key_);
         }
       }
     }
     while (in_flight_.size() >= options_.parts_in_flight) {
-      if (Status s = collect_oldest(); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(collect_oldest());
     }
     auto one = [](S3Client c, std::string b, std::string k, std::string id, int n,
                   std::string body) -> asio::awaitable<std::optional<Result<std::string>>> {
@@ -386,9 +387,9 @@ Result<std::unique_ptr<OutputStream>> open_upload(Runtime& rt, S3Client client, 
   if (options.part_bytes < (5u << 20))
     return Status::InvalidArgument("part_bytes: at least 5 MiB (S3's minimum part size)");
   if (options.parts_in_flight == 0) return Status::InvalidArgument("parts_in_flight: at least 1");
-  if (Status s = check_key(key); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(check_key(key));
   return std::unique_ptr<OutputStream>(
-      new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), options));
+      new UploadStream(rt, std::move(client), std::move(bucket), std::move(key), std::move(options)));
 }
 
 RecoveryReport recover_uploads(Runtime& rt, S3Client client, const UploadJournal& journal, const std::string& bucket) {

@@ -25,17 +25,17 @@ class S3Store final : public ObjectStore {
   }
 
   Result<std::unique_ptr<OutputStream>> open_write(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     return s3::open_upload(rt_, client_, bucket_, full(key), upload_);
   }
 
   Result<std::string> get(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     return rt_.block_on(client_.get_object(bucket_, full(key)));
   }
 
   Result<std::optional<ObjectInfo>> head(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     Result<std::optional<ObjectInfo>> r = rt_.block_on(client_.head_object(bucket_, full(key)));
     if (r.ok() && r->has_value()) (*r)->key = key;
     return r;
@@ -57,7 +57,7 @@ class S3Store final : public ObjectStore {
   }
 
   Status remove(const std::string& key) override {
-    if (Status s = check_key(key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check_key(key));
     return rt_.block_on(client_.delete_object(bucket_, full(key)));
   }
 
@@ -131,7 +131,7 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
 
   // Fail now, not after hours of work, if the bucket cannot be reached or read.
   Result<s3::ListPage> probe = rt->block_on(client->list_objects(where->bucket, where->prefix, "", 1));
-  if (!probe.ok()) return Status(probe.status().code(), "cannot use '" + url + "': " + probe.status().message());
+  if (!probe.ok()) return probe.status().with_context("cannot use '" + url + "'");
 
   auto journal =
       std::make_shared<const s3::UploadJournal>(o.journal_dir.empty() ? s3::default_journal_dir() : o.journal_dir);

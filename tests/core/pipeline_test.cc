@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <ranges>
 #include <set>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/sleep.h"
 #include "sluice/sources.h"
 
@@ -126,7 +126,7 @@ TEST(Pipeline, EveryItemComesOutExactlyOnceUnderRandomBoundsAndDelays) {
     auto pick = [&](std::size_t lo, std::size_t hi) { return std::uniform_int_distribution<std::size_t>(lo, hi)(rng); };
     constexpr int kItems = 3000;
     std::size_t max_delay_us = pick(0, 200);
-    std::mutex mu;
+    Mutex mu;
     std::vector<int> out;
     auto p = from_range(std::views::iota(0, kItems), {.capacity = pick(1, 8)}) |
              map([](int v) { return v * 2; }, {.capacity = pick(1, 8)}) |
@@ -139,7 +139,7 @@ TEST(Pipeline, EveryItemComesOutExactlyOnceUnderRandomBoundsAndDelays) {
              batch({.size = pick(1, 40), .timeout = std::chrono::milliseconds(pick(1, 5)), .capacity = pick(1, 4)}) |
              cpu([](std::vector<int> b) { return b; }, {.concurrency = pick(1, 4), .capacity = pick(1, 4)}) |
              sink([&](std::vector<int> b) {
-               std::lock_guard lock(mu);
+               MutexLock lock(mu);
                out.insert(out.end(), b.begin(), b.end());
              });
     Status s = rt.block_on(std::move(p));
@@ -153,12 +153,12 @@ TEST(Pipeline, EveryItemComesOutExactlyOnceUnderRandomBoundsAndDelays) {
 TEST(Pipeline, CpuStageNeverRunsOnAnIoThread) {
   Runtime rt({.io_threads = 2, .cpu_threads = 2});
   auto io_ids = rt.io_thread_ids();
-  std::mutex mu;
+  Mutex mu;
   std::set<std::thread::id> cpu_ids;
   std::atomic<int> wrong_role{0};
   auto p = from_range(std::views::iota(0, 2000)) | batch({.size = 16, .timeout = 1ms}) | cpu([&](std::vector<int> b) {
              if (detail::this_thread_role() != detail::ThreadRole::kCpu) ++wrong_role;
-             std::lock_guard lock(mu);
+             MutexLock lock(mu);
              cpu_ids.insert(std::this_thread::get_id());
              return b.size();
            }) |

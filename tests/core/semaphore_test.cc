@@ -5,9 +5,9 @@
 #include <atomic>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
-#include <mutex>
 #include <random>
 
+#include "sluice/detail/mutex.h"
 #include "sluice/runtime.h"
 #include "sluice/sleep.h"
 
@@ -62,10 +62,10 @@ TEST(AsyncSemaphore, UrgentWaitersAreServedBeforeEarlierOrdinaryOnes) {
   Runtime rt({.io_threads = 1, .cpu_threads = 1});
   AsyncSemaphore sem(0);
   std::vector<int> order;
-  std::mutex mu;
+  Mutex mu;
   auto waiter = [&](int id, bool urgent) -> asio::awaitable<void> {
     EXPECT_TRUE(co_await sem.acquire(urgent));
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     order.push_back(id);
   };
   std::vector<std::future<void>> done;

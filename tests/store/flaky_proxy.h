@@ -10,11 +10,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "sluice/detail/mutex.h"
 
 namespace sluice::testing {
 
@@ -79,7 +80,7 @@ class FlakyProxy {
         continue;
       }
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         open_.insert(client);
         open_.insert(server);
       }
@@ -99,14 +100,14 @@ class FlakyProxy {
     }
     ::shutdown(from, SHUT_RDWR);
     ::shutdown(to, SHUT_RDWR);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (open_.erase(from)) closing_.push_back(from);
     if (open_.erase(to)) closing_.push_back(to);
   }
 
   // Ends every connection carried now (each pump then sees its end).
   void cut_all() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
   }
 
@@ -116,9 +117,9 @@ class FlakyProxy {
   std::atomic<bool> down_{false}, stopping_{false};
   std::atomic<int> refused_{0};
   std::atomic<std::uint64_t> bytes_up_{0};
-  std::mutex mu_;
-  std::set<int> open_;
-  std::vector<int> closing_;  // closed when the proxy goes (their numbers stay unused meanwhile)
+  Mutex mu_;
+  std::set<int> open_ SLUICE_GUARDED_BY(mu_);
+  std::vector<int> closing_ SLUICE_GUARDED_BY(mu_);  // closed when the proxy goes (their numbers stay unused meanwhile)
   std::thread acceptor_;
   std::vector<std::thread> pumps_;
 

@@ -12,18 +12,17 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "sluice/channel.h"
+#include "sluice/detail/mutex.h"
 #include "sluice/detail/unique_function.h"
 #include "sluice/runtime.h"
 #include "sluice/status.h"
@@ -115,15 +114,15 @@ class FlowState : public std::enable_shared_from_this<FlowState> {
   void task_done();
 
   Runtime& rt_;
-  mutable std::mutex mu_;
-  std::condition_variable all_done_;
-  std::size_t live_ = 0;
+  mutable Mutex mu_;
+  CondVar all_done_;
+  std::size_t live_ SLUICE_GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopping_{false};
-  Status outcome_;
-  std::vector<std::function<void()>> cancellers_;
-  std::deque<StageCounters> stages_;
-  std::list<Task> tasks_;
-  std::vector<std::thread> threads_;
+  Status outcome_ SLUICE_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> cancellers_ SLUICE_GUARDED_BY(mu_);
+  std::deque<StageCounters> stages_ SLUICE_GUARDED_BY(mu_);
+  std::list<Task> tasks_ SLUICE_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ SLUICE_GUARDED_BY(mu_);
 };
 
 }  // namespace detail
