@@ -88,4 +88,13 @@ struct StoreOptions {
 // else ~/.local/state/sluice/uploads), and checks that the bucket answers.
 Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, const StoreOptions& options = {});
 
+// The environment variables open_store(url) would read, checked without
+// opening anything: for s3:// the endpoint (AWS_ENDPOINT_URL_S3,
+// AWS_ENDPOINT_URL), the credentials and region (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE,
+// AWS_REGION, AWS_DEFAULT_REGION, AWS_CONFIG_FILE) and the upload journal
+// (SLUICE_UPLOAD_JOURNAL). kInvalidArgument naming the variable and its
+// value (never a secret's).
+Status check_store_environment(const std::string& url);
+
 }  // namespace sluice

@@ -231,7 +231,8 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
 void add_validate_options(CLI::App& cmd, RunCommandOptions& o) {
   add_common(cmd, o);
   cmd.add_flag("--offline", o.offline,
-               "do not look at the input's and datasets' files (they are elsewhere, or made later); check the rest");
+               "do not look at the input's and datasets' files or the cloud credentials (they are elsewhere, or made "
+               "later); check the rest");
 }
 
 int validate_command(const RunCommandOptions& o) {
@@ -278,7 +279,9 @@ int run_pipeline_command(const RunCommandOptions& o) {
                                                   .cpu_threads = o.cpu_threads});
   if (!engine.ok()) {
     std::fprintf(stderr, "sluice run: %s\n", engine.status().message().c_str());
-    return 1;
+    // A setting, file or environment variable to fix (2), or a failure a
+    // retry may get past (1).
+    return engine.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   Engine& e = **engine;
   std::unique_ptr<MetricsServer> metrics;

@@ -8,6 +8,7 @@
 #include "dataset.h"
 #include "sluice/http/client.h"
 #include "sluice/runtime.h"
+#include "sluice/store.h"
 
 namespace sluice::pipeline {
 
@@ -18,7 +19,8 @@ Result<std::vector<std::string>> input_files(const TableConfig& input) {
     return files;
   }
   glob_t g{};
-  const int rc = ::glob(input.path.c_str(), 0, nullptr, &g);
+  // Called before the run's threads start (glob reads the locale and environment).
+  const int rc = ::glob(input.path.c_str(), 0, nullptr, &g);  // NOLINT(concurrency-mt-unsafe)
   for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
   ::globfree(&g);
   if (files.empty()) return Status::NotFound(input.where.str() + ": input: no file matches '" + input.path + "'");
@@ -44,20 +46,6 @@ void check_table(const TableConfig& t, const std::string& what, std::vector<std:
   }
 }
 
-// An endpoint from the environment must be a URL.
-void check_endpoint_env(std::vector<std::string>& problems) {
-  for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
-    const char* v = std::getenv(name);
-    if (v == nullptr || *v == '\0') continue;
-    auto u = boost::urls::parse_uri(v);
-    if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty()) {
-      problems.push_back(std::string(name) + "='" + v +
-                         "': expected an http:// or https:// URL of an S3-compatible service");
-    }
-    return;  // the first one set is the one used
-  }
-}
-
 }  // namespace
 
 Status preflight(const PipelineConfig& c, FileChecks files) {
@@ -71,9 +59,12 @@ Status preflight(const PipelineConfig& c, FileChecks files) {
     check_table(c.input, "input", problems);
     for (const auto& [name, t] : c.datasets) check_table(t, "dataset '" + name + "'", problems);
   }
-  if (c.output.path.starts_with("s3://"))
-    check_endpoint_env(problems);
-  else if (c.output.path.find("://") != std::string::npos && !c.output.path.starts_with("file://")) {
+  if (c.output.path.starts_with("s3://")) {
+    // The credentials are this machine's, like the files: not looked at offline.
+    if (files == FileChecks::kCheck) {
+      if (Status s = check_store_environment(c.output.path); !s.ok()) problems.push_back(s.message());
+    }
+  } else if (c.output.path.find("://") != std::string::npos && !c.output.path.starts_with("file://")) {
     problems.push_back(c.output.where.str() + ": output.path '" + c.output.path +
                        "': expected a directory, file://path or s3://bucket/prefix");
   }

@@ -24,7 +24,8 @@ enum class FileChecks : std::uint8_t {
 // Every problem found, one a line, each naming where it is: the API's
 // settings (base_url, timeouts, headers), the input's and datasets' files,
 // the output's address, and the environment variables sluice reads
-// (SLUICE_CPU_THREADS; AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for s3://).
+// (SLUICE_CPU_THREADS; for an s3:// output, those check_store_environment
+// names).
 Status preflight(const PipelineConfig& config, FileChecks files);
 
 }  // namespace sluice::pipeline

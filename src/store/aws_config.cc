@@ -65,19 +65,29 @@ Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
   } else {
     const std::string file = home_file(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
     auto ini = read_ini(file);
-    if (!ini || !ini->count(profile)) {
-      return Status::NotFound("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile '" +
-                              profile + "' to " + file);
+    if (!ini || !ini->contains(profile)) {
+      return Status::InvalidArgument(
+          "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile '" + profile + "' to " +
+          file + (ini ? "" : " (it cannot be read)"));
     }
     const auto& p = (*ini)[profile];
     for (const char* k : {"aws_access_key_id", "aws_secret_access_key"}) {
-      if (!p.count(k) || p.at(k).empty()) {
+      if (!p.contains(k) || p.at(k).empty()) {
         return Status::InvalidArgument(file + ": profile '" + profile + "' has no " + k);
       }
     }
     out.credentials = {p.at("aws_access_key_id"), p.at("aws_secret_access_key"),
-                       p.count("aws_session_token") ? p.at("aws_session_token") : ""};
+                       p.contains("aws_session_token") ? p.at("aws_session_token") : ""};
     out.source = file + " [" + profile + "]";
+  }
+  // A region is lower-case letters, digits and '-' (it goes into host names).
+  auto bad_region = [](const std::string& r) {
+    return r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos;
+  };
+  for (const char* var : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (auto r = env(var); r && bad_region(*r)) {
+      return Status::InvalidArgument(std::string(var) + "='" + *r + "': expected a region name such as us-east-1");
+    }
   }
   if (auto r = env("AWS_REGION")) {
     out.region = *r;
@@ -85,7 +95,7 @@ Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
     out.region = *d;
   } else if (auto ini = read_ini(home_file(env, "AWS_CONFIG_FILE", "/.aws/config"))) {
     const std::string section = profile == "default" ? "default" : "profile " + profile;
-    if (ini->count(section) && (*ini)[section].count("region")) out.region = (*ini)[section]["region"];
+    if (ini->contains(section) && (*ini)[section].contains("region")) out.region = (*ini)[section]["region"];
   }
   return out;
 }

@@ -91,18 +91,25 @@ Status check_endpoint(const std::string& endpoint, const std::string& from) {
                                  "': expected an http:// or https:// URL of an S3-compatible service");
 }
 
+Status check_s3_environment(const std::string& url) {
+  const auto [endpoint_var, endpoint_env] = first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
+  SLUICE_RETURN_IF_ERROR(check_endpoint(endpoint_env, endpoint_var));
+  SLUICE_RETURN_IF_ERROR(s3::resolve_aws_settings(), "'" + url + "'");
+  return s3::check_journal_env();
+}
+
 Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const StoreOptions& o) {
   Result<s3::S3Location> where = s3::parse_s3_url(url);
   if (!where.ok()) return where.status();
   Result<s3::AwsSettings> aws = s3::resolve_aws_settings();
-  if (!aws.ok()) return Status(aws.status().code(), "'" + url + "': " + aws.status().message());
+  if (!aws.ok()) return aws.status().with_context("'" + url + "'");
   if (o.s3_part_bytes < (5u << 20)) return Status::InvalidArgument("S3 part size: at least 5 MiB (S3's minimum)");
 
   s3::S3Options s3o;
   s3o.region = !o.s3_region.empty() ? o.s3_region : !aws->region.empty() ? aws->region : "us-east-1";
   const auto [endpoint_var, endpoint_env] = first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
   s3o.endpoint = !o.s3_endpoint.empty() ? o.s3_endpoint : endpoint_env;
-  if (Status s = check_endpoint(s3o.endpoint, o.s3_endpoint.empty() ? endpoint_var : "s3_endpoint"); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(check_endpoint(s3o.endpoint, o.s3_endpoint.empty() ? endpoint_var : "s3_endpoint"));
   s3o.credentials = std::move(aws->credentials);
   s3o.sign_payload = o.s3_sign_payload;
   s3o.http.max_connections = 64;
@@ -147,6 +154,10 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
 }
 
 }  // namespace
+
+Status check_store_environment(const std::string& url) {
+  return url.starts_with("s3://") ? check_s3_environment(url) : Status();
+}
 
 Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, const StoreOptions& options) {
   if (url.starts_with("s3://")) return open_s3_store(url, options);

@@ -136,7 +136,7 @@ Status UploadJournal::write(const JournalEntry& e) const {
   const std::string path = path_of(e);
   auto out = open_local_file(path);
   if (!out.ok()) return out.status();
-  if (Status s = (*out)->write(text); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR((*out)->write(text));
   return (*out)->close();
 }
 
@@ -160,9 +160,17 @@ Result<std::vector<JournalEntry>> UploadJournal::abandoned(const std::string& se
   return out;
 }
 
+Status check_journal_env() {
+  const char* d = std::getenv("SLUICE_UPLOAD_JOURNAL");
+  if (d == nullptr || *d == '\0' || *d == '/') return Status();
+  return Status::InvalidArgument(std::string("SLUICE_UPLOAD_JOURNAL='") + d +
+                                 "': expected an absolute path (a directory for the upload journal)");
+}
+
 std::string default_journal_dir() {
   if (const char* d = std::getenv("SLUICE_UPLOAD_JOURNAL"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_STATE_HOME"); d && *d) return std::string(d) + "/sluice/uploads";
+  // The XDG Base Directory specification: a relative value is to be ignored.
+  if (const char* d = std::getenv("XDG_STATE_HOME"); d && *d == '/') return std::string(d) + "/sluice/uploads";
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : ".") + "/.local/state/sluice/uploads";
 }

@@ -53,5 +53,7 @@ class UploadJournal {
 // The default journal directory: $SLUICE_UPLOAD_JOURNAL, else
 // $XDG_STATE_HOME/sluice/uploads, else ~/.local/state/sluice/uploads.
 std::string default_journal_dir();
+// SLUICE_UPLOAD_JOURNAL, when set, is an absolute path.
+Status check_journal_env();
 
 }  // namespace sluice::s3

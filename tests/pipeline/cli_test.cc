@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -333,6 +334,70 @@ TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
   ::unsetenv("SLUICE_CPU_THREADS");
   EXPECT_EQ(run_code, 2) << "an error, not an exception: " << slurp(dir + "/run-log");
   EXPECT_NE(slurp(dir + "/run-log").find("SLUICE_CPU_THREADS"), std::string::npos) << slurp(dir + "/run-log");
+}
+
+// Every environment variable sluice reads, set to a bad value: `validate`
+// and `run` name the variable and its value and exit 2 before any work (no
+// request, no output), never with an exception; no secret is shown.
+TEST(SluiceEnvironment, ABadValueOfEveryVariableSluiceReadsIsNamedAndExitsTwo) {
+  const std::string dir = ::testing::TempDir() + "/sluice-env-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/records.csv") << "id\n1\n";
+  std::ofstream(dir + "/entities.csv") << "id,region,segment,weight\n1,r1,s1,1.5\n";
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> vars;
+    std::string said;
+  };
+  const std::string creds = dir + "/credentials";
+  std::ofstream(creds) << "[default]\naws_access_key_id = K\naws_secret_access_key = SECRET-NOT-SHOWN\n";
+  const std::vector<std::pair<std::string, std::string>> good{{"AWS_SHARED_CREDENTIALS_FILE", creds}};
+  auto with_good = [&](std::vector<std::pair<std::string, std::string>> v) {
+    v.insert(v.begin(), good.begin(), good.end());
+    return v;
+  };
+  const std::vector<Case> cases{
+      {{{"SLUICE_CPU_THREADS", "abc"}}, "SLUICE_CPU_THREADS: expected a whole number from 1 to 1024, got 'abc'"},
+      {{{"SLUICE_CPU_THREADS", "0"}}, "SLUICE_CPU_THREADS: expected a whole number from 1 to 1024, got '0'"},
+      {{{"SLUICE_DATA", dir + "/nowhere"}}, dir + "/nowhere/records.csv"},
+      {with_good({{"AWS_ENDPOINT_URL", "localhost:9000"}}), "AWS_ENDPOINT_URL 'localhost:9000': expected an http://"},
+      {with_good({{"AWS_ENDPOINT_URL_S3", "ftp://x"}}), "AWS_ENDPOINT_URL_S3 'ftp://x': expected an http://"},
+      {{{"AWS_ACCESS_KEY_ID", "K"}}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"},
+      {{{"AWS_SECRET_ACCESS_KEY", "SECRET-NOT-SHOWN"}}, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"},
+      {{{"AWS_SHARED_CREDENTIALS_FILE", dir + "/none"}},
+       "add profile 'default' to " + dir + "/none (it cannot be read)"},
+      {with_good({{"AWS_PROFILE", "nosuch"}}), "add profile 'nosuch' to " + creds},
+      {with_good({{"AWS_REGION", "us east 1"}}), "AWS_REGION='us east 1': expected a region name"},
+      {with_good({{"AWS_DEFAULT_REGION", "EU_WEST"}}), "AWS_DEFAULT_REGION='EU_WEST': expected a region name"},
+      {with_good({{"SLUICE_UPLOAD_JOURNAL", "relative/dir"}}), "SLUICE_UPLOAD_JOURNAL='relative/dir': expected an"},
+  };
+  // What this process was given is not what the cases test.
+  for (const char* v :
+       {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CONFIG_FILE", "SLUICE_UPLOAD_JOURNAL"}) {
+    ::unsetenv(v);
+  }
+  ::setenv("AWS_SHARED_CREDENTIALS_FILE", (dir + "/none").c_str(), 1);
+  for (const auto& c : cases) {
+    for (const auto& [k, v] : c.vars) ::setenv(k.c_str(), v.c_str(), 1);
+    if (std::getenv("SLUICE_DATA") == nullptr) ::setenv("SLUICE_DATA", dir.c_str(), 1);
+    for (const std::string command : {"validate", "run"}) {
+      const std::string log = dir + "/log-" + command;
+      const int code = spawn({command, SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+                              "output.path=s3://sluice-env-test/out", "--set", "http.base_url=http://127.0.0.1:9"},
+                             log)
+                           .wait();
+      const std::string said = slurp(log);
+      EXPECT_EQ(code, 2) << command << " with " << c.vars.back().first << ": " << said;
+      EXPECT_NE(said.find(c.said), std::string::npos) << command << ": expected '" << c.said << "' in: " << said;
+      EXPECT_EQ(said.find("SECRET-NOT-SHOWN"), std::string::npos) << said;
+      EXPECT_EQ(said.find("terminate called"), std::string::npos) << said;
+    }
+    for (const auto& [k, v] : c.vars) ::unsetenv(k.c_str());
+    ::unsetenv("SLUICE_DATA");
+    ::setenv("AWS_SHARED_CREDENTIALS_FILE", (dir + "/none").c_str(), 1);
+  }
+  ::unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 }
 
 TEST(SluiceRunOptions, ABadShardIsNamedBeforeAnythingRuns) {

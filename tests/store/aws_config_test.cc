@@ -67,8 +67,22 @@ TEST_F(AwsConfigTest, ErrorsNameWhatIsMissingButNoSecret) {
   EXPECT_EQ(s.status().message(), "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
   vars.erase("AWS_ACCESS_KEY_ID");
   s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("profile 'default'"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("(it cannot be read)"), std::string::npos) << s.status().message();
+
+  vars["AWS_ACCESS_KEY_ID"] = "K";
+  vars["AWS_SECRET_ACCESS_KEY"] = "SECRET-SHOULD-NOT-SHOW";
+  vars["AWS_REGION"] = "us east 1";
+  s = resolve_aws_settings(env());
+  EXPECT_EQ(s.status().message(), "AWS_REGION='us east 1': expected a region name such as us-east-1");
+  vars.erase("AWS_REGION");
+  vars["AWS_DEFAULT_REGION"] = "EU_WEST";
+  s = resolve_aws_settings(env());
+  EXPECT_EQ(s.status().message(), "AWS_DEFAULT_REGION='EU_WEST': expected a region name such as us-east-1");
+  vars.erase("AWS_DEFAULT_REGION");
+  vars.erase("AWS_ACCESS_KEY_ID");
+  vars.erase("AWS_SECRET_ACCESS_KEY");
   write(".aws/credentials", "[default]\naws_access_key_id = KEY-SHOULD-NOT-SHOW\n");
   s = resolve_aws_settings(env());
   EXPECT_EQ(s.status().message(), home + "/.aws/credentials: profile 'default' has no aws_secret_access_key");
