@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds one CMake preset (default: release).
-# Usage: scripts/build.sh [release|asan]
+# Usage: scripts/build.sh [release|asan|tsan]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}

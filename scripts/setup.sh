@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  clang-16 libclang-rt-16-dev cmake ninja-build ccache pkg-config
+  clang-16 libclang-rt-16-dev clang-format-16 clang-tidy-16 cmake ninja-build ccache pkg-config
   # libraries (Boost pinned to 1.81: the unversioned packages pull 1.74)
   libboost1.81-dev libboost-url1.81-dev
   libtbb-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev

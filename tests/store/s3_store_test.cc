@@ -150,7 +150,13 @@ TEST_F(S3StoreTest, WrongCredentialsAreRefusedAtOpenWithoutTheSecret) {
 // The front end is killed while parts are in flight: the writer fails with
 // an error (after s3_give_up_after, no hang), nothing is visible, the journal keeps the upload, and
 // the next run's open aborts it so no part is left behind.
-TEST_F(S3StoreTest, ServerKilledMidUploadFailsCleanlyAndTheNextRunAbortsTheUpload) {
+// The test stops the server: it has one of its own.
+class S3StoreOwnSwiftTest : public S3StoreTest {
+ protected:
+  static void SetUpTestSuite() { start_own(); }
+};
+
+TEST_F(S3StoreOwnSwiftTest, ServerKilledMidUploadFailsCleanlyAndTheNextRunAbortsTheUpload) {
   S3Client s3 = make();
   ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-killed")).ok());
   {

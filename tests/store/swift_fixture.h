@@ -1,5 +1,8 @@
 // A one-node OpenStack Swift with its S3 API (tests/s3/swift_server.sh),
-// started once per test process, and helpers for the tests that use it.
+// and helpers for the tests that use it. Under ctest, one Swift serves every
+// test (the `swift` fixture of tests/CMakeLists.txt, named by
+// SLUICE_SWIFT=PORT:DIR; each test uses buckets of its own); run directly, a test process starts one of its own, as
+// does a suite that stops the server (OwnSwift).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -27,11 +30,23 @@ inline std::string script(const std::string& args) {
 class SwiftTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    const char* shared = std::getenv("SLUICE_SWIFT");
+    const char* colon = shared ? std::strchr(shared, ':') : nullptr;
+    if (colon == nullptr) return start_own();
+    port_ = std::atoi(shared);
+    dir_ = colon + 1;
+    own_ = false;
+    started_ = port_ > 0;
+  }
+  static void TearDownTestSuite() {
+    if (own_) (void)std::system(script("stop " + dir_).c_str());
+  }
+  static void start_own() {
     dir_ = ::testing::TempDir() + "/sluice-swift-" + std::to_string(::getpid());
     port_ = kPort + static_cast<int>(::getpid() % 200) * 5;  // ctest runs tests as parallel processes
+    own_ = true;
     started_ = std::system((script("start " + dir_ + " " + std::to_string(port_)) + " >/dev/null").c_str()) == 0;
   }
-  static void TearDownTestSuite() { (void)std::system(script("stop " + dir_).c_str()); }
   void SetUp() override { ASSERT_TRUE(started_) << "Swift did not start (tests/s3/swift_server.sh)"; }
 
   static std::string now_amz() {
@@ -67,6 +82,7 @@ class SwiftTest : public ::testing::Test {
   static inline std::string dir_;
   static inline int port_ = 0;
   static inline bool started_ = false;
+  static inline bool own_ = false;
 };
 
 inline const Credentials kGood{.access_key_id = "test:tester", .secret_access_key = "testing"};
