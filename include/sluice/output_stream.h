@@ -1,5 +1,6 @@
 // OutputStream: where a file's bytes go, written front to back. The same
-// writer targets a local file or (later) an S3 multipart upload.
+// writer targets a local file or an S3 upload (one PUT, or a multipart
+// upload for a file larger than a part).
 //
 // Lifecycle: write()* then exactly one of close() (the object becomes
 // visible, complete) or abort() (nothing becomes visible). A stream

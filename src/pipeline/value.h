@@ -41,8 +41,8 @@ struct Value {
 // `s` as a JSON string literal, quoted and escaped.
 std::string json_quote(std::string_view s);
 
-// Parses text (a CSV field, a template value) as `type`; nullopt if it does
-// not fit. An empty string is null for every type but string.
+// Parses text (a CSV field, a template value) as `type` into `out`; false
+// if it does not fit. An empty string is null for every type but string.
 bool parse_value(std::string_view text, Type type, Value& out);
 
 // A column of one array field across every element of a record's array,
