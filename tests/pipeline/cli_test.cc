@@ -50,6 +50,32 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// Waits until `happened()` (looking every 5 ms, for at most two minutes:
+// the bound is for a hung run, not a measure of speed). The tests wait for
+// what they need to have happened, never for a guess of how long it takes,
+// so that a loaded machine or a sanitizer build only makes them slower.
+template <class F>
+bool eventually(F happened) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (!happened()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Committed Parquet files of the run in `dir` and its partitions (not its
+// temporaries).
+std::size_t committed_files(const std::string& dir) {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    n += name.ends_with(".parquet") && name.front() != '.';
+  }
+  return n;
+}
+
 class SluiceRun : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -93,7 +119,7 @@ class SluiceRun : public ::testing::Test {
 
 TEST_F(SluiceRun, InterruptStopsInputFinishesRecordsInFlightAndCommitsTheFile) {
   Child c = spawn(args(), dir_ + "/log");
-  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(eventually([&] { return server_->stats().requests >= 200; })) << slurp(dir_ + "/log");
   ::kill(c.pid, SIGINT);
   const int code = c.wait();
   const std::string log = slurp(dir_ + "/log");
@@ -123,9 +149,10 @@ TEST_F(SluiceRun, ASecondSignalAbandonsTheRunLeavesNoHalfFileAndCountsWhatWasCom
   auto a = args();
   a.insert(a.end(), {"--set", "output.file_rows=50"});
   Child c = spawn(a, dir_ + "/log");
-  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(eventually([&] { return committed_files(dir_ + "/out") > 0; })) << slurp(dir_ + "/log");
   ::kill(c.pid, SIGTERM);
-  std::this_thread::sleep_for(50ms);
+  // Signals of one kind do not queue: the second is sent once the first was taken.
+  ASSERT_TRUE(eventually([&] { return slurp(dir_ + "/log").find("no more input is read") != std::string::npos; }));
   ::kill(c.pid, SIGTERM);
   const int code = c.wait();
   const std::string log = slurp(dir_ + "/log");
@@ -161,7 +188,7 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   a.push_back("--metrics-addr");
   a.push_back("127.0.0.1:" + std::to_string(port));
   Child c = spawn(a, dir_ + "/log");
-  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(eventually([&] { return server_->stats().requests >= 200; })) << slurp(dir_ + "/log");
   std::string page;
   if (FILE* p = popen(("curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics").c_str(), "r")) {
     char buf[4096];
@@ -215,18 +242,20 @@ void kill_and_resume(bool partitioned) {
   // Slowly (16 requests in flight), and killed once a file or two are committed.
   Child first = spawn(args({"--set", "http.max_in_flight=16", "--set", "records_in_flight=16"}), dir + "/log1");
   const std::string manifest = dir + "/out/_item-features-manifest.json";
-  for (int i = 0; i < 1000 && !fs::exists(manifest); ++i) std::this_thread::sleep_for(10ms);
-  std::this_thread::sleep_for(100ms);
+  auto temporaries = [&] {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (fs::recursive_directory_iterator it(dir + "/out", ec), end; !ec && it != end; it.increment(ec))
+      n += it->path().filename().string().find(".tmp-") != std::string::npos;
+    return n;
+  };
+  // Killed once a file is committed and the next one is open, while the run goes on.
+  eventually(
+      [&] { return (committed_files(dir + "/out") > 0 && temporaries() > 0) || fs::exists(dir + "/summary.json"); });
   ::kill(first.pid, SIGKILL);
   EXPECT_EQ(first.wait(), 128 + SIGKILL);
   ASSERT_TRUE(fs::exists(manifest)) << slurp(dir + "/log1");
   EXPECT_EQ(fs::exists(dir + "/summary.json"), false) << "the first run never ended";
-  auto temporaries = [&] {
-    std::size_t n = 0;
-    for (const auto& f : fs::recursive_directory_iterator(dir + "/out"))
-      n += f.path().filename().string().find(".tmp-") != std::string::npos;
-    return n;
-  };
   const std::size_t left = temporaries();
   EXPECT_GT(left, 0u) << "the killed run had a file open";
 
