@@ -194,14 +194,17 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
 }
 
 // The file read, checked before anything runs (what the run would find
-// wrong as it starts, see preflight), and planned; `load` reads the datasets.
-Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, bool load, pipeline::FileChecks files) {
+// wrong as it starts, see preflight), and planned (with the datasets read
+// when `datasets` says kLoad).
+Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, pipeline::Datasets datasets,
+                                                 pipeline::FileChecks files) {
   SLUICE_ASSIGN_OR_RETURN(pipeline::PipelineConfig config, pipeline::load_config(o.file, o.sets));
   if (!o.output.empty()) config.output.path = o.output;
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan, pipeline::make_plan(std::move(config), false));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
+                          pipeline::make_plan(std::move(config), pipeline::Datasets::kCheckOnly));
   SLUICE_RETURN_IF_ERROR(pipeline::preflight(plan->config, files));
-  if (!load) return plan;
-  return pipeline::make_plan(std::move(plan->config), true);
+  if (datasets == pipeline::Datasets::kCheckOnly) return plan;
+  return pipeline::make_plan(std::move(plan->config), pipeline::Datasets::kLoad);
 }
 
 }  // namespace
@@ -236,7 +239,8 @@ void add_validate_options(CLI::App& cmd, RunCommandOptions& o) {
 }
 
 int validate_command(const RunCommandOptions& o) {
-  auto plan = plan_for(o, false, o.offline ? pipeline::FileChecks::kSkip : pipeline::FileChecks::kCheck);
+  auto plan = plan_for(o, pipeline::Datasets::kCheckOnly,
+                       o.offline ? pipeline::FileChecks::kSkip : pipeline::FileChecks::kCheck);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", plan.status().message().c_str());
     return 2;
@@ -265,7 +269,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
     }
     shard = *s;
   }
-  auto plan = plan_for(o, true, pipeline::FileChecks::kCheck);
+  auto plan = plan_for(o, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", plan.status().message().c_str());
     return 2;

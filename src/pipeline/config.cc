@@ -337,7 +337,7 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
   if (!h["base_url"])
     r.error(h, "http: 'base_url' is required");
   else if (auto u = r.substitute(h["base_url"], "http.base_url"))
-    c.base_url = *u;
+    c.client.base_url = *u;
   if (const auto& hs = h["headers"]) {
     if (!hs.IsMap())
       r.error(hs, "http.headers: expected a mapping of header names to values");
@@ -346,35 +346,39 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
         bool secret = false;
         std::string name = kv.first.as<std::string>();
         if (auto v = r.substitute(kv.second, "http.headers." + name, &secret)) {
-          c.headers.emplace_back(name, *v);
+          c.client.headers.emplace_back(name, *v);
           if (secret) c.secrets.push_back(*v);
         }
       }
     }
   }
   if (h["max_in_flight"]) {
-    if (auto v = r.integer<std::size_t>(h["max_in_flight"], "http.max_in_flight", 1, 100000)) c.max_in_flight = *v;
+    if (auto v = r.integer<std::size_t>(h["max_in_flight"], "http.max_in_flight", 1, 100000))
+      c.client.max_in_flight = *v;
   }
   if (const auto& a = h["adaptive"]) {
     if (a.IsScalar()) {
-      if (auto b = r.boolean(a, "http.adaptive")) c.adaptive = *b;
+      if (auto b = r.boolean(a, "http.adaptive")) c.client.adaptive.enabled = *b;
     } else if (r.map(a, "http.adaptive", {"min"})) {
-      c.adaptive = true;
+      c.client.adaptive.enabled = true;
       if (a["min"]) {
-        if (auto v = r.integer<std::size_t>(a["min"], "http.adaptive.min", 1, 100000)) c.adaptive_min = *v;
+        if (auto v = r.integer<std::size_t>(a["min"], "http.adaptive.min", 1, 100000)) c.client.adaptive.min = *v;
       }
     }
   }
   if (h["connect_timeout_ms"])
-    c.connect_timeout = r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.connect_timeout);
+    c.client.connect_timeout =
+        r.millis(h["connect_timeout_ms"], "http.connect_timeout_ms").value_or(c.client.connect_timeout);
   if (h["read_timeout_ms"])
-    c.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.read_timeout);
+    c.client.read_timeout = r.millis(h["read_timeout_ms"], "http.read_timeout_ms").value_or(c.client.read_timeout);
   if (h["attempt_timeout_ms"])
-    c.attempt_timeout = r.millis(h["attempt_timeout_ms"], "http.attempt_timeout_ms").value_or(c.attempt_timeout);
+    c.client.attempt_timeout =
+        r.millis(h["attempt_timeout_ms"], "http.attempt_timeout_ms").value_or(c.client.attempt_timeout);
   if (h["request_timeout_ms"])
-    c.request_timeout = r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.request_timeout);
-  if (const auto& rt = h["retry"]) read_retry(r, rt, c.retry);
-  if (const auto& o = h["outage"]) read_outage(r, o, c.outage);
+    c.client.request_timeout =
+        r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.client.request_timeout);
+  if (const auto& rt = h["retry"]) read_retry(r, rt, c.client.retry);
+  if (const auto& o = h["outage"]) read_outage(r, o, c.client.outage);
   return c;
 }
 
@@ -546,11 +550,11 @@ OutputConfig read_output(Reader& r, const YAML::Node& o) {
     r.error(o["format"], "output.format: only parquet is supported");
   if (o["compression"]) {
     auto s = r.string(o["compression"], "output.compression").value_or("");
-    static const std::pair<const char*, Compression> kCodecs[] = {{"zstd", Compression::kZstd},
-                                                                  {"snappy", Compression::kSnappy},
-                                                                  {"gzip", Compression::kGzip},
-                                                                  {"lz4", Compression::kLz4},
-                                                                  {"none", Compression::kNone}};
+    static const std::pair<const char*, parquet::Compression> kCodecs[] = {{"zstd", parquet::Compression::kZstd},
+                                                                           {"snappy", parquet::Compression::kSnappy},
+                                                                           {"gzip", parquet::Compression::kGzip},
+                                                                           {"lz4", parquet::Compression::kLz4Raw},
+                                                                           {"none", parquet::Compression::kNone}};
     auto it = std::find_if(std::begin(kCodecs), std::end(kCodecs), [&](const auto& p) { return s == p.first; });
     if (it == std::end(kCodecs))
       r.error(o["compression"], "output.compression: expected zstd, snappy, gzip, lz4 or none");
@@ -674,22 +678,10 @@ Status apply_override(const YAML::Node& root, const std::string& set) {
 }  // namespace
 
 http::ClientOptions client_options(const HttpConfig& c) {
-  http::ClientOptions h{
-      .base_url = c.base_url,
-      .max_connections = c.max_in_flight,
-      .max_idle = c.max_in_flight,
-      .connect_timeout = c.connect_timeout,
-      .read_timeout = c.read_timeout,
-      .attempt_timeout = c.attempt_timeout,
-      .request_timeout = c.request_timeout,
-      .max_in_flight = c.max_in_flight,
-      .retry = c.retry,
-      .adaptive = {.enabled = c.adaptive,
-                   .min = c.adaptive_min,
-                   .max = c.max_in_flight,
-                   .initial = std::min<std::size_t>(c.max_in_flight, std::max<std::size_t>(c.adaptive_min, 32))},
-      .outage = c.outage};
-  for (const auto& [k, v] : c.headers) h.headers.emplace_back(k, v);
+  http::ClientOptions h = c.client;
+  h.max_connections = h.max_idle = h.max_in_flight;
+  h.adaptive.max = h.max_in_flight;
+  h.adaptive.initial = std::min<std::size_t>(h.max_in_flight, std::max<std::size_t>(h.adaptive.min, 32));
   return h;
 }
 
@@ -788,7 +780,7 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
     c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24)
                               .value_or(c.records_in_flight);
   }
-  if (c.records_in_flight == 0) c.records_in_flight = 2 * c.http.max_in_flight;
+  if (c.records_in_flight == 0) c.records_in_flight = 2 * c.http.client.max_in_flight;
   if (root["max_bytes_in_flight"]) {
     c.max_bytes_in_flight =
         r.bytes(root["max_bytes_in_flight"], "max_bytes_in_flight", 1024).value_or(c.max_bytes_in_flight);

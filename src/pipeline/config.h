@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sluice/http/options.h"
+#include "sluice/parquet/schema.h"
 #include "sluice/status.h"
 #include "value.h"
 
@@ -49,24 +50,17 @@ struct TableConfig {                                // the input, and each datas
   Where where;
 };
 
+// The `http:` section fills the client's own options (base_url, headers with
+// ${ENV} substituted, max_in_flight, adaptive.enabled and .min, the
+// timeouts, retry, outage): their defaults are the file's.
 struct HttpConfig {
-  std::string base_url;
-  std::vector<std::pair<std::string, std::string>> headers;  // values after ${ENV} substitution
-  std::vector<std::string> secrets;                          // values that came from the environment: never shown
-  std::size_t max_in_flight = 256;
-  bool adaptive = false;
-  std::size_t adaptive_min = 4;
-  std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds read_timeout{10000};
-  std::chrono::milliseconds attempt_timeout{10000};
-  std::chrono::milliseconds request_timeout{60000};
-  http::RetryPolicy retry;
-  http::Outage outage;
+  http::ClientOptions client;
+  std::vector<std::string> secrets;  // header values that came from the environment: never shown
   Where where;
 };
 
-// The HTTP client's options for the pipeline file's `http:` section: a
-// connection per request in flight, the adaptive limit's range from it.
+// `client` with what follows from it: a connection per request in flight,
+// the adaptive limit's range.
 http::ClientOptions client_options(const HttpConfig& c);
 
 struct FieldConfig {
@@ -116,8 +110,6 @@ struct OutputColumnConfig {
   Where where;
 };
 
-enum class Compression : std::uint8_t { kZstd, kSnappy, kGzip, kLz4, kNone };
-
 // What a run does with an output that already holds a run of the same name
 // (without --resume, which carries that run on).
 enum class OutputMode : std::uint8_t {
@@ -130,7 +122,7 @@ struct OutputConfig {
   std::string path;           // "./out/" or "s3://bucket/prefix/"
   std::string name = "part";  // files: <name>-00000.parquet, ...
   OutputMode mode = OutputMode::kError;
-  Compression compression = Compression::kZstd;
+  parquet::Compression compression = parquet::Compression::kZstd;
   std::size_t row_group_rows = std::size_t{64} * 1024;  // half the writer's default: memory stays low while rows stream
   std::size_t file_rows = 10'000'000;
   std::vector<OutputColumnConfig> columns;

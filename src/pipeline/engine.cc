@@ -192,7 +192,7 @@ struct Engine::State {
       : plan(std::move(p)),
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
-        gate(plan->config.http.max_in_flight),
+        gate(plan->config.http.client.max_in_flight),
         budget(std::make_shared<ByteBudget>(plan->config.max_bytes_in_flight)),
         admission(first_admission_cap(plan->config)),
         admission_cap(first_admission_cap(plan->config)) {}
@@ -379,7 +379,7 @@ struct Engine::State {
     stopping = true;
   }
 
-  int attempts() const { return std::max(1, plan->config.http.retry.max_attempts); }
+  int attempts() const { return std::max(1, plan->config.http.client.retry.max_attempts); }
 
   // A step without for_each: one answer, its fields read at once (they are
   // small, and later steps need them). An answer that is not what the step
@@ -1057,10 +1057,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   if (Status s = st->start_manifest(); !s.ok()) return s;  // may name the files after the run
   st->dead_name = "_" + st->file_name + "-dead-letter.jsonl";
 
-  static constexpr parquet::Compression kCodecs[] = {parquet::Compression::kZstd, parquet::Compression::kSnappy,
-                                                     parquet::Compression::kGzip, parquet::Compression::kLz4Raw,
-                                                     parquet::Compression::kNone};
-  st->writer_options.compression = kCodecs[static_cast<int>(c.output.compression)];
+  st->writer_options.compression = c.output.compression;
   st->writer_options.row_group_rows = c.output.row_group_rows;
   return std::unique_ptr<Engine>(new Engine(std::move(st)));
 }

@@ -326,8 +326,8 @@ class Planner {
 
 }  // namespace
 
-Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, bool load_datasets) {
-  Planner p(load_datasets);
+Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, Datasets datasets) {
+  Planner p(datasets == Datasets::kLoad);
   return p.run(std::move(config));
 }
 

@@ -81,7 +81,10 @@ struct Plan {
   std::optional<parquet::Schema> schema;
 };
 
-// load_datasets false: only check (`sluice validate`): no dataset is read.
-Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, bool load_datasets);
+enum class Datasets : std::uint8_t {
+  kLoad,      // read every dataset and index it on its key (a run)
+  kCheckOnly  // read none: only check the file (`sluice validate`)
+};
+Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, Datasets datasets);
 
 }  // namespace sluice::pipeline

@@ -74,7 +74,7 @@ struct S3Client::State {
     }
     Signed s = sign(in, options.credentials);
     http::Request req{.method = method,
-                      .path = uri_encode(path, true),
+                      .path = uri_encode(path, Slash::kKeep),
                       .path_is_encoded = true,
                       .query = std::move(query),
                       .body = std::move(body)};

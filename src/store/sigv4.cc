@@ -42,7 +42,8 @@ std::string signing_key(std::string_view secret, std::string_view date, std::str
   return hmac_sha256(k, "aws4_request");
 }
 
-std::string uri_encode(std::string_view s, bool keep_slash) {
+std::string uri_encode(std::string_view s, Slash slash) {
+  const bool keep_slash = slash == Slash::kKeep;
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
@@ -89,7 +90,7 @@ Signed sign(const SigningInput& in, const Credentials& creds) {
   Signed out;
   // Canonical query: each name and value encoded, sorted by name then value.
   std::vector<std::pair<std::string, std::string>> query;
-  for (const auto& [k, v] : in.query) query.emplace_back(uri_encode(k, false), uri_encode(v, false));
+  for (const auto& [k, v] : in.query) query.emplace_back(uri_encode(k, Slash::kEncode), uri_encode(v, Slash::kEncode));
   std::sort(query.begin(), query.end());
   std::string canonical_query;
   for (const auto& [k, v] : query) canonical_query += (canonical_query.empty() ? "" : "&") + k + "=" + v;
@@ -104,7 +105,7 @@ Signed sign(const SigningInput& in, const Credentials& creds) {
     out.signed_headers += (out.signed_headers.empty() ? "" : ";") + k;
   }
 
-  out.canonical_request = in.method + "\n" + uri_encode(in.path.empty() ? "/" : in.path, true) + "\n" +
+  out.canonical_request = in.method + "\n" + uri_encode(in.path.empty() ? "/" : in.path, Slash::kKeep) + "\n" +
                           canonical_query + "\n" + canonical_headers + "\n" + out.signed_headers + "\n" +
                           in.payload_hash;
   const std::string date = in.amz_date.substr(0, 8);

@@ -3,6 +3,7 @@
 // them. Pure functions; no clock, no I/O.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,8 +39,9 @@ struct Signed {
 Signed sign(const SigningInput& in, const Credentials& creds);
 
 // Percent-encodes as SigV4 requires: A-Z a-z 0-9 - _ . ~ stay, everything
-// else becomes %XX (upper case); '/' stays only when keep_slash.
-std::string uri_encode(std::string_view s, bool keep_slash);
+// else becomes %XX (upper case); '/' too unless kKeep (paths keep theirs).
+enum class Slash : std::uint8_t { kKeep, kEncode };
+std::string uri_encode(std::string_view s, Slash slash);
 
 // kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")
 std::string signing_key(std::string_view secret, std::string_view date, std::string_view region,

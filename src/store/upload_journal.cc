@@ -122,7 +122,7 @@ Status UploadJournal::write(const JournalEntry& e) const {
     text += '\n';
     text += name;
     text += ' ';
-    text += uri_encode(value, true);
+    text += uri_encode(value, Slash::kKeep);
   };
   field("service", e.service);
   field("bucket", e.bucket);

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (config.status().message().empty()) __builtin_trap();  // an error must say what is wrong
     return 0;
   }
-  auto plan = sluice::pipeline::make_plan(std::move(*config), /*load_datasets=*/false);
+  auto plan = sluice::pipeline::make_plan(std::move(*config), sluice::pipeline::Datasets::kCheckOnly);
   if (!plan.ok() && plan.status().message().empty()) __builtin_trap();
   return 0;
 }

@@ -44,7 +44,7 @@ std::string replace(std::string text, const std::string& from, const std::string
 std::string error_of(const std::string& text) {
   auto config = parse_config(text, "p.yaml");
   if (!config.ok()) return config.status().message();
-  auto plan = make_plan(std::move(*config), false);
+  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
   return plan.ok() ? "" : plan.status().message();
 }
 
@@ -190,7 +190,7 @@ TEST(PipelineFile, EveryErrorIsReportedAtOnce) {
 TEST(PipelineFile, SetOverridesAValueOrSaysWhatIsWrong) {
   auto c = parse_config(kGood, "p.yaml", {"http.max_in_flight=512", "steps.0.keep_if=item.score >= 0.5"});
   ASSERT_TRUE(c.ok()) << c.status().to_string();
-  EXPECT_EQ(c->http.max_in_flight, 512u);
+  EXPECT_EQ(c->http.client.max_in_flight, 512u);
   EXPECT_EQ(c->steps[0].keep_if, "item.score >= 0.5");
   EXPECT_NE(parse_config(kGood, "p.yaml", {"steps.9.keep_if=x"}).status().message().find("'9' is not an index"),
             std::string::npos);
@@ -206,7 +206,7 @@ TEST(PipelineFile, ModePresetsAndExplicitSettings) {
   EXPECT_GT(t->batch_size, l->batch_size);
   EXPECT_GT(t->batch_timeout, l->batch_timeout);
   EXPECT_GT(t->queue_capacity, l->queue_capacity);
-  EXPECT_EQ(t->records_in_flight, 2 * t->http.max_in_flight) << "by default, twice the requests in flight";
+  EXPECT_EQ(t->records_in_flight, 2 * t->http.client.max_in_flight) << "by default, twice the requests in flight";
   EXPECT_EQ(x->batch_size, 7u);
 }
 

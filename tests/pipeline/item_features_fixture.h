@@ -70,7 +70,7 @@ class ItemFeatures : public ::testing::Test {
     sets.push_back("output.path=" + out_);
     auto config = load_config(file, sets);
     if (!config.ok()) return config.status();
-    auto plan = make_plan(std::move(*config), true);
+    auto plan = make_plan(std::move(*config), Datasets::kLoad);
     if (!plan.ok()) return plan.status();
     options.io_threads = 1;
     options.cpu_threads = 1;

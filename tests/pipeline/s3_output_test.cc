@@ -37,7 +37,7 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
                              "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-e2e/runs/1/",
                              "output.file_rows=200", "batch.size=50"});
   ASSERT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = pipeline::make_plan(std::move(*config), true);
+  auto plan = pipeline::make_plan(std::move(*config), pipeline::Datasets::kLoad);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   auto engine = pipeline::Engine::create(
       std::move(*plan),

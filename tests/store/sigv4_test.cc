@@ -59,9 +59,9 @@ TEST(SigV4, S3GetObjectExample) {
 }
 
 TEST(SigV4, EncodesKeysTheWayS3Expects) {
-  EXPECT_EQ(uri_encode("/photos/a b+c/é.txt", true), "/photos/a%20b%2Bc/%C3%A9.txt");
-  EXPECT_EQ(uri_encode("a/b=c&d", false), "a%2Fb%3Dc%26d");
-  EXPECT_EQ(uri_encode("-_.~AZaz09", false), "-_.~AZaz09");
+  EXPECT_EQ(uri_encode("/photos/a b+c/é.txt", Slash::kKeep), "/photos/a%20b%2Bc/%C3%A9.txt");
+  EXPECT_EQ(uri_encode("a/b=c&d", Slash::kEncode), "a%2Fb%3Dc%26d");
+  EXPECT_EQ(uri_encode("-_.~AZaz09", Slash::kEncode), "-_.~AZaz09");
 }
 
 TEST(SigV4, HeaderValuesAreTrimmedAndQueryParametersSorted) {
