@@ -133,14 +133,10 @@ inline Status with_context(const Status& s, std::string_view context) { return s
 //   SLUICE_ASSIGN_OR_RETURN(auto file, open(path), "input");
 //
 // SLUICE_ASSIGN_OR_RETURN declares or assigns its first argument, so it is
-// a statement of its own (not inside an unbraced if). In a coroutine use
-// SLUICE_CO_RETURN_IF_ERROR / SLUICE_CO_ASSIGN_OR_RETURN, which co_return.
+// a statement of its own (not inside an unbraced if).
 #define SLUICE_RETURN_IF_ERROR(expr, ...) SLUICE_RETURN_IF_ERROR_IMPL_(return, expr, __VA_ARGS__)
-#define SLUICE_CO_RETURN_IF_ERROR(expr, ...) SLUICE_RETURN_IF_ERROR_IMPL_(co_return, expr, __VA_ARGS__)
 #define SLUICE_ASSIGN_OR_RETURN(lhs, expr, ...) \
   SLUICE_ASSIGN_OR_RETURN_IMPL_(return, SLUICE_CONCAT_(sluice_result_, __LINE__), lhs, expr, __VA_ARGS__)
-#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr, ...) \
-  SLUICE_ASSIGN_OR_RETURN_IMPL_(co_return, SLUICE_CONCAT_(sluice_result_, __LINE__), lhs, expr, __VA_ARGS__)
 
 #define SLUICE_RETURN_IF_ERROR_IMPL_(ret, expr, ...)                                               \
   do {                                                                                             \
