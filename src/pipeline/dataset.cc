@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "../json/extract.h"
+#include "extract.h"
 #include "sluice/parquet/reader.h"
 #include "sluice/sources.h"
 
@@ -48,9 +48,9 @@ class CsvTable final : public TableReader {
 class JsonlTable final : public TableReader {
  public:
   JsonlTable(std::FILE* f, const std::vector<ColumnDecl>& cols, std::string path) : file_(f), path_(std::move(path)) {
-    std::vector<json::FieldSpec> specs;
+    std::vector<FieldSpec> specs;
     for (const auto& c : cols) specs.push_back({.name = c.name, .path = c.name, .type = c.type, .optional = true});
-    extractor_ = std::make_unique<json::Extractor>(std::move(specs));
+    extractor_ = std::make_unique<Extractor>(std::move(specs));
   }
   ~JsonlTable() override {
     if (file_ != stdin) std::fclose(file_);
@@ -90,7 +90,7 @@ class JsonlTable final : public TableReader {
   std::string path_;
   std::string text_;
   std::uint64_t line_ = 0;
-  std::unique_ptr<json::Extractor> extractor_;
+  std::unique_ptr<Extractor> extractor_;
 };
 
 // A Parquet file (as sluice's reader renders it: doubles in their shortest

@@ -162,7 +162,7 @@ class Planner {
                            ": a step with for_each answers many times: give it 'arrays' (aggregated over every "
                            "answer), not 'fields'");
       }
-      std::vector<json::FieldSpec> specs;
+      std::vector<FieldSpec> specs;
       sp.first_slot = static_cast<int>(plan_->slot_names.size());
       sp.first_list = static_cast<int>(plan_->list_names.size());
       for (const auto& f : s.fields) {
@@ -176,18 +176,18 @@ class Planner {
           scope.add_scalar(full, add_slot(full, f.type), f.type);
         }
       }
-      sp.fields = std::make_unique<json::Extractor>(std::move(specs));
+      sp.fields = std::make_unique<Extractor>(std::move(specs));
       for (const auto& a : s.arrays) {
         if (!array_names.insert(a.name).second || step_names.contains(a.name)) {
           error(a.where, what + ": array '" + a.name + "': the name is taken (array names are shared by every step)");
         }
-        std::vector<json::FieldSpec> fs;
+        std::vector<FieldSpec> fs;
         Scope::Array sa{.index = static_cast<int>(plan_->array_names.size())};
         for (const auto& f : a.fields) {
           fs.push_back({.name = a.name + "." + f.name, .path = f.path, .type = f.type, .optional = f.optional});
           sa.fields.emplace_back(f.name, f.type);
         }
-        auto ex = std::make_unique<json::ArrayExtractor>(a.path, std::move(fs));
+        auto ex = std::make_unique<ArrayExtractor>(a.path, std::move(fs));
         plan_->empty_arrays.push_back(ex->empty());
         sp.arrays.push_back({sa.index, std::move(ex)});
         plan_->array_names.push_back(a.name);

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "../json/extract.h"
 #include "config.h"
 #include "dataset.h"
 #include "expr.h"
+#include "extract.h"
 #include "sluice/http/client.h"
 #include "sluice/parquet/schema.h"
 
@@ -36,14 +36,14 @@ struct StepPlan {
   std::string name;
   http::Method method = http::Method::kGet;
   Template request;
-  std::optional<Expr> for_each;             // range(a, b)
-  int for_each_list = -1;                   // or a list of the record: one request per element
-  std::unique_ptr<json::Extractor> fields;  // scalars, parsed as the answer arrives
-  int first_slot = 0;                       // the i-th scalar field goes to slot first_slot + i
-  int first_list = 0;                       // the j-th list field to the record's list first_list + j
+  std::optional<Expr> for_each;       // range(a, b)
+  int for_each_list = -1;             // or a list of the record: one request per element
+  std::unique_ptr<Extractor> fields;  // scalars, parsed as the answer arrives
+  int first_slot = 0;                 // the i-th scalar field goes to slot first_slot + i
+  int first_list = 0;                 // the j-th list field to the record's list first_list + j
   struct Array {
     int index;  // in the record's arrays
-    std::unique_ptr<json::ArrayExtractor> extractor;
+    std::unique_ptr<ArrayExtractor> extractor;
   };
   std::vector<Array> arrays;  // parsed on the CPU pool
   std::optional<Expr> keep_if;

@@ -2,21 +2,21 @@
 // pipeline step reads them: values of the declared types or an error.
 #include <string>
 
-#include "../../src/json/extract.h"
+#include "../../src/pipeline/extract.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice;
   using pipeline::Type;
-  static const json::Extractor fields(
+  static const pipeline::Extractor fields(
       {{.name = "a.score", .path = "score", .type = Type::kDouble},
        {.name = "a.kind", .path = "kind", .type = Type::kString, .optional = true},
        {.name = "a.n", .path = "stats.n", .type = Type::kInt64, .optional = true},
        {.name = "a.ok", .path = "ok", .type = Type::kBool, .optional = true},
        {.name = "a.pages", .path = "pages", .type = Type::kInt64, .list = true, .optional = true}});
-  static const json::ArrayExtractor events("events",
-                                           {{.name = "t", .path = "t", .type = Type::kInt64},
-                                            {.name = "v", .path = "v", .type = Type::kDouble, .optional = true},
-                                            {.name = "c", .path = "c", .type = Type::kString, .optional = true}});
+  static const pipeline::ArrayExtractor events("events",
+                                               {{.name = "t", .path = "t", .type = Type::kInt64},
+                                                {.name = "v", .path = "v", .type = Type::kDouble, .optional = true},
+                                                {.name = "c", .path = "c", .type = Type::kString, .optional = true}});
   std::string body(reinterpret_cast<const char*>(data), size);
   std::vector<pipeline::Value> values;
   std::vector<std::vector<pipeline::Value>> lists;

@@ -1,14 +1,11 @@
 // Field extraction from JSON answers: scalars by dotted path, and lists of
 // scalars (what a later step's for_each fans out over).
-#include "../../src/json/extract.h"
+#include "../../src/pipeline/extract.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::json {
+namespace sluice::pipeline {
 namespace {
-
-using pipeline::Type;
-using pipeline::Value;
 
 TEST(Extractor, ScalarsAndListsComeOutInTheirOwnOrder) {
   Extractor ex({{.name = "a.score", .path = "stats.score", .type = Type::kDouble},
@@ -92,4 +89,4 @@ TEST(Extractor, MalformedJsonIsDataLoss) {
 }
 
 }  // namespace
-}  // namespace sluice::json
+}  // namespace sluice::pipeline

@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-namespace sluice::json {
+namespace sluice::pipeline {
 
 namespace dom = simdjson::dom;
 
@@ -106,13 +106,13 @@ simdjson::error_code walk(dom::element root, const std::vector<std::string>& par
   return simdjson::SUCCESS;
 }
 
-void null_at(pipeline::ArrayColumn& c, std::size_t row) {
+void null_at(ArrayColumn& c, std::size_t row) {
   if (c.valid.empty()) c.valid.assign(row, 1);
   c.valid.push_back(0);
 }
 
 // Appends element `v` to column `c` (row `row`); false: wrong type.
-bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
+bool append(ArrayColumn& c, dom::element v, std::size_t row) {
   const bool null = v.is_null();
   if (null)
     null_at(c, row);
@@ -149,12 +149,13 @@ bool append(pipeline::ArrayColumn& c, dom::element v, std::size_t row) {
   return true;
 }
 
-}  // namespace
-
+// Grows the body's capacity so simdjson may read past its end.
 void pad(std::string& body) {
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 }
+
+}  // namespace
 
 Extractor::Extractor(std::vector<FieldSpec> fields) : fields_(std::move(fields)) {
   for (const auto& f : fields_) {
@@ -213,13 +214,13 @@ Status Extractor::extract(std::string& body, std::vector<Value>& out, std::vecto
 ArrayExtractor::ArrayExtractor(std::string path, std::vector<FieldSpec> fields)
     : path_(std::move(path)), parts_(split_path(path_)), fields_(std::move(fields)) {}
 
-pipeline::ArrayData ArrayExtractor::empty() const {
-  pipeline::ArrayData d;
+ArrayData ArrayExtractor::empty() const {
+  ArrayData d;
   for (const auto& f : fields_) d.columns.push_back({.type = f.type});
   return d;
 }
 
-Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) const {
+Status ArrayExtractor::extract(std::string& body, ArrayData& out) const {
   pad(body);
   if (out.columns.size() != fields_.size()) out = empty();
   dom::element doc;
@@ -260,7 +261,7 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
                                   fields_[i].path + "' is missing");
         }
         null_at(out.columns[i], out.rows);
-        pipeline::ArrayColumn& c = out.columns[i];
+        ArrayColumn& c = out.columns[i];
         if (c.type == Type::kDouble)
           c.f64.push_back(0);
         else if (c.type == Type::kString)
@@ -271,7 +272,7 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
       }
       if (!append(out.columns[i], fv, out.rows)) {
         return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ", field '" +
-                                fields_[i].path + "': expected " + std::string(pipeline::type_name(fields_[i].type)));
+                                fields_[i].path + "': expected " + std::string(type_name(fields_[i].type)));
       }
     }
     ++out.rows;
@@ -279,4 +280,4 @@ Status ArrayExtractor::extract(std::string& body, pipeline::ArrayData& out) cons
   return Status();
 }
 
-}  // namespace sluice::json
+}  // namespace sluice::pipeline

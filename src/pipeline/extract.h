@@ -1,19 +1,16 @@
 // Field extraction from JSON response bodies with simdjson's DOM parser
 // (whose kernels are chosen for the CPU at run time): a step's scalar
 // fields by dotted path, and an array's elements into typed columns.
-// The body is padded in place (pad()) so that it is not copied.
+// The body is padded in place (its capacity grown) so that it is not copied.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "../pipeline/value.h"
 #include "sluice/status.h"
+#include "value.h"
 
-namespace sluice::json {
-
-using pipeline::Type;
-using pipeline::Value;
+namespace sluice::pipeline {
 
 struct FieldSpec {
   std::string name;           // for messages
@@ -45,9 +42,9 @@ class Extractor {
 class ArrayExtractor {
  public:
   ArrayExtractor(std::string path, std::vector<FieldSpec> fields);
-  Status extract(std::string& body, pipeline::ArrayData& out) const;
+  Status extract(std::string& body, ArrayData& out) const;
   // Columns with the declared types and no rows.
-  pipeline::ArrayData empty() const;
+  ArrayData empty() const;
 
  private:
   std::string path_;
@@ -55,7 +52,4 @@ class ArrayExtractor {
   std::vector<FieldSpec> fields_;
 };
 
-// Grows the body's capacity so simdjson may read past its end.
-void pad(std::string& body);
-
-}  // namespace sluice::json
+}  // namespace sluice::pipeline
