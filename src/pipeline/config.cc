@@ -1,7 +1,5 @@
 #include "config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,182 +8,11 @@
 #include <set>
 #include <sstream>
 
+#include "yaml_reader.h"
+
 namespace sluice::pipeline {
 
 namespace {
-
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  Where at(const YAML::Node& n) const {
-    YAML::Mark m = n.Mark();
-    return {file_, m.line + 1, m.column + 1};
-  }
-  void error(const YAML::Node& n, const std::string& what) { errors_.push_back(at(n).str() + ": " + what); }
-  void error(const Where& w, const std::string& what) { errors_.push_back(w.str() + ": " + what); }
-  const std::vector<std::string>& errors() const { return errors_; }
-
-  // A map whose keys are all among `known`; false (and an error) otherwise.
-  bool map(const YAML::Node& n, const std::string& what, std::initializer_list<std::string_view> known) {
-    if (!n.IsMap()) {
-      error(n, what + ": expected a mapping");
-      return false;
-    }
-    for (const auto& kv : n) {
-      std::string k = kv.first.as<std::string>();
-      if (std::find(known.begin(), known.end(), k) == known.end()) {
-        std::string list;
-        for (auto s : known) list += (list.empty() ? "" : ", ") + std::string(s);
-        error(kv.first, what + ": unknown key '" + k + "' (expected one of: " + list + ")");
-      }
-    }
-    return true;
-  }
-
-  std::optional<std::string> string(const YAML::Node& n, const std::string& what) {
-    if (!n.IsScalar()) {
-      error(n, what + ": expected a string");
-      return std::nullopt;
-    }
-    return n.Scalar();
-  }
-
-  template <class Int>
-  std::optional<Int> integer(const YAML::Node& n, const std::string& what, long long min, long long max) {
-    if (!n.IsScalar()) {
-      error(n, what + ": expected a whole number");
-      return std::nullopt;
-    }
-    const std::string& s = n.Scalar();
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno != 0) {
-      error(n, what + ": expected a whole number, found '" + s + "'");
-      return std::nullopt;
-    }
-    if (v < min || v > max) {
-      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-      return std::nullopt;
-    }
-    return static_cast<Int>(v);
-  }
-
-  std::optional<double> number(const YAML::Node& n, const std::string& what, double min, double max) {
-    const std::string s = n.IsScalar() ? n.Scalar() : "";
-    char* end = nullptr;
-    errno = 0;
-    const double v = s.empty() ? 0 : std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || errno != 0 || !std::isfinite(v)) {
-      error(n, what + ": expected a number, found '" + s + "'");
-      return std::nullopt;
-    }
-    if (v < min || v > max) {
-      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  // A size in bytes: `1048576`, `64KiB`, `256MiB`, `2GiB` (or kB, MB, GB: powers of 1000).
-  std::optional<std::uint64_t> bytes(const YAML::Node& n, const std::string& what, std::uint64_t min) {
-    const std::string s = n.IsScalar() ? n.Scalar() : "";
-    std::size_t digits = 0;
-    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
-    static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
-        {"", 1},      {"B", 1},     {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},  {"TiB", 1ULL << 40},
-        {"kB", 1000}, {"KB", 1000}, {"MB", 1000000},     {"GB", 1000000000},  {"TB", 1000000000000}};
-    std::string_view unit = std::string_view(s).substr(digits);
-    while (unit.starts_with(' ')) unit.remove_prefix(1);
-    const auto* u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& k) { return k.first == unit; });
-    if (digits == 0 || digits > 15 || u == std::end(kUnits)) {
-      error(n, what + ": expected a size such as 268435456, 256MiB or 2GiB, found '" + s + "'");
-      return std::nullopt;
-    }
-    const std::uint64_t v = std::stoull(s.substr(0, digits)) * u->second;
-    if (v < min || v > (1ULL << 50)) {
-      error(n, what + ": " + s + " is out of range [" + std::to_string(min) + " bytes, 1PiB]");
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  std::optional<bool> boolean(const YAML::Node& n, const std::string& what) {
-    if (n.IsScalar()) {
-      const std::string& s = n.Scalar();
-      if (s == "true" || s == "yes" || s == "on") return true;
-      if (s == "false" || s == "no" || s == "off") return false;
-    }
-    error(n, what + ": expected true or false");
-    return std::nullopt;
-  }
-
-  std::optional<Type> type(const YAML::Node& n, const std::string& what) {
-    auto s = string(n, what);
-    if (!s) return std::nullopt;
-    return type_named(n, *s, what);
-  }
-
-  std::optional<Type> type_named(const YAML::Node& n, std::string_view s, const std::string& what) {
-    if (s == "int64" || s == "int") return Type::kInt64;
-    if (s == "double" || s == "float64") return Type::kDouble;
-    if (s == "string") return Type::kString;
-    if (s == "bool") return Type::kBool;
-    error(n, what + ": unknown type '" + std::string(s) + "' (expected int64, double, string or bool)");
-    return std::nullopt;
-  }
-
-  std::optional<std::chrono::milliseconds> millis(const YAML::Node& n, const std::string& what) {
-    auto v = integer<long long>(n, what, 1, 24LL * 3600 * 1000);
-    if (!v) return std::nullopt;
-    return std::chrono::milliseconds(*v);
-  }
-
-  // ${NAME} and ${NAME:-default} replaced from the environment. `secret`
-  // is set when any value came from there.
-  std::optional<std::string> substitute(const YAML::Node& n, const std::string& what, bool* secret = nullptr) {
-    auto s = string(n, what);
-    if (!s) return std::nullopt;
-    std::string out;
-    std::size_t i = 0;
-    while (i < s->size()) {
-      auto open = s->find("${", i);
-      if (open == std::string::npos) {
-        out += s->substr(i);
-        break;
-      }
-      out += s->substr(i, open - i);
-      auto close = s->find('}', open);
-      if (close == std::string::npos) {
-        error(n, what + ": '${' without a closing '}'");
-        return std::nullopt;
-      }
-      std::string ref = s->substr(open + 2, close - open - 2);
-      std::optional<std::string> fallback;
-      if (auto d = ref.find(":-"); d != std::string::npos) {
-        fallback = ref.substr(d + 2);
-        ref.resize(d);
-      }
-      const char* v = std::getenv(ref.c_str());
-      if (v && *v) {
-        out += v;
-        if (secret) *secret = true;
-      } else if (fallback) {
-        out += *fallback;
-      } else {
-        error(n, what + ": environment variable " + ref + " is not set");
-        return std::nullopt;
-      }
-      i = close + 1;
-    }
-    return out;
-  }
-
- private:
-  std::string file_;
-  std::vector<std::string> errors_;
-};
 
 bool valid_name(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
@@ -193,7 +20,7 @@ bool valid_name(const std::string& s) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
-std::vector<ColumnDecl> read_columns(Reader& r, const YAML::Node& n, const std::string& what) {
+std::vector<ColumnDecl> read_columns(YamlReader& r, const YAML::Node& n, const std::string& what) {
   std::vector<ColumnDecl> out;
   if (!n.IsMap() || n.size() == 0) {
     r.error(n, what + ": expected a mapping of column names to types, e.g. {id: int64}");
@@ -207,7 +34,7 @@ std::vector<ColumnDecl> read_columns(Reader& r, const YAML::Node& n, const std::
   return out;
 }
 
-std::vector<std::string> read_names(Reader& r, const YAML::Node& n, const std::string& what) {
+std::vector<std::string> read_names(YamlReader& r, const YAML::Node& n, const std::string& what) {
   std::vector<std::string> out;
   if (n.IsScalar()) {
     out.push_back(n.Scalar());
@@ -221,7 +48,7 @@ std::vector<std::string> read_names(Reader& r, const YAML::Node& n, const std::s
   return out;
 }
 
-Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const std::string& what) {
+Format format_of(YamlReader& r, const YAML::Node& t, const std::string& path, const std::string& what) {
   if (t["format"]) {
     auto f = r.string(t["format"], what + ".format");
     if (f == "csv") return Format::kCsv;
@@ -235,7 +62,7 @@ Format format_of(Reader& r, const YAML::Node& t, const std::string& path, const 
   return path.ends_with(".jsonl") || path.ends_with(".ndjson") ? Format::kJsonl : Format::kCsv;
 }
 
-TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) {
+TableConfig read_table(YamlReader& r, const YAML::Node& t, const std::string& what) {
   TableConfig c;
   c.where = r.at(t);
   const bool input = what == "input";
@@ -273,7 +100,7 @@ TableConfig read_table(Reader& r, const YAML::Node& t, const std::string& what) 
   return c;
 }
 
-void read_retry(Reader& r, const YAML::Node& rt, http::RetryPolicy& p) {
+void read_retry(YamlReader& r, const YAML::Node& rt, http::RetryPolicy& p) {
   if (!r.map(rt, "http.retry",
              {"max_attempts", "base_backoff_ms", "max_backoff_ms", "max_retry_after_ms", "on_status", "budget",
               "min_per_second"})) {
@@ -303,7 +130,7 @@ void read_retry(Reader& r, const YAML::Node& rt, http::RetryPolicy& p) {
 }
 
 // `outage: false`, or {failures, probe_after_ms, max_probe_interval_ms, give_up_after_ms}.
-void read_outage(Reader& r, const YAML::Node& o, http::Outage& out) {
+void read_outage(YamlReader& r, const YAML::Node& o, http::Outage& out) {
   if (o.IsScalar()) {
     if (auto b = r.boolean(o, "http.outage")) out.enabled = *b;
     return;
@@ -326,7 +153,7 @@ void read_outage(Reader& r, const YAML::Node& o, http::Outage& out) {
   }
 }
 
-HttpConfig read_http(Reader& r, const YAML::Node& h) {
+HttpConfig read_http(YamlReader& r, const YAML::Node& h) {
   HttpConfig c;
   c.where = r.at(h);
   if (!r.map(h, "http",
@@ -384,7 +211,7 @@ HttpConfig read_http(Reader& r, const YAML::Node& h) {
 
 // A field's type: `int64`, or with `lists`, `list<int64>` (an array of
 // scalars, which a later step may fan out over).
-void read_field_type(Reader& r, const YAML::Node& n, const std::string& what, bool lists, FieldConfig& f) {
+void read_field_type(YamlReader& r, const YAML::Node& n, const std::string& what, bool lists, FieldConfig& f) {
   auto s = r.string(n, what);
   if (!s) return;
   std::string_view t = *s;
@@ -399,7 +226,7 @@ void read_field_type(Reader& r, const YAML::Node& n, const std::string& what, bo
   if (auto type = r.type_named(n, t, what)) f.type = *type;
 }
 
-std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::string& what, bool lists) {
+std::vector<FieldConfig> read_fields(YamlReader& r, const YAML::Node& n, const std::string& what, bool lists) {
   std::vector<FieldConfig> out;
   if (!n.IsMap()) {
     r.error(n, what + ": expected a mapping of field names to types or {path, type, optional}");
@@ -427,7 +254,7 @@ std::vector<FieldConfig> read_fields(Reader& r, const YAML::Node& n, const std::
   return out;
 }
 
-StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
+StepConfig read_step(YamlReader& r, const YAML::Node& s, std::size_t index) {
   StepConfig c;
   c.where = r.at(s);
   std::string what = "steps[" + std::to_string(index) + "]";
@@ -491,7 +318,7 @@ StepConfig read_step(Reader& r, const YAML::Node& s, std::size_t index) {
   return c;
 }
 
-JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
+JoinConfig read_join(YamlReader& r, const YAML::Node& j, std::size_t index) {
   JoinConfig c;
   c.where = r.at(j);
   const std::string what = "join[" + std::to_string(index) + "]";
@@ -518,7 +345,7 @@ JoinConfig read_join(Reader& r, const YAML::Node& j, std::size_t index) {
   return c;
 }
 
-OutputConfig read_output(Reader& r, const YAML::Node& o) {
+OutputConfig read_output(YamlReader& r, const YAML::Node& o) {
   OutputConfig c;
   c.where = r.at(o);
   if (!r.map(o, "output",
@@ -598,7 +425,7 @@ OutputConfig read_output(Reader& r, const YAML::Node& o) {
 }
 
 // `100` (records) or `1%` (of the records done).
-DeadLetterLimit read_dead_letter_limit(Reader& r, const YAML::Node& n) {
+DeadLetterLimit read_dead_letter_limit(YamlReader& r, const YAML::Node& n) {
   DeadLetterLimit limit;
   const std::string s = n.IsScalar() ? n.Scalar() : "";
   limit.text = s;
@@ -618,61 +445,6 @@ DeadLetterLimit read_dead_letter_limit(Reader& r, const YAML::Node& n) {
   r.error(n,
           "max_dead_letters: expected a count of records (100) or a percentage of those done (1%), found '" + s + "'");
   return limit;
-}
-
-// Every key written twice in a mapping, anywhere in the file (YAML forbids
-// it; the YAML reader would keep both and later lookups see the first).
-void find_duplicate_keys(Reader& r, const YAML::Node& n, const std::string& where) {
-  if (n.IsSequence()) {
-    for (std::size_t i = 0; i < n.size(); ++i) find_duplicate_keys(r, n[i], where + "[" + std::to_string(i) + "]");
-    return;
-  }
-  if (!n.IsMap()) return;
-  std::map<std::string, YAML::Node> seen;
-  for (const auto& kv : n) {
-    if (!kv.first.IsScalar()) {
-      r.error(kv.first, "a key in " + (where.empty() ? std::string("the file") : "'" + where + "'") +
-                            " is not plain text (a key is a name, not a list or a mapping)");
-      continue;
-    }
-    const std::string key = kv.first.Scalar();
-    const std::string path = where.empty() ? key : where + "." + key;
-    auto [it, fresh] = seen.emplace(key, kv.first);
-    if (!fresh) {
-      r.error(kv.first, "duplicate key '" + path + "' (first at line " + std::to_string(it->second.Mark().line + 1) +
-                            "): a key may appear once in a mapping");
-    }
-    find_duplicate_keys(r, kv.second, path);
-  }
-}
-
-// --set a.b.c=value: the YAML node at that path (maps created as needed;
-// a number indexes a list) takes the value.
-Status apply_override(const YAML::Node& root, const std::string& set) {
-  auto eq = set.find('=');
-  if (eq == std::string::npos || eq == 0) return Status::InvalidArgument("--set '" + set + "': expected KEY=VALUE");
-  std::string path = set.substr(0, eq), value = set.substr(eq + 1);
-  std::vector<std::string> parts;
-  std::stringstream ss(path);
-  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
-  std::vector<YAML::Node> chain{root};
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    YAML::Node cur = chain.back();
-    const std::string& p = parts[i];
-    if (cur.IsSequence()) {
-      char* end = nullptr;
-      unsigned long idx = std::strtoul(p.c_str(), &end, 10);
-      if (*end != '\0' || idx >= cur.size()) {
-        return Status::InvalidArgument("--set '" + set + "': '" + p + "' is not an index of the list at that point");
-      }
-      chain.push_back(cur[idx]);
-    } else {
-      if (cur.IsScalar()) return Status::InvalidArgument("--set '" + set + "': '" + p + "' is under a plain value");
-      chain.push_back(cur[p]);
-    }
-  }
-  chain.back() = value;
-  return Status();
 }
 
 }  // namespace
@@ -708,18 +480,14 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
                                    const std::vector<std::string>& overrides) {
   YAML::Node root = root_in;
   {
-    Reader dup(file);
+    YamlReader dup(file);
     find_duplicate_keys(dup, root, "");
-    if (!dup.errors().empty()) {
-      std::string all;
-      for (const auto& e : dup.errors()) all += (all.empty() ? "" : "\n") + e;
-      return Status::InvalidArgument(all);
-    }
+    SLUICE_RETURN_IF_ERROR(dup.status());
   }
   for (const auto& o : overrides) {
     SLUICE_RETURN_IF_ERROR(apply_override(root, o));
   }
-  Reader r(file);
+  YamlReader r(file);
   PipelineConfig c;
   c.file = file;
   if (!r.map(root, "the pipeline file",
@@ -801,11 +569,7 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
   else
     c.output = read_output(r, root["output"]);
 
-  if (!r.errors().empty()) {
-    std::string all;
-    for (const auto& e : r.errors()) all += (all.empty() ? "" : "\n") + e;
-    return Status::InvalidArgument(all);
-  }
+  SLUICE_RETURN_IF_ERROR(r.status());
   return c;
 }
 
