@@ -25,6 +25,9 @@ namespace sluice {
 
 class AsyncSemaphore {
  public:
+  // Where a waiting acquire queues: urgent ones are served before the others.
+  enum class Priority : unsigned char { kNormal, kUrgent };
+
   explicit AsyncSemaphore(std::size_t units) : available_(units) {}
   AsyncSemaphore(const AsyncSemaphore&) = delete;
   AsyncSemaphore& operator=(const AsyncSemaphore&) = delete;
@@ -35,20 +38,20 @@ class AsyncSemaphore {
 
   // Completion signature: void(bool acquired).
   template <class Token>
-  auto async_acquire(Token&& token, bool urgent = false) {
+  auto async_acquire(Token&& token, Priority priority = Priority::kNormal) {
     return boost::asio::async_initiate<Token, void(bool)>(
-        [this, urgent](auto handler) {
+        [this, priority](auto handler) {
           using W = detail::HandlerWaiter<Waiter, decltype(handler), bool>;
-          enqueue(new W(std::move(handler), boost::asio::system_executor()), urgent);
+          enqueue(new W(std::move(handler), boost::asio::system_executor()), priority);
         },
         token);
   }
 
   // Takes one unit, waiting for it if needed. False if the semaphore is closed.
-  // An urgent acquire waits ahead of every non-urgent one.
-  boost::asio::awaitable<bool> acquire(bool urgent = false) {
+  // An urgent acquire waits ahead of every normal one.
+  boost::asio::awaitable<bool> acquire(Priority priority = Priority::kNormal) {
     if (try_acquire()) co_return true;  // units are free only when nobody waits
-    co_return co_await async_acquire(boost::asio::deferred, urgent);
+    co_return co_await async_acquire(boost::asio::deferred, priority);
   }
 
   // Returns a unit: to the oldest waiter if any, else to the pool.
@@ -61,7 +64,7 @@ class AsyncSemaphore {
 
  private:
   using Waiter = detail::Waiter<bool>;
-  void enqueue(Waiter* w, bool urgent);
+  void enqueue(Waiter* w, Priority priority);
 
   mutable Mutex mu_;
   std::size_t available_ SLUICE_GUARDED_BY(mu_);

@@ -13,7 +13,7 @@ bool AsyncSemaphore::try_acquire() {
   return true;
 }
 
-void AsyncSemaphore::enqueue(Waiter* w, bool urgent) {
+void AsyncSemaphore::enqueue(Waiter* w, Priority priority) {
   bool granted;
   {
     MutexLock lock(mu_);
@@ -21,7 +21,7 @@ void AsyncSemaphore::enqueue(Waiter* w, bool urgent) {
     if (granted) {
       --available_;
     } else if (!closed_) {
-      (urgent ? urgent_ : waiters_).push_back(w);
+      (priority == Priority::kUrgent ? urgent_ : waiters_).push_back(w);
       ++waiting_;
       return;
     }

@@ -24,6 +24,9 @@ namespace sluice::pipeline {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+// A record's follow-up requests go before new records' first ones.
+constexpr auto kUrgent = AsyncSemaphore::Priority::kUrgent;
+constexpr auto kNormal = AsyncSemaphore::Priority::kNormal;
 
 namespace {
 
@@ -321,7 +324,7 @@ struct Engine::State {
 
   // One request through the pipeline's gate: a 2xx answer's body, or why
   // not. (Callers name the URL only when it failed: see url_of.)
-  asio::awaitable<Result<std::string>> call(http::Request req, bool urgent) {
+  asio::awaitable<Result<std::string>> call(http::Request req, AsyncSemaphore::Priority priority) {
     requests_waiting.fetch_add(1, std::memory_order_relaxed);
     // Over max_bytes_in_flight, no request starts but those of the oldest
     // record under way: the answers already coming finish (one at a time
@@ -333,7 +336,7 @@ struct Engine::State {
         co_return Status::Cancelled("the run is stopping");
       }
     }
-    bool got = co_await gate.acquire(urgent);
+    bool got = co_await gate.acquire(priority);
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (!got) co_return Status::Cancelled("the run is stopping");
     SemaphoreUnit unit(gate);
@@ -388,7 +391,7 @@ struct Engine::State {
     Status last;
     for (int attempt = 1; attempt <= attempts(); ++attempt) {
       if (attempt > 1) answer_retries.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> body = co_await call(request_for(s, r, 0), si > 0);
+      Result<std::string> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal);
       if (!body.ok()) {
         kill(r, s.name, url_of(s, r, 0), body.status());
         co_return false;
@@ -430,7 +433,7 @@ struct Engine::State {
           ex,
           [](State* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req) -> asio::awaitable<void> {
             Counted counted(st->children, false);
-            sh->answers[i] = co_await st->call(std::move(req), true);
+            sh->answers[i] = co_await st->call(std::move(req), kUrgent);
             int index = static_cast<int>(i);
             (void)sh->done.try_send(index);
           }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i))),
@@ -556,7 +559,7 @@ struct Engine::State {
         break;
       }
       answer_retries.fetch_add(1, std::memory_order_relaxed);
-      Result<std::string> again = co_await call(request_for(s, r, a.loop), true);
+      Result<std::string> again = co_await call(request_for(s, r, a.loop), kUrgent);
       if (!again.ok()) {
         kill(r, s.name, url_of(s, r, a.loop), again.status());
         break;

@@ -63,15 +63,16 @@ TEST(AsyncSemaphore, UrgentWaitersAreServedBeforeEarlierOrdinaryOnes) {
   AsyncSemaphore sem(0);
   std::vector<int> order;
   Mutex mu;
-  auto waiter = [&](int id, bool urgent) -> asio::awaitable<void> {
-    EXPECT_TRUE(co_await sem.acquire(urgent));
+  using enum AsyncSemaphore::Priority;
+  auto waiter = [&](int id, AsyncSemaphore::Priority priority) -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await sem.acquire(priority));
     MutexLock lock(mu);
     order.push_back(id);
   };
   std::vector<std::future<void>> done;
-  const bool urgent[] = {false, false, true, false, true};
+  const AsyncSemaphore::Priority priority[] = {kNormal, kNormal, kUrgent, kNormal, kUrgent};
   for (int i = 0; i < 5; ++i) {
-    done.push_back(asio::co_spawn(rt.executor(), waiter(i, urgent[i]), asio::use_future));
+    done.push_back(asio::co_spawn(rt.executor(), waiter(i, priority[i]), asio::use_future));
     while (sem.waiting() < static_cast<std::size_t>(i + 1)) std::this_thread::sleep_for(1ms);
   }
   for (int i = 0; i < 5; ++i) sem.release();
