@@ -423,7 +423,10 @@ TEST_F(ClientTest, EveryRequestEndsExactlyOnceUnderFaultsAndTightDeadlines) {
     }
   }
   EXPECT_EQ(ok + failed, 400);
-  EXPECT_GT(ok, 300);
+  // How many succeed depends on the machine's load (the deadlines are tight
+  // on purpose); that each request ends exactly once does not.
+  EXPECT_GT(ok, 0) << "no request succeeded: the test proves nothing";
+  EXPECT_GT(server->stats().faults, 40u) << "too few faults were injected for the test to mean anything";
   ClientStats st = c.stats();
   EXPECT_EQ(st.requests, 400u);
   EXPECT_EQ(st.succeeded + st.failed, 400u);
