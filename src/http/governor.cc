@@ -179,13 +179,22 @@ void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe
                                    bool first_failure) {
   if (s != Signal::kFailure) {
     if (!answered_.load(std::memory_order_relaxed)) answered_.store(true, std::memory_order_relaxed);
-    const bool fast = !probe && !options_.adaptive.enabled && s == Signal::kAnswer &&
+    const bool failing = consecutive_.load(std::memory_order_relaxed) != 0;
+    const bool fast = !failing && !probe && !options_.adaptive.enabled && s == Signal::kAnswer &&
                       state_.load(std::memory_order_acquire) == State::kUp && at_max_.load(std::memory_order_relaxed);
-    if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
     window_answers_.fetch_add(1, std::memory_order_relaxed);
     if (fast) return;
     MutexLock lock(mu_);
-    end_outage_locked(now);
+    // An answer to an attempt sent before the failures in a row began says
+    // nothing of the origin since: it may have gone down while the answer
+    // was on its way (answers that were under way keep coming for a while
+    // after an origin starts failing every new request). Only an answer to
+    // a later attempt ends the failures in a row, or an outage.
+    const bool sent_since = !failing || now - latency >= run_began_;
+    if (sent_since) {
+      consecutive_.store(0, std::memory_order_relaxed);
+      end_outage_locked(now);
+    }
     if (s == Signal::kTooMany) {
       too_many_locked(now);
     } else {

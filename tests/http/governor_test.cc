@@ -27,19 +27,47 @@ TEST_F(GovernorTest, AnOutageBeginsAfterFailuresInARowNotAfterScatteredOnes) {
   OriginGovernor g(o, t0);
   under_way(g, 64);
   for (int round = 0; round < 10; ++round) {  // four failures, then an answer: never five in a row
-    for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(1ms), "status 500");
-    g.after_attempt(Signal::kAnswer, 1ms, false, at(1ms));
-    EXPECT_EQ(g.before_attempt(at(2ms)).kind, Kind::kGo);
+    const auto t = std::chrono::milliseconds(10 * round);
+    for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(t + 1ms), "status 500");
+    g.after_attempt(Signal::kAnswer, 1ms, false, at(t + 3ms));  // sent after the first of them
+    EXPECT_EQ(g.before_attempt(at(t + 4ms)).kind, Kind::kGo);
   }
-  g.after_attempt(Signal::kTooMany, 1ms, false, at(1ms));  // a 429 is an answer: the origin is up
-  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(3ms), "refused");
+  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(101ms), "refused");
+  g.after_attempt(Signal::kTooMany, 1ms, false, at(103ms));  // a 429 is an answer: the origin is up
+  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(104ms), "refused");
   EXPECT_FALSE(g.down());
-  g.after_attempt(Signal::kFailure, 1ms, false, at(3ms), "refused");
+  g.after_attempt(Signal::kFailure, 1ms, false, at(104ms), "refused");
   EXPECT_TRUE(g.down());
   EXPECT_EQ(g.outages(), 1u);
-  const auto t = g.before_attempt(at(4ms));
+  const auto t = g.before_attempt(at(105ms));
   EXPECT_EQ(t.kind, Kind::kWait);
-  EXPECT_LE(t.until, at(4ms) + OriginGovernor::kOutagePoll);
+  EXPECT_LE(t.until, at(105ms) + OriginGovernor::kOutagePoll);
+}
+
+TEST_F(GovernorTest, AnswersToAttemptsSentBeforeTheFailuresBeganDoNotEndThem) {
+  // The origin starts failing every new request at 10 ms, while answers to
+  // requests sent before keep arriving (a large body, a slow handler): they
+  // say nothing of the origin since, and must not hide the outage.
+  ClientOptions o{.max_in_flight = 64, .outage = {.failures = 5}};
+  OriginGovernor g(o, t0);
+  under_way(g, 64);
+  for (int i = 0; i < 4; ++i) {
+    g.after_attempt(Signal::kFailure, 1ms, false, at(10ms + i * 1ms), "status 503");
+    g.after_attempt(Signal::kAnswer, 8ms, false, at(10ms + i * 1ms));  // sent at 2..5 ms
+  }
+  g.after_attempt(Signal::kFailure, 1ms, false, at(14ms), "status 503");
+  EXPECT_TRUE(g.down()) << "five failures in a row among answers sent before them";
+  g.after_attempt(Signal::kAnswer, 20ms, false, at(15ms));  // sent at -5 ms
+  EXPECT_TRUE(g.down()) << "an answer to an attempt sent before the failures does not end the outage";
+  g.after_attempt(Signal::kAnswer, 1ms, false, at(16ms));  // sent at 15 ms
+  EXPECT_FALSE(g.down()) << "an answer to an attempt sent since does";
+
+  // Without the outage gate's threshold reached, an answer sent since the
+  // first failure ends the failures in a row.
+  for (int i = 0; i < 4; ++i) g.after_attempt(Signal::kFailure, 1ms, false, at(20ms), "status 503");
+  g.after_attempt(Signal::kAnswer, 1ms, false, at(22ms));  // sent at 21 ms
+  g.after_attempt(Signal::kFailure, 1ms, false, at(23ms), "status 503");
+  EXPECT_FALSE(g.down());
 }
 
 TEST_F(GovernorTest, OnlyARequestsFirstFailureCountsTowardAnOutage) {
