@@ -33,10 +33,13 @@ if ((fast)); then
 fi
 # The sanitizer builds, in the background below everything else: asan
 # before tsan (nice 10 over nice 19), both below the tests (nice 0).
-# Each in a process group of its own (setsid), so that an early exit stops
-# its compilers too.
+# Each in a process group of its own (job control, set -m), so that an early
+# exit stops its compilers too; not in a session of its own (setsid), where
+# the kernel's autogroups would give it a share equal to the tests' whatever
+# its niceness.
+set -m
 background_build() {  # background_build PRESET NICENESS: its pid in $!
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) setsid nice -n "$2" scripts/build.sh "$1" >"build/$1-build.log" 2>&1 &
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) nice -n "$2" scripts/build.sh "$1" >"build/$1-build.log" 2>&1 &
 }
 await_build() {  # await_build PRESET PID
   if ! wait "$2"; then
