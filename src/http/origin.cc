@@ -15,14 +15,14 @@ namespace {
 constexpr std::string_view kPathChars = "/-._~!$&'()*+,;=:@";
 constexpr std::string_view kQueryChars = "-._~";
 
-}  // namespace
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
+// Appends `in` to `out` with every byte but ASCII letters, digits and those
+// in `keep` written as %XX.
 void percent_encode(std::string_view in, std::string_view keep, std::string& out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : in) {
@@ -35,6 +35,8 @@ void percent_encode(std::string_view in, std::string_view keep, std::string& out
     }
   }
 }
+
+}  // namespace
 
 Result<Origin> Origin::create(const ClientOptions& options) {
   auto parsed = boost::urls::parse_uri(options.base_url);

@@ -52,10 +52,4 @@ class Origin {
   std::vector<std::string> secret_query_;  // lower case
 };
 
-// Appends `in` to `out` with every byte but ASCII letters, digits and those
-// in `keep` written as %XX.
-void percent_encode(std::string_view in, std::string_view keep, std::string& out);
-
-std::string lower(std::string_view s);
-
 }  // namespace sluice::http::detail
