@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "array_reader.h"
+
 namespace sluice::pipeline {
 
 namespace dom = simdjson::dom;
@@ -106,49 +108,6 @@ simdjson::error_code walk(dom::element root, const std::vector<std::string>& par
   return simdjson::SUCCESS;
 }
 
-void null_at(ArrayColumn& c, std::size_t row) {
-  if (c.valid.empty()) c.valid.assign(row, 1);
-  c.valid.push_back(0);
-}
-
-// Appends element `v` to column `c` (row `row`); false: wrong type.
-bool append(ArrayColumn& c, dom::element v, std::size_t row) {
-  const bool null = v.is_null();
-  if (null)
-    null_at(c, row);
-  else if (!c.valid.empty())
-    c.valid.push_back(1);
-  switch (c.type) {
-    case Type::kInt64: {
-      std::int64_t i = 0;
-      if (!null && v.get_int64().get(i)) return false;
-      c.i64.push_back(i);
-      return true;
-    }
-    case Type::kBool: {
-      bool b = false;
-      if (!null && v.get_bool().get(b)) return false;
-      c.i64.push_back(b);
-      return true;
-    }
-    case Type::kDouble: {
-      double d = 0;
-      if (!null && v.get_double().get(d)) return false;
-      c.f64.push_back(d);
-      return true;
-    }
-    case Type::kString: {
-      std::string_view s;
-      if (!null && v.get_string().get(s)) return false;
-      c.push_str(s);
-      return true;
-    }
-    case Type::kNull:
-      break;
-  }
-  return true;
-}
-
 // Grows the body's capacity so simdjson may read past its end.
 void pad(std::string& body) {
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
@@ -220,64 +179,9 @@ ArrayData ArrayExtractor::empty() const {
   return d;
 }
 
-Status ArrayExtractor::extract(std::string& body, ArrayData& out) const {
-  pad(body);
+Status ArrayExtractor::extract(const std::string& body, ArrayData& out) const {
   if (out.columns.size() != fields_.size()) out = empty();
-  dom::element doc;
-  if (auto e = thread_parser().parse(body.data(), body.size(), false).get(doc)) {
-    return Status::DataLoss(std::string("malformed JSON: ") + simdjson::error_message(e));
-  }
-  dom::element at;
-  dom::array arr;
-  if (auto e = walk(doc, parts_, at)) return Status::DataLoss("array '" + path_ + "': " + simdjson::error_message(e));
-  if (auto e = at.get_array().get(arr)) return Status::DataLoss("array '" + path_ + "': " + simdjson::error_message(e));
-  for (dom::element element : arr) {
-    dom::object obj;
-    if (auto e = element.get_object().get(obj)) {
-      return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": " +
-                              simdjson::error_message(e));
-    }
-    // The fields usually come in the declared order and nothing else: then
-    // each is the next key, and none can appear twice. Otherwise each is
-    // searched for (its last occurrence, see last_value).
-    thread_local std::vector<dom::element> values;
-    thread_local std::vector<char> present;
-    const std::size_t n = fields_.size();
-    values.resize(n);
-    present.assign(n, 0);
-    bool in_order = obj.size() == n;
-    auto it = obj.begin();
-    for (std::size_t i = 0; in_order && i < n; ++i, ++it) {
-      in_order = it != obj.end() && same_key(it.key(), fields_[i].path);
-      if (in_order) values[i] = it.value();
-    }
-    for (std::size_t i = 0; i < n; ++i) present[i] = in_order || last_value(obj, fields_[i].path, values[i]);
-    for (std::size_t i = 0; i < n; ++i) {
-      const dom::element fv = values[i];
-      const bool found = present[i] != 0;
-      if (!found) {
-        if (!fields_[i].optional) {
-          return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ": field '" +
-                                  fields_[i].path + "' is missing");
-        }
-        null_at(out.columns[i], out.rows);
-        ArrayColumn& c = out.columns[i];
-        if (c.type == Type::kDouble)
-          c.f64.push_back(0);
-        else if (c.type == Type::kString)
-          c.push_str({});
-        else
-          c.i64.push_back(0);
-        continue;
-      }
-      if (!append(out.columns[i], fv, out.rows)) {
-        return Status::DataLoss("array '" + path_ + "', element " + std::to_string(out.rows) + ", field '" +
-                                fields_[i].path + "': expected " + std::string(type_name(fields_[i].type)));
-      }
-    }
-    ++out.rows;
-  }
-  return Status();
+  return detail::read_array(body, parts_, path_, fields_, out);
 }
 
 }  // namespace sluice::pipeline

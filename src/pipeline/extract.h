@@ -42,7 +42,8 @@ class Extractor {
 class ArrayExtractor {
  public:
   ArrayExtractor(std::string path, std::vector<FieldSpec> fields);
-  Status extract(std::string& body, ArrayData& out) const;
+  // Reads with detail::read_array (array_reader.h): one pass, no tree.
+  Status extract(const std::string& body, ArrayData& out) const;
   // Columns with the declared types and no rows.
   ArrayData empty() const;
 

@@ -1,8 +1,10 @@
 // Fields and arrays read out of any bytes taken for a JSON answer, as a
-// pipeline step reads them: values of the declared types or an error.
+// pipeline step reads them: values of the declared types or an error; and
+// the one-pass array reader agreeing with simdjson's DOM on every input.
 #include <string>
 
 #include "../../src/pipeline/extract.h"
+#include "../pipeline/array_reference.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice;
@@ -22,7 +24,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::vector<pipeline::Value>> lists;
   (void)fields.extract(body, values, &lists);
   pipeline::ArrayData out = events.empty();
-  if (events.extract(body, out).ok()) {
+  pipeline::ArrayData reference = events.empty();
+  const bool ok = events.extract(body, out).ok();
+  const bool reference_ok =
+      pipeline::testing::reference_read_array(body, {"events"},
+                                              {{.name = "t", .path = "t", .type = Type::kInt64},
+                                               {.name = "v", .path = "v", .type = Type::kDouble, .optional = true},
+                                               {.name = "c", .path = "c", .type = Type::kString, .optional = true}},
+                                              reference);
+  if (ok != reference_ok || (ok && !pipeline::testing::same_rows(out, reference))) __builtin_trap();
+  if (ok) {
     for (const auto& c : out.columns) {
       const std::size_t n = c.type == Type::kDouble   ? c.f64.size()
                             : c.type == Type::kString ? c.offsets.size() - 1
