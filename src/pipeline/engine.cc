@@ -615,7 +615,9 @@ struct Engine::State {
         r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
       }
     }
-    Env env{&r.slots, &arrays};
+    thread_local SharedSelections shared;
+    shared.clear();
+    Env env{&r.slots, &arrays, &shared};
     r.row.clear();
     for (const auto& col : plan->output) r.row.push_back(col.expr.eval(env));
     r.slots.clear();

@@ -49,11 +49,36 @@ class Scope {
   std::map<std::string, std::pair<int, Type>, std::less<>> lists_;
 };
 
+// Work one record's expressions share: the quantiles of one array field
+// select in one copy of its values, each selection narrowing the range the
+// next searches (p50, p90 and p99 cost about 1.6 selections, not 3).
+// Reused from record to record; clear() before each.
+class SharedSelections {
+ public:
+  void clear() { used_ = 0; }
+  // The k-th smallest (from 0) of the non-null values of field `field` of
+  // array `slot`, filling the copy from `values` on first use.
+  // REQUIRES: k < values.size(); the same values for the same (slot, field)
+  // until clear().
+  double select(int slot, int field, const std::vector<double>& values, std::size_t k);
+
+ private:
+  struct Entry {
+    int slot = 0, field = 0;
+    std::vector<double> values;       // a permutation of the field's values
+    std::vector<std::size_t> placed;  // ascending positions that hold their sorted value
+  };
+  std::vector<Entry> entries_;
+  std::size_t used_ = 0;
+};
+
 // What an expression is evaluated against: a record's scalar values by slot,
-// and its arrays by index.
+// and its arrays by index; `shared`, if given, is work the record's
+// expressions share (it changes as they run).
 struct Env {
   const std::vector<Value>* scalars = nullptr;
   const std::vector<ArrayData>* arrays = nullptr;
+  SharedSelections* shared = nullptr;
 };
 
 struct Node;

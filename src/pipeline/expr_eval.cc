@@ -185,6 +185,36 @@ std::vector<std::uint32_t> order_by(const Node& key, const Env& env, const Array
 
 Value typed(double d, Type t) { return t == Type::kInt64 ? Value(static_cast<std::int64_t>(d)) : Value(d); }
 
+}  // namespace
+
+double SharedSelections::select(int slot, int field, const std::vector<double>& values, std::size_t k) {
+  Entry* e = nullptr;
+  for (std::size_t i = 0; i < used_ && !e; ++i) {
+    if (entries_[i].slot == slot && entries_[i].field == field) e = &entries_[i];
+  }
+  if (!e) {
+    if (used_ == entries_.size()) entries_.emplace_back();
+    e = &entries_[used_++];
+    e->slot = slot;
+    e->field = field;
+    e->values.assign(values.begin(), values.end());
+    e->placed.clear();
+  }
+  // Positions before the placed one below k hold no larger values, and those
+  // after the one above none smaller: the k-th lies between them.
+  auto above = std::lower_bound(e->placed.begin(), e->placed.end(), k);
+  if (above != e->placed.end() && *above == k) return e->values[k];
+  const std::size_t lo = above == e->placed.begin() ? 0 : *(above - 1) + 1;
+  const std::size_t hi = above == e->placed.end() ? e->values.size() : *above;
+  auto base = e->values.begin();
+  std::nth_element(base + static_cast<std::ptrdiff_t>(lo), base + static_cast<std::ptrdiff_t>(k),
+                   base + static_cast<std::ptrdiff_t>(hi));
+  e->placed.insert(above, k);
+  return e->values[k];
+}
+
+namespace {
+
 Value eval_aggregate(const Node& n, const Env& env) {
   const ArrayData& a = array_of(n, env);
   const Node& x = *n.args[0];
@@ -261,6 +291,11 @@ Value eval_aggregate(const Node& n, const Env& env) {
     case Op::kQuantile: {
       const auto& v = numbers(x, nullptr, env, scratch);
       if (v.empty()) return Value();
+      if (env.shared && x.op == Op::kElement) {
+        auto k =
+            static_cast<std::size_t>(std::floor(n.args[1]->literal.as_double() * static_cast<double>(v.size() - 1)));
+        return typed(env.shared->select(x.slot, x.field, v, k), n.type);
+      }
       std::vector<double>& w = scratch;
       if (&v != &scratch) w.assign(v.begin(), v.end());
       auto k = static_cast<std::size_t>(std::floor(n.args[1]->literal.as_double() * static_cast<double>(w.size() - 1)));

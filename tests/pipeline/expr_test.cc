@@ -110,6 +110,44 @@ TEST_F(ExprTest, OrderingIsStableOverManyElementsWithTiesAndNegativeKeys) {
   EXPECT_DOUBLE_EQ(eval("last(ev.v, ev.t)").as_double(), a.columns[1].f64[order.back()]);
 }
 
+// One record's quantiles share a selection; in any order, each is the k-th
+// smallest of a sorted copy, also over ties and over the integer column.
+TEST_F(ExprTest, QuantilesThatShareOneSelectionAgreeWithASortInAnyOrder) {
+  ArrayData& a = arrays_[0];
+  a = ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
+  std::uint64_t x = 99;
+  for (int i = 0; i < 1001; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    a.columns[0].i64.push_back(static_cast<std::int64_t>(x >> 33) % 700 - 350);
+    a.columns[1].f64.push_back(static_cast<double>(x >> 45) / 7.0);
+    a.columns[2].push_str("x");
+    ++a.rows;
+  }
+  std::vector<double> v = a.columns[1].f64, t(a.columns[0].i64.begin(), a.columns[0].i64.end());
+  std::sort(v.begin(), v.end());
+  std::sort(t.begin(), t.end());
+  const std::vector<double> qs = {0.99, 0.5, 0.9, 0.5, 0.0, 1.0, 0.25, 0.26, 0.1};
+  std::vector<Expr> exprs;
+  for (double q : qs) {
+    for (const char* f : {"ev.v", "ev.t"}) {
+      auto e = Expr::compile("quantile(" + std::string(f) + ", " + std::to_string(q) + ")", scope_);
+      ASSERT_TRUE(e.ok());
+      exprs.push_back(std::move(*e));
+    }
+  }
+  SharedSelections shared;
+  for (int record = 0; record < 2; ++record) {  // reused: cleared between records
+    shared.clear();
+    if (record == 1) std::reverse(a.columns[1].f64.begin(), a.columns[1].f64.end());
+    Env env{&scalars_, &arrays_, &shared};
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+      const auto k = static_cast<std::size_t>(std::floor(qs[i] * 1000));
+      EXPECT_EQ(exprs[2 * i].eval(env).as_double(), v[k]) << "q " << qs[i];
+      EXPECT_EQ(exprs[2 * i + 1].eval(env).as_int(), static_cast<std::int64_t>(t[k])) << "q " << qs[i];
+    }
+  }
+}
+
 TEST_F(ExprTest, AggregatesOfAnEmptyArrayAreNullOrZero) {
   arrays_[0] =
       ArrayData{.rows = 0, .columns = {{.type = Type::kInt64}, {.type = Type::kDouble}, {.type = Type::kString}}};
