@@ -1,0 +1,87 @@
+// Reading one page of the reference workload's events (200 objects, ~8 KB):
+// sluice's one-pass array reader against simdjson's DOM, the parse alone and
+// the parse with the walk that fills the same columns. Bytes/s is answer
+// bytes read.
+//   build/release/bench/json_benchmark
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
+#include "../src/mockapi/workload.h"
+#include "../src/pipeline/array_reader.h"
+#include "../tests/pipeline/array_reference.h"
+
+namespace {
+
+using sluice::pipeline::ArrayData;
+using sluice::pipeline::FieldSpec;
+using sluice::pipeline::Type;
+
+const std::vector<FieldSpec> kFields = {{.name = "t", .path = "t", .type = Type::kInt64},
+                                        {.name = "v", .path = "v", .type = Type::kDouble},
+                                        {.name = "c", .path = "c", .type = Type::kString}};
+
+std::string page() {
+  std::string body;
+  sluice::mockapi::append_events_json(5, 0, body);
+  return body;
+}
+
+ArrayData columns() {
+  ArrayData d;
+  for (const auto& f : kFields) d.columns.push_back({.type = f.type});
+  return d;
+}
+
+// Empties the columns and keeps their memory, as the engine does between records.
+void clear(ArrayData& d) {
+  d.rows = 0;
+  for (auto& c : d.columns) {
+    c.i64.clear();
+    c.f64.clear();
+    c.bytes.clear();
+    c.offsets.assign(1, 0);
+    c.valid.clear();
+  }
+}
+
+void BM_ReadArray(benchmark::State& state) {
+  const std::string body = page();
+  const std::vector<std::string> path = {"events"};
+  ArrayData out = columns();
+  for (auto _ : state) {
+    clear(out);
+    auto s = sluice::pipeline::detail::read_array(body, path, "events", kFields, out);
+    if (!s.ok()) state.SkipWithError(s.message().c_str());
+    benchmark::DoNotOptimize(out.rows);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReadArray);
+
+void BM_SimdjsonDomParseOnly(benchmark::State& state) {
+  simdjson::padded_string body(page());
+  simdjson::dom::parser parser;
+  for (auto _ : state) {
+    simdjson::dom::element doc;
+    if (parser.parse(body).get(doc)) state.SkipWithError("parse");
+    benchmark::DoNotOptimize(doc);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_SimdjsonDomParseOnly);
+
+void BM_SimdjsonDomIntoColumns(benchmark::State& state) {
+  const std::string body = page();
+  ArrayData out = columns();
+  for (auto _ : state) {
+    clear(out);
+    if (!sluice::pipeline::testing::reference_read_array(body, {"events"}, kFields, out)) state.SkipWithError("read");
+    benchmark::DoNotOptimize(out.rows);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_SimdjsonDomIntoColumns);
+
+}  // namespace
+
+BENCHMARK_MAIN();
