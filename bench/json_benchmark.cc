@@ -84,4 +84,17 @@ BENCHMARK(BM_SimdjsonDomIntoColumns);
 
 }  // namespace
 
+namespace {
+void BM_ReadArrayPathAbsent(benchmark::State& state) {
+  const std::string body = page();
+  const std::vector<std::string> path = {"nothing"};
+  ArrayData out = columns();
+  for (auto _ : state) {
+    auto s = sluice::pipeline::detail::read_array(body, path, "events", kFields, out);
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReadArrayPathAbsent);
+}  // namespace
 BENCHMARK_MAIN();

@@ -51,6 +51,18 @@ std::uint64_t eight_digits_value(const char* p) {
   return (pairs_02 * (100 + (1000000ULL << 32)) + pairs_13 * (1 + (10000ULL << 32))) >> 32;
 }
 
+// Whether none of the 8 bytes at p ends a string's plain run: no '"', no
+// '\\', no control character. (A byte b < n, for n <= 128, is one whose
+// b - n borrows into its high bit while b's own high bit is clear.)
+bool plain_eight(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  const std::uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+  const std::uint64_t special = ((v - kOnes * 0x20) | (quote - kOnes) | (backslash - kOnes)) & ~v & kHigh;
+  return special == 0;
+}
+
 int hex_digit(char c) {
   if (is_digit(c)) return c - '0';
   const char l = static_cast<char>(c | 0x20);
@@ -133,7 +145,7 @@ class Reader {
     std::size_t i64, f64, offsets, bytes, valid;
   };
 
-  bool fail(const char* why) {
+  [[gnu::cold, gnu::noinline]] bool fail(const char* why) {
     if (error_ == nullptr) {
       error_ = why;
       error_at_ = static_cast<std::size_t>(p_ - begin_);
@@ -365,6 +377,7 @@ class Reader {
   // At '"'. Without escapes the view is into the body; else into `unescaped`.
   bool string(std::string_view& out, std::string& unescaped) {
     const char* start = ++p_;
+    while (end_ - p_ >= 8 && plain_eight(p_)) p_ += 8;  // long strings 8 bytes at a time
     for (;;) {
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
@@ -537,16 +550,22 @@ class Reader {
     // Exact operands and one rounding (Clinger's fast path); else the
     // standard library's correctly rounded conversion of the text.
     if (!lost && mantissa <= (std::uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
-      const double m = static_cast<double>(mantissa);
+      const double m = static_cast<double>(static_cast<std::int64_t>(mantissa));  // below 2^53: one signed convert
       s.d = exp10 < 0 ? m / kPow10[-exp10] : m * kPow10[exp10];
       if (negative) s.d = -s.d;
       return true;
     }
+    return slow_double(start, negative, exp10 + digits - 1, s);
+  }
+
+  // The text [start, p_) by the standard library; `magnitude` is the power
+  // of ten of its leading digit. Rare: long mantissas, large exponents.
+  [[gnu::noinline]] bool slow_double(const char* start, bool negative, int magnitude, Slot& s) {
     double d = 0;
     const auto [ptr, ec] = std::from_chars(start, p_, d);
     if (ec == std::errc::result_out_of_range) {
       // Too small is zero, as simdjson reads it; too large is an error.
-      if (exp10 + digits - 1 < 0) {
+      if (magnitude < 0) {
         s.d = negative ? -0.0 : 0.0;
         return true;
       }

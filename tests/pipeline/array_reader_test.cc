@@ -171,6 +171,20 @@ TEST(ArrayReader, AgreesWithTheDomReaderOnStringsAndStructure) {
   expect_same_as_reference(deep);
 }
 
+// Strings are scanned 8 bytes at a time: an escape, a quote, a control or
+// a non-ASCII byte at every position of strings up to 40 bytes long.
+TEST(ArrayReader, AgreesWithTheDomReaderOnLongStringsWithSomethingAtEveryPosition) {
+  for (const std::string special : {"\\\"", "\\n", "\t", "\xc3\xa9", "\x7f", "\\u00e9", "\\"}) {
+    for (std::size_t len = 0; len <= 40; ++len) {
+      for (std::size_t at = 0; at <= len; ++at) {
+        std::string text(len, 'a');
+        text.insert(at, special);
+        expect_same_as_reference(R"({"events":[{"t":1,"c":")" + text + R"("}]})");
+      }
+    }
+  }
+}
+
 TEST(ArrayReader, AppendsAfterTheRowsThereAndSaysWhatAndWhereWhenItFails) {
   ArrayData out = empty_columns();
   ASSERT_TRUE(
