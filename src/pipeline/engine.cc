@@ -330,15 +330,24 @@ struct Engine::State {
     // record under way: the answers already coming finish (one at a time
     // past the bound, the oldest record's first), records end and give
     // their bytes back. The oldest record never waits, so it always ends.
-    if (budget->used() >= budget->limit() && req.priority != oldest_under_way()) {
-      if (!co_await budget->wait_under()) {
+    // The bound is checked again once a slot is had: a request that waited
+    // for one while the bound was crossed gives it back and waits under it
+    // (else every request queued at the gate would start past the bound).
+    for (;;) {
+      if (budget->used() >= budget->limit() && req.priority != oldest_under_way()) {
+        if (!co_await budget->wait_under()) {
+          requests_waiting.fetch_sub(1, std::memory_order_relaxed);
+          co_return Status::Cancelled("the run is stopping");
+        }
+      }
+      if (!co_await gate.acquire(priority)) {
         requests_waiting.fetch_sub(1, std::memory_order_relaxed);
         co_return Status::Cancelled("the run is stopping");
       }
+      if (budget->used() < budget->limit() || req.priority == oldest_under_way()) break;
+      gate.release();
     }
-    bool got = co_await gate.acquire(priority);
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
-    if (!got) co_return Status::Cancelled("the run is stopping");
     SemaphoreUnit unit(gate);
     const http::Method method = req.method;
     Result<http::Response> resp = co_await client->send(std::move(req));
