@@ -9,7 +9,7 @@ packages=(
   clang-16 libclang-rt-16-dev clang-format-16 clang-tidy-16 cmake ninja-build ccache pkg-config
   # libraries (Boost pinned to 1.81: the unversioned packages pull 1.74)
   libboost1.81-dev libboost-url1.81-dev
-  libtbb-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

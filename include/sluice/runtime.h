@@ -3,7 +3,7 @@
 // I/O and CPU never share a thread. The Runtime owns
 //   * io_threads event-loop threads running one boost::asio::io_context, where
 //     every coroutine of a pipeline runs (network, timers, channel hand-offs);
-//   * a CPU pool of cpu_threads oneTBB worker threads (a task_arena), where
+//   * a CPU pool of cpu_threads worker threads on one queue, where
 //     CPU-heavy work runs; run_on_cpu() moves a function there and resumes the
 //     calling coroutine with its result.
 //

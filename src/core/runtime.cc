@@ -1,10 +1,8 @@
 #include "sluice/runtime.h"
 
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-
 #include <charconv>
 #include <cstdlib>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -23,53 +21,62 @@ ThreadRoleScope::ThreadRoleScope(ThreadRole role) : previous_(t_role) { t_role =
 ThreadRoleScope::~ThreadRoleScope() { t_role = previous_; }
 }  // namespace detail
 
-// The CPU pool: a oneTBB arena whose every slot is for worker threads, so no
-// event-loop thread ever runs CPU work, plus a count of tasks in flight that
-// the destructor waits on.
+// The CPU pool: worker threads taking functions from one queue in the order
+// they came. An idle worker sleeps on a condition variable rather than
+// spinning: on a machine whose cores the event loop and the API share, a
+// worker that polls for work takes CPU from both. A post wakes a worker only
+// when one sleeps; while they are busy a post is a lock and a push.
 struct Runtime::Cpu {
-  explicit Cpu(int threads)
-      // oneTBB 2021.8 caps its workers at cores - 1 unless told otherwise; the
-      // +1 is the slot oneTBB keeps for a thread that is not its worker.
-      : parallelism(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads) + 1),
-        arena(threads, /*reserved_for_masters=*/0) {}
-
-  ~Cpu() {
-    MutexLock lock(mu);
-    while (in_flight != 0) idle.wait(lock);
+  explicit Cpu(int threads) {
+    workers.reserve(static_cast<std::size_t>(threads));
+    for (int i = 0; i < threads; ++i) workers.emplace_back([this] { work(); });
   }
 
-  // oneTBB calls the functor through a const reference; the function itself
-  // is called once, so it is kept mutable.
-  struct Task {
-    Cpu* cpu;
-    mutable detail::UniqueFunction<void()> fn;
-    void operator()() const {
-      {
-        detail::ThreadRoleScope role(detail::ThreadRole::kCpu);
-        fn();
-      }
-      cpu->finished();
-    }
-  };
-
-  void post(detail::UniqueFunction<void()> fn) {
+  // Runs what is queued, then joins the workers.
+  ~Cpu() {
     {
       MutexLock lock(mu);
-      ++in_flight;
+      stopping = true;
     }
-    arena.enqueue(Task{this, std::move(fn)});
+    wake.notify_all();
+    for (auto& w : workers) w.join();
   }
 
-  void finished() {
-    MutexLock lock(mu);
-    if (--in_flight == 0) idle.notify_all();
+  void post(detail::UniqueFunction<void()> fn) {
+    bool sleeper = false;
+    {
+      MutexLock lock(mu);
+      queue.push_back(std::move(fn));
+      sleeper = sleeping > 0;
+    }
+    if (sleeper) wake.notify_one();
   }
 
-  tbb::global_control parallelism;
-  tbb::task_arena arena;
+  void work() {
+    detail::ThreadRoleScope role(detail::ThreadRole::kCpu);
+    for (;;) {
+      detail::UniqueFunction<void()> fn;
+      {
+        MutexLock lock(mu);
+        while (queue.empty() && !stopping) {
+          ++sleeping;
+          wake.wait(lock);
+          --sleeping;
+        }
+        if (queue.empty()) return;  // stopping, and nothing left to run
+        fn = std::move(queue.front());
+        queue.pop_front();
+      }
+      fn();  // it, and what it holds, goes before the next is taken
+    }
+  }
+
   Mutex mu;
-  CondVar idle;
-  std::size_t in_flight SLUICE_GUARDED_BY(mu) = 0;
+  CondVar wake;
+  std::deque<detail::UniqueFunction<void()>> queue SLUICE_GUARDED_BY(mu);
+  int sleeping SLUICE_GUARDED_BY(mu) = 0;
+  bool stopping SLUICE_GUARDED_BY(mu) = false;
+  std::vector<std::thread> workers;
 };
 
 namespace {
