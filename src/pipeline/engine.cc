@@ -8,13 +8,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <thread>
 
+#include "admission.h"
+#include "evaluate.h"
 #include "key_set.h"
 #include "manifest.h"
 #include "preflight.h"
-#include "sluice/byte_budget.h"
+#include "record.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
@@ -29,36 +30,6 @@ constexpr auto kUrgent = AsyncSemaphore::Priority::kUrgent;
 constexpr auto kNormal = AsyncSemaphore::Priority::kNormal;
 
 namespace {
-
-// An answer kept for its arrays until the record's last answer is in.
-struct Answer {
-  int step = 0;
-  std::int64_t loop = 0;  // the for_each value it answered (over a list: the element's index)
-  std::string body;
-};
-
-struct Record {
-  std::uint64_t position = 0;  // in the whole input, from 0
-  std::uint64_t line = 0;
-  std::uint32_t input = 0;  // which input file (an index into the engine's list)
-  std::vector<Value> slots;
-  std::vector<std::vector<Value>> lists;  // list fields of its answers, while its requests go on
-  std::vector<Answer> answers;            // while its requests go on
-  std::size_t body_bytes = 0;             // of those answers
-  std::size_t peak_bytes = 0;             // the most body_bytes has been
-  std::vector<Value> row;                 // the output columns, once computed
-  // kUnfinished: the run stopped before the record could end (the API was
-  // given up on, the run was abandoned): no verdict, --resume does it again.
-  enum class Outcome : std::uint8_t {
-    kPending,
-    kWritten,
-    kFiltered,
-    kNotJoined,
-    kDead,
-    kUnfinished
-  } outcome = Outcome::kPending;
-  std::string dead_step, dead_url, dead_error;
-};
 
 struct Chunk {
   struct Part {
@@ -87,30 +58,6 @@ double cpu_now() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// Makes `arrays` empty columns of the types of `shape`, keeping capacity.
-void reset_like(std::vector<ArrayData>& arrays, const std::vector<ArrayData>& shape) {
-  bool same = arrays.size() == shape.size();
-  for (std::size_t a = 0; same && a < shape.size(); ++a) {
-    same = arrays[a].columns.size() == shape[a].columns.size();
-    for (std::size_t c = 0; same && c < shape[a].columns.size(); ++c)
-      same = arrays[a].columns[c].type == shape[a].columns[c].type;
-  }
-  if (!same) {
-    arrays = shape;
-    return;
-  }
-  for (ArrayData& a : arrays) {
-    a.rows = 0;
-    for (ArrayColumn& c : a.columns) {
-      c.i64.clear();
-      c.f64.clear();
-      c.offsets.resize(1);
-      c.bytes.clear();
-      c.valid.clear();
-    }
-  }
 }
 
 std::string value_text(const Value& v) { return v.type() == Type::kString ? v.as_string() : v.to_json(); }
@@ -165,25 +112,9 @@ struct Engine::State {
 
   std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
   std::atomic<std::uint64_t> in_flight{0}, requests_waiting{0};
-  // max_bytes_in_flight: answers kept by records under way and answers being
-  // received, together (shared with the HTTP client).
-  std::shared_ptr<ByteBudget> budget;
+  // max_bytes_in_flight: which records may start, which requests may.
+  Admission admission;
   std::atomic<std::uint64_t> answer_retries{0};  // answers asked for again because they could not be read
-  // The byte bound: records start only while fewer than
-  // max_bytes_in_flight / (bytes a record holds, on average) are under way.
-  // `admission` has that many units; lowering it leaves a debt that
-  // records ending pay instead of giving their unit back. Nothing is known
-  // of the records' size at first: each is taken to hold kGuessedRecordBytes,
-  // and the cap grows by at most one per record that ends (doubling per
-  // round trip) until it fits the mean of those that ended.
-  static constexpr std::size_t kGuessedRecordBytes = std::size_t{64} * 1024;
-  AsyncSemaphore admission;
-  Mutex admission_mu;
-  std::size_t admission_cap SLUICE_GUARDED_BY(admission_mu);
-  std::size_t admission_debt SLUICE_GUARDED_BY(admission_mu) = 0;
-  double record_bytes_mean SLUICE_GUARDED_BY(admission_mu) = 0;
-  std::uint64_t records_ended SLUICE_GUARDED_BY(admission_mu) = 0;
-  std::atomic<std::uint64_t> held_now{0}, held_total{0};
   // Fan-out requests run as coroutines of their own; a cancelled run can end
   // before them, and the engine must not go away under them.
   std::atomic<std::uint64_t> children{0};
@@ -196,13 +127,7 @@ struct Engine::State {
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
         gate(plan->config.http.client.max_in_flight),
-        budget(std::make_shared<ByteBudget>(plan->config.max_bytes_in_flight)),
-        admission(first_admission_cap(plan->config)),
-        admission_cap(first_admission_cap(plan->config)) {}
-
-  static std::size_t first_admission_cap(const PipelineConfig& c) {
-    return std::clamp<std::size_t>(c.max_bytes_in_flight / kGuessedRecordBytes, 1, c.records_in_flight);
-  }
+        admission(plan->config.max_bytes_in_flight, plan->config.records_in_flight) {}
 
   // ---- the source -----------------------------------------------------------
 
@@ -334,8 +259,8 @@ struct Engine::State {
     // for one while the bound was crossed gives it back and waits under it
     // (else every request queued at the gate would start past the bound).
     for (;;) {
-      if (budget->used() >= budget->limit() && req.priority != oldest_under_way()) {
-        if (!co_await budget->wait_under()) {
+      if (!admission.may_send(req.priority)) {
+        if (!co_await admission.wait_under()) {
           requests_waiting.fetch_sub(1, std::memory_order_relaxed);
           co_return Status::Cancelled("the run is stopping");
         }
@@ -344,7 +269,7 @@ struct Engine::State {
         requests_waiting.fetch_sub(1, std::memory_order_relaxed);
         co_return Status::Cancelled("the run is stopping");
       }
-      if (budget->used() < budget->limit() || req.priority == oldest_under_way()) break;
+      if (admission.may_send(req.priority)) break;
       gate.release();
     }
     requests_waiting.fetch_sub(1, std::memory_order_relaxed);
@@ -469,84 +394,8 @@ struct Engine::State {
   void keep(Record& r, int step, std::int64_t loop, std::string body) {
     r.body_bytes += body.size();
     r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
-    hold(body.size());
+    admission.hold(body.size());
     r.answers.push_back({step, loop, std::move(body)});
-  }
-
-  // ---- the byte bound -----------------------------------------------------------
-
-  // Answers kept count in the same budget as answers being received (the
-  // client's): max_bytes_in_flight bounds both.
-  void hold(std::uint64_t bytes) { budget->charge(bytes); }
-  void release(std::uint64_t bytes) { budget->release(bytes); }
-
-  // The positions of the records under way (admitted, not ended), to know
-  // the oldest (see call()).
-  Mutex under_way_mu;
-  std::set<std::uint64_t> under_way SLUICE_GUARDED_BY(under_way_mu);
-  struct UnderWay {
-    State& st;
-    std::uint64_t position;
-    UnderWay(State& s, std::uint64_t p) : st(s), position(p) {
-      MutexLock lock(st.under_way_mu);
-      st.under_way.insert(p);
-    }
-    ~UnderWay() {
-      MutexLock lock(st.under_way_mu);
-      st.under_way.erase(position);
-    }
-    UnderWay(const UnderWay&) = delete;
-    UnderWay& operator=(const UnderWay&) = delete;
-  };
-  std::uint64_t oldest_under_way() {
-    MutexLock lock(under_way_mu);
-    return under_way.empty() ? 0 : *under_way.begin();
-  }
-
-  // A new record waits for a unit of `admission`, then for the bytes held
-  // and in transit to be under max_bytes_in_flight (false: the run is being
-  // aborted).
-  asio::awaitable<bool> admit() {
-    const bool unit = admission.try_acquire();
-    if (unit && budget->used() < budget->limit()) co_return true;
-    held_now.fetch_add(1, std::memory_order_relaxed);
-    held_total.fetch_add(1, std::memory_order_relaxed);
-    struct Unheld {
-      std::atomic<std::uint64_t>& n;
-      ~Unheld() { n.fetch_sub(1, std::memory_order_relaxed); }
-    } unheld{held_now};
-    if (!unit && !co_await admission.acquire()) co_return false;
-    if (!co_await budget->wait_under()) {
-      admission.release();
-      co_return false;
-    }
-    co_return true;
-  }
-
-  // A record admitted has ended, having held at most `bytes` of answers:
-  // the mean moves, the cap follows it, and the record's unit goes back
-  // (or pays the debt of a lowered cap).
-  void record_ended(std::uint64_t bytes) {
-    MutexLock lock(admission_mu);
-    // The mean of the records so far, then of about the last 64.
-    records_ended = std::min<std::uint64_t>(records_ended + 1, 64);
-    record_bytes_mean += (static_cast<double>(bytes) - record_bytes_mean) / static_cast<double>(records_ended);
-    const double fits = static_cast<double>(plan->config.max_bytes_in_flight) / std::max(record_bytes_mean, 1.0);
-    const double most = static_cast<double>(std::min(plan->config.records_in_flight, admission_cap + 1));
-    const auto cap = static_cast<std::size_t>(std::clamp(fits, 1.0, most));
-    if (cap < admission_cap) {
-      admission_debt += admission_cap - cap;
-    } else {
-      std::size_t grow = cap - admission_cap;
-      const std::size_t paid = std::min(grow, admission_debt);
-      admission_debt -= paid;
-      for (grow -= paid; grow > 0; --grow) admission.release();
-    }
-    admission_cap = cap;
-    if (admission_debt > 0)
-      --admission_debt;
-    else
-      admission.release();
   }
 
   // The record's last answer is in: on the CPU pool, parse the arrays out
@@ -556,8 +405,8 @@ struct Engine::State {
   // the retry policy's attempts) and everything is parsed anew.
   asio::awaitable<void> finish(Record& r) {
     for (int attempt = 1;; ++attempt) {
-      auto [error, bad] = co_await rt.run_on_cpu([this, &r]() -> std::pair<std::size_t, Status> { return complete(r); },
-                                                 asio::as_tuple(asio::deferred));
+      auto [error, bad] =
+          co_await rt.run_on_cpu([this, &r] { return evaluate(*plan, r); }, asio::as_tuple(asio::deferred));
       if (error) std::rethrow_exception(error);
       auto [index, why] = *bad;
       if (index == r.answers.size()) break;
@@ -573,19 +422,19 @@ struct Engine::State {
         kill(r, s.name, url_of(s, r, a.loop), again.status());
         break;
       }
-      release(r.answers[index].body.size());
+      admission.release(r.answers[index].body.size());
       r.body_bytes -= r.answers[index].body.size();
       r.answers[index].body = std::move(*again);
       r.body_bytes += r.answers[index].body.size();
       r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
-      hold(r.answers[index].body.size());
+      admission.hold(r.answers[index].body.size());
     }
     drop_answers(r);
   }
 
   // The answers a record holds, and the gauge of their bytes, let go.
   void drop_answers(Record& r) {
-    release(r.body_bytes);
+    admission.release(r.body_bytes);
     r.body_bytes = 0;
     r.answers.clear();
     r.answers.shrink_to_fit();
@@ -593,57 +442,15 @@ struct Engine::State {
     r.lists.shrink_to_fit();
   }
 
-  // Parse, join, evaluate (on a CPU thread). The index of an answer that
-  // could not be read, or answers.size() when the record is done (written
-  // or not joined).
-  std::pair<std::size_t, Status> complete(Record& r) const {
-    // Reused from record to record on this thread: the columns keep their
-    // capacity, so 800 events do not regrow four vectors from nothing.
-    thread_local std::vector<ArrayData> arrays;
-    reset_like(arrays, plan->empty_arrays);
-    for (std::size_t i = 0; i < r.answers.size(); ++i) {
-      const StepPlan& s = plan->steps[static_cast<std::size_t>(r.answers[i].step)];
-      for (const auto& a : s.arrays) {
-        if (Status e = a.extractor->extract(r.answers[i].body, arrays[static_cast<std::size_t>(a.index)]); !e.ok()) {
-          return {i, e};
-        }
-      }
-    }
-    for (const JoinPlan& j : plan->joins) {
-      std::vector<const Value*> key;
-      for (int k : j.key_slots) key.push_back(&r.slots[static_cast<std::size_t>(k)]);
-      std::int64_t row = j.dataset->find(key);
-      if (row < 0) {
-        if (!j.left) {
-          r.outcome = Record::Outcome::kNotJoined;
-          return {r.answers.size(), Status()};
-        }
-        continue;
-      }
-      for (std::size_t c = 0; c < j.dataset->columns().size(); ++c) {
-        r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
-      }
-    }
-    thread_local SharedSelections shared;
-    shared.clear();
-    Env env{&r.slots, &arrays, &shared};
-    r.row.clear();
-    for (const auto& col : plan->output) r.row.push_back(col.expr.eval(env));
-    r.slots.clear();
-    r.slots.shrink_to_fit();
-    r.outcome = Record::Outcome::kWritten;
-    return {r.answers.size(), Status()};
-  }
-
   asio::awaitable<Record> fetch(Record r) {
     if (r.outcome == Record::Outcome::kDead) co_return r;
-    if (!co_await admit()) {
+    if (!co_await admission.admit()) {
       kill(r, plan->steps.empty() ? "input" : plan->steps.front().name, "", Status::Cancelled("the run is stopping"));
       co_return r;
     }
     {
       Counted counted(in_flight);
-      UnderWay under_way(*this, r.position);
+      Admission::UnderWay under_way(admission, r.position);
       co_await run_steps(r);
       if (r.outcome == Record::Outcome::kPending) {
         co_await finish(r);
@@ -651,7 +458,7 @@ struct Engine::State {
         drop_answers(r);  // filtered, or dead: only the row or the error goes on
       }
     }
-    record_ended(r.peak_bytes);
+    admission.ended(r.peak_bytes);
     co_return r;
   }
 
@@ -1048,7 +855,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
 
   if (!c.steps.empty()) {
     http::ClientOptions h = client_options(c.http);
-    h.receive_budget = st->budget;
+    h.receive_budget = st->admission.budget();
     SLUICE_ASSIGN_OR_RETURN(st->client, http::Client::create(st->rt, std::move(h)), c.http.where.str() + ": http");
   }
 
@@ -1202,10 +1009,10 @@ Progress Engine::progress() const {
   p.unfinished = st.unfinished.load();
   p.skipped = st.skipped.load();
   p.records_in_flight = st.in_flight.load();
-  p.bytes_in_flight = st.budget->used();
-  p.peak_bytes_in_flight = st.budget->peak();
-  p.records_held = st.held_now.load();
-  p.records_held_total = st.held_total.load();
+  p.bytes_in_flight = st.admission.budget()->used();
+  p.peak_bytes_in_flight = st.admission.budget()->peak();
+  p.records_held = st.admission.held_now();
+  p.records_held_total = st.admission.held_total();
   if (st.client) {
     http::ClientStats h = st.client->stats();
     p.requests_in_flight = h.in_flight;
@@ -1232,7 +1039,6 @@ void Engine::abort() {
   // give up at once instead of being sent one by one as slots free up.
   st.gate.close();
   st.admission.close();
-  st.budget->close();
   if (st.client) st.client->close();
   MutexLock lock(st.run_mu);
   if (st.handle) st.handle->cancel();
