@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "admission.h"
+#include "columns.h"
 #include "evaluate.h"
 #include "key_set.h"
 #include "manifest.h"
@@ -31,18 +32,6 @@ constexpr auto kNormal = AsyncSemaphore::Priority::kNormal;
 
 namespace {
 
-struct Chunk {
-  struct Part {
-    parquet::ColumnBatch batch;
-    std::vector<std::uint64_t> positions;  // of the batch's rows, in order
-  };
-  std::map<std::string, Part> parts;   // by partition directory ("" without partitions)
-  std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
-  std::uint64_t rows = 0;
-  std::vector<std::string> dead;  // JSON lines
-  std::uint64_t filtered = 0, not_joined = 0, dead_count = 0, unfinished = 0;
-};
-
 // Counts itself in `n` while it lives (`enter` false: the caller counted it).
 struct Counted {
   explicit Counted(std::atomic<std::uint64_t>& counter, bool enter = true) : n(counter) {
@@ -59,8 +48,6 @@ double cpu_now() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
-
-std::string value_text(const Value& v) { return v.type() == Type::kString ? v.as_string() : v.to_json(); }
 
 }  // namespace
 
@@ -506,107 +493,6 @@ struct Engine::State {
     }
   }
 
-  // ---- CPU: join, parse, aggregate into columns ---------------------------------
-
-  std::string dead_line(const Record& r) const {
-    std::string key = "{";
-    for (std::size_t i = 0; i < plan->key_slots.size(); ++i) {
-      auto slot = static_cast<std::size_t>(plan->key_slots[i]);
-      key += (i ? "," : "") + json_quote(plan->slot_names[slot]) + ":" + r.slots[slot].to_json();
-    }
-    key += "}";
-    std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) +
-                       ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
-                       ",\"step\":" + json_quote(r.dead_step);
-    if (!r.dead_url.empty()) line += ",\"url\":" + json_quote(r.dead_url);
-    line += ",\"error\":" + json_quote(r.dead_error) + "}\n";
-    return line;
-  }
-
-  static void append(parquet::ColumnData& col, Type type, const Value& v, std::size_t row) {
-    col.push_validity(row, !v.is_null());
-    switch (type) {
-      case Type::kInt64:
-        col.i64.push_back(v.is_null() ? 0 : v.as_int());
-        break;
-      case Type::kDouble:
-        col.f64.push_back(v.is_null() ? 0.0 : v.as_double());
-        break;
-      case Type::kBool:
-        col.b.push_back(v.is_null() ? 0 : v.as_bool());
-        break;
-      case Type::kString:
-        col.append_string(v.is_null() ? std::string_view() : std::string_view(v.as_string()));
-        break;
-      case Type::kNull:
-        break;
-    }
-  }
-
-  // "region=r1/kind=a/" for a row, Hive style; "" without partitions.
-  std::string partition_of(const std::vector<Value>& row) const {
-    std::string dir;
-    for (std::size_t c : plan->partition_columns) {
-      dir += plan->output[c].name;
-      dir += '=';
-      const Value& v = row[c];
-      if (v.is_null() || (v.type() == Type::kString && v.as_string().empty())) {  // as Hive writes both
-        dir += "__HIVE_DEFAULT_PARTITION__";
-      } else {
-        static constexpr char kHex[] = "0123456789ABCDEF";
-        for (unsigned char ch : value_text(v)) {  // what a path segment cannot hold, as %XX
-          if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == ' ' || ch >= 0x80) {
-            dir += static_cast<char>(ch);
-          } else {
-            dir += '%';
-            dir += kHex[ch >> 4];
-            dir += kHex[ch & 15];
-          }
-        }
-      }
-      dir += '/';
-    }
-    return dir;
-  }
-
-  Chunk aggregate(std::vector<Record> batch) const {
-    Chunk out;
-    for (Record& r : batch) {
-      switch (r.outcome) {
-        case Record::Outcome::kFiltered:
-          ++out.filtered;
-          out.settled.push_back(r.position);
-          break;
-        case Record::Outcome::kNotJoined:
-          ++out.not_joined;
-          out.settled.push_back(r.position);
-          break;
-        case Record::Outcome::kWritten: {
-          Chunk::Part& part = out.parts[partition_of(r.row)];
-          part.positions.push_back(r.position);
-          parquet::ColumnBatch& b = part.batch;
-          if (b.columns.empty()) b.columns.resize(plan->file_columns.size());
-          for (std::size_t k = 0; k < plan->file_columns.size(); ++k) {
-            const std::size_t c = plan->file_columns[k];
-            append(b.columns[k], plan->output[c].type, r.row[c], b.rows);
-          }
-          ++b.rows;
-          ++out.rows;
-          break;
-        }
-        case Record::Outcome::kUnfinished:
-          ++out.unfinished;
-          break;
-        case Record::Outcome::kPending:
-        case Record::Outcome::kDead:
-          ++out.dead_count;
-          out.dead.push_back(dead_line(r));
-          break;
-      }
-    }
-    return out;
-  }
-
   // ---- the writer (one at a time) ---------------------------------------------
 
   // Just before partition `dir`'s open file is committed: a manifest naming
@@ -899,7 +785,8 @@ RunSummary Engine::run() {
       map_unordered([self](Record r) { return self->fetch(std::move(r)); },
                     {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
       batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
-      cpu([self](std::vector<Record> b) { return self->aggregate(std::move(b)); }, {.name = "aggregate"}) |
+      cpu([self](std::vector<Record> b) { return to_columns(*self->plan, self->inputs, std::move(b)); },
+          {.name = "columns"}) |
       cpu(
           [self](const Chunk& ch) -> Result<int> {
             SLUICE_RETURN_IF_ERROR(self->write(ch));

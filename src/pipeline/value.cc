@@ -144,4 +144,6 @@ Value ArrayColumn::at(std::size_t i) const {
   return Value();
 }
 
+std::string value_text(const Value& v) { return v.type() == Type::kString ? v.as_string() : v.to_json(); }
+
 }  // namespace sluice::pipeline

@@ -41,6 +41,10 @@ struct Value {
 // `s` as a JSON string literal, quoted and escaped.
 std::string json_quote(std::string_view s);
 
+// A value as text in a URL or a path: a string as it is, anything else as
+// JSON writes it.
+std::string value_text(const Value& v);
+
 // Parses text (a CSV field, a template value) as `type` into `out`; false
 // if it does not fit. An empty string is null for every type but string.
 bool parse_value(std::string_view text, Type type, Value& out);

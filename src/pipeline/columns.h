@@ -1,0 +1,35 @@
+// Records that ended, as what the commit writes: the rows of those written
+// in Parquet column batches, one per partition directory, with their input
+// positions; the positions of those filtered or not joined; a dead-letter
+// line (JSON) for each that failed, naming its input, line, key, step, URL
+// and error. Pure CPU work, on a CPU thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "plan.h"
+#include "record.h"
+#include "sluice/parquet/writer.h"
+
+namespace sluice::pipeline {
+
+struct Chunk {
+  struct Part {
+    parquet::ColumnBatch batch;
+    std::vector<std::uint64_t> positions;  // of the batch's rows, in order
+  };
+  std::map<std::string, Part> parts;   // by partition directory ("" without partitions)
+  std::vector<std::uint64_t> settled;  // positions of the records filtered or not joined
+  std::uint64_t rows = 0;
+  std::vector<std::string> dead;  // JSON lines
+  std::uint64_t filtered = 0, not_joined = 0, dead_count = 0, unfinished = 0;
+};
+
+
+// `inputs` names the input files (a record's `input` indexes it).
+Chunk to_columns(const Plan& plan, const std::vector<std::string>& inputs, std::vector<Record> batch);
+
+}  // namespace sluice::pipeline
