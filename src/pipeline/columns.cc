@@ -13,8 +13,7 @@ std::string dead_line(const Plan& plan, const std::vector<std::string>& inputs, 
   }
   key += "}";
   std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) +
-                     ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key +
-                     ",\"step\":" + json_quote(r.dead_step);
+                     ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key + ",\"step\":" + json_quote(r.dead_step);
   if (!r.dead_url.empty()) line += ",\"url\":" + json_quote(r.dead_url);
   line += ",\"error\":" + json_quote(r.dead_error) + "}\n";
   return line;

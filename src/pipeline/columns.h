@@ -28,7 +28,6 @@ struct Chunk {
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0, unfinished = 0;
 };
 
-
 // `inputs` names the input files (a record's `input` indexes it).
 Chunk to_columns(const Plan& plan, const std::vector<std::string>& inputs, std::vector<Record> batch);
 

@@ -12,13 +12,13 @@
 
 #include "admission.h"
 #include "columns.h"
+#include "commit.h"
 #include "evaluate.h"
 #include "key_set.h"
 #include "manifest.h"
 #include "preflight.h"
 #include "record.h"
 #include "sluice/detail/mutex.h"
-#include "sluice/parquet/writer.h"
 #include "sluice/pipeline.h"
 #include "sluice/semaphore.h"
 
@@ -57,35 +57,12 @@ struct Engine::State {
   Runtime rt;
   std::optional<http::Client> client;
   AsyncSemaphore gate;
-  std::unique_ptr<ObjectStore> store;
-  std::map<std::string, std::unique_ptr<parquet::RollingParquetWriter>> writers;  // by partition directory
-  static constexpr std::size_t kMaxPartitions = 1024;
   static constexpr std::int64_t kMaxFanOut = 10000;  // requests of one step for one record
-  parquet::WriterOptions writer_options;
-  std::unique_ptr<OutputStream> dead_stream;
-  std::string dead_name;
-  std::string file_name;  // output.name, with the shard when there are several, and the run when resumed
-
-  // The manifest (the writer stage's, then the end of run()'s). Files roll
-  // only between batches, so when a partition's writer commits a file, that
-  // file holds exactly the rows written to it before the batch at hand:
-  // their positions wait in `uncommitted[dir]` until then. Without
-  // partitions the positions of records filtered or not joined wait there
-  // too, so that the set stays a few ranges however long the file; with
-  // partitions they wait in `settled` until the next manifest.
-  Manifest manifest;
-  std::string manifest_name;
-  PositionSet done_before;  // by the runs resumed: the source skips them
+  std::unique_ptr<Commit> commit;                    // the output: files, dead letters, the manifest
   std::atomic<std::uint64_t> skipped{0};
   KeySet seen_keys;                          // the input's keys so far (the source's thread only)
   std::atomic<std::uint64_t> duplicates{0};  // records dead-lettered as duplicates
-  std::size_t abandoned_removed = 0;         // with resume: files a killed run had left open
-  std::size_t overwritten = 0;               // with output.mode overwrite: the earlier runs' files removed
-  bool resuming = false;                     // carrying on an earlier run (--resume, and there was one)
-  std::map<std::string, PositionSet> uncommitted;
-  PositionSet settled;
-  std::map<std::string, std::size_t> files_in_manifest;  // per partition writer
-  std::vector<std::string> inputs;                       // files, after the glob
+  std::vector<std::string> inputs;           // files, after the glob
   // Each input file and its size (0 for standard input or when unknown): the
   // total makes the ETA, the list identifies the input in the manifest.
   std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
@@ -127,7 +104,7 @@ struct Engine::State {
             detail::SenderGuard guard(*out);
             std::uint64_t before = 0;    // bytes of the files already read
             std::uint64_t position = 0;  // of the row in the whole input
-            PositionCursor earlier(done_before);
+            PositionCursor earlier(commit->done_before());
             for (std::uint32_t file_index = 0; file_index < inputs.size(); ++file_index) {
               const std::string& file = inputs[file_index];
               TableConfig t = plan->config.input;
@@ -493,197 +470,10 @@ struct Engine::State {
     }
   }
 
-  // ---- the writer (one at a time) ---------------------------------------------
-
-  // Just before partition `dir`'s open file is committed: a manifest naming
-  // it and its records (those in uncommitted[dir]), so that whether the run
-  // stops before or after the commit, a resume knows what is done.
-  Status prepare_commit(const std::string& dir, const std::string& name) {
-    manifest.committing.emplace(name, uncommitted[dir]);
-    return save_manifest();
-  }
-
-  // Files of partition `dir` committed since the last call go into the
-  // manifest, and the rows they hold are done (so are the records settled
-  // without a row since the last commit).
-  void note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
-    std::size_t& seen = files_in_manifest[dir];
-    if (seen == files.size()) return;
-    manifest.committing.reset();
-    for (; seen < files.size(); ++seen) manifest.files.push_back(files[seen].first);
-    PositionSet& rows = uncommitted[dir];
-    for (const auto& [first, end] : rows.ranges()) manifest.done.add(first, end);
-    rows = PositionSet();
-    for (const auto& [first, end] : settled.ranges()) manifest.done.add(first, end);
-    settled = PositionSet();
-  }
-
-  // The manifest this run starts from, by what the output holds:
-  //  * no earlier run of this name: a fresh one;
-  //  * with --resume: the last run's, after checking that the input is the
-  //    same (its records are skipped);
-  //  * otherwise, by output.mode: refuse (error), remove exactly the files
-  //    its manifest names (overwrite), or keep them and add (append).
-  // A run after others names its files <name>-r<N>-…, N counting those runs.
-  // Files of this name that no manifest names are refused in every mode:
-  // sluice cannot tell what they hold.
-  Status start_manifest() {
-    const auto& sizes = input_sizes;
-    const OutputMode mode = plan->config.output.mode;
-    if (options.resume && inputs.size() == 1 && inputs[0] == "-") {
-      return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
-    }
-    if (options.resume) {
-      // A killed run leaves its open files behind, never under their names:
-      // its data files and its own (_-prefixed) ones.
-      for (const std::string& name : {file_name + "-", "_" + file_name + "-"}) {
-        auto removed = store->remove_abandoned(name);
-        if (!removed.ok()) return removed.status();
-        abandoned_removed += removed->size();
-      }
-    }
-    const std::string where = store->describe(manifest_name);
-    Result<std::string> text = store->get(manifest_name);
-    if (!text.ok() && text.status().code() != StatusCode::kNotFound) return text.status();
-    std::optional<Manifest> earlier;
-    if (text.ok()) {
-      Result<Manifest> m = Manifest::parse(*text, where);
-      if (!m.ok()) return m.status();
-      earlier = std::move(*m);
-      if (earlier->committing) {  // the last run stopped about a commit: did it happen?
-        Result<std::optional<ObjectInfo>> there = store->head(earlier->committing->first);
-        if (!there.ok()) return there.status();
-        if (there->has_value()) {
-          earlier->files.push_back(earlier->committing->first);
-          for (const auto& [first, end] : earlier->committing->second.ranges()) earlier->done.add(first, end);
-        }
-        earlier->committing.reset();
-      }
-    }
-    SLUICE_RETURN_IF_ERROR(refuse_strays(earlier ? earlier->files : std::vector<std::string>{}));
-    if (earlier && options.resume) {
-      if (earlier->inputs != sizes) {
-        std::string was, is;
-        for (const auto& [f, n] : earlier->inputs)
-          was += (was.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
-        for (const auto& [f, n] : sizes) is += (is.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
-        return Status::FailedPrecondition("--resume: the input is not the one " + where + " describes: it was " + was +
-                                          "; it is " + is);
-      }
-      manifest = std::move(*earlier);
-      done_before = manifest.done;
-      resuming = true;
-    } else if (earlier && mode == OutputMode::kError) {
-      return Status::FailedPrecondition(
-          "the output already holds a run named '" + file_name + "' (" + std::to_string(earlier->files.size()) +
-          " file(s), see " + where +
-          "): --resume carries it on; output.mode: overwrite replaces it, append adds to it; "
-          "or write somewhere else");
-    } else if (earlier && mode == OutputMode::kOverwrite) {
-      std::vector<std::string> old = earlier->files;
-      old.insert(old.end(), earlier->dead_letters.begin(), earlier->dead_letters.end());
-      for (const auto& key : old) {
-        if (Status s = store->remove(key); !s.ok()) return s.with_context("output.mode: overwrite");
-      }
-      overwritten = old.size();
-    } else if (earlier) {  // append: the earlier files stay, a new input starts from nothing
-      manifest.runs = earlier->runs;
-      manifest.files = std::move(earlier->files);
-      manifest.dead_letters = std::move(earlier->dead_letters);
-    }
-    manifest.inputs = sizes;
-    if (manifest.runs > 0) file_name += "-r" + std::to_string(manifest.runs);
-    ++manifest.runs;
-    return Status();
-  }
-
-  // Files named like this run's (<name>-….parquet) that `known` does not
-  // hold: an error naming them.
-  Status refuse_strays(const std::vector<std::string>& known) {
-    Result<std::vector<ObjectInfo>> all = store->list("");
-    if (!all.ok()) return all.status();
-    std::vector<std::string> strays;
-    for (const ObjectInfo& o : *all) {
-      const std::string base = o.key.substr(o.key.rfind('/') + 1);
-      if (!base.starts_with(file_name + "-") || !base.ends_with(".parquet")) continue;
-      if (std::find(known.begin(), known.end(), o.key) == known.end()) strays.push_back(o.key);
-    }
-    if (strays.empty()) return Status();
-    return Status::FailedPrecondition("the output holds " + std::to_string(strays.size()) +
-                                      " file(s) named like this run's that no manifest of '" + file_name +
-                                      "' names (the first: " + store->describe(strays.front()) +
-                                      "): sluice cannot tell what they hold; remove them or write somewhere else");
-  }
-
-  // The end of a run whose files are all committed. A resumed run that read
-  // its whole input tried again every record the earlier runs dead-lettered:
-  // their dead-letter files are out of date, and go.
-  Status finish_manifest() {
-    bool complete = read_all.load();
-    {
-      MutexLock lock(fatal_mu);
-      complete = complete && fatal.ok();
-    }
-    if (complete && resuming) {
-      std::vector<std::string> keep;
-      for (const auto& key : manifest.dead_letters) {
-        if (key == dead_name) {
-          keep.push_back(key);
-        } else if (Status s = store->remove(key); !s.ok()) {
-          return s.with_context("an earlier run's dead letters");
-        }
-      }
-      manifest.dead_letters = std::move(keep);
-    }
-    return save_manifest();
-  }
-
-  Status save_manifest() {
-    Status s = store->put(manifest_name, manifest.to_json());
-    return s.with_context("the manifest " + store->describe(manifest_name));
-  }
-
-  std::unique_ptr<parquet::RollingParquetWriter> make_writer(const std::string& dir) {
-    const OutputConfig& o = plan->config.output;
-    ObjectStore* s = store.get();
-    return std::make_unique<parquet::RollingParquetWriter>(
-        *plan->schema, writer_options,
-        parquet::RollingOptions{
-            .file_rows = o.file_rows,
-            .prefix = dir + file_name,
-            .split_batches = false,
-            .before_commit = [this, dir](const std::string& name) { return prepare_commit(dir, name); }},
-        [s](const std::string& name) { return s->open_write(name); });
-  }
+  // ---- the writer stage (one batch at a time) ---------------------------------
 
   Status write(const Chunk& chunk) {
-    for (auto& [dir, part] : chunk.parts) {
-      auto it = writers.find(dir);
-      if (it == writers.end()) {
-        if (writers.size() >= kMaxPartitions) {
-          return Status::ResourceExhausted("output.partition_by: more than " + std::to_string(kMaxPartitions) +
-                                           " partitions (each holds an open file); partition by fewer values");
-        }
-        it = writers.emplace(dir, make_writer(dir)).first;
-      }
-      SLUICE_RETURN_IF_ERROR(it->second->write(part.batch));
-      // A file committed by this write holds the rows before this batch.
-      note_commits(dir, it->second->committed());
-      PositionSet& rows = uncommitted[dir];
-      for (std::uint64_t p : part.positions) rows.add(p);
-    }
-    PositionSet& waiting = plan->partition_columns.empty() ? uncommitted[""] : settled;
-    for (std::uint64_t p : chunk.settled) waiting.add(p);
-    if (!chunk.dead.empty()) {
-      if (!dead_stream) {
-        auto s = store->open_write(dead_name);
-        if (!s.ok()) return s.status();
-        dead_stream = std::move(*s);
-      }
-      for (const auto& line : chunk.dead) {
-        SLUICE_RETURN_IF_ERROR(dead_stream->write(line));
-      }
-    }
+    SLUICE_RETURN_IF_ERROR(commit->write(chunk));
     written.fetch_add(chunk.rows, std::memory_order_relaxed);
     filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
     not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
@@ -748,24 +538,18 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   const std::string out = st->options.output.empty() ? c.output.path : st->options.output;
   StoreOptions so = st->options.store;
   if (so.runtime == nullptr) so.runtime = &st->rt;
-  SLUICE_ASSIGN_OR_RETURN(st->store, open_store(out, so), "output '" + out + "'");
+  std::unique_ptr<ObjectStore> store;
+  SLUICE_ASSIGN_OR_RETURN(store, open_store(out, so), "output '" + out + "'");
   if (st->options.shard_count == 0 || st->options.shard_index >= st->options.shard_count) {
     return Status::InvalidArgument("shard " + std::to_string(st->options.shard_index) + " of " +
                                    std::to_string(st->options.shard_count) + ": the index must be below the count");
   }
-  st->file_name = c.output.name;
+  Commit::Options co{.file_name = c.output.name, .resume = st->options.resume, .inputs = st->input_sizes};
   if (st->options.shard_count > 1) {
-    st->file_name +=
+    co.file_name +=
         "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
   }
-  // sluice's own files start with '_', so that readers of the dataset
-  // (Spark, Hive, Trino, DuckDB globs of *.parquet) pass them by.
-  st->manifest_name = "_" + st->file_name + "-manifest.json";
-  if (Status s = st->start_manifest(); !s.ok()) return s;  // may name the files after the run
-  st->dead_name = "_" + st->file_name + "-dead-letter.jsonl";
-
-  st->writer_options.compression = c.output.compression;
-  st->writer_options.row_group_rows = c.output.row_group_rows;
+  SLUICE_ASSIGN_OR_RETURN(st->commit, Commit::open(std::move(store), *st->plan, std::move(co)));
   return std::unique_ptr<Engine>(new Engine(std::move(st)));
 }
 
@@ -809,47 +593,15 @@ RunSummary Engine::run() {
   // deadline at the latest.
   while (st.children.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-  // The open files: committed if every stage ended normally, else left
-  // uncommitted (nothing half-written is ever visible).
-  for (auto& [dir, writer] : st.writers) {
-    if (!status.ok()) {
-      writer->abort();
-      continue;
-    }
-    auto files = writer->close();
-    if (!files.ok()) {
-      status = files.status();
-      continue;
-    }
-    st.note_commits(dir, *files);
+  bool whole_input = st.read_all.load();
+  {
+    MutexLock lock(st.fatal_mu);
+    whole_input = whole_input && st.fatal.ok();
   }
-  const bool all_committed = status.ok();
-  // What the output holds now: every file committed, as it rolled or at the end.
-  std::uint64_t committed_rows = 0;
-  for (auto& [dir, writer] : st.writers) {
-    for (const auto& [name, fs] : writer->committed()) {
-      summary.files.push_back({st.store->describe(name), fs.rows, fs.bytes});
-      summary.bytes_written += fs.bytes;
-      committed_rows += fs.rows;
-    }
-  }
-  if (st.dead_stream) {
-    if (Status s = st.dead_stream->close(); !s.ok() && status.ok()) status = s;
-    summary.dead_letter = st.store->describe(st.dead_name);
-    st.manifest.dead_letters.push_back(st.dead_name);
-  }
-  // Every file is committed: what the run finished is done. (After a
-  // failure the manifest stays as the last commit left it.)
-  if (status.ok()) {
-    for (auto& [dir, rows] : st.uncommitted) {
-      for (const auto& [first, end] : rows.ranges()) st.manifest.done.add(first, end);
-    }
-    for (const auto& [first, end] : st.settled.ranges()) st.manifest.done.add(first, end);
-    status = st.finish_manifest();
-  }
-  summary.manifest = st.store->describe(st.manifest_name);
-  summary.abandoned_removed = st.abandoned_removed;
-  summary.overwritten = st.overwritten;
+  const Commit::Finished finished = st.commit->finish(status, whole_input, summary);
+  status = finished.status;
+  const bool all_committed = finished.all_committed;
+  const std::uint64_t committed_rows = finished.rows;
   summary.duplicates = st.duplicates.load();
   summary.key_index_bytes = st.seen_keys.memory_bytes();
   if (st.client) {
