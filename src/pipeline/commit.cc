@@ -32,7 +32,8 @@ Status Commit::prepare_commit(const std::string& dir, const std::string& name) {
 // Files of partition `dir` committed since the last call go into the
 // manifest, and the rows they hold are done (so are the records settled
 // without a row since the last commit).
-void Commit::note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
+void Commit::note_commits(const std::string& dir,
+                          const std::vector<std::pair<std::string, parquet::FileSummary>>& files) {
   std::size_t& seen = files_in_manifest_[dir];
   if (seen == files.size()) return;
   manifest_.committing.reset();

@@ -60,9 +60,9 @@ class Commit {
   // else they are left uncommitted. Fills the summary's files, bytes, dead
   // letter, manifest and removed-file counts.
   struct Finished {
-    Status status;         // `status`, or the first error of committing
-    bool all_committed;    // every open file was committed
-    std::uint64_t rows;    // in the files committed, in this run
+    Status status;       // `status`, or the first error of committing
+    bool all_committed;  // every open file was committed
+    std::uint64_t rows;  // in the files committed, in this run
   };
   Finished finish(Status status, bool whole_input, RunSummary& summary);
 
@@ -98,9 +98,9 @@ class Commit {
   std::map<std::string, PositionSet> uncommitted_;
   PositionSet settled_;
   std::map<std::string, std::size_t> files_in_manifest_;  // per partition writer
-  bool resuming_ = false;             // carrying on an earlier run (--resume, and there was one)
-  std::size_t abandoned_removed_ = 0;  // with resume: files a killed run had left open
-  std::size_t overwritten_ = 0;        // with output.mode overwrite: the earlier runs' files removed
+  bool resuming_ = false;                                 // carrying on an earlier run (--resume, and there was one)
+  std::size_t abandoned_removed_ = 0;                     // with resume: files a killed run had left open
+  std::size_t overwritten_ = 0;                           // with output.mode overwrite: the earlier runs' files removed
 };
 
 }  // namespace sluice::pipeline

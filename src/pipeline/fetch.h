@@ -1,0 +1,83 @@
+// Fetch: a record's life from its admission to its evaluation, and every
+// request it makes on the way.
+//
+// A record is admitted (Admission: the byte bound), then its steps run in
+// order. Each request is rendered from the step's templates (path, query,
+// body) and the record's values, and sent through the run's gate
+// (http.max_in_flight slots; a record's follow-ups go before new records'
+// first requests) once the byte bound lets it. A step with for_each fans
+// out, its answers kept in loop order; a step's fields are read as soon as
+// its answer is in (later steps need them); keep_if may end the record
+// there. When the last answer is in, the record is evaluated on the CPU pool
+// (evaluate.h); an answer that cannot be read is asked for again, up to the
+// retry policy's attempts.
+//
+// A record that fails is dead-lettered with the step, the URL (secrets
+// redacted) and why, unless the failure is the run's (the API given up on,
+// the run stopping): then it is left unfinished, for a resume to do again,
+// and an API given up on is reported through `fail_run`.
+//
+// Thread safety: the coroutines run on the runtime's event loop; the
+// counters may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "admission.h"
+#include "plan.h"
+#include "record.h"
+#include "sluice/http/client.h"
+#include "sluice/runtime.h"
+#include "sluice/semaphore.h"
+
+namespace sluice::pipeline {
+
+class Fetch {
+ public:
+  // `client` may be null when the plan has no steps.
+  Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& admission,
+        std::function<void(const Status&)> fail_run);
+
+  // The record through admission, its steps and its evaluation; it comes
+  // back with its outcome set (and its row, when written).
+  boost::asio::awaitable<Record> record(Record r);
+
+  // Requests waiting for a slot fail at once, and so do later ones.
+  void close() { gate_.close(); }
+
+  std::uint64_t records_in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  std::uint64_t requests_waiting() const { return requests_waiting_.load(std::memory_order_relaxed); }
+  std::uint64_t answer_retries() const { return answer_retries_.load(std::memory_order_relaxed); }
+  // Fan-out requests run as coroutines of their own; a cancelled run can
+  // end before them, and must wait for this to be 0 before it goes away.
+  std::uint64_t children() const { return children_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr std::int64_t kMaxFanOut = 10000;  // requests of one step for one record
+
+  boost::asio::awaitable<void> run_steps(Record& r);
+  boost::asio::awaitable<bool> single(const StepPlan& s, int si, Record& r);
+  boost::asio::awaitable<bool> fan_out(const StepPlan& s, int si, Record& r, std::int64_t first, std::int64_t end);
+  boost::asio::awaitable<Result<std::string>> call(http::Request req, AsyncSemaphore::Priority priority);
+  boost::asio::awaitable<void> finish(Record& r);
+  http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const;
+  std::string url_of(const StepPlan& s, const Record& r, std::int64_t loop) const;
+  void keep(Record& r, int step, std::int64_t loop, std::string body);
+  void drop_answers(Record& r);
+  void kill(Record& r, const std::string& step, std::string url, const Status& s);
+  int attempts() const;
+
+  const Plan& plan_;
+  Runtime& rt_;
+  http::Client* client_;
+  Admission& admission_;
+  std::function<void(const Status&)> fail_run_;
+  AsyncSemaphore gate_;
+  std::atomic<std::uint64_t> in_flight_{0}, requests_waiting_{0}, answer_retries_{0}, children_{0};
+};
+
+}  // namespace sluice::pipeline
