@@ -3,19 +3,13 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <map>
 #include <thread>
 
 #include "admission.h"
 #include "columns.h"
 #include "commit.h"
-#include "evaluate.h"
 #include "fetch.h"
-#include "key_set.h"
-#include "manifest.h"
-#include "preflight.h"
-#include "record.h"
+#include "input.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/pipeline.h"
 
@@ -40,13 +34,7 @@ struct Engine::State {
   std::optional<http::Client> client;
   std::unique_ptr<Commit> commit;  // the output: files, dead letters, the manifest
   std::unique_ptr<Fetch> fetch;    // a record's requests and evaluation
-  std::atomic<std::uint64_t> skipped{0};
-  KeySet seen_keys;                          // the input's keys so far (the source's thread only)
-  std::atomic<std::uint64_t> duplicates{0};  // records dead-lettered as duplicates
-  std::vector<std::string> inputs;           // files, after the glob
-  // Each input file and its size (0 for standard input or when unknown): the
-  // total makes the ETA, the list identifies the input in the manifest.
-  std::vector<std::pair<std::string, std::uint64_t>> input_sizes;
+  std::unique_ptr<Input> input;    // the records read
 
   std::atomic<bool> stopping{false};
   Mutex fatal_mu;
@@ -55,106 +43,15 @@ struct Engine::State {
   RunHandle* handle SLUICE_GUARDED_BY(run_mu) = nullptr;
   Clock::time_point started;
 
-  std::atomic<std::uint64_t> read{0}, written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
+  std::atomic<std::uint64_t> written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
   // max_bytes_in_flight: which records may start, which requests may.
   Admission admission;
-  std::atomic<bool> read_all{false};
-  std::atomic<std::uint64_t> input_bytes{0};
-  std::uint64_t input_bytes_total = 0;
 
   State(std::unique_ptr<Plan> p, RunOptions o)
       : plan(std::move(p)),
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
         admission(plan->config.max_bytes_in_flight, plan->config.records_in_flight) {}
-
-  // ---- the source -----------------------------------------------------------
-
-  Source<Record, detail::UniqueFunction<Stream<Record>(detail::FlowState&)>> source() {
-    return Source<Record, detail::UniqueFunction<Stream<Record>(detail::FlowState&)>>(
-        [this](detail::FlowState& flow) -> Stream<Record> {
-          auto& c = flow.add_stage("input", "source");
-          auto out = detail::make_output<Record>(flow, c, plan->config.queue_capacity, 1);
-          flow.spawn_thread(c, [this, out, &c]() -> Status {
-            detail::SenderGuard guard(*out);
-            std::uint64_t before = 0;    // bytes of the files already read
-            std::uint64_t position = 0;  // of the row in the whole input
-            PositionCursor earlier(commit->done_before());
-            for (std::uint32_t file_index = 0; file_index < inputs.size(); ++file_index) {
-              const std::string& file = inputs[file_index];
-              TableConfig t = plan->config.input;
-              t.path = file;
-              auto reader = TableReader::open(t);
-              if (!reader.ok()) return reader.status();
-              std::vector<Value> row;
-              std::uint64_t line = 0;
-              Status row_error;
-              for (;;) {
-                if (stopping.load(std::memory_order_relaxed)) return Status();
-                if (options.limit && read.load(std::memory_order_relaxed) >= options.limit) return Status();
-                Result<bool> more = (*reader)->next(row, line, row_error);
-                if (!more.ok()) return more.status();
-                if (!*more) break;
-                const std::uint64_t at = position++;
-                if (options.shard_count > 1 && at % options.shard_count != options.shard_index) continue;
-                // A key read before (in this run or one it resumes) is a duplicate.
-                const bool seen_before = row_error.ok() && !keys_are_new(row, t.path, line, row_error);
-                if (earlier.contains(at)) {
-                  skipped.fetch_add(1, std::memory_order_relaxed);
-                  continue;
-                }
-                Record r;
-                r.position = at;
-                r.line = line;
-                r.input = file_index;
-                r.slots.resize(plan->slot_names.size());
-                std::move(row.begin(), row.end(), r.slots.begin());
-                if (!row_error.ok()) {
-                  r.outcome = Record::Outcome::kDead;
-                  r.dead_step = "input";
-                  r.dead_error = row_error.message();
-                  if (seen_before) duplicates.fetch_add(1, std::memory_order_relaxed);
-                }
-                read.fetch_add(1, std::memory_order_relaxed);
-                if ((line & 63) == 0) input_bytes.store(before + (*reader)->position(), std::memory_order_relaxed);
-                c.count_in();
-                if (!out->send_blocking(std::move(r))) return Status();
-                c.count_out();
-              }
-              before += (*reader)->position();
-              input_bytes.store(before, std::memory_order_relaxed);
-            }
-            read_all = true;
-            return Status();
-          });
-          return out;
-        });
-  }
-
-  // Checks the key of an input row: not null, and (unless duplicates are
-  // kept) not one read before. False with `error` set if it is neither.
-  bool keys_are_new(const std::vector<Value>& row, const std::string& file, std::uint64_t line, Status& error) {
-    std::vector<const Value*> key;
-    for (int k : plan->key_slots) {
-      const Value& v = row[static_cast<std::size_t>(k)];
-      if (v.is_null()) {
-        error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": the key column '" +
-                                        plan->slot_names[static_cast<std::size_t>(k)] +
-                                        "' is empty: the record cannot be named");
-        return true;
-      }
-      key.push_back(&v);
-    }
-    if (plan->config.input.duplicates == Duplicates::kKeep || seen_keys.insert(KeySet::fingerprint(key))) return true;
-    std::string shown;
-    for (std::size_t i = 0; i < key.size(); ++i) {
-      shown +=
-          (i ? ", " : "") + plan->slot_names[static_cast<std::size_t>(plan->key_slots[i])] + "=" + key[i]->to_json();
-    }
-    error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": duplicate key " + shown +
-                                    ": an earlier record of the input has it (input.duplicates: keep to process both)");
-    return false;
-  }
 
   // Ends the run early for a reason of its own (not a record's): no more
   // input is read, records under way end, complete files are committed, and
@@ -213,19 +110,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   auto st = std::make_unique<State>(std::move(plan), std::move(options));
   const PipelineConfig& c = st->plan->config;
 
-  // The input: a file, a glob, or standard input.
-  Result<std::vector<std::string>> inputs = input_files(c.input);
-  if (!inputs.ok()) return inputs.status();
-  st->inputs = std::move(*inputs);
-  bool sizes_known = true;
-  for (const auto& f : st->inputs) {
-    std::error_code ec;
-    const std::uint64_t size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
-    sizes_known &= f != "-" && !ec;
-    st->input_sizes.emplace_back(f, ec ? 0 : size);
-    st->input_bytes_total += ec ? 0 : size;
-  }
-  if (!sizes_known) st->input_bytes_total = 0;  // no estimate of the total
+  SLUICE_ASSIGN_OR_RETURN(st->input, Input::open(*st->plan, {.limit = st->options.limit,
+                                                             .shard_index = st->options.shard_index,
+                                                             .shard_count = st->options.shard_count}));
 
   if (!c.steps.empty()) {
     http::ClientOptions h = client_options(c.http);
@@ -245,7 +132,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
     return Status::InvalidArgument("shard " + std::to_string(st->options.shard_index) + " of " +
                                    std::to_string(st->options.shard_count) + ": the index must be below the count");
   }
-  Commit::Options co{.file_name = c.output.name, .resume = st->options.resume, .inputs = st->input_sizes};
+  Commit::Options co{.file_name = c.output.name, .resume = st->options.resume, .inputs = st->input->files()};
   if (st->options.shard_count > 1) {
     co.file_name +=
         "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
@@ -266,11 +153,11 @@ RunSummary Engine::run() {
 
   State* self = &st;
   auto pipeline =
-      st.source() |
+      st.input->source(st.commit->done_before(), st.stopping) |
       map_unordered([self](Record r) { return self->fetch->record(std::move(r)); },
                     {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
       batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
-      cpu([self](std::vector<Record> b) { return to_columns(*self->plan, self->inputs, std::move(b)); },
+      cpu([self](std::vector<Record> b) { return to_columns(*self->plan, self->input->names(), std::move(b)); },
           {.name = "columns"}) |
       cpu(
           [self](const Chunk& ch) -> Result<int> {
@@ -294,7 +181,7 @@ RunSummary Engine::run() {
   // deadline at the latest.
   while (st.fetch->children() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-  bool whole_input = st.read_all.load();
+  bool whole_input = st.input->read_all();
   {
     MutexLock lock(st.fatal_mu);
     whole_input = whole_input && st.fatal.ok();
@@ -303,14 +190,14 @@ RunSummary Engine::run() {
   status = finished.status;
   const bool all_committed = finished.all_committed;
   const std::uint64_t committed_rows = finished.rows;
-  summary.duplicates = st.duplicates.load();
-  summary.key_index_bytes = st.seen_keys.memory_bytes();
+  summary.duplicates = st.input->duplicates();
+  summary.key_index_bytes = st.input->key_index_bytes();
   if (st.client) {
     summary.http = st.client->stats();
     st.client->close();
   }
   summary.counts = progress();
-  summary.stopped_early = st.stopping.load() && !st.read_all.load();
+  summary.stopped_early = st.stopping.load() && !st.input->read_all();
   Progress& n = summary.counts;
   if (all_committed) {
     // Every record read reached one outcome, counted where it was decided.
@@ -341,13 +228,13 @@ RunSummary Engine::run() {
 Progress Engine::progress() const {
   const State& st = *state_;
   Progress p;
-  p.read = st.read.load();
+  p.read = st.input->read();
   p.written = st.written.load();
   p.filtered = st.filtered.load();
   p.not_joined = st.not_joined.load();
   p.dead_lettered = st.dead.load();
   p.unfinished = st.unfinished.load();
-  p.skipped = st.skipped.load();
+  p.skipped = st.input->skipped();
   p.records_in_flight = st.fetch->records_in_flight();
   p.bytes_in_flight = st.admission.budget()->used();
   p.peak_bytes_in_flight = st.admission.budget()->peak();
@@ -362,8 +249,8 @@ Progress Engine::progress() const {
   }
   p.answer_retries = st.fetch->answer_retries();
   p.requests_waiting = st.fetch->requests_waiting();
-  p.input_bytes = st.input_bytes.load();
-  p.input_bytes_total = st.input_bytes_total;
+  p.input_bytes = st.input->bytes_read();
+  p.input_bytes_total = st.input->total_bytes();
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
 }

@@ -1,9 +1,9 @@
 #include "fetch.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "evaluate.h"
@@ -31,7 +31,7 @@ struct Counted {
 
 // `loop` is the for_each value, or with `list`, the index of the value in it.
 std::string render(const std::vector<Template::Piece>& pieces, const Record& r, std::int64_t loop,
-                          const std::vector<Value>* list) {
+                   const std::vector<Value>* list) {
   std::string out;
   for (const auto& p : pieces) {
     if (p.hole == Template::kLoopVar)
@@ -56,8 +56,7 @@ Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& adm
       gate_(plan.config.http.client.max_in_flight) {}
 
 http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
-  const std::vector<Value>* list =
-      s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
+  const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
   // The oldest records' answers read on first when answers wait for memory.
   http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list), .priority = r.position};
   for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
