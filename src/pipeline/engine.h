@@ -1,9 +1,13 @@
-// The engine: runs a plan. Records are read on a thread of their own, make
-// their requests as coroutines on the event loop (at most
-// records_in_flight records at once, at most http.max_in_flight requests,
-// follow-ups of admitted records first), are filtered, then gathered into
-// batches that the CPU pool joins, parses and aggregates straight into
-// Parquet columns; one writer stage commits the files.
+// The engine: runs a plan by joining the rooms of a record's life into one
+// flow (docs/architecture.md draws it):
+//   input.h      rows read on a thread of their own into records;
+//   fetch.h      each record admitted (admission.h: the byte bound), its
+//                requests made as coroutines on the event loop, then its
+//                row evaluated on the CPU pool (evaluate.h);
+//   columns.h    batches of ended records into Parquet column batches and
+//                dead letters, on the CPU pool;
+//   commit.h     one writer stage: files, dead letters, the manifest.
+// The engine builds them, runs the flow, and sums the run up.
 //
 // Every record ends in exactly one of: written, filtered, not joined (an
 // inner join found no row), dead-lettered (a request failed after its
