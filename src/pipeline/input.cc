@@ -103,8 +103,7 @@ bool Input::keys_are_new(const std::vector<Value>& row, const std::string& file,
   if (plan_.config.input.duplicates == Duplicates::kKeep || seen_keys_.insert(KeySet::fingerprint(key))) return true;
   std::string shown;
   for (std::size_t i = 0; i < key.size(); ++i) {
-    shown +=
-        (i ? ", " : "") + plan_.slot_names[static_cast<std::size_t>(plan_.key_slots[i])] + "=" + key[i]->to_json();
+    shown += (i ? ", " : "") + plan_.slot_names[static_cast<std::size_t>(plan_.key_slots[i])] + "=" + key[i]->to_json();
   }
   error = Status::InvalidArgument(file + ":" + std::to_string(line) + ": duplicate key " + shown +
                                   ": an earlier record of the input has it (input.duplicates: keep to process both)");
