@@ -100,7 +100,10 @@ bool Input::keys_are_new(const std::vector<Value>& row, const std::string& file,
     }
     key.push_back(&v);
   }
-  if (plan_.config.input.duplicates == Duplicates::kKeep || seen_keys_.insert(KeySet::fingerprint(key))) return true;
+  if (plan_.config.input.duplicates == Duplicates::kKeep) return true;
+  const bool fresh = key.size() == 1 && key[0]->type() == Type::kInt64 ? seen_keys_.insert_int(key[0]->as_int())
+                                                                       : seen_keys_.insert(KeySet::fingerprint(key));
+  if (fresh) return true;
   std::string shown;
   for (std::size_t i = 0; i < key.size(); ++i) {
     shown += (i ? ", " : "") + plan_.slot_names[static_cast<std::size_t>(plan_.key_slots[i])] + "=" + key[i]->to_json();

@@ -1,5 +1,7 @@
 #include "key_set.h"
 
+#include <limits>
+
 namespace sluice::pipeline {
 
 namespace {
@@ -84,6 +86,59 @@ void KeySet::grow() {
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = f;
   }
+}
+
+bool KeySet::in_table(std::uint64_t f) const {
+  if (f == 0) return has_zero_;
+  if (slots_.empty()) return false;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = static_cast<std::size_t>(f) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == f) return true;
+    if (slots_[i] == 0) return false;
+  }
+}
+
+bool KeySet::in_runs(std::int64_t key) const {
+  auto it = runs_.upper_bound(key);  // the first run starting after key
+  if (it == runs_.begin()) return false;
+  --it;
+  return key <= it->second;
+}
+
+// The run being extended ends: kept as a run if long enough, else its keys
+// go into the table.
+void KeySet::close_run() {
+  if (!run_open_) return;
+  run_open_ = false;
+  if (run_last_ - run_first_ + 1 >= kMinRun) {
+    runs_.emplace(run_first_, run_last_);
+    return;
+  }
+  const std::size_t before = size_;
+  for (std::int64_t k = run_first_;; ++k) {
+    insert(mix(static_cast<std::uint64_t>(k)));
+    if (k == run_last_) break;
+  }
+  size_ = before;  // counted when they came
+}
+
+bool KeySet::insert_int(std::int64_t key) {
+  if (run_open_ && key >= run_first_ && key <= run_last_) return false;
+  if (in_runs(key) || in_table(mix(static_cast<std::uint64_t>(key)))) return false;
+  ++size_;
+  if (run_open_ && run_last_ != std::numeric_limits<std::int64_t>::max() && key == run_last_ + 1) {
+    run_last_ = key;
+    return true;
+  }
+  close_run();
+  run_open_ = true;
+  run_first_ = run_last_ = key;
+  return true;
+}
+
+std::size_t KeySet::memory_bytes() const {
+  constexpr std::size_t kNodeBytes = 48;  // a map node of two int64s, as glibc allocates it
+  return slots_.capacity() * sizeof(std::uint64_t) + runs_.size() * kNodeBytes;
 }
 
 }  // namespace sluice::pipeline
