@@ -158,7 +158,7 @@ struct PipelineConfig {
   std::vector<StepConfig> steps;
   std::vector<JoinConfig> joins;
   // Settings whose defaults come from the mode (set when loaded).
-  std::size_t records_in_flight = 0;  // default: 2 x http.max_in_flight
+  std::size_t records_in_flight = 0;  // default: 1.25 x http.max_in_flight
   // While the answers held by records in flight pass this, no new record
   // starts (those under way go on, so one record bigger than it still ends).
   std::uint64_t max_bytes_in_flight = 256ULL << 20;

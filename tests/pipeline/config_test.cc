@@ -206,7 +206,9 @@ TEST(PipelineFile, ModePresetsAndExplicitSettings) {
   EXPECT_GT(t->batch_size, l->batch_size);
   EXPECT_GT(t->batch_timeout, l->batch_timeout);
   EXPECT_GT(t->queue_capacity, l->queue_capacity);
-  EXPECT_EQ(t->records_in_flight, 2 * t->http.client.max_in_flight) << "by default, twice the requests in flight";
+  auto w = parse_config(kGood, "p.yaml", {"http.max_in_flight=400"});
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->records_in_flight, 500u) << "by default, a quarter more than the requests in flight";
   EXPECT_EQ(x->batch_size, 7u);
 }
 
