@@ -1,7 +1,7 @@
-// Field extraction from JSON response bodies with simdjson's DOM parser
-// (whose kernels are chosen for the CPU at run time): a step's scalar
-// fields by dotted path, and an array's elements into typed columns.
-// The body is padded in place (its capacity grown) so that it is not copied.
+// Field extraction from JSON response bodies: a step's scalar fields by
+// dotted path, with simdjson's DOM parser (the body is padded in place, its
+// capacity grown, so that it is not copied); and an array's elements into
+// typed columns, in one pass with no tree (array_reader.h).
 #pragma once
 
 #include <string>
