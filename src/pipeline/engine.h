@@ -3,7 +3,8 @@
 //   input.h      rows read on a thread of their own into records;
 //   fetch.h      each record admitted (admission.h: the byte bound), its
 //                requests made as coroutines on the event loop, then its
-//                row evaluated on the CPU pool (evaluate.h);
+//                row evaluated on the CPU pool (evaluate.h), in batches
+//                (evaluations.h);
 //   columns.h    batches of ended records into Parquet column batches and
 //                dead letters, on the CPU pool;
 //   commit.h     one writer stage: files, dead letters, the manifest.

@@ -1,8 +1,6 @@
 #include "fetch.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -49,11 +47,11 @@ std::string render(const std::vector<Template::Piece>& pieces, const Record& r, 
 Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& admission,
              std::function<void(const Status&)> fail_run)
     : plan_(plan),
-      rt_(rt),
       client_(client),
       admission_(admission),
       fail_run_(std::move(fail_run)),
-      gate_(plan.config.http.client.max_in_flight) {}
+      gate_(plan.config.http.client.max_in_flight),
+      evaluations_(plan, rt) {}
 
 http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
   const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
@@ -213,10 +211,7 @@ void Fetch::keep(Record& r, int step, std::int64_t loop, std::string body) {
 // the retry policy's attempts) and everything is parsed anew.
 asio::awaitable<void> Fetch::finish(Record& r) {
   for (int attempt = 1;; ++attempt) {
-    auto [error, bad] =
-        co_await rt_.run_on_cpu([this, &r] { return evaluate(plan_, r); }, asio::as_tuple(asio::deferred));
-    if (error) std::rethrow_exception(error);
-    auto [index, why] = *bad;
+    auto [index, why] = co_await evaluations_.evaluate(r);
     if (index == r.answers.size()) break;
     const Answer& a = r.answers[index];
     const StepPlan& s = plan_.steps[static_cast<std::size_t>(a.step)];

@@ -9,8 +9,9 @@
 // out, its answers kept in loop order; a step's fields are read as soon as
 // its answer is in (later steps need them); keep_if may end the record
 // there. When the last answer is in, the record is evaluated on the CPU pool
-// (evaluate.h); an answer that cannot be read is asked for again, up to the
-// retry policy's attempts.
+// (evaluate.h), in a batch with the others ready then (evaluations.h); an
+// answer that cannot be read is asked for again, up to the retry policy's
+// attempts.
 //
 // A record that fails is dead-lettered with the step, the URL (secrets
 // redacted) and why, unless the failure is the run's (the API given up on,
@@ -28,6 +29,7 @@
 #include <string>
 
 #include "admission.h"
+#include "evaluations.h"
 #include "plan.h"
 #include "record.h"
 #include "sluice/http/client.h"
@@ -72,11 +74,11 @@ class Fetch {
   int attempts() const;
 
   const Plan& plan_;
-  Runtime& rt_;
   http::Client* client_;
   Admission& admission_;
   std::function<void(const Status&)> fail_run_;
   AsyncSemaphore gate_;
+  Evaluations evaluations_;  // records whose answers are in, to the CPU pool in batches
   std::atomic<std::uint64_t> in_flight_{0}, requests_waiting_{0}, answer_retries_{0}, children_{0};
 };
 
