@@ -10,18 +10,13 @@
 #include <fstream>
 #include <thread>
 
-#include "../pipeline/engine.h"
-#include "../pipeline/preflight.h"
 #include "metrics.h"
 #include "sluice/detail/mutex.h"
+#include "sluice/job.h"
 
 namespace sluice::cli {
 
 namespace {
-
-using pipeline::Engine;
-using pipeline::Progress;
-using pipeline::RunSummary;
 
 void add_common(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("file", o.file, "the pipeline file (YAML)")->required();
@@ -39,7 +34,7 @@ std::string human_bytes(double b) {
 
 // "12% of the input, ETA 1m05s" from the bytes read, or "" when the input's
 // size is unknown.
-std::string eta(const Progress& p) {
+std::string eta(const JobProgress& p) {
   if (p.input_bytes_total == 0 || p.input_bytes == 0 || p.read == 0 || p.done() == 0) return "";
   const double fraction = std::min(1.0, static_cast<double>(p.input_bytes) / static_cast<double>(p.input_bytes_total));
   const double total = static_cast<double>(p.read) / fraction;  // records, estimated
@@ -50,7 +45,7 @@ std::string eta(const Progress& p) {
   return buf;
 }
 
-std::string progress_line(const Progress& p) {
+std::string progress_line(const JobProgress& p) {
   char buf[256];
   double rate = p.seconds > 0 ? static_cast<double>(p.done()) / p.seconds : 0;
   std::snprintf(buf, sizeof buf,
@@ -67,7 +62,7 @@ std::string progress_line(const Progress& p) {
   return line + eta(p);
 }
 
-void print_summary(const RunSummary& s, std::FILE* out) {
+void print_summary(const JobSummary& s, std::FILE* out) {
   const auto& c = s.counts;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered",
@@ -125,8 +120,8 @@ void print_summary(const RunSummary& s, std::FILE* out) {
 }
 
 // The run's metrics in Prometheus's text format.
-std::string metrics_page(const Engine& e) {
-  const Progress p = e.progress();
+std::string metrics_page(const Job& e) {
+  const JobProgress p = e.progress();
   const http::ClientStats h = e.http_stats();
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
@@ -193,20 +188,6 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
   return std::pair{i, n};
 }
 
-// The file read, checked before anything runs (what the run would find
-// wrong as it starts, see preflight), and planned (with the datasets read
-// when `datasets` says kLoad).
-Result<std::unique_ptr<pipeline::Plan>> plan_for(const RunCommandOptions& o, pipeline::Datasets datasets,
-                                                 pipeline::FileChecks files) {
-  SLUICE_ASSIGN_OR_RETURN(pipeline::PipelineConfig config, pipeline::load_config(o.file, o.sets));
-  if (!o.output.empty()) config.output.path = o.output;
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
-                          pipeline::make_plan(std::move(config), pipeline::Datasets::kCheckOnly));
-  SLUICE_RETURN_IF_ERROR(pipeline::preflight(plan->config, files));
-  if (datasets == pipeline::Datasets::kCheckOnly) return plan;
-  return pipeline::make_plan(std::move(plan->config), pipeline::Datasets::kLoad);
-}
-
 }  // namespace
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
@@ -239,15 +220,13 @@ void add_validate_options(CLI::App& cmd, RunCommandOptions& o) {
 }
 
 int validate_command(const RunCommandOptions& o) {
-  auto plan = plan_for(o, pipeline::Datasets::kCheckOnly,
-                       o.offline ? pipeline::FileChecks::kSkip : pipeline::FileChecks::kCheck);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", plan.status().message().c_str());
+  auto shape = Job::check(o.file, {.sets = o.sets}, /*look_at_files=*/!o.offline);
+  if (!shape.ok()) {
+    std::fprintf(stderr, "%s\n", shape.status().message().c_str());
     return 2;
   }
-  const auto& p = **plan;
-  std::printf("%s: OK: %zu step(s), %zu join(s), %zu output column(s)\n", o.file.c_str(), p.steps.size(),
-              p.joins.size(), p.output.size());
+  std::printf("%s: OK: %zu step(s), %zu join(s), %zu output column(s)\n", o.file.c_str(), shape->steps, shape->joins,
+              shape->output_columns);
   return 0;
 }
 
@@ -269,25 +248,23 @@ int run_pipeline_command(const RunCommandOptions& o) {
     }
     shard = *s;
   }
-  auto plan = plan_for(o, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", plan.status().message().c_str());
-    return 2;
-  }
-  auto engine = Engine::create(std::move(*plan), {.limit = o.limit,
-                                                  .shard_index = shard.first,
-                                                  .shard_count = shard.second,
-                                                  .resume = o.resume,
-                                                  .output = o.output,
-                                                  .io_threads = o.io_threads,
-                                                  .cpu_threads = o.cpu_threads});
-  if (!engine.ok()) {
-    std::fprintf(stderr, "sluice run: %s\n", engine.status().message().c_str());
-    // A setting, file or environment variable to fix (2), or a failure a
+  auto job = Job::open(o.file, {.sets = o.sets,
+                                .output = o.output,
+                                .limit = o.limit,
+                                .shard_index = shard.first,
+                                .shard_count = shard.second,
+                                .resume = o.resume,
+                                .io_threads = o.io_threads,
+                                .cpu_threads = o.cpu_threads});
+  if (!job.ok()) {
+    const StatusCode code = job.status().code();
+    // A file, setting or environment variable to fix (2), or a failure a
     // retry may get past (1).
-    return engine.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    const bool to_fix = code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound;
+    std::fprintf(stderr, "%s%s\n", to_fix ? "" : "sluice run: ", job.status().message().c_str());
+    return to_fix ? 2 : 1;
   }
-  Engine& e = **engine;
+  Job& e = **job;
   std::unique_ptr<MetricsServer> metrics;
   if (!o.metrics_addr.empty()) {
     auto m = MetricsServer::start(o.metrics_addr, [&e] { return metrics_page(e); });
@@ -349,7 +326,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
     if (tty) std::fprintf(stderr, "\r\033[K");
   });
 
-  RunSummary s = e.run();
+  JobSummary s = e.run();
   {
     MutexLock lock(mu);
     finished = true;

@@ -209,7 +209,7 @@ Status Commit::write(const Chunk& chunk) {
   return Status();
 }
 
-Commit::Finished Commit::finish(Status status, bool whole_input, RunSummary& summary) {
+Commit::Finished Commit::finish(Status status, bool whole_input, JobSummary& summary) {
   // The open files: committed if every stage ended normally, else left
   // uncommitted (nothing half-written is ever visible).
   for (auto& [dir, writer] : writers_) {

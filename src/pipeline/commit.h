@@ -64,7 +64,7 @@ class Commit {
     bool all_committed;  // every open file was committed
     std::uint64_t rows;  // in the files committed, in this run
   };
-  Finished finish(Status status, bool whole_input, RunSummary& summary);
+  Finished finish(Status status, bool whole_input, JobSummary& summary);
 
  private:
   Commit(std::unique_ptr<ObjectStore> store, const Plan& plan, Options options);

@@ -29,7 +29,7 @@ double cpu_now() {
 
 struct Engine::State {
   std::unique_ptr<Plan> plan;
-  RunOptions options;
+  JobOptions options;
   Runtime rt;
   std::optional<http::Client> client;
   std::unique_ptr<Commit> commit;  // the output: files, dead letters, the manifest
@@ -47,7 +47,7 @@ struct Engine::State {
   // max_bytes_in_flight: which records may start, which requests may.
   Admission admission;
 
-  State(std::unique_ptr<Plan> p, RunOptions o)
+  State(std::unique_ptr<Plan> p, JobOptions o)
       : plan(std::move(p)),
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
@@ -100,7 +100,7 @@ struct Engine::State {
 Engine::Engine(std::unique_ptr<State> s) : state_(std::move(s)) {}
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOptions options) {
+Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOptions options) {
   // The threads settings (and SLUICE_CPU_THREADS) are checked before the
   // runtime starts, so a bad one is an error, not an exception.
   Result<RuntimeOptions> threads =
@@ -141,10 +141,10 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, RunOp
   return std::unique_ptr<Engine>(new Engine(std::move(st)));
 }
 
-RunSummary Engine::run() {
+JobSummary Engine::run() {
   State& st = *state_;
   const PipelineConfig& c = st.plan->config;
-  RunSummary summary;
+  JobSummary summary;
   st.started = Clock::now();
   const double cpu0 = cpu_now();
   for (const auto& d : st.plan->datasets) summary.dataset_bytes += d ? d->memory_bytes() : 0;
@@ -198,7 +198,7 @@ RunSummary Engine::run() {
   }
   summary.counts = progress();
   summary.stopped_early = st.stopping.load() && !st.input->read_all();
-  Progress& n = summary.counts;
+  JobProgress& n = summary.counts;
   if (all_committed) {
     // Every record read reached one outcome, counted where it was decided.
     summary.accounted = n.read == n.done() + n.unfinished;
@@ -225,9 +225,9 @@ RunSummary Engine::run() {
   return summary;
 }
 
-Progress Engine::progress() const {
+JobProgress Engine::progress() const {
   const State& st = *state_;
-  Progress p;
+  JobProgress p;
   p.read = st.input->read();
   p.written = st.written.load();
   p.filtered = st.filtered.load();
@@ -269,53 +269,6 @@ void Engine::abort() {
   if (st.client) st.client->close();
   MutexLock lock(st.run_mu);
   if (st.handle) st.handle->cancel();
-}
-
-std::string RunSummary::to_json() const {
-  std::string files_json = "[";
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    files_json += (i ? "," : "") + std::string("{\"name\":") + json_quote(files[i].name) +
-                  ",\"rows\":" + std::to_string(files[i].rows) + ",\"bytes\":" + std::to_string(files[i].bytes) + "}";
-  }
-  files_json += "]";
-  auto q = [&](double p) { return std::to_string(http.latency_quantile(p).count()); };
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.1f", seconds > 0 ? static_cast<double>(counts.read) / seconds : 0.0);
-  char secs[64];
-  std::snprintf(secs, sizeof secs, "%.3f", seconds);
-  char cpu[64];
-  std::snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
-  return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") +
-         (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
-         ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
-         ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
-         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) +
-         ",\"unfinished\":" + std::to_string(counts.unfinished) + ",\"accounted\":" + (accounted ? "true" : "false") +
-         ",\"skipped_done_earlier\":" + std::to_string(counts.skipped) +
-         "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
-         ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
-         ",\"retries\":" + std::to_string(http.retries) +
-         ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) +
-         ",\"failed\":" + std::to_string(http.failed) +
-         ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) +
-         ",\"budget_waits\":" + std::to_string(http.budget_waits) +
-         ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) +
-         ",\"outages\":" + std::to_string(http.outages) + ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
-         ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
-         ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
-         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
-         ",\"manifest\":" + json_quote(manifest) + ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
-         ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +
-         ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
-         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
-         ",\"key_index_bytes\":" + std::to_string(key_index_bytes) +
-         ",\"duplicate_keys\":" + std::to_string(duplicates) +
-         ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
-         ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
-         (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +
-                                ",\"count\":" + std::to_string(shard_count) + "}"
-                          : std::string()) +
-         ",\"records_per_second\":" + rate + "}";
 }
 
 }  // namespace sluice::pipeline

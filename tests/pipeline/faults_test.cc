@@ -29,7 +29,7 @@ class FaultMatrix : public ItemFeatures, public ::testing::WithParamInterface<Fa
 // every row equal to the oracle's.
 TEST_P(FaultMatrix, DefaultsRideItOutWithNoDeadLetterAndExactOutput) {
   const FaultCase& c = GetParam();
-  RunSummary s = run(c.name, c.server);
+  JobSummary s = run(c.name, c.server);
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
@@ -77,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(Defaults, FaultMatrix, ::testing::ValuesIn(fault_cases(
 // are dead-lettered, each after its attempts; every other row is written
 // right. An outage is not what this is: the other requests go through.
 TEST_F(ItemFeatures, APermanentFaultDeadLettersExactlyTheRecordsItTouches) {
-  RunSummary s = run("permanent", {.faults = {.fail_ids_every = 25}});
+  JobSummary s = run("permanent", {.faults = {.fail_ids_every = 25}});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   std::set<std::int64_t> want;
   for (std::int64_t id = 25; id <= static_cast<std::int64_t>(n_); id += 25) want.insert(id);
@@ -104,7 +104,7 @@ TEST_F(ItemFeatures, APermanentFaultDeadLettersExactlyTheRecordsItTouches) {
 // what it finished, dead-letters nothing, leaves the rest unfinished, and
 // fails; a resume once the API is back writes exactly the rest.
 TEST_F(ItemFeatures, AnApiDownPastGiveUpAfterStopsTheRunAndAResumeFinishesIt) {
-  RunSummary s = run("gone", {.outage = {.after = 1500, .duration = 60000ms, .close = false}},
+  JobSummary s = run("gone", {.outage = {.after = 1500, .duration = 60000ms, .close = false}},
                      {"http.outage.give_up_after_ms=1000", "output.file_rows=100"});
   ASSERT_FALSE(s.status.ok());
   EXPECT_EQ(s.status.code(), StatusCode::kUnavailable);
@@ -119,7 +119,7 @@ TEST_F(ItemFeatures, AnApiDownPastGiveUpAfterStopsTheRunAndAResumeFinishesIt) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0], "{\"n\":\"" + std::to_string(s.counts.written) + "\"}\n");
 
-  RunSummary rest = run("gone", {}, {"output.file_rows=100"}, "", {.resume = true}, /*fresh=*/false);
+  JobSummary rest = run("gone", {}, {"output.file_rows=100"}, "", {.resume = true}, /*fresh=*/false);
   ASSERT_TRUE(rest.status.ok()) << rest.status.to_string();
   EXPECT_EQ(rest.counts.dead_lettered, 0u);
   const Expected e = expected_counts(n_);
@@ -131,7 +131,7 @@ TEST_F(ItemFeatures, AnApiDownPastGiveUpAfterStopsTheRunAndAResumeFinishesIt) {
 // early instead of dead-lettering half its input, and says why.
 TEST_F(ItemFeatures, TooManyDeadLettersStopTheRunEarly) {
   n_ = 5000;
-  RunSummary s =
+  JobSummary s =
       run("too-many-dead", {.faults = {.fail_ids_every = 2}},
           {"max_dead_letters=5%", "http.retry.max_attempts=1", "http.max_in_flight=16", "records_in_flight=16"});
   ASSERT_FALSE(s.status.ok());
@@ -144,12 +144,12 @@ TEST_F(ItemFeatures, TooManyDeadLettersStopTheRunEarly) {
 TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppended) {
   n_ = 300;
   auto server = *mockapi::Server::start({});
-  RunSummary first = run_against(server->base_url(), "modes");
+  JobSummary first = run_against(server->base_url(), "modes");
   ASSERT_TRUE(first.status.ok()) << first.status.to_string();
   const Expected e = expected_counts(n_);
 
   // The default: refused, naming the way out.
-  auto refused = engine_for(server->base_url(), "modes", {}, "", {}, /*fresh=*/false);
+  auto refused = job_for(server->base_url(), "modes", {}, "", {}, /*fresh=*/false);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("already holds a run named 'item-features'"), std::string::npos)
@@ -157,13 +157,13 @@ TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppen
   EXPECT_NE(refused.status().message().find("--resume"), std::string::npos);
 
   // Overwrite: the earlier files go, the output holds this run's only.
-  RunSummary again = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
+  JobSummary again = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
   ASSERT_TRUE(again.status.ok()) << again.status.to_string();
   EXPECT_EQ(again.overwritten, 1u);
   EXPECT_EQ(check_output(out_, n_), e.written);
 
   // Append: both runs' files, the new one under another name.
-  RunSummary more = run_against(server->base_url(), "modes", {"output.mode=append"}, "", {}, /*fresh=*/false);
+  JobSummary more = run_against(server->base_url(), "modes", {"output.mode=append"}, "", {}, /*fresh=*/false);
   ASSERT_TRUE(more.status.ok()) << more.status.to_string();
   ASSERT_EQ(more.files.size(), 1u);
   EXPECT_NE(more.files[0].name.find("item-features-r1-00000.parquet"), std::string::npos) << more.files[0].name;
@@ -174,7 +174,7 @@ TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppen
             "{\"n\":\"" + std::to_string(2 * e.written) + "\",\"d\":\"" + std::to_string(e.written) + "\"}\n");
 
   // Overwrite again removes both runs' files.
-  RunSummary fresh = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
+  JobSummary fresh = run_against(server->base_url(), "modes", {"output.mode=overwrite"}, "", {}, /*fresh=*/false);
   ASSERT_TRUE(fresh.status.ok()) << fresh.status.to_string();
   EXPECT_EQ(fresh.overwritten, 2u);
   EXPECT_EQ(check_output(out_, n_, "read_parquet('" + out_ + "/*.parquet')"), e.written);
@@ -182,7 +182,7 @@ TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppen
   // A file of this name that no manifest names: refused in every mode.
   fs::copy_file(out_ + "/item-features-00000.parquet", out_ + "/item-features-00007.parquet");
   for (const char* mode : {"error", "overwrite", "append"}) {
-    auto stray = engine_for(server->base_url(), "modes", {std::string("output.mode=") + mode}, "", {}, false);
+    auto stray = job_for(server->base_url(), "modes", {std::string("output.mode=") + mode}, "", {}, false);
     ASSERT_FALSE(stray.ok()) << mode;
     EXPECT_NE(stray.status().message().find("that no manifest of 'item-features' names"), std::string::npos)
         << stray.status().message();
@@ -192,7 +192,7 @@ TEST_F(ItemFeatures, AnEarlierRunsOutputIsRefusedUnlessResumedOverwrittenOrAppen
 // sluice's own files start with '_': readers of the dataset skip them.
 TEST_F(ItemFeatures, TheManifestAndDeadLettersAreHiddenFromDatasetReaders) {
   n_ = 300;
-  RunSummary s = run("hidden", {.faults = {.fail_ids_every = 10}}, {"http.retry.max_attempts=1"});
+  JobSummary s = run("hidden", {.faults = {.fail_ids_every = 10}}, {"http.retry.max_attempts=1"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   ASSERT_GT(s.counts.dead_lettered, 0u);
   std::set<std::string> names;
@@ -205,11 +205,11 @@ TEST_F(ItemFeatures, TheManifestAndDeadLettersAreHiddenFromDatasetReaders) {
 // them: the earlier dead-letter file, now wrong, is gone.
 TEST_F(ItemFeatures, AResumeThatWritesTheDeadLetteredRecordsRemovesTheirDeadLetters) {
   n_ = 600;
-  RunSummary first = run("dead-then-resumed", {.faults = {.fail_ids_every = 7}}, {"http.retry.max_attempts=1"});
+  JobSummary first = run("dead-then-resumed", {.faults = {.fail_ids_every = 7}}, {"http.retry.max_attempts=1"});
   ASSERT_TRUE(first.status.ok()) << first.status.to_string();
   ASSERT_GT(first.counts.dead_lettered, 0u);
   ASSERT_TRUE(fs::exists(out_ + "/_item-features-dead-letter.jsonl"));
-  RunSummary second = run("dead-then-resumed", {}, {}, "", {.resume = true}, /*fresh=*/false);
+  JobSummary second = run("dead-then-resumed", {}, {}, "", {.resume = true}, /*fresh=*/false);
   ASSERT_TRUE(second.status.ok()) << second.status.to_string();
   EXPECT_EQ(second.counts.read, first.counts.dead_lettered) << "only the dead-lettered records were left to do";
   EXPECT_EQ(second.counts.dead_lettered, 0u);
@@ -231,7 +231,7 @@ TEST_F(ItemFeatures, InputEdgeCasesAreReadOrDeadLetteredNeverGuessed) {
   const std::string columns = "  columns: {id: int64}\n";
   ASSERT_NE(yaml.find(columns), std::string::npos);
   yaml.replace(yaml.find(columns), columns.size(), "  columns: {id: int64, tag: string}\n");
-  RunSummary s = run("input-edges", {}, {}, yaml, {}, /*fresh=*/false);
+  JobSummary s = run("input-edges", {}, {}, yaml, {}, /*fresh=*/false);
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   EXPECT_EQ(s.counts.read, 5u) << "records 1, 2, 2, (none), 3: blank lines are not records";
   EXPECT_EQ(s.counts.dead_lettered, 2u);
@@ -248,7 +248,7 @@ TEST_F(ItemFeatures, InputEdgeCasesAreReadOrDeadLetteredNeverGuessed) {
   EXPECT_EQ(server_stats_.not_found, 0u);
 
   // input.duplicates: keep: both copies of record 2 are processed.
-  RunSummary kept =
+  JobSummary kept =
       run("input-edges", {}, {"input.duplicates=keep", "output.mode=overwrite"}, yaml, {}, /*fresh=*/false);
   ASSERT_TRUE(kept.status.ok()) << kept.status.to_string();
   EXPECT_EQ(kept.counts.dead_lettered, 1u);

@@ -1,5 +1,5 @@
 // The fixture of the reference workload's end-to-end tests: fresh inputs,
-// examples/item-features.yaml (or a variant of it) run by the engine against
+// examples/item-features.yaml (or a variant of it) run as a sluice::Job against
 // the mock API (or another server) on loopback, and what the run wrote.
 #pragma once
 
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "../../src/mockapi/server.h"
-#include "../../src/pipeline/engine.h"
 #include "e2e_util.h"
+#include "sluice/job.h"
 
 namespace sluice::pipeline {
 
@@ -31,29 +31,29 @@ class ItemFeatures : public ::testing::Test {
   // Runs examples/item-features.yaml, or with `pipeline`, that text as the
   // pipeline file, on fresh inputs (`fresh` false: those of the last run,
   // and into its output).
-  RunSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {},
-                 const std::string& pipeline = "", RunOptions options = {}, bool fresh = true) {
+  JobSummary run(const std::string& name, mockapi::ServerOptions server_options, std::vector<std::string> sets = {},
+                 const std::string& pipeline = "", JobOptions options = {}, bool fresh = true) {
     auto server = mockapi::Server::start(server_options);
     EXPECT_TRUE(server.ok()) << server.status().to_string();
     if (!server.ok()) return {};
-    RunSummary s = run_against((*server)->base_url(), name, std::move(sets), pipeline, options, fresh);
+    JobSummary s = run_against((*server)->base_url(), name, std::move(sets), pipeline, options, fresh);
     server_stats_ = (*server)->stats();
     return s;
   }
 
   // The same against an API at `base_url`.
-  RunSummary run_against(const std::string& base_url, const std::string& name, std::vector<std::string> sets = {},
-                         const std::string& pipeline = "", RunOptions options = {}, bool fresh = true) {
-    auto engine = engine_for(base_url, name, std::move(sets), pipeline, options, fresh);
-    EXPECT_TRUE(engine.ok()) << engine.status().to_string();
-    if (!engine.ok()) return {};
-    return (*engine)->run();
+  JobSummary run_against(const std::string& base_url, const std::string& name, std::vector<std::string> sets = {},
+                         const std::string& pipeline = "", JobOptions options = {}, bool fresh = true) {
+    auto job = job_for(base_url, name, std::move(sets), pipeline, options, fresh);
+    EXPECT_TRUE(job.ok()) << job.status().to_string();
+    if (!job.ok()) return {};
+    return (*job)->run();
   }
 
-  // The engine run_against runs, or why it could not be made.
-  Result<std::unique_ptr<Engine>> engine_for(const std::string& base_url, const std::string& name,
-                                             std::vector<std::string> sets = {}, const std::string& pipeline = "",
-                                             RunOptions options = {}, bool fresh = true) {
+  // The job run_against runs, or why it could not be opened.
+  Result<std::unique_ptr<Job>> job_for(const std::string& base_url, const std::string& name,
+                                       std::vector<std::string> sets = {}, const std::string& pipeline = "",
+                                       JobOptions options = {}, bool fresh = true) {
     if (fresh) {
       data_ = scratch(name);
       oracle::write_inputs(data_, n_);
@@ -68,13 +68,10 @@ class ItemFeatures : public ::testing::Test {
     sets.push_back("datasets.entities.path=" + data_ + "/entities.csv");
     sets.push_back("http.base_url=" + base_url);
     sets.push_back("output.path=" + out_);
-    auto config = load_config(file, sets);
-    if (!config.ok()) return config.status();
-    auto plan = make_plan(std::move(*config), Datasets::kLoad);
-    if (!plan.ok()) return plan.status();
+    options.sets.insert(options.sets.end(), sets.begin(), sets.end());
     options.io_threads = 1;
     options.cpu_threads = 1;
-    return Engine::create(std::move(*plan), options);
+    return Job::open(file, std::move(options));
   }
 
   std::vector<std::string> dead_letters() const {

@@ -20,7 +20,7 @@ namespace sluice::pipeline {
 namespace {
 
 TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
-  RunSummary s = run("clean", {});
+  JobSummary s = run("clean", {});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.read, n_);
@@ -54,7 +54,7 @@ TEST_F(ItemFeatures, FanOutOverAListFromAnEarlierAnswerGivesTheSameOutput) {
   const std::string events_step = "  - name: event_pages\n";
   yaml.insert(yaml.find(events_step),
               "  - name: listing\n    get: /v1/items/{id}/pages\n    fields: {pages: \"list<int64>\"}\n");
-  RunSummary s = run("listed", {}, {}, yaml);
+  JobSummary s = run("listed", {}, {}, yaml);
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.written, e.written);
@@ -75,7 +75,7 @@ TEST_F(ItemFeatures, TheByteBoundHoldsNewRecordsBackAndLosesNone) {
   mockapi::ServerOptions slow;
   slow.latency = std::chrono::milliseconds(2);
   const std::uint64_t bound = 256 * 1024;
-  RunSummary held = run("bytes", slow, {"max_bytes_in_flight=256KiB"});
+  JobSummary held = run("bytes", slow, {"max_bytes_in_flight=256KiB"});
   ASSERT_TRUE(held.status.ok()) << held.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(held.counts.written, e.written);
@@ -86,7 +86,7 @@ TEST_F(ItemFeatures, TheByteBoundHoldsNewRecordsBackAndLosesNone) {
   // At most the cap (bound / mean) records, each holding at most 4 pages.
   EXPECT_LT(held.counts.peak_bytes_in_flight, bound * 5 / 2) << "with the bound";
 
-  RunSummary free = run("bytes-free", slow);
+  JobSummary free = run("bytes-free", slow);
   ASSERT_TRUE(free.status.ok()) << free.status.to_string();
   EXPECT_EQ(free.counts.records_held_total, 0u);
   EXPECT_GT(free.counts.peak_bytes_in_flight, 4 * bound) << "without it";
@@ -104,7 +104,7 @@ TEST_F(ItemFeatures, TheByteBoundHoldsForAnswersBeingReceived) {
   n_ = 400;
   mockapi::ServerOptions big{.pad_bytes = 1 << 20};
   constexpr std::uint64_t kBound = 8 << 20, kAnswer = (1 << 20) + 20000, kInFlight = 16;
-  RunSummary bounded =
+  JobSummary bounded =
       run("big-answers", big, {"max_bytes_in_flight=8MiB", "http.max_in_flight=16", "records_in_flight=256"});
   ASSERT_TRUE(bounded.status.ok()) << bounded.status.to_string();
   const Expected e = expected_counts(n_);
@@ -127,7 +127,7 @@ TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {
   constexpr std::uint32_t kShards = 3;
   std::uint64_t read = 0, written = 0;
   for (std::uint32_t i = 0; i < kShards; ++i) {
-    RunSummary s = run("shards", {}, {}, "", {.shard_index = i, .shard_count = kShards}, /*fresh=*/i == 0);
+    JobSummary s = run("shards", {}, {}, "", {.shard_index = i, .shard_count = kShards}, /*fresh=*/i == 0);
     ASSERT_TRUE(s.status.ok()) << s.status.to_string();
     EXPECT_TRUE(s.accounted);
     EXPECT_EQ(s.counts.read, n_ / kShards) << "shard " << i;
@@ -149,7 +149,7 @@ TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {
 }
 
 TEST_F(ItemFeatures, HivePartitionsHoldEveryRowUnderItsValue) {
-  RunSummary s = run("partitions", {}, {"output.partition_by=region", "output.file_rows=20"});
+  JobSummary s = run("partitions", {}, {"output.partition_by=region", "output.file_rows=20"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.written, e.written);
@@ -190,7 +190,7 @@ TEST_F(ItemFeatures, NullsFromALeftJoinAndFromExpressionsAreWrittenAsNulls) {
       "    entity_id: {type: int64, expr: entities.id}\n"
       "    heavy: {type: bool, expr: entities.weight > 50}\n"
       "    odd_only: {type: double, expr: 1 / (id % 2)}\n";
-  RunSummary s = run("left-join", {}, {"batch.size=64"}, yaml);
+  JobSummary s = run("left-join", {}, {"batch.size=64"}, yaml);
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.written, e.written + e.not_joined);
@@ -227,7 +227,7 @@ TEST_F(ItemFeatures, ConnectionsClosedAsTheyAreReusedLoseNoRecord) {
   const std::string dir = scratch("nginx-www");
   testing::Nginx nginx(dir, n_, "1ms");
   ASSERT_TRUE(nginx.ok()) << "nginx did not start: " << nginx.error_log();
-  RunSummary s = run_against(nginx.base_url(), "nginx", {"http.retry.max_attempts=1"});
+  JobSummary s = run_against(nginx.base_url(), "nginx", {"http.retry.max_attempts=1"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   const Expected e = expected_counts(n_);
   EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
@@ -252,7 +252,7 @@ TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
               .trickle_interval = std::chrono::milliseconds(5),
               .max_faults_per_path = 2,
               .seed = 7};
-  RunSummary s = run("faults", o,
+  JobSummary s = run("faults", o,
                      {"http.retry.max_attempts=6", "http.retry.base_backoff_ms=1", "http.retry.max_backoff_ms=5",
                       "http.retry.budget=1"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
@@ -270,7 +270,7 @@ TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
 TEST_F(ItemFeatures, WithoutRetriesFaultyRecordsAreDeadLetteredAndAccountedFor) {
   mockapi::ServerOptions o;
   o.faults = {.error_500 = 0.04, .malformed = 0.03, .close = 0.02, .max_faults_per_path = 1, .seed = 11};
-  RunSummary s = run("noretry", o, {"http.retry.max_attempts=1"});
+  JobSummary s = run("noretry", o, {"http.retry.max_attempts=1"});
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
   EXPECT_GT(s.counts.dead_lettered, 10u);
   EXPECT_TRUE(s.accounted) << s.counts.read << " read vs " << s.counts.done();

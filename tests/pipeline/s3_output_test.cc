@@ -4,10 +4,10 @@
 #include <fstream>
 
 #include "../../src/mockapi/server.h"
-#include "../../src/pipeline/engine.h"
 #include "../../src/pipeline/manifest.h"
 #include "../store/swift_fixture.h"
 #include "e2e_util.h"
+#include "sluice/job.h"
 
 namespace sluice::s3 {
 namespace {
@@ -31,21 +31,16 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
   auto server = mockapi::Server::start({});
   ASSERT_TRUE(server.ok()) << server.status().to_string();
 
-  auto config =
-      pipeline::load_config(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
-                            {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
-                             "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-e2e/runs/1/",
-                             "output.file_rows=200", "batch.size=50"});
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = pipeline::make_plan(std::move(*config), pipeline::Datasets::kLoad);
-  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
-  auto engine = pipeline::Engine::create(
-      std::move(*plan),
-      {.store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"},
-       .io_threads = 1,
-       .cpu_threads = 1});
-  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-  pipeline::RunSummary s = (*engine)->run();
+  auto job =
+      Job::open(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                {.sets = {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
+                          "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-e2e/runs/1/",
+                          "output.file_rows=200", "batch.size=50"},
+                 .store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"},
+                 .io_threads = 1,
+                 .cpu_threads = 1});
+  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  JobSummary s = (*job)->run();
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
 
   const pipeline::Expected e = pipeline::expected_counts(n);

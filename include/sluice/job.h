@@ -1,0 +1,158 @@
+// Job: a pipeline file run from C++, as `sluice run FILE` runs it.
+//
+//   sluice::Result<std::unique_ptr<sluice::Job>> job =
+//       sluice::Job::open("item-features.yaml", {.sets = {"http.max_in_flight=512"}});
+//   if (!job.ok()) { /* job.status() names the file, line and field */ }
+//   sluice::JobSummary s = (*job)->run();   // blocks; (*job)->progress() meanwhile
+//   if (!s.status.ok() || s.counts.dead_lettered > 0) { ... }
+//
+// open() reads the file (with `sets` applied as --set does), checks all of
+// it, looks at the input's and datasets' files and the cloud credentials,
+// loads the datasets and opens the output: what would stop the run as it
+// starts is found here, before any record is read. run() then reads every
+// record and ends each in exactly one of: written, filtered, not joined (an
+// inner join found no row), dead-lettered (a request failed after its
+// retries, an answer could not be read, an input row was malformed), or,
+// when the run stops before it ends, unfinished (left for `resume`).
+// docs/pipeline.md describes the file; docs/architecture.md how a run works.
+//
+// Thread safety: progress(), http_stats(), stop() and abort() may be called
+// from any thread while run() goes on (a signal handler's thread, a metrics
+// endpoint); run() once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/http/client.h"
+#include "sluice/status.h"
+#include "sluice/store.h"
+
+namespace sluice {
+
+namespace pipeline {
+class Engine;
+}
+
+struct JobOptions {
+  // Settings of the file replaced, "http.max_in_flight=512", as --set does.
+  std::vector<std::string> sets;
+  std::string output;       // instead of output.path: a directory or s3://bucket/prefix/
+  std::uint64_t limit = 0;  // read at most this many records (0: all)
+  // One shard of N: the records whose position in the input (counted over
+  // every input file, from 0) is shard_index modulo shard_count. Files are
+  // named <name>-shard-I-of-N-..., so N shards can write to one place and
+  // together hold what one run would.
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
+  // Carry on from the manifest an earlier run left in the output (if any):
+  // the records it finished are skipped, files are named <name>-r<N>-....
+  bool resume = false;
+  StoreOptions store;  // S3 settings
+  int io_threads = 1;
+  int cpu_threads = 0;  // 0: the runtime's default
+};
+
+// Live counters, readable while the run goes on.
+struct JobProgress {
+  std::uint64_t read = 0;
+  std::uint64_t written = 0;
+  std::uint64_t filtered = 0;
+  std::uint64_t not_joined = 0;
+  std::uint64_t dead_lettered = 0;
+  // Read but not ended: the run stopped first (the API was given up on, the
+  // run was abandoned, a file could not be committed). Not in the manifest:
+  // --resume does them again.
+  std::uint64_t unfinished = 0;
+  std::uint64_t skipped = 0;  // with resume: records an earlier run finished (not counted in read)
+  std::uint64_t records_in_flight = 0;
+  std::uint64_t bytes_in_flight = 0;  // answers held until their record's last answer is in
+  std::uint64_t peak_bytes_in_flight = 0;
+  std::uint64_t records_held = 0;        // waiting to start because bytes_in_flight > max_bytes_in_flight
+  std::uint64_t records_held_total = 0;  // that ever waited so
+  std::uint64_t requests_in_flight = 0;
+  std::uint64_t requests_waiting = 0;  // for a slot under http.max_in_flight
+  std::uint64_t requests = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t failures = 0;        // requests that failed after their retries
+  std::uint64_t answer_retries = 0;  // 2xx answers that could not be read, asked for again
+  double seconds = 0;
+  std::uint64_t input_bytes = 0;        // consumed so far
+  std::uint64_t input_bytes_total = 0;  // of every input file; 0: unknown (standard input)
+  std::uint64_t done() const { return written + filtered + not_joined + dead_lettered; }
+};
+
+struct OutputFile {
+  std::string name;  // where it is: a path or an s3:// URL
+  std::uint64_t rows = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct JobSummary {
+  JobProgress counts;
+  bool accounted = false;      // read == written + filtered + not joined + dead-lettered + unfinished
+  bool stopped_early = false;  // a stop() before the input's end
+  http::ClientStats http;
+  std::vector<OutputFile> files;
+  std::string dead_letter;            // where the dead letters are, if any
+  std::string manifest;               // where the manifest is
+  std::size_t abandoned_removed = 0;  // with resume: unfinished files of a killed run, removed
+  std::size_t overwritten = 0;        // with output.mode overwrite: the earlier runs' files, removed
+  std::uint64_t bytes_written = 0;
+  std::size_t dataset_bytes = 0;
+  std::size_t key_index_bytes = 0;  // the input's keys, kept to find duplicates
+  std::uint64_t duplicates = 0;     // records dead-lettered because an earlier one had their key
+  std::uint32_t shard_index = 0, shard_count = 1;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far
+  Status status;                     // OK, or what ended the run
+  std::string to_json() const;
+};
+
+// What a pipeline file holds, checked (`sluice validate`).
+struct JobShape {
+  std::size_t steps = 0;
+  std::size_t joins = 0;
+  std::size_t output_columns = 0;
+};
+
+class Job {
+ public:
+  // Errors: kInvalidArgument for what is wrong in the file, the settings or
+  // the files they name (every problem of the file at once, each with its
+  // line and field); others for what trying again may get past (the output's
+  // store unreachable).
+  static Result<std::unique_ptr<Job>> open(const std::string& file, JobOptions options = {});
+
+  // Reads and checks the file as open() does, without loading the datasets
+  // or opening the output; with `look_at_files` false, not the input's and
+  // datasets' files or the cloud credentials either (they are elsewhere, or
+  // made later).
+  static Result<JobShape> check(const std::string& file, const JobOptions& options, bool look_at_files = true);
+
+  ~Job();
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  // Runs to the end (blocking). The summary is returned even when the run
+  // fails: its status says why, and its counts say what was done.
+  JobSummary run();
+  JobProgress progress() const;
+  http::ClientStats http_stats() const;
+  // Stops reading input; records already read finish and files are
+  // committed.
+  void stop();
+  // Abandons the run: nothing more is committed. Records waiting for a
+  // request slot give up at once; requests already sent end by their
+  // deadline at the latest, and run() returns after them.
+  void abort();
+
+ private:
+  explicit Job(std::unique_ptr<pipeline::Engine> engine);
+  std::unique_ptr<pipeline::Engine> engine_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,101 @@
+#include "sluice/job.h"
+
+#include <cstdio>
+
+#include "engine.h"
+#include "preflight.h"
+
+namespace sluice {
+
+namespace {
+
+// The file read with its settings replaced, checked before anything runs
+// (what the run would find wrong as it starts, see preflight), and planned,
+// with the datasets read when `datasets` says kLoad.
+Result<std::unique_ptr<pipeline::Plan>> plan_for(const std::string& file, const JobOptions& o,
+                                                 pipeline::Datasets datasets, pipeline::FileChecks files) {
+  SLUICE_ASSIGN_OR_RETURN(pipeline::PipelineConfig config, pipeline::load_config(file, o.sets));
+  if (!o.output.empty()) config.output.path = o.output;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
+                          pipeline::make_plan(std::move(config), pipeline::Datasets::kCheckOnly));
+  SLUICE_RETURN_IF_ERROR(pipeline::preflight(plan->config, files));
+  if (datasets == pipeline::Datasets::kCheckOnly) return plan;
+  return pipeline::make_plan(std::move(plan->config), pipeline::Datasets::kLoad);
+}
+
+}  // namespace
+
+Job::Job(std::unique_ptr<pipeline::Engine> engine) : engine_(std::move(engine)) {}
+Job::~Job() = default;
+
+Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions options) {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
+                          plan_for(file, options, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Engine> engine,
+                          pipeline::Engine::create(std::move(plan), std::move(options)));
+  return std::unique_ptr<Job>(new Job(std::move(engine)));
+}
+
+Result<JobShape> Job::check(const std::string& file, const JobOptions& options, bool look_at_files) {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
+                          plan_for(file, options, pipeline::Datasets::kCheckOnly,
+                                   look_at_files ? pipeline::FileChecks::kCheck : pipeline::FileChecks::kSkip));
+  return JobShape{.steps = plan->steps.size(), .joins = plan->joins.size(), .output_columns = plan->output.size()};
+}
+
+JobSummary Job::run() { return engine_->run(); }
+JobProgress Job::progress() const { return engine_->progress(); }
+http::ClientStats Job::http_stats() const { return engine_->http_stats(); }
+void Job::stop() { engine_->stop(); }
+void Job::abort() { engine_->abort(); }
+
+using pipeline::json_quote;
+
+std::string JobSummary::to_json() const {
+  std::string files_json = "[";
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    files_json += (i ? "," : "") + std::string("{\"name\":") + json_quote(files[i].name) +
+                  ",\"rows\":" + std::to_string(files[i].rows) + ",\"bytes\":" + std::to_string(files[i].bytes) + "}";
+  }
+  files_json += "]";
+  auto q = [&](double p) { return std::to_string(http.latency_quantile(p).count()); };
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.1f", seconds > 0 ? static_cast<double>(counts.read) / seconds : 0.0);
+  char secs[64];
+  std::snprintf(secs, sizeof secs, "%.3f", seconds);
+  char cpu[64];
+  std::snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
+  return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") +
+         (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
+         ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
+         ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +
+         ",\"dead_lettered\":" + std::to_string(counts.dead_lettered) +
+         ",\"unfinished\":" + std::to_string(counts.unfinished) + ",\"accounted\":" + (accounted ? "true" : "false") +
+         ",\"skipped_done_earlier\":" + std::to_string(counts.skipped) +
+         "},\"stopped_early\":" + (stopped_early ? "true" : "false") +
+         ",\"requests\":{\"sent\":" + std::to_string(http.requests) + ",\"attempts\":" + std::to_string(http.attempts) +
+         ",\"retries\":" + std::to_string(http.retries) +
+         ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) +
+         ",\"failed\":" + std::to_string(http.failed) +
+         ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) +
+         ",\"budget_waits\":" + std::to_string(http.budget_waits) +
+         ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) +
+         ",\"outages\":" + std::to_string(http.outages) + ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
+         ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
+         ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
+         (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
+         ",\"manifest\":" + json_quote(manifest) + ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
+         ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +
+         ",\"cpu_seconds\":" + cpu + ",\"peak_rss_bytes\":" + std::to_string(peak_rss_bytes) +
+         ",\"dataset_bytes\":" + std::to_string(dataset_bytes) +
+         ",\"key_index_bytes\":" + std::to_string(key_index_bytes) +
+         ",\"duplicate_keys\":" + std::to_string(duplicates) +
+         ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
+         ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
+         (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +
+                                ",\"count\":" + std::to_string(shard_count) + "}"
+                          : std::string()) +
+         ",\"records_per_second\":" + rate + "}";
+}
+
+}  // namespace sluice
