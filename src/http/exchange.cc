@@ -145,7 +145,7 @@ asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const Wire& 
   }
   o.bytes_received = received;
   c.fit_buffer(received);
-  if (Status d = decode_body(r, options.max_body_bytes); !d.ok()) {
+  if (Status d = wire.decode ? decode_body(r, options.max_body_bytes) : Status(); !d.ok()) {
     o.failure = d.code() == StatusCode::kResourceExhausted ? FailureKind::kTooLarge : FailureKind::kProtocol;
     o.what = d.message();
     co_return o;

@@ -108,7 +108,7 @@ Wire Origin::serialize(const Request& r) const {
     out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
   }
   out.append("\r\n");
-  return {std::move(out), r.body, r.priority};
+  return {std::move(out), r.body, r.priority, r.decode};
 }
 
 }  // namespace sluice::http::detail

@@ -21,6 +21,7 @@ struct Wire {
   std::string head;
   std::string_view body;
   std::uint64_t priority = 0;  // the request's, for the receive budget
+  bool decode = true;          // the request's: decode a gzip or deflate body
 };
 
 // Whether a target shows the values of secret query parameters.

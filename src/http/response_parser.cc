@@ -8,17 +8,30 @@
 #include <charconv>
 #include <ctime>
 
-namespace sluice::http::detail {
+namespace sluice::http {
 
 namespace {
 
+enum class Coding : std::uint8_t { kIdentity, kGzip, kDeflate };
+
+Coding coding_of(std::string_view content_encoding) {
+  auto is = [&](std::string_view name) {
+    return content_encoding.size() == name.size() &&
+           std::equal(name.begin(), name.end(), content_encoding.begin(),
+                      [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  };
+  if (is("gzip") || is("x-gzip")) return Coding::kGzip;
+  if (is("deflate")) return Coding::kDeflate;
+  return Coding::kIdentity;
+}
+
 // Inflates a gzip or zlib body (windowBits 15 + 32 detects which), or a raw
-// deflate one, refusing to grow past `limit`.
-Result<std::string> inflate_body(const std::string& in, bool raw, std::size_t limit) {
+// deflate one, into `out` (its capacity used first), refusing to grow past
+// `limit`.
+Status inflate_into(std::string_view in, bool raw, std::size_t limit, std::string& out) {
   z_stream zs{};
   if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return Status::Internal("zlib: inflateInit2 failed");
-  std::string out;
-  out.resize(std::min<std::size_t>(limit + 1, std::max<std::size_t>(in.size() * 4, 4096)));
+  out.resize(std::min<std::size_t>(limit + 1, std::max({in.size() * 4, out.capacity(), std::size_t{4096}})));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
   int rc = Z_OK;
@@ -32,16 +45,31 @@ Result<std::string> inflate_body(const std::string& in, bool raw, std::size_t li
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
   }
-  std::size_t n = zs.total_out;
+  const std::size_t n = zs.total_out;
   inflateEnd(&zs);
+  out.resize(std::min(n, out.size()));
   if (n > limit)
     return Status::ResourceExhausted("the decoded body is larger than max_body_bytes (" + std::to_string(limit) + ")");
   if (rc != Z_STREAM_END) return Status::DataLoss("the compressed body is malformed or truncated");
-  out.resize(n);
-  return out;
+  return Status();
 }
 
 }  // namespace
+
+Status decode_body(std::string_view body, std::string_view content_encoding, std::size_t limit, std::string& out) {
+  const Coding coding = coding_of(content_encoding);
+  if (coding == Coding::kIdentity) {
+    out.assign(body);
+    return Status();
+  }
+  Status s = inflate_into(body, false, limit, out);
+  if (!s.ok() && coding == Coding::kDeflate) s = inflate_into(body, true, limit, out);
+  return s;
+}
+
+}  // namespace sluice::http
+
+namespace sluice::http::detail {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
@@ -85,13 +113,11 @@ std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, string_view s, err
 }
 
 Status decode_body(Response& r, std::size_t limit) {
-  std::string encoding(r.header("content-encoding"));
-  for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (encoding != "gzip" && encoding != "deflate" && encoding != "x-gzip") return Status();
-  Result<std::string> plain = inflate_body(r.body, false, limit);
-  if (!plain.ok() && encoding == "deflate") plain = inflate_body(r.body, true, limit);
-  if (!plain.ok()) return plain.status();
-  r.body = std::move(*plain);
+  const std::string_view encoding = r.header("content-encoding");
+  if (coding_of(encoding) == Coding::kIdentity) return Status();
+  std::string plain;
+  SLUICE_RETURN_IF_ERROR(http::decode_body(r.body, encoding, limit, plain));
+  r.body = std::move(plain);
   return Status();
 }
 

@@ -294,6 +294,31 @@ TEST_F(ClientTest, DecodesAChunkedGzipBody) {
   EXPECT_EQ(r->header("content-encoding"), "gzip");
 }
 
+// Asked not to decode, the client hands the body over as it came, for the
+// caller to inflate where it parses it.
+TEST_F(ClientTest, LeavesAGzipBodyAsItCameWhenTheRequestSaysSo) {
+  const std::string plain = std::string(5000, 'b') + "the end";
+  const std::string packed = gzip(plain);
+  RawServer server([&](tcp::socket& s) {
+    asio::streambuf buf;
+    while (RawServer::read_request(s, buf)) {
+      RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                              std::to_string(packed.size()) + "\r\n\r\n" + packed);
+    }
+  });
+  Client c = make({.base_url = server.url()});
+  auto r = rt.block_on(c.send({.path = "/z", .decode = false}));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, packed);
+  EXPECT_EQ(r->header("content-encoding"), "gzip");
+  std::string out;
+  ASSERT_TRUE(decode_body(r->body, r->header("content-encoding"), 1 << 20, out).ok());
+  EXPECT_EQ(out, plain);
+  auto decoded = get(c, "/z");  // the default: decoded
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(decoded->body, plain);
+}
+
 TEST_F(ClientTest, ResendsOnceWhenAKeptAliveConnectionWasClosed) {
   // Answers one request per connection while claiming keep-alive: the
   // second request finds its pooled connection closed.

@@ -1,4 +1,4 @@
-// gzip of a string, for tests of answers that come compressed.
+// gzip (or zlib, or raw deflate) of a string, for tests of answers that come compressed.
 #pragma once
 
 #include <zlib.h>
@@ -7,9 +7,10 @@
 
 namespace sluice::http::testing {
 
-inline std::string gzip(const std::string& in) {
+// `window_bits` as deflateInit2 takes it: 15 + 16 gzip, 15 zlib, -15 raw.
+inline std::string deflate_with(const std::string& in, int window_bits) {
   z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
   std::string out(deflateBound(&zs, in.size()), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -20,5 +21,7 @@ inline std::string gzip(const std::string& in) {
   deflateEnd(&zs);
   return out;
 }
+
+inline std::string gzip(const std::string& in) { return deflate_with(in, 15 + 16); }
 
 }  // namespace sluice::http::testing

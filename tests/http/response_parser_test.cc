@@ -51,6 +51,34 @@ TEST(ResponseParser, LimitsHoldForTheBodyAndForWhatItDecodesTo) {
   EXPECT_EQ(broken.status().code(), StatusCode::kDataLoss);
 }
 
+// decode_body on its own, as a caller that asked for the body as it came
+// uses it on a CPU thread: every coding, its limit, and a reused buffer.
+TEST(DecodeBody, DecodesEachCodingIntoTheCallersBufferWithinTheLimit) {
+  const std::string plain = "{\"events\":[" + std::string(20000, '1') + "]}";
+  std::string out = "left from before";
+  ASSERT_TRUE(http::decode_body(gzip(plain), "gzip", 1 << 20, out).ok());
+  EXPECT_EQ(out, plain);
+  const std::size_t capacity = out.capacity();
+  ASSERT_TRUE(http::decode_body(gzip("short"), "X-GZIP", 1 << 20, out).ok());  // names in any case
+  EXPECT_EQ(out, "short");
+  EXPECT_EQ(out.capacity(), capacity) << "the buffer is reused, not reallocated";
+  ASSERT_TRUE(http::decode_body("as it is", "", 100, out).ok());
+  EXPECT_EQ(out, "as it is");
+  ASSERT_TRUE(http::decode_body("as it is", "br", 100, out).ok());  // a coding it does not know: left alone
+  EXPECT_EQ(out, "as it is");
+
+  // deflate as servers send it: zlib-wrapped, or raw (RFC 1951) by mistake.
+  ASSERT_TRUE(http::decode_body(testing::deflate_with(plain, 15), "deflate", 1 << 20, out).ok());
+  EXPECT_EQ(out, plain);
+  const std::string raw = testing::deflate_with(plain, -15);
+  ASSERT_TRUE(http::decode_body(raw, "deflate", 1 << 20, out).ok());
+  EXPECT_EQ(out, plain);
+
+  EXPECT_EQ(http::decode_body(gzip(plain), "gzip", plain.size() - 1, out).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(http::decode_body(gzip(plain).substr(0, 40), "gzip", 1 << 20, out).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(http::decode_body("not z", "gzip", 100, out).code(), StatusCode::kDataLoss);
+}
+
 // Found by fuzzing: no bytes at all reached a parser precondition (an
 // assertion in Beast) instead of an error.
 TEST(ResponseParser, NoBytesOrHalfAnAnswerIsAnError) {

@@ -53,12 +53,17 @@ struct Request {
   // When answers wait for the receive budget (ClientOptions::receive_budget),
   // lower values read on first: say, the age of the work the request is for.
   std::uint64_t priority = 0;
+  // false: a gzip or deflate body is left as it came (its Content-Encoding
+  // says so), for the caller to decode where it parses it, with
+  // decode_body() on a CPU thread rather than on the event loop.
+  bool decode = true;
 };
 
 struct Response {
   int status = 0;
-  std::string body;  // decoded when it came gzip or deflate encoded; with a Content-Length,
-                     // its capacity holds 64 bytes more (what SIMD parsers read past the end)
+  std::string body;  // decoded when it came gzip or deflate encoded (unless the request said
+                     // not to); with a Content-Length, its capacity holds 64 bytes more (what
+                     // SIMD parsers read past the end)
   int attempts = 1;
   // Every header as "name: value\r\n", names in lower case, in the order
   // received (one allocation however many headers there are).
@@ -67,6 +72,12 @@ struct Response {
   // The first header of that name (lower case), or empty.
   std::string_view header(std::string_view name) const;
 };
+
+// Decodes `body` as its Content-Encoding says (gzip, x-gzip or deflate,
+// in any case; "" or any other: copied as it is) into `out`, replacing what
+// it held but keeping its capacity, and growing it to `limit` bytes at most:
+// kResourceExhausted past that, kDataLoss for a malformed body.
+Status decode_body(std::string_view body, std::string_view content_encoding, std::size_t limit, std::string& out);
 
 // What went wrong with one attempt, or kNone.
 enum class FailureKind : std::uint8_t { kNone, kConnect, kTimeout, kClosed, kProtocol, kTooLarge, kStatus, kCount };
