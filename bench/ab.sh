@@ -10,6 +10,9 @@
 #   cp build/release/src/sluice /tmp/sluice-b; git stash; scripts/build.sh release
 #   cp build/release/src/sluice /tmp/sluice-a; git stash pop; bench/ab.sh /tmp/sluice-a /tmp/sluice-b
 #
+# MOCK_FLAGS="--gzip ..." passes flags to the mock API (run from BIN_B, the
+# newer build as a rule); SLUICE_SET="a.b=v c.d=w" passes --set to both runs.
+#
 # Prints each run (records/s, CPU us per record of sluice's process, peak RSS
 # in MiB), then the medians and B/A.
 set -euo pipefail
@@ -22,19 +25,22 @@ rounds=${5:-5}
 lat=${6:-5}
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 work=$(mktemp -d /tmp/sluice-ab.XXXXXX)
-"$a" mock-api --write-data "$work/data" --records "$n" >/dev/null
+"$b" mock-api --write-data "$work/data" --records "$n" >/dev/null
 port=$((19500 + RANDOM % 400))
-"$a" mock-api --port "$port" --latency-ms "$lat" >"$work/mock.log" 2>&1 &
+# shellcheck disable=SC2086 # MOCK_FLAGS is a list of flags
+"$b" mock-api --port "$port" --latency-ms "$lat" ${MOCK_FLAGS:-} >"$work/mock.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/items/1" && break; sleep 0.1; done
 
+sets=()
+for s in ${SLUICE_SET:-}; do sets+=(--set "$s"); done
 measure() {  # measure NAME BIN
   rm -rf "$work/out"
   /usr/bin/time -v -o "$work/time" "$2" run examples/item-features.yaml -q \
     --set "input.path=$work/data/records.csv" --set "datasets.entities.path=$work/data/entities.csv" \
     --set "http.base_url=http://127.0.0.1:$port" --set "http.max_in_flight=$c" --set "output.path=$work/out" \
-    >"$work/run.log" 2>&1 || { echo "$1 failed:" >&2; tail -5 "$work/run.log" >&2; exit 1; }
+    "${sets[@]}" >"$work/run.log" 2>&1 || { echo "$1 failed:" >&2; tail -5 "$work/run.log" >&2; exit 1; }
   awk -v n="$n" -v name="$1" -F': ' '
     /User time/ {u=$2} /System time/ {s=$2} /Maximum resident/ {r=$2}
     /Elapsed \(wall clock\)/ { k = split($2, p, ":"); w = 0; for (i = 1; i <= k; i++) w = w * 60 + p[i] }

@@ -19,6 +19,7 @@ void add_mock_api_options(CLI::App& cmd, MockApiOptions& o) {
   cmd.add_option("--max-id", s.max_id, "ids above this answer 404 (0: none do)");
   cmd.add_option("--pad-bytes", s.pad_bytes, "make every events answer this many bytes larger (a \"pad\" field)")
       ->check(CLI::Range(0, 1 << 30));
+  cmd.add_flag("--gzip", s.gzip, "gzip answers (level 1) to requests that accept it, as a server with gzip on does");
   cmd.add_option("--fault-500", f.error_500, "fraction of answers that are 500")->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-429", f.too_many, "fraction that are 429 with Retry-After")->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--fault-malformed", f.malformed, "fraction with a body that is not JSON")

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <zlib.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -45,6 +47,21 @@ std::uint64_t hash_string(std::string_view s, std::uint64_t seed) {
   return h;
 }
 
+// `in` as a gzip member, compressed at level 1.
+std::string gzip_level1(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);  // deflateBound leaves room for all of it: one call ends the stream
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
 double unit_interval(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
 
 // Parses a whole decimal number.
@@ -79,7 +96,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   Mutex mu;
   std::unordered_map<std::string, std::uint32_t> attempts SLUICE_GUARDED_BY(mu);  // per path, for faults
-  std::atomic<std::uint64_t> connections{0}, requests{0}, ok{0}, not_found{0}, faults{0}, outage_answers{0};
+  std::atomic<std::uint64_t> connections{0}, requests{0}, ok{0}, not_found{0}, faults{0}, outage_answers{0}, gzipped{0};
   std::atomic<bool> stopped{false};
   // The outage: set by the request that starts it (steady clock ticks; 0: not yet).
   std::atomic<std::int64_t> outage_began{0};
@@ -176,9 +193,10 @@ struct Server::Impl {
     return options.latency + std::chrono::microseconds(h % static_cast<std::uint64_t>(options.jitter.count() + 1));
   }
 
-  static std::string head(int status, std::size_t length, bool keep_alive, int retry_after) {
+  static std::string head(int status, std::size_t length, bool keep_alive, int retry_after, bool gzipped = false) {
     std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
                     "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(length) + "\r\n";
+    if (gzipped) h += "Content-Encoding: gzip\r\n";
     if (retry_after >= 0) h += "Retry-After: " + std::to_string(retry_after) + "\r\n";
     if (!keep_alive) h += "Connection: close\r\n";
     return h + "\r\n";
@@ -242,7 +260,14 @@ struct Server::Impl {
       } else {
         not_found.fetch_add(1, std::memory_order_relaxed);
       }
-      out = head(a.status, a.body.size(), keep_alive, retry_after);
+      bool gzipped = false;
+      if (options.gzip && !a.body.empty() &&
+          std::string_view(req[http::field::accept_encoding]).find("gzip") != std::string_view::npos) {
+        a.body = gzip_level1(a.body);
+        gzipped = true;
+        this->gzipped.fetch_add(1, std::memory_order_relaxed);
+      }
+      out = head(a.status, a.body.size(), keep_alive, retry_after, gzipped);
       if (a.fault == Fault::kTruncated) {
         out.append(a.body, 0, a.body.size() / 2);
         co_await asio::async_write(socket, asio::buffer(out), use_tuple);
@@ -322,8 +347,8 @@ std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().por
 std::string Server::base_url() const { return "http://" + impl_->options.address + ":" + std::to_string(port()); }
 
 ServerStats Server::stats() const {
-  return {impl_->connections.load(), impl_->requests.load(), impl_->ok.load(),
-          impl_->not_found.load(),   impl_->faults.load(),   impl_->outage_answers.load()};
+  return {impl_->connections.load(), impl_->requests.load(),       impl_->ok.load(),     impl_->not_found.load(),
+          impl_->faults.load(),      impl_->outage_answers.load(), impl_->gzipped.load()};
 }
 
 void Server::stop() {

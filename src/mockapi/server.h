@@ -58,6 +58,9 @@ struct ServerOptions {
   std::chrono::microseconds jitter{0};   // plus a uniform [0, jitter]
   std::uint64_t max_id = 0;              // 0: every positive id exists
   std::size_t pad_bytes = 0;             // added to every events answer (a "pad" field): large answers
+  // Answers gzipped (level 1, nginx's default gzip_comp_level) when the
+  // request accepts gzip, as a server with `gzip on` for JSON does.
+  bool gzip = false;
   FaultOptions faults;
   OutageOptions outage;
   int threads = 1;
@@ -70,6 +73,7 @@ struct ServerStats {
   std::uint64_t not_found = 0;
   std::uint64_t faults = 0;
   std::uint64_t outage_answers = 0;  // requests (or connections) refused by the outage
+  std::uint64_t gzipped = 0;         // answers sent gzip-compressed
 };
 
 class Server {

@@ -1,5 +1,7 @@
 #include "evaluate.h"
 
+#include "sluice/http/client.h"
+
 namespace sluice::pipeline {
 namespace {
 
@@ -34,12 +36,21 @@ Evaluation evaluate(const Plan& plan, Record& r) {
   // capacity, so 800 events do not regrow four vectors from nothing.
   thread_local std::vector<ArrayData> arrays;
   reset_like(arrays, plan.empty_arrays);
+  // Compressed answers are inflated here, into a buffer this thread keeps.
+  thread_local std::string inflated;
   for (std::size_t i = 0; i < r.answers.size(); ++i) {
-    const StepPlan& s = plan.steps[static_cast<std::size_t>(r.answers[i].step)];
-    for (const auto& a : s.arrays) {
-      if (Status e = a.extractor->extract(r.answers[i].body, arrays[static_cast<std::size_t>(a.index)]); !e.ok()) {
+    const Answer& answer = r.answers[i];
+    const StepPlan& s = plan.steps[static_cast<std::size_t>(answer.step)];
+    const std::string* body = &answer.body;
+    if (!answer.encoding.empty()) {
+      if (Status e = http::decode_body(answer.body, answer.encoding, plan.config.http.client.max_body_bytes, inflated);
+          !e.ok()) {
         return {i, e};
       }
+      body = &inflated;
+    }
+    for (const auto& a : s.arrays) {
+      if (Status e = a.extractor->extract(*body, arrays[static_cast<std::size_t>(a.index)]); !e.ok()) return {i, e};
     }
   }
   for (const JoinPlan& j : plan.joins) {

@@ -57,6 +57,9 @@ http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_
   const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
   // The oldest records' answers read on first when answers wait for memory.
   http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list), .priority = r.position};
+  // Fields are read on the event loop as the answer comes, so that answer
+  // comes decoded; one kept for its arrays only is inflated on the CPU pool.
+  req.decode = !s.for_each && s.for_each_list < 0 && s.fields && !s.fields->fields().empty();
   for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
   if (!s.request.body.empty()) {
     req.body = render(s.request.body, r, loop, list);
@@ -67,7 +70,7 @@ http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_
 
 // One request through the pipeline's gate_: a 2xx answer's body, or why
 // not. (Callers name the URL only when it failed: see url_of.)
-asio::awaitable<Result<std::string>> Fetch::call(http::Request req, AsyncSemaphore::Priority priority) {
+asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemaphore::Priority priority) {
   requests_waiting_.fetch_add(1, std::memory_order_relaxed);
   // Over max_bytes_in_flight, no request starts but those of the oldest
   // record under way: the answers already coming finish (one at a time
@@ -93,13 +96,17 @@ asio::awaitable<Result<std::string>> Fetch::call(http::Request req, AsyncSemapho
   requests_waiting_.fetch_sub(1, std::memory_order_relaxed);
   SemaphoreUnit unit(gate_);
   const http::Method method = req.method;
+  const bool decoded = req.decode;
   Result<http::Response> resp = co_await client_->send(std::move(req));
   if (!resp.ok()) co_return resp.status();
+  std::string encoding = decoded ? std::string() : std::string(resp->header("content-encoding"));
   if (resp->status < 200 || resp->status > 299) {
+    std::string text;  // an error's body, compressed or not, as text for the message
+    if (!http::decode_body(resp->body, encoding, 1 << 20, text).ok()) text = "(a malformed compressed body)";
     co_return Status::Unavailable(std::string(http::to_string(method)) + ": HTTP " + std::to_string(resp->status) +
-                                  (resp->body.empty() ? "" : ": " + resp->body.substr(0, 200)));
+                                  (text.empty() ? "" : ": " + text.substr(0, 200)));
   }
-  co_return std::move(resp->body);
+  co_return Body{std::move(resp->body), std::move(encoding)};
 }
 
 // The URL of a step's request for `r`, as messages show it (secrets redacted).
@@ -131,7 +138,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
   Status last;
   for (int attempt = 1; attempt <= attempts(); ++attempt) {
     if (attempt > 1) answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<std::string> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal);
+    Result<Body> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal);
     if (!body.ok()) {
       kill(r, s.name, url_of(s, r, 0), body.status());
       co_return false;
@@ -139,7 +146,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
     if (!s.fields->fields().empty()) {  // a step with arrays only is parsed once, on the CPU pool
       std::vector<Value> values;
       std::vector<std::vector<Value>> lists;
-      last = s.fields->extract(*body, values, &lists);
+      last = s.fields->extract(body->bytes, values, &lists);
       if (!last.ok()) continue;
       for (std::size_t i = 0; i < values.size(); ++i)
         r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
@@ -160,7 +167,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
 // and are kept in the order of the loop variable.
 asio::awaitable<bool> Fetch::fan_out(const StepPlan& s, int si, Record& r, std::int64_t first, std::int64_t end) {
   struct Shared {
-    std::vector<Result<std::string>> answers;
+    std::vector<Result<Body>> answers;
     Channel<int> done;
     explicit Shared(std::size_t n) : answers(n, Status::Cancelled("not sent")), done(n) {}
   };
@@ -197,11 +204,12 @@ asio::awaitable<bool> Fetch::fan_out(const StepPlan& s, int si, Record& r, std::
   co_return true;
 }
 
-void Fetch::keep(Record& r, int step, std::int64_t loop, std::string body) {
-  r.body_bytes += body.size();
+void Fetch::keep(Record& r, int step, std::int64_t loop, Body body) {
+  const std::size_t n = body.bytes.size();
+  r.body_bytes += n;
   r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
-  admission_.hold(body.size());
-  r.answers.push_back({step, loop, std::move(body)});
+  admission_.hold(n);
+  r.answers.push_back({step, loop, std::move(body.bytes), std::move(body.encoding)});
 }
 
 // The record's last answer is in: on the CPU pool, parse the arrays out
@@ -220,14 +228,15 @@ asio::awaitable<void> Fetch::finish(Record& r) {
       break;
     }
     answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<std::string> again = co_await call(request_for(s, r, a.loop), kUrgent);
+    Result<Body> again = co_await call(request_for(s, r, a.loop), kUrgent);
     if (!again.ok()) {
       kill(r, s.name, url_of(s, r, a.loop), again.status());
       break;
     }
     admission_.release(r.answers[index].body.size());
     r.body_bytes -= r.answers[index].body.size();
-    r.answers[index].body = std::move(*again);
+    r.answers[index].body = std::move(again->bytes);
+    r.answers[index].encoding = std::move(again->encoding);
     r.body_bytes += r.answers[index].body.size();
     r.peak_bytes = std::max(r.peak_bytes, r.body_bytes);
     admission_.hold(r.answers[index].body.size());

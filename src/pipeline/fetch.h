@@ -64,11 +64,16 @@ class Fetch {
   boost::asio::awaitable<void> run_steps(Record& r);
   boost::asio::awaitable<bool> single(const StepPlan& s, int si, Record& r);
   boost::asio::awaitable<bool> fan_out(const StepPlan& s, int si, Record& r, std::int64_t first, std::int64_t end);
-  boost::asio::awaitable<Result<std::string>> call(http::Request req, AsyncSemaphore::Priority priority);
+  // An answer's body and Content-Encoding (see http::Request::decode).
+  struct Body {
+    std::string bytes;
+    std::string encoding;
+  };
+  boost::asio::awaitable<Result<Body>> call(http::Request req, AsyncSemaphore::Priority priority);
   boost::asio::awaitable<void> finish(Record& r);
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const;
   std::string url_of(const StepPlan& s, const Record& r, std::int64_t loop) const;
-  void keep(Record& r, int step, std::int64_t loop, std::string body);
+  void keep(Record& r, int step, std::int64_t loop, Body body);
   void drop_answers(Record& r);
   void kill(Record& r, const std::string& step, std::string url, const Status& s);
   int attempts() const;

@@ -13,10 +13,13 @@
 namespace sluice::pipeline {
 
 // An answer kept for its arrays until the record's last answer is in.
+// Its body is held as it came: gzip or deflate answers stay compressed
+// (smaller while the record waits, and inflated on the CPU pool).
 struct Answer {
   int step = 0;
   std::int64_t loop = 0;  // the for_each value it answered (over a list: the element's index)
   std::string body;
+  std::string encoding;  // its Content-Encoding: "" when not compressed
 };
 
 struct Record {

@@ -43,6 +43,23 @@ TEST_F(ItemFeatures, OutputEqualsTheOracleValueForValue) {
   EXPECT_FALSE(fs::exists(out_ + "/_item-features-dead-letter.jsonl")) << "no dead letters, no file";
 }
 
+// Against a server that gzips its JSON: every answer comes compressed, the
+// item's is inflated as it arrives (its fields decide the rest), the event
+// pages are held compressed and inflated on the CPU pool; the output is
+// the same, value for value.
+TEST_F(ItemFeatures, GzippedAnswersGiveTheSameOutput) {
+  JobSummary s = run("gzip", {.gzip = true});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_EQ(s.counts.dead_lettered, 0u);
+  EXPECT_TRUE(s.accounted);
+  EXPECT_EQ(s.counts.answer_retries, 0u) << "every compressed answer was read";
+  EXPECT_GT(server_stats_.ok, 0u);
+  EXPECT_EQ(server_stats_.gzipped, server_stats_.ok + server_stats_.not_found);
+  EXPECT_EQ(check_output(out_, n_), e.written);
+}
+
 // The same workload with the pages taken from a list in an earlier answer
 // (GET /v1/items/{id}/pages: {"pages": [0, 1, ...]}) instead of a range.
 TEST_F(ItemFeatures, FanOutOverAListFromAnEarlierAnswerGivesTheSameOutput) {
