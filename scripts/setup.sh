@@ -10,7 +10,7 @@ packages=(
   # libraries (Boost pinned to 1.81: the unversioned packages pull 1.74)
   libboost1.81-dev libboost-url1.81-dev
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
-  libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev
+  libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libdeflate-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: certificates for the TLS tests; benchmarks: the reference HTTP/1.1 load generator

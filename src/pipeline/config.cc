@@ -158,7 +158,7 @@ HttpConfig read_http(YamlReader& r, const YAML::Node& h) {
   c.where = r.at(h);
   if (!r.map(h, "http",
              {"base_url", "headers", "max_in_flight", "adaptive", "connect_timeout_ms", "read_timeout_ms",
-              "attempt_timeout_ms", "request_timeout_ms", "retry", "outage"})) {
+              "attempt_timeout_ms", "request_timeout_ms", "retry", "outage", "gzip"})) {
     return c;
   }
   if (!h["base_url"])
@@ -206,6 +206,7 @@ HttpConfig read_http(YamlReader& r, const YAML::Node& h) {
         r.millis(h["request_timeout_ms"], "http.request_timeout_ms").value_or(c.client.request_timeout);
   if (const auto& rt = h["retry"]) read_retry(r, rt, c.client.retry);
   if (const auto& o = h["outage"]) read_outage(r, o, c.client.outage);
+  if (h["gzip"]) c.client.accept_compressed = r.boolean(h["gzip"], "http.gzip").value_or(c.client.accept_compressed);
   return c;
 }
 

@@ -8,9 +8,9 @@
 namespace sluice::http::testing {
 
 // `window_bits` as deflateInit2 takes it: 15 + 16 gzip, 15 zlib, -15 raw.
-inline std::string deflate_with(const std::string& in, int window_bits) {
+inline std::string deflate_with(const std::string& in, int window_bits, int level = Z_DEFAULT_COMPRESSION) {
   z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+  deflateInit2(&zs, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
   std::string out(deflateBound(&zs, in.size()), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());

@@ -77,6 +77,14 @@ TEST(DecodeBody, DecodesEachCodingIntoTheCallersBufferWithinTheLimit) {
   EXPECT_EQ(http::decode_body(gzip(plain), "gzip", plain.size() - 1, out).code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(http::decode_body(gzip(plain).substr(0, 40), "gzip", 1 << 20, out).code(), StatusCode::kDataLoss);
   EXPECT_EQ(http::decode_body("not z", "gzip", 100, out).code(), StatusCode::kDataLoss);
+  // Said to be gzip but zlib-wrapped: read all the same.
+  ASSERT_TRUE(http::decode_body(testing::deflate_with(plain, 15), "gzip", 1 << 20, out).ok());
+  EXPECT_EQ(out, plain);
+  // Garbage whose last four bytes claim 4 GB: an error, not a 4 GB buffer.
+  const std::string garbage = std::string(30, 'x') + "\xff\xff\xff\xff";
+  std::string fresh;
+  EXPECT_EQ(http::decode_body(garbage, "gzip", std::size_t{1} << 40, fresh).code(), StatusCode::kDataLoss);
+  EXPECT_LE(fresh.capacity(), garbage.size() * 1032 * 2);
 }
 
 // Found by fuzzing: no bytes at all reached a parser precondition (an

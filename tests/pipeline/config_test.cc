@@ -198,6 +198,17 @@ TEST(PipelineFile, SetOverridesAValueOrSaysWhatIsWrong) {
             std::string::npos);
 }
 
+TEST(PipelineFile, GzipIsAskedForUnlessTheFileSaysNot) {
+  auto on = parse_config(kGood, "p.yaml");
+  auto off = parse_config(kGood, "p.yaml", {"http.gzip=false"});
+  ASSERT_TRUE(on.ok() && off.ok());
+  EXPECT_TRUE(client_options(on->http).accept_compressed);
+  EXPECT_FALSE(client_options(off->http).accept_compressed);
+  EXPECT_NE(error_of(replace(kGood, "  base_url: http://127.0.0.1:1", "  base_url: http://127.0.0.1:1\n  gzip: maybe"))
+                .find("p.yaml:6:9: http.gzip"),
+            std::string::npos);
+}
+
 TEST(PipelineFile, ModePresetsAndExplicitSettings) {
   auto t = parse_config(kGood, "p.yaml");
   auto l = parse_config("mode: latency\n" + kGood, "p.yaml");
