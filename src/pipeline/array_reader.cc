@@ -31,14 +31,6 @@ bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; 
 constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-// Whether the 8 bytes at p are all ASCII digits: each byte's high nibble is 3,
-// and still 3 after adding 6 (which carries out of 0x3A and above).
-bool eight_digits(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return ((v & 0xF0F0F0F0F0F0F0F0) | (((v + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) == 0x3333333333333333;
-}
-
 // The value of 8 ASCII digits, the first most significant, in three steps:
 // adjacent digits into pairs, pairs into fours, fours into the whole.
 std::uint64_t eight_digits_value(const char* p) {
@@ -51,16 +43,41 @@ std::uint64_t eight_digits_value(const char* p) {
   return (pairs_02 * (100 + (1000000ULL << 32)) + pairs_13 * (1 + (10000ULL << 32))) >> 32;
 }
 
-// Whether none of the 8 bytes at p ends a string's plain run: no '"', no
-// '\\', no control character. (A byte b < n, for n <= 128, is one whose
-// b - n borrows into its high bit while b's own high bit is clear.)
-bool plain_eight(const char* p) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+std::uint64_t load8(const char* p) {
   std::uint64_t v;
   std::memcpy(&v, p, 8);
+  return v;
+}
+
+// How many of the 8 bytes of v (the first in its low byte) are ASCII digits
+// before the first that is not. A carry out of a byte above 0xF9 can only
+// spoil the test of the bytes after it, which the count does not reach.
+int leading_digits(std::uint64_t v) {
+  constexpr std::uint64_t kHighNibbles = 0xF0F0F0F0F0F0F0F0, kThrees = 0x3030303030303030;
+  const std::uint64_t other = ((v & kHighNibbles) ^ kThrees) | (((v + 0x0606060606060606) & kHighNibbles) ^ kThrees);
+  return other == 0 ? 8 : __builtin_ctzll(other) / 8;
+}
+
+// The value of the first n (1 to 8) digit bytes of v: they are moved up
+// and '0's put before them, making 8 digits of the same value.
+std::uint64_t digits_value(std::uint64_t v, int n) {
+  if (n < 8) v = (v << (8 * (8 - n))) | (0x3030303030303030ULL >> (8 * n));
+  char bytes[8];
+  std::memcpy(bytes, &v, 8);
+  return eight_digits_value(bytes);
+}
+
+constexpr std::uint64_t kPow10Int[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+// The bytes among the 8 at p that end a string's plain run ('"', '\\', a
+// control character), each as its high bit; exact up to the first of them.
+// (A byte b < n, for n <= 128, is one whose b - n borrows into its high bit
+// while b's own high bit is clear; a borrow only spoils the bytes after it.)
+std::uint64_t special_bytes(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101, kHigh = 0x8080808080808080;
+  const std::uint64_t v = load8(p);
   const std::uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
-  const std::uint64_t special = ((v - kOnes * 0x20) | (quote - kOnes) | (backslash - kOnes)) & ~v & kHigh;
-  return special == 0;
+  return ((v - kOnes * 0x20) | (quote - kOnes) | (backslash - kOnes)) & ~v & kHigh;
 }
 
 int hex_digit(char c) {
@@ -377,7 +394,15 @@ class Reader {
   // At '"'. Without escapes the view is into the body; else into `unescaped`.
   bool string(std::string_view& out, std::string& unescaped) {
     const char* start = ++p_;
-    while (end_ - p_ >= 8 && plain_eight(p_)) p_ += 8;  // long strings 8 bytes at a time
+    // 8 bytes at a time, to the first byte that may end the plain run.
+    while (end_ - p_ >= 8) {
+      const std::uint64_t special = special_bytes(p_);
+      if (special != 0) {
+        p_ += __builtin_ctzll(special) / 8;
+        break;
+      }
+      p_ += 8;
+    }
     for (;;) {
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
@@ -475,12 +500,7 @@ class Reader {
       ++p_;
       if (is_digit(*p_)) return fail("leading zero in a number");
     } else {
-      while (digits <= 11 && end_ - p_ >= 8 && eight_digits(p_)) {  // long integers (timestamps) 8 digits at a time
-        mantissa = mantissa * 100000000 + eight_digits_value(p_);
-        p_ += 8;
-        digits += 8;
-        int_digits += 8;
-      }
+      digit_runs(mantissa, digits, int_digits);
       for (; is_digit(*p_); ++p_, ++int_digits) {
         if (digits < 19) {
           mantissa = mantissa * 10 + static_cast<std::uint64_t>(*p_ - '0');
@@ -519,6 +539,11 @@ class Reader {
     if (*p_ == '.') {
       ++p_;
       if (!is_digit(*p_)) return fail("expected a digit after '.'");
+      if (mantissa != 0) {  // (leading zeros of a fraction take the loop below)
+        int fraction_digits = 0;
+        digit_runs(mantissa, digits, fraction_digits);
+        exp10 -= fraction_digits;
+      }
       for (; is_digit(*p_); ++p_) {
         if (mantissa == 0 && *p_ == '0') {  // leading zeros of the fraction are no digits
           --exp10;
@@ -556,6 +581,22 @@ class Reader {
       return true;
     }
     return slow_double(start, negative, exp10 + digits - 1, s);
+  }
+
+  // Digits at p_ taken into `mantissa` up to 8 at a time (and counted in
+  // `digits` and `run`), while 19 significant digits are not passed and 8
+  // bytes are left to load; the caller's byte loop takes what remains.
+  void digit_runs(std::uint64_t& mantissa, int& digits, int& run) {
+    while (end_ - p_ >= 8) {
+      const std::uint64_t v = load8(p_);
+      const int n = leading_digits(v);
+      if (n == 0 || digits + n > 19) return;
+      mantissa = mantissa * kPow10Int[n] + digits_value(v, n);
+      p_ += n;
+      digits += n;
+      run += n;
+      if (n < 8) return;
+    }
   }
 
   // The text [start, p_) by the standard library; `magnitude` is the power
