@@ -20,6 +20,10 @@ struct FlowState::Task {
   // completion (a pipeline's hot path).
   asio::any_io_executor executor;
   asio::cancellation_signal signal;  // emitted on `executor` only
+  // The task's coroutine has ended (set and read on `executor` only). Its
+  // signal must not be emitted then: the handler co_spawn left in the slot
+  // would pass the emission on to state that ended with the coroutine.
+  bool ended = false;
 };
 
 FlowState::FlowState(Runtime& rt) : rt_(rt) {}
@@ -63,7 +67,8 @@ void FlowState::spawn(StageCounters& stage, asio::awaitable<Status> task) {
   }
   asio::co_spawn(t->executor, std::move(task),
                  asio::bind_cancellation_slot(
-                     t->signal.slot(), [self = shared_from_this(), &stage](const std::exception_ptr& e, Status s) {
+                     t->signal.slot(), [self = shared_from_this(), &stage, t](const std::exception_ptr& e, Status s) {
+                       t->ended = true;
                        // An exception after the run stopped is the abort of a
                        // cancelled operation, not a new error.
                        if (e && !self->stopping()) s = from_exception(e);
@@ -102,7 +107,9 @@ void FlowState::stop(Status reason) {
     outcome_ = std::move(reason);
     cancellers = cancellers_;
     for (Task& t : tasks_) {
-      asio::post(t.executor, [self = shared_from_this(), &t] { t.signal.emit(asio::cancellation_type::terminal); });
+      asio::post(t.executor, [self = shared_from_this(), &t] {
+        if (!t.ended) t.signal.emit(asio::cancellation_type::terminal);
+      });
     }
   }
   for (auto& c : cancellers) c();
