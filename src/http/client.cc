@@ -87,19 +87,6 @@ std::string_view Response::header(std::string_view name) const {
   return {};
 }
 
-std::chrono::microseconds ClientStats::latency_quantile(double q) const {
-  std::uint64_t total = 0;
-  for (auto n : latency_us_log2) total += n;
-  if (total == 0) return std::chrono::microseconds(0);
-  auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
-  std::uint64_t seen = 0;
-  for (std::size_t i = 0; i < latency_us_log2.size(); ++i) {
-    seen += latency_us_log2[i];
-    if (seen >= want) return std::chrono::microseconds(std::int64_t{1} << i);
-  }
-  return std::chrono::microseconds(std::int64_t{1} << 31);
-}
-
 // A client's shared state: its requests hold it, so it outlives the Client
 // objects that made them.
 struct Client::State {
@@ -122,8 +109,7 @@ struct Client::State {
   std::atomic<std::uint64_t> requests{0}, succeeded{0}, failed{0}, attempts{0}, retries{0}, stale_resends{0},
       bytes_sent{0}, bytes_received{0}, active{0}, budget_waits{0}, retry_after_ms{0}, outage_wait_ms{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(FailureKind::kCount)> failures{};
-  std::array<std::atomic<std::uint64_t>, 32> latency{};
-  std::atomic<std::uint64_t> latency_sum_us{0};
+  LatencyHistogram latency;
 
   void count_failure(FailureKind k) { failures[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
 
@@ -167,13 +153,7 @@ struct Client::State {
     }
   }
 
-  void record_latency(Clock::duration d) {
-    auto us = static_cast<std::uint64_t>(
-        std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(d).count()));
-    std::size_t bucket = std::min<std::size_t>(31, static_cast<std::size_t>(std::bit_width(us)));
-    latency[bucket].fetch_add(1, std::memory_order_relaxed);
-    latency_sum_us.fetch_add(us, std::memory_order_relaxed);
-  }
+  void record_latency(Clock::duration d) { latency.record(std::chrono::duration_cast<std::chrono::microseconds>(d)); }
 };
 
 Status check_options(const ClientOptions& options) {
@@ -421,8 +401,7 @@ ClientStats Client::stats() const {
   st.outage_probes = s.governor.probes();
   st.outage_wait_ms = s.outage_wait_ms.load();
   for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
-  for (std::size_t i = 0; i < st.latency_us_log2.size(); ++i) st.latency_us_log2[i] = s.latency[i].load();
-  st.latency_us_sum = s.latency_sum_us.load();
+  st.latency = s.latency.snapshot();
   return st;
 }
 

@@ -202,6 +202,21 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
       << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << page;
+  // Bounds for HTTP latencies, cumulative: none counts fewer than the one
+  // before it, and the API's answers (a few ms on loopback) are under 10 s.
+  std::uint64_t previous = 0, last = 0;
+  for (const char* le :
+       {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}) {
+    const std::string key = std::string("sluice_http_request_duration_seconds_bucket{le=\"") + le + "\"} ";
+    const auto b = page.find(key);
+    ASSERT_NE(b, std::string::npos) << key << page;
+    const std::uint64_t n = std::stoull(page.substr(b + key.size()));
+    EXPECT_GE(n, previous) << key;
+    previous = n;
+    if (std::string(le) == "10") last = n;
+  }
+  EXPECT_GT(last, 0u);
+  EXPECT_EQ(last, previous) << "every answer took under 10 s";
   auto at = page.find("\nsluice_http_requests_total ");
   ASSERT_NE(at, std::string::npos) << page;
   EXPECT_GT(std::stoull(page.substr(at + 28)), 0u) << "requests were made by then";

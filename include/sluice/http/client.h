@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/histogram.h"
 #include "sluice/http/options.h"
 #include "sluice/runtime.h"
 #include "sluice/status.h"
@@ -100,12 +101,11 @@ struct ClientStats {
   std::uint64_t outages = 0;         // times the origin counted as down
   std::uint64_t outage_probes = 0;
   std::uint64_t outage_wait_ms = 0;  // time requests waited for the origin to come back
-  // Latency of requests that ended with a Response: bucket i counts those
-  // under 2^i microseconds (and at least 2^(i-1)).
-  std::array<std::uint64_t, 32> latency_us_log2{};
-  std::uint64_t latency_us_sum = 0;  // of those latencies
-  // The latency under which `q` of them ended (0 < q <= 1), from the buckets.
-  std::chrono::microseconds latency_quantile(double q) const;
+  // Latency of requests that ended with a Response, from the start of their
+  // first attempt to the end of the answer (percentiles within 1%).
+  LatencyCounts latency;
+  // The latency under which `q` of them ended (0 < q <= 1).
+  std::chrono::microseconds latency_quantile(double q) const { return latency.quantile(q); }
 };
 
 // The options' problems (kInvalidArgument naming the bad one), or OK: what
