@@ -22,8 +22,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/http/client.h"
@@ -127,6 +129,10 @@ class Job {
   // store unreachable).
   static Result<std::unique_ptr<Job>> open(const std::string& file, JobOptions options = {});
 
+  // For stream() (`sluice stream`): as open(), but the output is neither
+  // looked at nor opened: each record's outcome goes to the caller instead.
+  static Result<std::unique_ptr<Job>> open_stream(const std::string& file, JobOptions options = {});
+
   // Reads and checks the file as open() does, without loading the datasets
   // or opening the output; with `look_at_files` false, not the input's and
   // datasets' files or the cloud credentials either (they are elsewhere, or
@@ -139,7 +145,18 @@ class Job {
 
   // Runs to the end (blocking). The summary is returned even when the run
   // fails: its status says why, and its counts say what was done.
+  // (A job from open_stream(): kFailedPrecondition.)
   JobSummary run();
+  // A job from open_stream(): runs to the end of the input (blocking), and
+  // gives each record's outcome, as it ends, to `emit` as one JSON object
+  // (no newline; src/pipeline/lines.h shows them):
+  //   {"line":3,"status":"ok","features":{...the output columns...}}
+  //   {"line":4,"status":"filtered","key":{"id":4}}   (also not_joined, unfinished)
+  //   {"line":6,"status":"error","key":{...},"step":"item","url":"...","error":"..."}
+  // Lines come in the order records end, not the input's. `emit` runs on the
+  // event loop: while it waits, no answer is read. Nothing is written under
+  // the output, so there is no resume.
+  JobSummary stream(const std::function<void(std::string_view line)>& emit);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are
@@ -151,8 +168,9 @@ class Job {
   void abort();
 
  private:
-  explicit Job(std::unique_ptr<pipeline::Engine> engine);
+  explicit Job(std::unique_ptr<pipeline::Engine> engine, bool lines = false);
   std::unique_ptr<pipeline::Engine> engine_;
+  bool lines_;  // opened for stream()
 };
 
 }  // namespace sluice

@@ -2,18 +2,15 @@
 
 #include <cctype>
 
+#include "lines.h"
+
 namespace sluice::pipeline {
 namespace {
 
 std::string dead_line(const Plan& plan, const std::vector<std::string>& inputs, const Record& r) {
-  std::string key = "{";
-  for (std::size_t i = 0; i < plan.key_slots.size(); ++i) {
-    auto slot = static_cast<std::size_t>(plan.key_slots[i]);
-    key += (i ? "," : "") + json_quote(plan.slot_names[slot]) + ":" + r.slots[slot].to_json();
-  }
-  key += "}";
   std::string line = "{\"input\":" + json_quote(inputs[r.input] == "-" ? "<stdin>" : inputs[r.input]) +
-                     ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key + ",\"step\":" + json_quote(r.dead_step);
+                     ",\"line\":" + std::to_string(r.line) + ",\"key\":" + key_json(plan, r) +
+                     ",\"step\":" + json_quote(r.dead_step);
   if (!r.dead_url.empty()) line += ",\"url\":" + json_quote(r.dead_url);
   line += ",\"error\":" + json_quote(r.dead_error) + "}\n";
   return line;

@@ -10,6 +10,7 @@
 #include "commit.h"
 #include "fetch.h"
 #include "input.h"
+#include "lines.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/pipeline.h"
 
@@ -42,6 +43,7 @@ struct Engine::State {
   Mutex run_mu;
   RunHandle* handle SLUICE_GUARDED_BY(run_mu) = nullptr;
   Clock::time_point started;
+  double cpu0 = 0;  // the process's CPU seconds at the start
 
   std::atomic<std::uint64_t> written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
   // max_bytes_in_flight: which records may start, which requests may.
@@ -63,6 +65,90 @@ struct Engine::State {
       fatal = why;
     }
     stopping = true;
+  }
+
+  // ---- a run's flow ---------------------------------------------------------
+
+  // Runs the flow to its end, where abort() can reach it meanwhile.
+  Status run_flow(Pipeline pipeline) {
+    RunHandle handle = rt.start(std::move(pipeline));
+    {
+      MutexLock lock(run_mu);
+      this->handle = &handle;
+    }
+    Status status = handle.wait();
+    {
+      MutexLock lock(run_mu);
+      this->handle = nullptr;
+    }
+    // Only after an abort can fan-out requests outlive the run: those waiting
+    // for a slot fail at once (the gate is closed), those sent end by their
+    // deadline at the latest.
+    while (fetch->children() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return status;
+  }
+
+  // What every summary starts with, and ends with.
+  JobSummary begin() {
+    JobSummary s;
+    started = Clock::now();
+    cpu0 = cpu_now();
+    for (const auto& d : plan->datasets) s.dataset_bytes += d ? d->memory_bytes() : 0;
+    s.shard_index = options.shard_index;
+    s.shard_count = options.shard_count;
+    return s;
+  }
+  // What the flow's end leaves to count (`now`: the engine's progress).
+  void collect(JobSummary& s, const JobProgress& now) {
+    s.duplicates = input->duplicates();
+    s.key_index_bytes = input->key_index_bytes();
+    if (client) {
+      s.http = client->stats();
+      client->close();
+    }
+    s.counts = now;
+    s.stopped_early = stopping.load() && !input->read_all();
+  }
+  void end(JobSummary& s, Status status) {
+    // The run's own reason to stop early (the API given up on, too many dead
+    // letters) is its status once what was finished is committed.
+    if (status.ok()) {
+      MutexLock lock(fatal_mu);
+      status = fatal;
+    }
+    s.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    s.cpu_seconds = cpu_now() - cpu0;
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    s.peak_rss_bytes = static_cast<std::uint64_t>(u.ru_maxrss) * 1024;
+    s.status = status;
+  }
+
+  // ---- stream: a line a record --------------------------------------------
+
+  boost::asio::awaitable<std::string> line_of(Record r) {
+    const std::string key = key_json(*plan, r);
+    Record done = co_await fetch->record(std::move(r));
+    switch (done.outcome) {
+      case Record::Outcome::kWritten:
+        written.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Record::Outcome::kFiltered:
+        filtered.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Record::Outcome::kNotJoined:
+        not_joined.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Record::Outcome::kUnfinished:
+        unfinished.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Record::Outcome::kPending:
+      case Record::Outcome::kDead:
+        dead.fetch_add(1, std::memory_order_relaxed);
+        check_dead_letters();
+        break;
+    }
+    co_return outcome_json(*plan, done, key);
   }
 
   // ---- the writer stage (one batch at a time) ---------------------------------
@@ -100,7 +186,7 @@ struct Engine::State {
 Engine::Engine(std::unique_ptr<State> s) : state_(std::move(s)) {}
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOptions options) {
+Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOptions options, Output output) {
   // The threads settings (and SLUICE_CPU_THREADS) are checked before the
   // runtime starts, so a bad one is an error, not an exception.
   Result<RuntimeOptions> threads =
@@ -122,6 +208,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   State* self = st.get();
   st->fetch = std::make_unique<Fetch>(*st->plan, st->rt, st->client ? &*st->client : nullptr, st->admission,
                                       [self](const Status& why) { self->fail_run(why); });
+  if (output == Output::kLines) return std::unique_ptr<Engine>(new Engine(std::move(st)));
 
   const std::string out = st->options.output.empty() ? c.output.path : st->options.output;
   StoreOptions so = st->options.store;
@@ -144,12 +231,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
 JobSummary Engine::run() {
   State& st = *state_;
   const PipelineConfig& c = st.plan->config;
-  JobSummary summary;
-  st.started = Clock::now();
-  const double cpu0 = cpu_now();
-  for (const auto& d : st.plan->datasets) summary.dataset_bytes += d ? d->memory_bytes() : 0;
-  summary.shard_index = st.options.shard_index;
-  summary.shard_count = st.options.shard_count;
+  JobSummary summary = st.begin();
 
   State* self = &st;
   auto pipeline =
@@ -166,20 +248,7 @@ JobSummary Engine::run() {
           },
           {.name = "write", .concurrency = 1}) |
       sink([](int) {}, {.name = "end"});
-  RunHandle handle = st.rt.start(std::move(pipeline));
-  {
-    MutexLock lock(st.run_mu);
-    st.handle = &handle;
-  }
-  Status status = handle.wait();
-  {
-    MutexLock lock(st.run_mu);
-    st.handle = nullptr;
-  }
-  // Only after an abort can fan-out requests outlive the run: those waiting
-  // for a slot fail at once (the gate is closed), those sent end by their
-  // deadline at the latest.
-  while (st.fetch->children() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Status status = st.run_flow(std::move(pipeline));
 
   bool whole_input = st.input->read_all();
   {
@@ -190,14 +259,7 @@ JobSummary Engine::run() {
   status = finished.status;
   const bool all_committed = finished.all_committed;
   const std::uint64_t committed_rows = finished.rows;
-  summary.duplicates = st.input->duplicates();
-  summary.key_index_bytes = st.input->key_index_bytes();
-  if (st.client) {
-    summary.http = st.client->stats();
-    st.client->close();
-  }
-  summary.counts = progress();
-  summary.stopped_early = st.stopping.load() && !st.input->read_all();
+  st.collect(summary, progress());
   JobProgress& n = summary.counts;
   if (all_committed) {
     // Every record read reached one outcome, counted where it was decided.
@@ -210,18 +272,28 @@ JobSummary Engine::run() {
     n.unfinished = n.read - std::min(n.read, n.done());
     summary.accounted = true;
   }
-  // The run's own reason to stop early (the API given up on, too many dead
-  // letters) is its status once what was finished is committed.
-  if (status.ok()) {
-    MutexLock lock(st.fatal_mu);
-    status = st.fatal;
-  }
-  summary.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
-  summary.cpu_seconds = cpu_now() - cpu0;
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  summary.peak_rss_bytes = static_cast<std::uint64_t>(u.ru_maxrss) * 1024;
-  summary.status = status;
+  st.end(summary, status);
+  return summary;
+}
+
+JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit) {
+  State& st = *state_;
+  const PipelineConfig& c = st.plan->config;
+  JobSummary summary = st.begin();
+  State* self = &st;
+  const PositionSet none;  // nothing was done before: a stream has no manifest
+  auto pipeline =
+      st.input->source(none, st.stopping) |
+      map_unordered([self](Record r) { return self->line_of(std::move(r)); },
+                    {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
+      sink([&emit](const std::string& line) { emit(line); }, {.name = "out"});
+  const Status status = st.run_flow(std::move(pipeline));
+  st.collect(summary, progress());
+  // Records under way when the flow was abandoned had no line: unfinished.
+  JobProgress& n = summary.counts;
+  n.unfinished = n.read - std::min(n.read, n.done());
+  summary.accounted = true;
+  st.end(summary, status);
   return summary;
 }
 

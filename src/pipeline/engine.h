@@ -13,7 +13,9 @@
 // once the file is planned.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "plan.h"
 #include "sluice/job.h"
@@ -23,10 +25,18 @@ namespace sluice::pipeline {
 // What its members do, and from which threads, Job's say.
 class Engine {
  public:
-  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<Plan> plan, JobOptions options);
+  // Where records go: Parquet files and dead letters under the output
+  // (run), or a JSON line each to a caller (stream; no output is opened).
+  enum class Output : std::uint8_t { kFiles, kLines };
+  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<Plan> plan, JobOptions options,
+                                                Output output = Output::kFiles);
   ~Engine();
 
-  JobSummary run();
+  JobSummary run();  // REQUIRES: kFiles
+  // Every record's outcome to `emit` (lines.h), as it ends, in the order
+  // they end; emit runs on the event loop and its waiting holds records
+  // back. REQUIRES: kLines.
+  JobSummary stream(const std::function<void(std::string_view line)>& emit);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   void stop();

@@ -11,11 +11,14 @@ namespace {
 
 // The file read with its settings replaced, checked before anything runs
 // (what the run would find wrong as it starts, see preflight), and planned,
-// with the datasets read when `datasets` says kLoad.
+// with the datasets read when `datasets` says kLoad. Without `output`, the
+// output's settings are not looked at (nothing will be written there).
 Result<std::unique_ptr<pipeline::Plan>> plan_for(const std::string& file, const JobOptions& o,
-                                                 pipeline::Datasets datasets, pipeline::FileChecks files) {
+                                                 pipeline::Datasets datasets, pipeline::FileChecks files,
+                                                 bool output = true) {
   SLUICE_ASSIGN_OR_RETURN(pipeline::PipelineConfig config, pipeline::load_config(file, o.sets));
   if (!o.output.empty()) config.output.path = o.output;
+  if (!output) config.output.path.clear();
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
                           pipeline::make_plan(std::move(config), pipeline::Datasets::kCheckOnly));
   SLUICE_RETURN_IF_ERROR(pipeline::preflight(plan->config, files));
@@ -25,7 +28,7 @@ Result<std::unique_ptr<pipeline::Plan>> plan_for(const std::string& file, const 
 
 }  // namespace
 
-Job::Job(std::unique_ptr<pipeline::Engine> engine) : engine_(std::move(engine)) {}
+Job::Job(std::unique_ptr<pipeline::Engine> engine, bool lines) : engine_(std::move(engine)), lines_(lines) {}
 Job::~Job() = default;
 
 Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions options) {
@@ -36,6 +39,16 @@ Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions optio
   return std::unique_ptr<Job>(new Job(std::move(engine)));
 }
 
+Result<std::unique_ptr<Job>> Job::open_stream(const std::string& file, JobOptions options) {
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<pipeline::Plan> plan,
+      plan_for(file, options, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck, /*output=*/false));
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<pipeline::Engine> engine,
+      pipeline::Engine::create(std::move(plan), std::move(options), pipeline::Engine::Output::kLines));
+  return std::unique_ptr<Job>(new Job(std::move(engine), /*lines=*/true));
+}
+
 Result<JobShape> Job::check(const std::string& file, const JobOptions& options, bool look_at_files) {
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Plan> plan,
                           plan_for(file, options, pipeline::Datasets::kCheckOnly,
@@ -43,7 +56,23 @@ Result<JobShape> Job::check(const std::string& file, const JobOptions& options, 
   return JobShape{.steps = plan->steps.size(), .joins = plan->joins.size(), .output_columns = plan->output.size()};
 }
 
-JobSummary Job::run() { return engine_->run(); }
+JobSummary Job::run() {
+  if (lines_) {
+    JobSummary s;
+    s.status = Status::FailedPrecondition("Job::run: this job was opened for stream()");
+    return s;
+  }
+  return engine_->run();
+}
+
+JobSummary Job::stream(const std::function<void(std::string_view line)>& emit) {
+  if (!lines_) {
+    JobSummary s;
+    s.status = Status::FailedPrecondition("Job::stream: this job was opened for run()");
+    return s;
+  }
+  return engine_->stream(emit);
+}
 JobProgress Job::progress() const { return engine_->progress(); }
 http::ClientStats Job::http_stats() const { return engine_->http_stats(); }
 void Job::stop() { engine_->stop(); }

@@ -33,6 +33,34 @@ inline bool close_enough(double got, double want) {
   return got == want || std::fabs(got - want) <= 1e-9 * std::max(std::fabs(got), std::fabs(want));
 }
 
+// Compares one row (a JSON object of the output columns: as DuckDB prints
+// them, integers as strings, or as sluice stream writes them) with the
+// oracle's row of `id`, adding a failure for each difference.
+inline void check_row(simdjson::dom::element row, std::uint64_t id) {
+  const oracle::Row o = oracle::row(id);
+  auto num = [&](const char* k) -> std::int64_t {
+    if (row[k].is_string()) return std::stoll(std::string(std::string_view(row[k].get_string())));
+    return std::int64_t(row[k]);
+  };
+  auto dbl = [&](const char* k) { return double(row[k]); };
+  auto str = [&](const char* k) { return std::string(std::string_view(row[k].get_string())); };
+  const std::string where = " (id " + std::to_string(o.id) + ")";
+  EXPECT_EQ(num("id"), o.id) << where;
+  EXPECT_EQ(str("region"), o.region) << where;
+  EXPECT_EQ(str("segment"), o.segment) << where;
+  EXPECT_TRUE(close_enough(dbl("weight"), o.weight)) << where;
+  EXPECT_EQ(str("kind"), o.kind) << where;
+  EXPECT_TRUE(close_enough(dbl("score"), o.score)) << where;
+  EXPECT_EQ(num("n_events"), o.n_events) << where;
+  const std::pair<const char*, double> doubles[] = {{"v_sum", o.v_sum}, {"v_mean", o.v_mean}, {"v_std", o.v_std},
+                                                    {"v_min", o.v_min}, {"v_max", o.v_max},   {"v_p50", o.v_p50},
+                                                    {"v_p90", o.v_p90}, {"v_p99", o.v_p99},   {"v_ewma", o.v_ewma}};
+  for (auto [k, v] : doubles) EXPECT_TRUE(close_enough(dbl(k), v)) << k << " " << dbl(k) << " != " << v << where;
+  EXPECT_EQ(num("cnt_x"), o.cnt_x) << where;
+  EXPECT_EQ(num("cnt_y"), o.cnt_y) << where;
+  EXPECT_EQ(num("cnt_z"), o.cnt_z) << where;
+}
+
 // Compares every row DuckDB reads in `dir` with the oracle; returns the
 // number of rows checked and adds a failure for each difference.
 // `source`: what DuckDB reads, by default every item-features file of `dir`.
@@ -54,25 +82,7 @@ inline std::size_t check_output(const std::string& dir, std::uint64_t n, std::st
       ADD_FAILURE() << "not JSON: " << lines[i];
       return checked;
     }
-    const oracle::Row o = oracle::row(want[i]);
-    auto num = [&](const char* k) { return std::stoll(std::string(std::string_view(row[k].get_string()))); };
-    auto dbl = [&](const char* k) { return double(row[k]); };
-    auto str = [&](const char* k) { return std::string(std::string_view(row[k].get_string())); };
-    const std::string where = " (id " + std::to_string(o.id) + ")";
-    EXPECT_EQ(num("id"), o.id) << where;
-    EXPECT_EQ(str("region"), o.region) << where;
-    EXPECT_EQ(str("segment"), o.segment) << where;
-    EXPECT_TRUE(close_enough(dbl("weight"), o.weight)) << where;
-    EXPECT_EQ(str("kind"), o.kind) << where;
-    EXPECT_TRUE(close_enough(dbl("score"), o.score)) << where;
-    EXPECT_EQ(num("n_events"), o.n_events) << where;
-    const std::pair<const char*, double> doubles[] = {{"v_sum", o.v_sum}, {"v_mean", o.v_mean}, {"v_std", o.v_std},
-                                                      {"v_min", o.v_min}, {"v_max", o.v_max},   {"v_p50", o.v_p50},
-                                                      {"v_p90", o.v_p90}, {"v_p99", o.v_p99},   {"v_ewma", o.v_ewma}};
-    for (auto [k, v] : doubles) EXPECT_TRUE(close_enough(dbl(k), v)) << k << " " << dbl(k) << " != " << v << where;
-    EXPECT_EQ(num("cnt_x"), o.cnt_x) << where;
-    EXPECT_EQ(num("cnt_y"), o.cnt_y) << where;
-    EXPECT_EQ(num("cnt_z"), o.cnt_z) << where;
+    check_row(row, want[i]);
     ++checked;
   }
   return checked;

@@ -60,6 +60,79 @@ TEST_F(ItemFeatures, GzippedAnswersGiveTheSameOutput) {
   EXPECT_EQ(check_output(out_, n_), e.written);
 }
 
+// Job::stream, as `sluice stream` runs it: records as JSON lines in (here a
+// file), every record's outcome as one JSON line out, in the order they end;
+// a written record's features are the oracle's row, value for value, and
+// the others say what became of them.
+TEST_F(ItemFeatures, StreamGivesEachRecordItsOutcomeAsAJsonLine) {
+  n_ = 600;
+  data_ = scratch("stream");
+  oracle::write_inputs(data_, n_);
+  {
+    std::ofstream jsonl(data_ + "/records.jsonl");
+    for (std::uint64_t id = 1; id <= n_; ++id) jsonl << "{\"id\":" << id << "}\n";
+    jsonl << "{\"id\":\"seven\"}\n";  // a record that does not parse: an error line, not a lost record
+  }
+  auto server = mockapi::Server::start({});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  auto job = Job::open_stream(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                              {.sets = {"input.path=" + data_ + "/records.jsonl", "input.format=jsonl",
+                                        "datasets.entities.path=" + data_ + "/entities.csv",
+                                        "http.base_url=" + (*server)->base_url(), "output.path=s3://not-looked-at/"},
+                               .io_threads = 1,
+                               .cpu_threads = 1});
+  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  std::vector<std::string> lines;
+  JobSummary s = (*job)->stream([&](std::string_view line) { lines.emplace_back(line); });
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_EQ((*job)->run().status.code(), StatusCode::kFailedPrecondition) << "a stream job writes no files";
+
+  ASSERT_EQ(lines.size(), n_ + 1);
+  const Expected e = expected_counts(n_);
+  EXPECT_EQ(s.counts.written, e.written);
+  EXPECT_EQ(s.counts.filtered, e.filtered);
+  EXPECT_EQ(s.counts.not_joined, e.not_joined);
+  EXPECT_EQ(s.counts.dead_lettered, 1u);
+  EXPECT_TRUE(s.files.empty());
+  EXPECT_FALSE(fs::exists(out_)) << "nothing is written under the output";
+  simdjson::dom::parser parser;
+  std::vector<bool> seen(n_ + 2, false);
+  bool in_order = true;
+  std::uint64_t previous = 0;
+  for (const std::string& text : lines) {
+    simdjson::dom::element o;
+    ASSERT_FALSE(parser.parse(text).get(o)) << text;
+    const auto line = std::uint64_t(o["line"]);
+    ASSERT_GE(line, 1u);
+    ASSERT_LE(line, n_ + 1);
+    EXPECT_FALSE(seen[line]) << "one line a record: " << text;
+    seen[line] = true;
+    in_order = in_order && line > previous;
+    previous = line;
+    const std::string_view status = o["status"];
+    if (line == n_ + 1) {
+      EXPECT_EQ(status, "error") << text;
+      EXPECT_EQ(std::string_view(o["step"]), "input") << text;
+      continue;
+    }
+    const std::uint64_t id = line;  // the file holds ids 1..n in order
+    switch (oracle::fate(id)) {
+      case oracle::Fate::kWritten:
+        ASSERT_EQ(status, "ok") << text;
+        check_row(o["features"], id);
+        break;
+      case oracle::Fate::kFiltered:
+        EXPECT_EQ(status, "filtered") << text;
+        EXPECT_EQ(std::int64_t(o["key"]["id"]), static_cast<std::int64_t>(id)) << text;
+        break;
+      case oracle::Fate::kNotJoined:
+        EXPECT_EQ(status, "not_joined") << text;
+        break;
+    }
+  }
+  EXPECT_FALSE(in_order) << "lines come as records end, not in the input's order (600 records at once)";
+}
+
 // The same workload with the pages taken from a list in an earlier answer
 // (GET /v1/items/{id}/pages: {"pages": [0, 1, ...]}) instead of a range.
 TEST_F(ItemFeatures, FanOutOverAListFromAnEarlierAnswerGivesTheSameOutput) {
