@@ -55,6 +55,10 @@ int run_main(int argc, char** argv) {
   sluice::cli::RunCommandOptions run;
   auto* run_cmd = app.add_subcommand("run", "run a pipeline file");
   sluice::cli::add_run_options(*run_cmd, run);
+  sluice::cli::RunCommandOptions stream;
+  auto* stream_cmd = app.add_subcommand(
+      "stream", "records as JSON lines on standard input, each one's features as a JSON line on standard output");
+  sluice::cli::add_stream_options(*stream_cmd, stream);
   sluice::cli::RunCommandOptions validate;
   auto* validate_cmd = app.add_subcommand("validate", "check a pipeline file without running it");
   sluice::cli::add_validate_options(*validate_cmd, validate);
@@ -74,6 +78,7 @@ int run_main(int argc, char** argv) {
   if (mock_cmd->parsed()) return sluice::cli::run_mock_api(mock);
   if (run_cmd->parsed()) return sluice::cli::run_pipeline_command(run);
   if (validate_cmd->parsed()) return sluice::cli::validate_command(validate);
+  if (stream_cmd->parsed()) return sluice::cli::stream_command(stream);
   return 2;
 }
 

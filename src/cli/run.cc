@@ -20,6 +20,16 @@ namespace sluice::cli {
 
 namespace {
 
+// The threads of a job, and how long a signal gives the records in flight.
+void add_threads(CLI::App& cmd, RunCommandOptions& o) {
+  cmd.add_option("--io-threads", o.io_threads, "event-loop threads")->check(CLI::Range(1, 64));
+  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")
+      ->check(CLI::Range(0, 1024));
+  cmd.add_option("--grace", o.grace_seconds,
+                 "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
 void add_common(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("file", o.file, "the pipeline file (YAML)")->required();
   cmd.add_option("--set", o.sets, "override a setting of the file: --set http.max_in_flight=512 (repeatable)");
@@ -64,12 +74,17 @@ std::string progress_line(const JobProgress& p) {
   return line + eta(p);
 }
 
-void print_summary(const JobSummary& s, std::FILE* out) {
+// `files`: a run's (rows written to files, dead letters, resumes), else a
+// stream's (lines).
+void print_summary(const JobSummary& s, std::FILE* out, bool files = true) {
   const auto& c = s.counts;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::fprintf(out, "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered",
+  std::fprintf(out,
+               files ? "\nrecords   %llu read = %llu written + %llu filtered + %llu not joined + %llu dead-lettered"
+                     : "\nrecords   %llu read = %llu ok + %llu filtered + %llu not joined + %llu errors",
                u(c.read), u(c.written), u(c.filtered), u(c.not_joined), u(c.dead_lettered));
-  if (c.unfinished > 0) std::fprintf(out, " + %llu unfinished (--resume does them)", u(c.unfinished));
+  if (c.unfinished > 0)
+    std::fprintf(out, " + %llu unfinished%s", u(c.unfinished), files ? " (--resume does them)" : "");
   std::fprintf(out, "  %s\n", s.accounted ? "(accounted)" : "(NOT ACCOUNTED: a bug; please report it)");
   if (s.overwritten > 0)
     std::fprintf(out, "replaced  %zu file(s) of the earlier run removed (output.mode: overwrite)\n", s.overwritten);
@@ -101,7 +116,7 @@ void print_summary(const JobSummary& s, std::FILE* out) {
     std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows),
                  human_bytes(static_cast<double>(f.bytes)).c_str());
   }
-  if (s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
+  if (files && s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
   if (!s.dead_letter.empty()) {
     std::fprintf(out, "dead      %s (%llu records", s.dead_letter.c_str(), u(c.dead_lettered));
     if (s.duplicates) std::fprintf(out, ", %llu of them duplicate keys", u(s.duplicates));
@@ -189,6 +204,108 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
   return std::pair{i, n};
 }
 
+// Ctrl-C or SIGTERM while a job runs: the first stops reading input (the
+// records in flight finish and are committed); a second, or `grace` seconds
+// passing, abandons them. Taken by a thread of its own with sigwait.
+class Signals {
+ public:
+  // Blocks SIGINT and SIGTERM in the calling thread, and so in every thread
+  // started after (they inherit the mask). REQUIRES: before any thread.
+  static void block() {
+    sigset_t s = set();
+    pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  }
+
+  Signals(Job& job, double grace_seconds) : thread_([this, &job, grace_seconds] { watch(job, grace_seconds); }) {}
+  ~Signals() { finish(); }
+  Signals(const Signals&) = delete;
+  Signals& operator=(const Signals&) = delete;
+
+  // Ends the watch (the job has returned).
+  void finish() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  bool aborted() const { return aborted_.load(); }
+  // 128 + the first signal's number, as a shell reports a process it ended;
+  // 0 without a signal.
+  int exit_code() const { return first_.load() == 0 ? 0 : 128 + first_.load(); }
+
+ private:
+  static sigset_t set() {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    return s;
+  }
+
+  void watch(Job& job, double grace_seconds) {
+    const sigset_t signals = set();
+    timespec poll{0, 200'000'000};
+    int stage = 0;
+    auto first_at = std::chrono::steady_clock::now();
+    while (!done_.load()) {
+      siginfo_t info;
+      const int sig = sigtimedwait(&signals, &info, &poll);
+      if (sig > 0 && stage == 0) {
+        stage = 1;
+        first_ = sig;
+        first_at = std::chrono::steady_clock::now();
+        std::fprintf(stderr,
+                     "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
+                     "again to abandon them)\n",
+                     sig == SIGINT ? "interrupted" : "terminated", grace_seconds);
+        job.stop();
+      } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
+                                               std::chrono::duration<double>(grace_seconds))) {
+        stage = 2;
+        aborted_ = true;
+        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
+        job.abort();
+      }
+    }
+  }
+
+  std::atomic<bool> done_{false}, aborted_{false};
+  std::atomic<int> first_{0};
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
+// A job that could not be opened: a file, setting or environment variable
+// to fix (2), or a failure a retry may get past (1).
+int open_failed(const Status& why) {
+  const bool to_fix = why.code() == StatusCode::kInvalidArgument || why.code() == StatusCode::kNotFound;
+  std::fprintf(stderr, "%s%s\n", to_fix ? "" : "sluice: ", why.message().c_str());
+  return to_fix ? 2 : 1;
+}
+
+// The exit code of a job that ran, after its summary: see run.h.
+int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signals, const char* command) {
+  if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
+  // A run a signal stopped exits as the shell reports a process the signal
+  // ended (128 + its number), after committing: a scheduler that retries
+  // failed tasks (a Kubernetes Job, cron with a check) must not take it for
+  // a complete run.
+  const int by_signal = signals.exit_code();
+  const bool files = std::string_view(command) == "run";
+  if (signals.aborted()) {
+    std::fprintf(stderr, "sluice %s: abandoned; %llu records were not finished%s\n", command,
+                 static_cast<unsigned long long>(s.counts.unfinished), files ? " (--resume does them)" : "");
+    return by_signal;
+  }
+  if (!s.status.ok()) {
+    std::fprintf(stderr, "sluice %s: %s\n", command, s.status.to_string().c_str());
+    return 1;
+  }
+  if (by_signal != 0 && s.stopped_early) {
+    std::fprintf(stderr, "sluice %s: stopped by a signal before the end of the input%s\n", command,
+                 files ? "; --resume carries on" : "");
+    return by_signal;
+  }
+  return s.counts.dead_lettered > 0 ? 3 : 0;
+}
+
 }  // namespace
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
@@ -205,12 +322,7 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
   cmd.add_option("--metrics-addr", o.metrics_addr,
                  "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
-  cmd.add_option("--io-threads", o.io_threads, "event-loop threads")->check(CLI::Range(1, 64));
-  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: cores minus I/O threads)")
-      ->check(CLI::Range(0, 1024));
-  cmd.add_option("--grace", o.grace_seconds,
-                 "after Ctrl-C or SIGTERM, seconds to finish records in flight before abandoning them")
-      ->check(CLI::Range(0.0, 86400.0));
+  add_threads(cmd, o);
 }
 
 void add_validate_options(CLI::App& cmd, RunCommandOptions& o) {
@@ -232,13 +344,7 @@ int validate_command(const RunCommandOptions& o) {
 }
 
 int run_pipeline_command(const RunCommandOptions& o) {
-  // Signals are taken by one thread of ours, with sigwait: block them in
-  // every thread first (threads inherit the mask).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Signals::block();
 
   std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
   if (!o.shard.empty()) {
@@ -257,14 +363,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
                                 .resume = o.resume,
                                 .io_threads = o.io_threads,
                                 .cpu_threads = o.cpu_threads});
-  if (!job.ok()) {
-    const StatusCode code = job.status().code();
-    // A file, setting or environment variable to fix (2), or a failure a
-    // retry may get past (1).
-    const bool to_fix = code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound;
-    std::fprintf(stderr, "%s%s\n", to_fix ? "" : "sluice run: ", job.status().message().c_str());
-    return to_fix ? 2 : 1;
-  }
+  if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
   std::unique_ptr<MetricsServer> metrics;
   if (!o.metrics_addr.empty()) {
@@ -277,34 +376,8 @@ int run_pipeline_command(const RunCommandOptions& o) {
     if (!o.quiet) std::fprintf(stderr, "sluice: metrics on http://%s/metrics\n", o.metrics_addr.c_str());
   }
 
-  std::atomic<bool> finished{false}, aborted{false};
-  std::atomic<int> first_signal{0};
-  std::thread signal_thread([&] {
-    timespec poll{0, 200'000'000};
-    int stage = 0;
-    auto first_at = std::chrono::steady_clock::now();
-    while (!finished.load()) {
-      siginfo_t info;
-      int sig = sigtimedwait(&signals, &info, &poll);
-      if (sig > 0 && stage == 0) {
-        stage = 1;
-        first_signal = sig;
-        first_at = std::chrono::steady_clock::now();
-        std::fprintf(stderr,
-                     "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
-                     "again to abandon them)\n",
-                     sig == SIGINT ? "interrupted" : "terminated", o.grace_seconds);
-        e.stop();
-      } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
-                                               std::chrono::duration<double>(o.grace_seconds))) {
-        stage = 2;
-        aborted = true;
-        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
-        e.abort();
-      }
-    }
-  });
-
+  Signals signals(e, o.grace_seconds);
+  std::atomic<bool> finished{false};
   const bool tty = ::isatty(STDERR_FILENO);
   Mutex mu;
   CondVar cv;
@@ -334,31 +407,39 @@ int run_pipeline_command(const RunCommandOptions& o) {
   }
   cv.notify_all();
   progress_thread.join();
-  signal_thread.join();
+  signals.finish();
 
   print_summary(s, stdout);
-  if (!o.summary_json.empty()) {
-    std::ofstream(o.summary_json) << s.to_json() << "\n";
-  }
-  // A run a signal stopped exits as the shell reports a process the signal
-  // ended (128 + its number), after committing: a scheduler that retries
-  // failed tasks (a Kubernetes Job, cron with a check) must not take it for
-  // a complete run.
-  const int by_signal = first_signal == 0 ? 0 : 128 + first_signal;
-  if (aborted) {
-    std::fprintf(stderr, "sluice run: abandoned; %llu records were not finished (--resume does them)\n",
-                 static_cast<unsigned long long>(s.counts.unfinished));
-    return by_signal;
-  }
-  if (!s.status.ok()) {
-    std::fprintf(stderr, "sluice run: %s\n", s.status.to_string().c_str());
-    return 1;
-  }
-  if (by_signal != 0 && s.stopped_early) {
-    std::fprintf(stderr, "sluice run: stopped by a signal before the end of the input; --resume carries on\n");
-    return by_signal;
-  }
-  return s.counts.dead_lettered > 0 ? 3 : 0;
+  return ended(s, o, signals, "run");
+}
+
+void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
+  add_common(cmd, o);
+  cmd.add_flag("--quiet,-q", o.quiet, "no summary at the end");
+  cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
+  add_threads(cmd, o);
+}
+
+int stream_command(const RunCommandOptions& o) {
+  Signals::block();
+  // Records come as JSON lines on standard input; one asked for again is
+  // answered again (the file's own --set may say otherwise).
+  JobOptions options{.sets = {"input.path=-", "input.format=jsonl", "input.duplicates=keep"},
+                     .io_threads = o.io_threads,
+                     .cpu_threads = o.cpu_threads};
+  options.sets.insert(options.sets.end(), o.sets.begin(), o.sets.end());
+  auto job = Job::open_stream(o.file, std::move(options));
+  if (!job.ok()) return open_failed(job.status());
+  Job& e = **job;
+  Signals signals(e, o.grace_seconds);
+  JobSummary s = e.stream([](std::string_view line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);  // each record's line as soon as it is known
+  });
+  signals.finish();
+  if (!o.quiet) print_summary(s, stderr, /*files=*/false);
+  return ended(s, o, signals, "stream");
 }
 
 }  // namespace sluice::cli

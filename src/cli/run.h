@@ -31,6 +31,11 @@ void add_validate_options(CLI::App& cmd, RunCommandOptions& o);
 // completed but some records were dead-lettered; 1 the run failed; 2 the
 // pipeline file is wrong; 130 aborted by a second signal.
 int run_pipeline_command(const RunCommandOptions& o);
+// sluice stream: JSON lines of records on standard input, a JSON line of
+// each one's outcome on standard output, the summary on standard error;
+// exit codes as run's.
+void add_stream_options(CLI::App& cmd, RunCommandOptions& o);
+int stream_command(const RunCommandOptions& o);
 int validate_command(const RunCommandOptions& o);
 
 }  // namespace sluice::cli

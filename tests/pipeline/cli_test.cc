@@ -182,6 +182,52 @@ TEST_F(SluiceRun, ASecondSignalAbandonsTheRunLeavesNoHalfFileAndCountsWhatWasCom
       << summary;
 }
 
+// sluice stream: records as JSON lines on standard input, a JSON line each
+// on standard output, the summary on standard error; a record asked for
+// twice is answered twice; an error line makes the exit code 3.
+TEST(SluiceStream, ReadsStandardInputAndWritesALineARecord) {
+  const std::string dir = ::testing::TempDir() + "/sluice-stream-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 50);
+  auto server = mockapi::Server::start({});
+  ASSERT_TRUE(server.ok());
+  auto stream = [&](const std::string& input) {
+    std::ofstream(dir + "/in.jsonl") << input;
+    const std::string cmd =
+        std::string(SLUICE_BINARY) +
+        " stream " SLUICE_SOURCE_DIR "/examples/item-features.yaml --set datasets.entities.path=" + dir +
+        "/entities.csv --set http.base_url=" + (*server)->base_url() + " < " + dir + "/in.jsonl > " + dir +
+        "/out.jsonl 2> " + dir + "/err.log";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  auto lines = [&] {
+    std::vector<std::string> out;
+    std::ifstream in(dir + "/out.jsonl");
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  };
+  // Ids 1 (written), 2 (filtered), 1 again.
+  ASSERT_EQ(stream("{\"id\":1}\n{\"id\":2}\n{\"id\":1}\n"), 0) << slurp(dir + "/err.log");
+  std::vector<std::string> out = lines();
+  ASSERT_EQ(out.size(), 3u) << slurp(dir + "/out.jsonl");
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out[0].rfind("{\"line\":1,\"status\":\"ok\",\"features\":{\"id\":1,", 0), 0u) << out[0];
+  EXPECT_EQ(out[1], "{\"line\":2,\"status\":\"filtered\",\"key\":{\"id\":2}}");
+  EXPECT_EQ(out[2].substr(out[2].find(",\"status\"")), out[0].substr(out[0].find(",\"status\"")))
+      << "the same record twice, the same features twice";
+  EXPECT_NE(slurp(dir + "/err.log").find("records   3 read = 2 ok + 1 filtered + 0 not joined + 0 errors"),
+            std::string::npos)
+      << slurp(dir + "/err.log");
+
+  ASSERT_EQ(stream("{\"id\":3}\nnot json\n"), 3) << slurp(dir + "/err.log");
+  out = lines();
+  ASSERT_EQ(out.size(), 2u);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out[1].rfind("{\"line\":2,\"status\":\"error\",", 0), 0u) << out[1];
+}
+
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   const int port = 19300 + static_cast<int>(::getpid() % 500);
   auto a = args();
