@@ -153,10 +153,12 @@ class Job {
   //   {"line":3,"status":"ok","features":{...the output columns...}}
   //   {"line":4,"status":"filtered","key":{"id":4}}   (also not_joined, unfinished)
   //   {"line":6,"status":"error","key":{...},"step":"item","url":"...","error":"..."}
-  // Lines come in the order records end, not the input's. `emit` runs on the
-  // event loop: while it waits, no answer is read. Nothing is written under
-  // the output, so there is no resume.
-  JobSummary stream(const std::function<void(std::string_view line)>& emit);
+  // Lines come in the order records end, or with `ordered` in the input's
+  // (a record that ends early waits for those before it, and
+  // records_in_flight bounds the records under way and waiting together).
+  // `emit` runs on the event loop: while it waits, no answer is read.
+  // Nothing is written under the output, so there is no resume.
+  JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are

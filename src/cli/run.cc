@@ -416,6 +416,8 @@ int run_pipeline_command(const RunCommandOptions& o) {
 void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
   add_common(cmd, o);
   cmd.add_flag("--quiet,-q", o.quiet, "no summary at the end");
+  cmd.add_flag("--ordered", o.ordered,
+               "lines in the input's order (a record that ends early waits for those before it), not as records end");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
   add_threads(cmd, o);
 }
@@ -432,11 +434,13 @@ int stream_command(const RunCommandOptions& o) {
   if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
   Signals signals(e, o.grace_seconds);
-  JobSummary s = e.stream([](std::string_view line) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);  // each record's line as soon as it is known
-  });
+  JobSummary s = e.stream(
+      [](std::string_view line) {
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+        std::fflush(stdout);  // each record's line as soon as it is known
+      },
+      o.ordered);
   signals.finish();
   if (!o.quiet) print_summary(s, stderr, /*files=*/false);
   return ended(s, o, signals, "stream");

@@ -22,6 +22,7 @@ struct RunCommandOptions {
   int cpu_threads = 0;
   double grace_seconds = 30;
   bool offline = false;  // validate: leave out the checks that read files
+  bool ordered = false;  // stream: lines in the input's order
 };
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o);

@@ -2,7 +2,12 @@
 
 #include <sys/resource.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include "admission.h"
@@ -25,6 +30,62 @@ double cpu_now() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
+
+// Records in the input's order, at most `width` ahead of the first whose line
+// is not out yet: enter(p) waits until p < first + width. The first always
+// may enter, so the window always moves. REQUIRES: one event-loop thread
+// (a waiter registers and starts waiting with no other handler between).
+class OrderWindow {
+ public:
+  explicit OrderWindow(std::uint64_t width) : width_(width) {}
+
+  boost::asio::awaitable<bool> enter(std::uint64_t position) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer wake(ex, boost::asio::steady_timer::time_point::max());
+    {
+      MutexLock lock(mu_);
+      if (closed_) co_return false;
+      if (position < first_ + width_) co_return true;
+      waiters_.emplace(position, &wake);
+    }
+    co_await wake.async_wait(boost::asio::as_tuple(boost::asio::deferred));  // cancelled to wake
+    MutexLock lock(mu_);
+    return_if_waiting(position, &wake);
+    co_return !closed_;
+  }
+
+  // Lines before `first` are out.
+  void advance(std::uint64_t first) {
+    MutexLock lock(mu_);
+    first_ = first;
+    for (auto it = waiters_.begin(); it != waiters_.end() && it->first < first_ + width_; it = waiters_.erase(it)) {
+      it->second->cancel();
+    }
+  }
+
+  void close() {
+    MutexLock lock(mu_);
+    closed_ = true;
+    for (auto& [p, t] : waiters_) t->cancel();
+    waiters_.clear();
+  }
+
+ private:
+  void return_if_waiting(std::uint64_t position, boost::asio::steady_timer* t) SLUICE_REQUIRES(mu_) {
+    for (auto [it, end] = waiters_.equal_range(position); it != end; ++it) {
+      if (it->second == t) {
+        waiters_.erase(it);
+        return;
+      }
+    }
+  }
+
+  const std::uint64_t width_;
+  Mutex mu_;
+  std::uint64_t first_ SLUICE_GUARDED_BY(mu_) = 0;
+  bool closed_ SLUICE_GUARDED_BY(mu_) = false;
+  std::multimap<std::uint64_t, boost::asio::steady_timer*> waiters_ SLUICE_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
@@ -126,7 +187,14 @@ struct Engine::State {
 
   // ---- stream: a line a record --------------------------------------------
 
-  boost::asio::awaitable<std::string> line_of(Record r) {
+  // A record's line, with its position (for the order of the input). With
+  // a `window`, the record first waits until it is within it.
+  boost::asio::awaitable<std::pair<std::uint64_t, std::string>> line_of(Record r, OrderWindow* window) {
+    const std::uint64_t position = r.position;
+    if (window != nullptr && !co_await window->enter(position)) {
+      unfinished.fetch_add(1, std::memory_order_relaxed);
+      co_return std::pair{position, std::string()};
+    }
     const std::string key = key_json(*plan, r);
     Record done = co_await fetch->record(std::move(r));
     switch (done.outcome) {
@@ -148,7 +216,7 @@ struct Engine::State {
         check_dead_letters();
         break;
     }
-    co_return outcome_json(*plan, done, key);
+    co_return std::pair{position, outcome_json(*plan, done, key)};
   }
 
   // ---- the writer stage (one batch at a time) ---------------------------------
@@ -276,18 +344,41 @@ JobSummary Engine::run() {
   return summary;
 }
 
-JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit) {
+JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit, bool ordered) {
   State& st = *state_;
   const PipelineConfig& c = st.plan->config;
   JobSummary summary = st.begin();
+  if (ordered && st.rt.io_threads() != 1) {
+    summary.status = Status::InvalidArgument("stream: lines in the input's order need one event-loop thread");
+    return summary;
+  }
   State* self = &st;
   const PositionSet none;  // nothing was done before: a stream has no manifest
+  // In the input's order: lines that end before the ones ahead of them wait
+  // here, and a record starts only within records_in_flight of the first
+  // line not yet out, which bounds those under way and waiting together.
+  OrderWindow window(c.records_in_flight);
+  std::map<std::uint64_t, std::string> waiting;
+  std::uint64_t next = 0;
+  auto out = [&](std::pair<std::uint64_t, std::string> line) {
+    if (!ordered) {
+      emit(line.second);
+      return;
+    }
+    waiting.emplace(line.first, std::move(line.second));
+    for (auto it = waiting.begin(); it != waiting.end() && it->first == next; it = waiting.erase(it), ++next) {
+      if (!it->second.empty()) emit(it->second);
+    }
+    window.advance(next);
+  };
+  OrderWindow* w = ordered ? &window : nullptr;
   auto pipeline =
       st.input->source(none, st.stopping) |
-      map_unordered([self](Record r) { return self->line_of(std::move(r)); },
+      map_unordered([self, w](Record r) { return self->line_of(std::move(r), w); },
                     {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
-      sink([&emit](const std::string& line) { emit(line); }, {.name = "out"});
+      sink(out, {.name = "out"});
   const Status status = st.run_flow(std::move(pipeline));
+  window.close();
   st.collect(summary, progress());
   // Records under way when the flow was abandoned had no line: unfinished.
   JobProgress& n = summary.counts;

@@ -34,9 +34,9 @@ class Engine {
 
   JobSummary run();  // REQUIRES: kFiles
   // Every record's outcome to `emit` (lines.h), as it ends, in the order
-  // they end; emit runs on the event loop and its waiting holds records
-  // back. REQUIRES: kLines.
-  JobSummary stream(const std::function<void(std::string_view line)>& emit);
+  // they end (`ordered`: the input's); emit runs on the event loop and its
+  // waiting holds records back. REQUIRES: kLines.
+  JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   void stop();

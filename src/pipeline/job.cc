@@ -65,13 +65,13 @@ JobSummary Job::run() {
   return engine_->run();
 }
 
-JobSummary Job::stream(const std::function<void(std::string_view line)>& emit) {
+JobSummary Job::stream(const std::function<void(std::string_view line)>& emit, bool ordered) {
   if (!lines_) {
     JobSummary s;
     s.status = Status::FailedPrecondition("Job::stream: this job was opened for run()");
     return s;
   }
-  return engine_->stream(emit);
+  return engine_->stream(emit, ordered);
 }
 JobProgress Job::progress() const { return engine_->progress(); }
 http::ClientStats Job::http_stats() const { return engine_->http_stats(); }

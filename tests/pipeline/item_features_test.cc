@@ -64,28 +64,41 @@ TEST_F(ItemFeatures, GzippedAnswersGiveTheSameOutput) {
 // file), every record's outcome as one JSON line out, in the order they end;
 // a written record's features are the oracle's row, value for value, and
 // the others say what became of them.
-TEST_F(ItemFeatures, StreamGivesEachRecordItsOutcomeAsAJsonLine) {
-  n_ = 600;
-  data_ = scratch("stream");
-  oracle::write_inputs(data_, n_);
-  {
-    std::ofstream jsonl(data_ + "/records.jsonl");
-    for (std::uint64_t id = 1; id <= n_; ++id) jsonl << "{\"id\":" << id << "}\n";
-    jsonl << "{\"id\":\"seven\"}\n";  // a record that does not parse: an error line, not a lost record
+// Ids 1..n_ as JSON lines, then one that does not parse; the stream job of
+// the reference workload over them, with `sets` more.
+class ItemFeaturesStream : public ItemFeatures {
+ protected:
+  std::unique_ptr<Job> open(const std::string& name, std::vector<std::string> sets = {}) {
+    data_ = scratch(name);
+    oracle::write_inputs(data_, n_);
+    {
+      std::ofstream jsonl(data_ + "/records.jsonl");
+      for (std::uint64_t id = 1; id <= n_; ++id) jsonl << "{\"id\":" << id << "}\n";
+      jsonl << "{\"id\":\"seven\"}\n";  // a record that does not parse: an error line, not a lost record
+    }
+    auto server = mockapi::Server::start({});
+    EXPECT_TRUE(server.ok()) << server.status().to_string();
+    if (!server.ok()) return nullptr;
+    server_ = std::move(*server);
+    sets.insert(sets.begin(), {"input.path=" + data_ + "/records.jsonl", "input.format=jsonl",
+                               "datasets.entities.path=" + data_ + "/entities.csv",
+                               "http.base_url=" + server_->base_url(), "output.path=s3://not-looked-at/"});
+    auto job = Job::open_stream(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                                {.sets = std::move(sets), .io_threads = 1, .cpu_threads = 1});
+    EXPECT_TRUE(job.ok()) << job.status().to_string();
+    return job.ok() ? std::move(*job) : nullptr;
   }
-  auto server = mockapi::Server::start({});
-  ASSERT_TRUE(server.ok()) << server.status().to_string();
-  auto job = Job::open_stream(SLUICE_SOURCE_DIR "/examples/item-features.yaml",
-                              {.sets = {"input.path=" + data_ + "/records.jsonl", "input.format=jsonl",
-                                        "datasets.entities.path=" + data_ + "/entities.csv",
-                                        "http.base_url=" + (*server)->base_url(), "output.path=s3://not-looked-at/"},
-                               .io_threads = 1,
-                               .cpu_threads = 1});
-  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  std::unique_ptr<mockapi::Server> server_;
+};
+
+TEST_F(ItemFeaturesStream, StreamGivesEachRecordItsOutcomeAsAJsonLine) {
+  n_ = 600;
+  std::unique_ptr<Job> job = open("stream");
+  ASSERT_NE(job, nullptr);
   std::vector<std::string> lines;
-  JobSummary s = (*job)->stream([&](std::string_view line) { lines.emplace_back(line); });
+  JobSummary s = job->stream([&](std::string_view line) { lines.emplace_back(line); });
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
-  EXPECT_EQ((*job)->run().status.code(), StatusCode::kFailedPrecondition) << "a stream job writes no files";
+  EXPECT_EQ(job->run().status.code(), StatusCode::kFailedPrecondition) << "a stream job writes no files";
 
   ASSERT_EQ(lines.size(), n_ + 1);
   const Expected e = expected_counts(n_);
@@ -131,6 +144,23 @@ TEST_F(ItemFeatures, StreamGivesEachRecordItsOutcomeAsAJsonLine) {
     }
   }
   EXPECT_FALSE(in_order) << "lines come as records end, not in the input's order (600 records at once)";
+}
+
+// In the input's order: with 8 records in flight, records that end early
+// wait for those before them, and none starts more than 8 past the first
+// not yet out; every line still comes, once.
+TEST_F(ItemFeaturesStream, OrderedLinesComeInTheInputsOrder) {
+  n_ = 300;
+  std::unique_ptr<Job> job = open("stream-ordered", {"records_in_flight=8", "http.max_in_flight=8"});
+  ASSERT_NE(job, nullptr);
+  std::vector<std::string> lines;
+  JobSummary s = job->stream([&](std::string_view line) { lines.emplace_back(line); }, /*ordered=*/true);
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  ASSERT_EQ(lines.size(), n_ + 1);
+  for (std::uint64_t i = 0; i < lines.size(); ++i) {
+    ASSERT_EQ(lines[i].rfind("{\"line\":" + std::to_string(i + 1) + ",", 0), 0u) << lines[i];
+  }
+  EXPECT_EQ(s.counts.written, expected_counts(n_).written);
 }
 
 // The same workload with the pages taken from a list in an earlier answer
