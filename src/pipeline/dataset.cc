@@ -1,8 +1,13 @@
 #include "dataset.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <simdjson.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "extract.h"
 #include "sluice/parquet/reader.h"
@@ -45,29 +50,49 @@ class CsvTable final : public TableReader {
   std::string path_;
 };
 
+// JSON lines, read from a file descriptor a buffer at a time. While it waits
+// for more (standard input from a pipe or a terminal), it looks at the stop
+// flag every 100 ms: once that is set, the input ends there, so a run
+// stopped by a signal does not hang on a reader that sends nothing.
 class JsonlTable final : public TableReader {
  public:
-  JsonlTable(std::FILE* f, const std::vector<ColumnDecl>& cols, std::string path) : file_(f), path_(std::move(path)) {
+  JsonlTable(int fd, const std::vector<ColumnDecl>& cols, std::string path) : fd_(fd), path_(std::move(path)) {
     std::vector<FieldSpec> specs;
     for (const auto& c : cols) specs.push_back({.name = c.name, .path = c.name, .type = c.type, .optional = true});
     extractor_ = std::make_unique<Extractor>(std::move(specs));
   }
   ~JsonlTable() override {
-    if (file_ != stdin) std::fclose(file_);
+    if (fd_ != STDIN_FILENO) ::close(fd_);
   }
+  JsonlTable(const JsonlTable&) = delete;
+  JsonlTable& operator=(const JsonlTable&) = delete;
+
+  void stop_when(const std::atomic<bool>* stop) override { stop_ = stop; }
 
   Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) override {
     row_error = Status();
     for (;;) {
       text_.clear();
-      int ch;
       bool any = false;
-      while ((ch = std::getc(file_)) != EOF) {
+      for (;;) {
+        if (pos_ == end_) {
+          Result<bool> more = fill();
+          if (!more.ok()) return more.status();
+          if (!*more) break;
+        }
+        const char* from = buf_.data() + pos_;
+        const auto* nl = static_cast<const char*>(std::memchr(from, '\n', end_ - pos_));
         any = true;
-        if (ch == '\n') break;
-        text_ += static_cast<char>(ch);
+        if (nl == nullptr) {
+          text_.append(from, end_ - pos_);
+          pos_ = end_;
+          continue;
+        }
+        text_.append(from, static_cast<std::size_t>(nl - from));
+        pos_ += static_cast<std::size_t>(nl - from) + 1;
+        break;
       }
-      if (!any) return std::ferror(file_) ? Result<bool>(Status::IoError("cannot read " + path_)) : Result<bool>(false);
+      if (!any) return false;
       ++line_;
       if (line_ == 1 && text_.starts_with("\xEF\xBB\xBF")) text_.erase(0, 3);  // a UTF-8 byte order mark
       if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;     // a blank line is not a record
@@ -80,14 +105,38 @@ class JsonlTable final : public TableReader {
     }
   }
   const std::string& path() const override { return path_; }
-  std::uint64_t position() const override {
-    long at = std::ftell(file_);
-    return at < 0 ? 0 : static_cast<std::uint64_t>(at);
-  }
+  std::uint64_t position() const override { return consumed_ - (end_ - pos_); }
 
  private:
-  std::FILE* file_;
+  // More bytes into the buffer: false at the end of the input, or once the
+  // stop flag is set while none come.
+  Result<bool> fill() {
+    for (;;) {
+      if (stop_ != nullptr) {
+        pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+        const int ready = ::poll(&p, 1, 100);
+        if (ready < 0 && errno != EINTR) return Status::IoError("cannot read " + path_ + ": " + errno_text(errno));
+        if (ready <= 0) {
+          if (stop_->load(std::memory_order_relaxed)) return false;
+          continue;
+        }
+      }
+      const ssize_t n = ::read(fd_, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::IoError("cannot read " + path_ + ": " + errno_text(errno));
+      pos_ = 0;
+      end_ = static_cast<std::size_t>(n);
+      consumed_ += end_;
+      return n > 0;
+    }
+  }
+
+  int fd_;
   std::string path_;
+  std::vector<char> buf_ = std::vector<char>(std::size_t{64} * 1024);
+  std::size_t pos_ = 0, end_ = 0;
+  std::uint64_t consumed_ = 0;
+  const std::atomic<bool>* stop_ = nullptr;
   std::string text_;
   std::uint64_t line_ = 0;
   std::unique_ptr<Extractor> extractor_;
@@ -188,10 +237,10 @@ Result<std::unique_ptr<TableReader>> open_parquet(const TableConfig& config) {
 Result<std::unique_ptr<TableReader>> TableReader::open(const TableConfig& config) {
   if (config.format == Format::kParquet) return open_parquet(config);
   if (config.format == Format::kJsonl) {
-    std::FILE* f = config.path == "-" ? stdin : std::fopen(config.path.c_str(), "rb");
-    if (!f) return Status::NotFound("cannot open " + config.path);
+    const int fd = config.path == "-" ? STDIN_FILENO : ::open(config.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::NotFound("cannot open " + config.path);
     return std::unique_ptr<TableReader>(
-        new JsonlTable(f, config.columns, config.path == "-" ? "<stdin>" : config.path));
+        new JsonlTable(fd, config.columns, config.path == "-" ? "<stdin>" : config.path));
   }
   auto r = CsvReader::open(config.path == "-" ? "/dev/stdin" : config.path);
   if (!r.ok()) return r.status();

@@ -2,6 +2,7 @@
 // the join.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,6 +64,9 @@ class TableReader {
   // error "file:line: column 'x': ..." (the caller decides what it costs).
   virtual Result<bool> next(std::vector<Value>& values, std::uint64_t& line, Status& row_error) = 0;
   virtual const std::string& path() const = 0;
+  // Where waiting for more input (standard input) should give up once
+  // `stop` is set, ending the input there. Not every format can.
+  virtual void stop_when(const std::atomic<bool>* /*stop*/) {}
   // Bytes of the file consumed so far (0 when it cannot be told).
   virtual std::uint64_t position() const = 0;
 };

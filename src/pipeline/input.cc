@@ -44,6 +44,7 @@ Status Input::read_files(Channel<Record>& out, detail::StageCounters& stage, con
     t.path = file;
     auto reader = TableReader::open(t);
     if (!reader.ok()) return reader.status();
+    (*reader)->stop_when(&stopping);
     std::vector<Value> row;
     std::uint64_t line = 0;
     Status row_error;
@@ -52,6 +53,7 @@ Status Input::read_files(Channel<Record>& out, detail::StageCounters& stage, con
       if (options_.limit && read_.load(std::memory_order_relaxed) >= options_.limit) return Status();
       Result<bool> more = (*reader)->next(row, line, row_error);
       if (!more.ok()) return more.status();
+      if (!*more && stopping.load(std::memory_order_relaxed)) return Status();  // stopped waiting: not the end
       if (!*more) break;
       const std::uint64_t at = position++;
       if (options_.shard_count > 1 && at % options_.shard_count != options_.shard_index) continue;

@@ -228,6 +228,46 @@ TEST(SluiceStream, ReadsStandardInputAndWritesALineARecord) {
   EXPECT_EQ(out[1].rfind("{\"line\":2,\"status\":\"error\",", 0), 0u) << out[1];
 }
 
+// Ctrl-C while standard input sends nothing (a terminal, an idle producer):
+// the stream stops reading at once instead of waiting for a line that may
+// never come, and exits as a process the signal stopped.
+TEST(SluiceStream, ASignalEndsItWhileStandardInputIsIdle) {
+  const std::string dir = ::testing::TempDir() + "/sluice-stream-idle-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 10);
+  int in[2];
+  ASSERT_EQ(::pipe(in), 0);
+  Child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    ::dup2(in[0], 0);
+    ::close(in[1]);
+    std::FILE* f = std::fopen((dir + "/log").c_str(), "w");
+    ::dup2(::fileno(f), 1);
+    ::dup2(::fileno(f), 2);
+    const std::string entities = "datasets.entities.path=" + dir + "/entities.csv";
+    ::execl(SLUICE_BINARY, SLUICE_BINARY, "stream", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+            entities.c_str(), "--set", "http.base_url=http://127.0.0.1:1", "--grace", "600", nullptr);
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  // The write end stays open and silent. Once the stream takes SIGINT itself
+  // (its main thread blocks it for sigwait: /proc says so), one SIGINT.
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
+    for (std::string l; std::getline(status, l);) {
+      if (l.rfind("SigBlk:", 0) == 0) return (std::stoull(l.substr(7), nullptr, 16) & (1ULL << (SIGINT - 1))) != 0;
+    }
+    return false;
+  }));
+  ::kill(c.pid, SIGINT);
+  EXPECT_EQ(c.wait(), 130) << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/log").find("records   0 read"), std::string::npos) << slurp(dir + "/log");
+  EXPECT_EQ(slurp(dir + "/log").find("abandoning"), std::string::npos) << "one signal: stopped, not abandoned";
+  ::close(in[1]);
+}
+
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   const int port = 19300 + static_cast<int>(::getpid() % 500);
   auto a = args();
