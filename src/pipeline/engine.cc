@@ -195,7 +195,6 @@ struct Engine::State {
       unfinished.fetch_add(1, std::memory_order_relaxed);
       co_return std::pair{position, std::string()};
     }
-    const std::string key = key_json(*plan, r);
     Record done = co_await fetch->record(std::move(r));
     switch (done.outcome) {
       case Record::Outcome::kWritten:
@@ -216,7 +215,7 @@ struct Engine::State {
         check_dead_letters();
         break;
     }
-    co_return std::pair{position, outcome_json(*plan, done, key)};
+    co_return std::pair{position, outcome_json(*plan, done)};
   }
 
   // ---- the writer stage (one batch at a time) ---------------------------------

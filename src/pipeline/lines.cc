@@ -19,24 +19,27 @@ std::string key_json(const Plan& plan, const Record& r) {
   return key;
 }
 
-std::string outcome_json(const Plan& plan, const Record& r, const std::string& key) {
+std::string outcome_json(const Plan& plan, const Record& r) {
   std::string out = "{\"line\":" + std::to_string(r.line) + ",\"status\":";
+  if (r.outcome == Record::Outcome::kWritten) {
+    out += "\"ok\",\"features\":{";
+    for (std::size_t c = 0; c < plan.output.size(); ++c) {
+      if (c) out += ',';
+      out += json_quote(plan.output[c].name);
+      out += ':';
+      out += r.row[c].to_json();
+    }
+    return out + "}}";
+  }
+  const std::string key = key_json(plan, r);  // a record not written still has its input values
   switch (r.outcome) {
-    case Record::Outcome::kWritten:
-      out += "\"ok\",\"features\":{";
-      for (std::size_t c = 0; c < plan.output.size(); ++c) {
-        if (c) out += ',';
-        out += json_quote(plan.output[c].name);
-        out += ':';
-        out += r.row[c].to_json();
-      }
-      return out + "}}";
     case Record::Outcome::kFiltered:
       return out + "\"filtered\",\"key\":" + key + "}";
     case Record::Outcome::kNotJoined:
       return out + "\"not_joined\",\"key\":" + key + "}";
     case Record::Outcome::kUnfinished:
       return out + "\"unfinished\",\"key\":" + key + "}";
+    case Record::Outcome::kWritten:
     case Record::Outcome::kPending:
     case Record::Outcome::kDead:
       break;

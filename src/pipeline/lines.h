@@ -20,12 +20,11 @@
 
 namespace sluice::pipeline {
 
-// The record's key as a JSON object; taken before the record is evaluated,
-// which lets its input values go.
+// The record's key as a JSON object. REQUIRES: its input values are there
+// (an evaluated record lets them go; one that did not end written keeps them).
 std::string key_json(const Plan& plan, const Record& r);
 
-// The object for a record that ended, with the key taken earlier; no
-// newline.
-std::string outcome_json(const Plan& plan, const Record& r, const std::string& key);
+// The object for a record that ended; no newline.
+std::string outcome_json(const Plan& plan, const Record& r);
 
 }  // namespace sluice::pipeline

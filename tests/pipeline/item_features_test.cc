@@ -140,6 +140,7 @@ TEST_F(ItemFeaturesStream, StreamGivesEachRecordItsOutcomeAsAJsonLine) {
         break;
       case oracle::Fate::kNotJoined:
         EXPECT_EQ(status, "not_joined") << text;
+        EXPECT_EQ(std::int64_t(o["key"]["id"]), static_cast<std::int64_t>(id)) << "known after evaluation: " << text;
         break;
     }
   }
