@@ -70,7 +70,10 @@ http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_
 
 // One request through the pipeline's gate_: a 2xx answer's body, or why
 // not. (Callers name the URL only when it failed: see url_of.)
-asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemaphore::Priority priority) {
+asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemaphore::Priority priority,
+                                                 std::shared_ptr<const std::atomic<bool>> given_up) {
+  auto abandoned = [&] { return given_up && given_up->load(std::memory_order_relaxed); };
+  if (abandoned()) co_return Status::DeadlineExceeded("its deadline passed");
   requests_waiting_.fetch_add(1, std::memory_order_relaxed);
   // Over max_bytes_in_flight, no request starts but those of the oldest
   // record under way: the answers already coming finish (one at a time
@@ -89,6 +92,11 @@ asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemapho
     if (!co_await gate_.acquire(priority)) {
       requests_waiting_.fetch_sub(1, std::memory_order_relaxed);
       co_return Status::Cancelled("the run is stopping");
+    }
+    if (abandoned()) {  // while it waited for the slot
+      gate_.release();
+      requests_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      co_return Status::DeadlineExceeded("its deadline passed");
     }
     if (admission_.may_send(req.priority)) break;
     gate_.release();
@@ -138,7 +146,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
   Status last;
   for (int attempt = 1; attempt <= attempts(); ++attempt) {
     if (attempt > 1) answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<Body> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal);
+    Result<Body> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal, r.given_up);
     if (!body.ok()) {
       kill(r, s.name, url_of(s, r, 0), body.status());
       co_return false;
@@ -178,12 +186,13 @@ asio::awaitable<bool> Fetch::fan_out(const StepPlan& s, int si, Record& r, std::
     children_.fetch_add(1, std::memory_order_relaxed);  // before it starts: run() waits for zero
     asio::co_spawn(
         ex,
-        [](Fetch* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req) -> asio::awaitable<void> {
+        [](Fetch* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req,
+           std::shared_ptr<const std::atomic<bool>> given_up) -> asio::awaitable<void> {
           Counted counted(st->children_, false);
-          sh->answers[i] = co_await st->call(std::move(req), kUrgent);
+          sh->answers[i] = co_await st->call(std::move(req), kUrgent, std::move(given_up));
           int index = static_cast<int>(i);
           (void)sh->done.try_send(index);
-        }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i))),
+        }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i)), r.given_up),
         asio::detached);
   }
   for (std::size_t got = 0; got < n; ++got) {
@@ -228,7 +237,7 @@ asio::awaitable<void> Fetch::finish(Record& r) {
       break;
     }
     answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<Body> again = co_await call(request_for(s, r, a.loop), kUrgent);
+    Result<Body> again = co_await call(request_for(s, r, a.loop), kUrgent, r.given_up);
     if (!again.ok()) {
       kill(r, s.name, url_of(s, r, a.loop), again.status());
       break;

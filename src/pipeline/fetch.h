@@ -13,6 +13,11 @@
 // answer that cannot be read is asked for again, up to the retry policy's
 // attempts.
 //
+// A record given up on (Record::given_up) sends no request after that: one
+// waiting for a slot gives it back, and the record ends with kDeadlineExceeded
+// (requests already sent run to their end; on HTTP/1.1 the only way to
+// cancel one is to close its connection, which costs more than its answer).
+//
 // A record that fails is dead-lettered with the step, the URL (secrets
 // redacted) and why, unless the failure is the run's (the API given up on,
 // the run stopping): then it is left unfinished, for a resume to do again,
@@ -69,7 +74,9 @@ class Fetch {
     std::string bytes;
     std::string encoding;
   };
-  boost::asio::awaitable<Result<Body>> call(http::Request req, AsyncSemaphore::Priority priority);
+  // `given_up`: the record's (see Record::given_up); may be null.
+  boost::asio::awaitable<Result<Body>> call(http::Request req, AsyncSemaphore::Priority priority,
+                                            std::shared_ptr<const std::atomic<bool>> given_up);
   boost::asio::awaitable<void> finish(Record& r);
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const;
   std::string url_of(const StepPlan& s, const Record& r, std::int64_t loop) const;

@@ -4,7 +4,9 @@
 // and, once it ends, its output row or why it has none.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,37 @@ struct Record {
     kUnfinished
   } outcome = Outcome::kPending;
   std::string dead_step, dead_url, dead_error;
+  // Set once nobody waits for the record's outcome any more (`sluice serve`:
+  // its request's deadline passed): no further request is sent for it.
+  std::shared_ptr<const std::atomic<bool>> given_up;
+};
+
+// Records counted by how they ended; read from any thread.
+struct EndCounts {
+  std::atomic<std::uint64_t> written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
+
+  // One more that ended so (kPending, which no record ends with, as dead).
+  void add(Record::Outcome o) {
+    constexpr auto relaxed = std::memory_order_relaxed;
+    switch (o) {
+      case Record::Outcome::kWritten:
+        written.fetch_add(1, relaxed);
+        break;
+      case Record::Outcome::kFiltered:
+        filtered.fetch_add(1, relaxed);
+        break;
+      case Record::Outcome::kNotJoined:
+        not_joined.fetch_add(1, relaxed);
+        break;
+      case Record::Outcome::kUnfinished:
+        unfinished.fetch_add(1, relaxed);
+        break;
+      case Record::Outcome::kPending:
+      case Record::Outcome::kDead:
+        dead.fetch_add(1, relaxed);
+        break;
+    }
+  }
 };
 
 }  // namespace sluice::pipeline
