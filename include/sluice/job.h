@@ -21,6 +21,7 @@
 // endpoint); run() once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/histogram.h"
 #include "sluice/http/client.h"
 #include "sluice/status.h"
 #include "sluice/store.h"
@@ -92,6 +94,32 @@ struct OutputFile {
   std::uint64_t bytes = 0;
 };
 
+// `sluice serve`: the pipeline's records asked for over HTTP/1.1
+// (docs/pipeline.md, "Serving": the endpoints, fields and status codes).
+struct ServeOptions {
+  std::string address = "127.0.0.1";  // an IP address
+  std::uint16_t port = 8080;          // 0: any free port (see `listening`)
+  std::size_t max_body_bytes = std::size_t{1} << 20;
+  std::size_t max_records = 1000;  // in one request
+  // A connection's next request must be read whole within this (a client
+  // that sends slowly, or not at all, is closed: 408 if it had begun).
+  std::chrono::milliseconds read_timeout{30000};
+  // Called once, when the server listens, with its port.
+  std::function<void(std::uint16_t port)> listening;
+  // More metrics (Prometheus's text format) for GET /metrics, after the
+  // server's own. Called on the event loop.
+  std::function<std::string()> metrics;
+};
+
+// What a server did (in JobSummary; zero for other jobs).
+struct ServeStats {
+  std::uint64_t requests = 0;           // answered, whatever their status
+  std::uint64_t bad_requests = 0;       // answered 4xx
+  std::uint64_t shed = 0;               // answered 503 at once: too many records under way
+  std::uint64_t deadline_exceeded = 0;  // records answered "deadline" (counted dead-lettered too)
+  LatencyCounts latency;                // POST /v1/features: its last byte read to its answer sent
+};
+
 struct JobSummary {
   JobProgress counts;
   bool accounted = false;      // read == written + filtered + not joined + dead-lettered + unfinished
@@ -111,6 +139,7 @@ struct JobSummary {
   double cpu_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far
   Status status;                     // OK, or what ended the run
+  ServeStats serve;                  // serve(): its requests
   std::string to_json() const;
 };
 
@@ -132,6 +161,11 @@ class Job {
   // For stream() (`sluice stream`): as open(), but the output is neither
   // looked at nor opened: each record's outcome goes to the caller instead.
   static Result<std::unique_ptr<Job>> open_stream(const std::string& file, JobOptions options = {});
+
+  // For serve() (`sluice serve`): as open_stream(), and the input is not
+  // looked at either: records come in requests. The datasets are loaded
+  // here, so a server is ready once serve() listens.
+  static Result<std::unique_ptr<Job>> open_serve(const std::string& file, JobOptions options = {});
 
   // Reads and checks the file as open() does, without loading the datasets
   // or opening the output; with `look_at_files` false, not the input's and
@@ -159,6 +193,12 @@ class Job {
   // `emit` runs on the event loop: while it waits, no answer is read.
   // Nothing is written under the output, so there is no resume.
   JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
+  // A job from open_serve(): answers POST /v1/features (and /healthz,
+  // /readyz, /metrics) until stop(), which drains: no new connection is
+  // taken, /readyz answers 503, requests under way are answered, then it
+  // returns. abort() closes every connection at once. Fails (in the
+  // summary's status) when it cannot listen.
+  JobSummary serve(const ServeOptions& options);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are
@@ -170,9 +210,10 @@ class Job {
   void abort();
 
  private:
-  explicit Job(std::unique_ptr<pipeline::Engine> engine, bool lines = false);
+  enum class Kind : std::uint8_t { kRun, kStream, kServe };  // what it was opened for
+  Job(std::unique_ptr<pipeline::Engine> engine, Kind kind);
   std::unique_ptr<pipeline::Engine> engine_;
-  bool lines_;  // opened for stream()
+  Kind kind_;
 };
 
 }  // namespace sluice

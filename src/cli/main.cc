@@ -59,6 +59,10 @@ int run_main(int argc, char** argv) {
   auto* stream_cmd = app.add_subcommand(
       "stream", "records as JSON lines on standard input, each one's features as a JSON line on standard output");
   sluice::cli::add_stream_options(*stream_cmd, stream);
+  sluice::cli::RunCommandOptions serve;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "serve the pipeline over HTTP: POST records to /v1/features, each answered with its features");
+  sluice::cli::add_serve_options(*serve_cmd, serve);
   sluice::cli::RunCommandOptions validate;
   auto* validate_cmd = app.add_subcommand("validate", "check a pipeline file without running it");
   sluice::cli::add_validate_options(*validate_cmd, validate);
@@ -79,6 +83,7 @@ int run_main(int argc, char** argv) {
   if (run_cmd->parsed()) return sluice::cli::run_pipeline_command(run);
   if (validate_cmd->parsed()) return sluice::cli::validate_command(validate);
   if (stream_cmd->parsed()) return sluice::cli::stream_command(stream);
+  if (serve_cmd->parsed()) return sluice::cli::serve_command(serve);
   return 2;
 }
 

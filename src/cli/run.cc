@@ -12,13 +12,12 @@
 #include <fstream>
 #include <thread>
 
+#include "job_cli.h"
 #include "metrics.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/job.h"
 
 namespace sluice::cli {
-
-namespace {
 
 // The threads of a job, and how long a signal gives the records in flight.
 void add_threads(CLI::App& cmd, RunCommandOptions& o) {
@@ -34,6 +33,8 @@ void add_common(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("file", o.file, "the pipeline file (YAML)")->required();
   cmd.add_option("--set", o.sets, "override a setting of the file: --set http.max_in_flight=512 (repeatable)");
 }
+
+namespace {
 
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -74,9 +75,11 @@ std::string progress_line(const JobProgress& p) {
   return line + eta(p);
 }
 
+}  // namespace
+
 // `files`: a run's (rows written to files, dead letters, resumes), else a
 // stream's (lines).
-void print_summary(const JobSummary& s, std::FILE* out, bool files = true) {
+void print_summary(const JobSummary& s, std::FILE* out, bool files) {
   const auto& c = s.counts;
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(out,
@@ -171,20 +174,11 @@ std::string metrics_page(const Job& e) {
   metric("sluice_http_in_flight_limit", "gauge", "The in-flight limit now (adaptive or static).");
   line("sluice_http_in_flight_limit", h.limit);
   metric("sluice_http_request_duration_seconds", "histogram", "Latency of HTTP requests that got an answer.");
-  // Bounds for HTTP latencies, 1 ms to 10 s, read from the fine histogram
-  // (to within one of its buckets, under 1.6 % of the bound).
-  for (const char* le :
-       {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"}) {
-    const auto bound = std::chrono::microseconds(std::llround(std::strtod(le, nullptr) * 1e6));
-    line(std::string("sluice_http_request_duration_seconds_bucket{le=\"") + le + "\"}", h.latency.count_at_most(bound));
-  }
-  line("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"}", h.latency.count());
-  char sum[32];
-  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(h.latency.sum_us()) / 1e6);
-  out += std::string("sluice_http_request_duration_seconds_sum ") + sum + "\n";
-  line("sluice_http_request_duration_seconds_count", h.latency.count());
+  append_prometheus_seconds(out, "sluice_http_request_duration_seconds", "", h.latency);
   return out;
 }
+
+namespace {
 
 // "I/N" with 0 <= I < N.
 Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& text) {
@@ -204,73 +198,7 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
   return std::pair{i, n};
 }
 
-// Ctrl-C or SIGTERM while a job runs: the first stops reading input (the
-// records in flight finish and are committed); a second, or `grace` seconds
-// passing, abandons them. Taken by a thread of its own with sigwait.
-class Signals {
- public:
-  // Blocks SIGINT and SIGTERM in the calling thread, and so in every thread
-  // started after (they inherit the mask). REQUIRES: before any thread.
-  static void block() {
-    sigset_t s = set();
-    pthread_sigmask(SIG_BLOCK, &s, nullptr);
-  }
-
-  Signals(Job& job, double grace_seconds) : thread_([this, &job, grace_seconds] { watch(job, grace_seconds); }) {}
-  ~Signals() { finish(); }
-  Signals(const Signals&) = delete;
-  Signals& operator=(const Signals&) = delete;
-
-  // Ends the watch (the job has returned).
-  void finish() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  bool aborted() const { return aborted_.load(); }
-  // 128 + the first signal's number, as a shell reports a process it ended;
-  // 0 without a signal.
-  int exit_code() const { return first_.load() == 0 ? 0 : 128 + first_.load(); }
-
- private:
-  static sigset_t set() {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGINT);
-    sigaddset(&s, SIGTERM);
-    return s;
-  }
-
-  void watch(Job& job, double grace_seconds) {
-    const sigset_t signals = set();
-    timespec poll{0, 200'000'000};
-    int stage = 0;
-    auto first_at = std::chrono::steady_clock::now();
-    while (!done_.load()) {
-      siginfo_t info;
-      const int sig = sigtimedwait(&signals, &info, &poll);
-      if (sig > 0 && stage == 0) {
-        stage = 1;
-        first_ = sig;
-        first_at = std::chrono::steady_clock::now();
-        std::fprintf(stderr,
-                     "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
-                     "again to abandon them)\n",
-                     sig == SIGINT ? "interrupted" : "terminated", grace_seconds);
-        job.stop();
-      } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
-                                               std::chrono::duration<double>(grace_seconds))) {
-        stage = 2;
-        aborted_ = true;
-        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
-        job.abort();
-      }
-    }
-  }
-
-  std::atomic<bool> done_{false}, aborted_{false};
-  std::atomic<int> first_{0};
-  std::thread thread_;  // last: it starts once the rest is made
-};
+}  // namespace
 
 // A job that could not be opened: a file, setting or environment variable
 // to fix (2), or a failure a retry may get past (1).
@@ -305,8 +233,6 @@ int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signal
   }
   return s.counts.dead_lettered > 0 ? 3 : 0;
 }
-
-}  // namespace
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   add_common(cmd, o);

@@ -23,6 +23,11 @@ struct RunCommandOptions {
   double grace_seconds = 30;
   bool offline = false;  // validate: leave out the checks that read files
   bool ordered = false;  // stream: lines in the input's order
+  // serve:
+  std::string listen = "127.0.0.1:8080";
+  std::size_t max_body_bytes = std::size_t{1} << 20;
+  std::size_t max_records = 1000;
+  std::uint64_t read_timeout_ms = 30000;
 };
 
 void add_run_options(CLI::App& cmd, RunCommandOptions& o);
@@ -37,6 +42,12 @@ int run_pipeline_command(const RunCommandOptions& o);
 // exit codes as run's.
 void add_stream_options(CLI::App& cmd, RunCommandOptions& o);
 int stream_command(const RunCommandOptions& o);
+// sluice serve: POST /v1/features answered until SIGTERM or Ctrl-C, which
+// drain (a second, or --grace passing, closes what is left). Exit codes: 0
+// drained; 1 it could not listen; 2 the pipeline file or a flag is wrong;
+// 128 + the signal's number when closed before drained.
+void add_serve_options(CLI::App& cmd, RunCommandOptions& o);
+int serve_command(const RunCommandOptions& o);
 int validate_command(const RunCommandOptions& o);
 
 }  // namespace sluice::cli

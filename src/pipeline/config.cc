@@ -493,7 +493,7 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
   c.file = file;
   if (!r.map(root, "the pipeline file",
              {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "max_bytes_in_flight",
-              "max_dead_letters", "batch", "queue_capacity", "output"})) {
+              "max_dead_letters", "batch", "queue_capacity", "output", "serve"})) {
     return Status::InvalidArgument(r.errors().front());
   }
   if (root["mode"]) {
@@ -567,6 +567,11 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
     if (r.map(b, "batch", {"size", "timeout_ms"})) {
       if (b["size"]) c.batch_size = r.integer<std::size_t>(b["size"], "batch.size", 1, 1 << 20).value_or(c.batch_size);
       if (b["timeout_ms"]) c.batch_timeout = r.millis(b["timeout_ms"], "batch.timeout_ms").value_or(c.batch_timeout);
+    }
+  }
+  if (const auto& sv = root["serve"]) {
+    if (r.map(sv, "serve", {"deadline_ms"}) && sv["deadline_ms"]) {
+      c.serve_deadline = r.millis(sv["deadline_ms"], "serve.deadline_ms").value_or(c.serve_deadline);
     }
   }
   if (!root["output"])

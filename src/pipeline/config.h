@@ -167,6 +167,9 @@ struct PipelineConfig {
   std::size_t queue_capacity = 0;
   DeadLetterLimit max_dead_letters;  // unset: no limit
   OutputConfig output;
+  // `sluice serve`: how long a request's records may take when the request
+  // does not say (serve.deadline_ms).
+  std::chrono::milliseconds serve_deadline{1000};
 };
 
 // Reads and checks the file's structure: known keys, types, required fields,

@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "input.h"
 #include "lines.h"
+#include "server.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/pipeline.h"
 
@@ -106,7 +107,15 @@ struct Engine::State {
   Clock::time_point started;
   double cpu0 = 0;  // the process's CPU seconds at the start
 
-  std::atomic<std::uint64_t> written{0}, filtered{0}, not_joined{0}, dead{0}, unfinished{0};
+  EndCounts ended;
+  // Serving: the server while it runs, its counts once it has ended, and
+  // what wakes serve() (stop, abort, drained).
+  mutable Mutex serve_mu;
+  Server* server SLUICE_GUARDED_BY(serve_mu) = nullptr;
+  JobProgress served SLUICE_GUARDED_BY(serve_mu);
+  CondVar wake;
+  bool aborting SLUICE_GUARDED_BY(serve_mu) = false;
+  bool drained SLUICE_GUARDED_BY(serve_mu) = false;
   // max_bytes_in_flight: which records may start, which requests may.
   Admission admission;
 
@@ -161,14 +170,16 @@ struct Engine::State {
   }
   // What the flow's end leaves to count (`now`: the engine's progress).
   void collect(JobSummary& s, const JobProgress& now) {
-    s.duplicates = input->duplicates();
-    s.key_index_bytes = input->key_index_bytes();
+    if (input) {
+      s.duplicates = input->duplicates();
+      s.key_index_bytes = input->key_index_bytes();
+    }
     if (client) {
       s.http = client->stats();
       client->close();
     }
     s.counts = now;
-    s.stopped_early = stopping.load() && !input->read_all();
+    s.stopped_early = input && stopping.load() && !input->read_all();
   }
   void end(JobSummary& s, Status status) {
     // The run's own reason to stop early (the API given up on, too many dead
@@ -192,29 +203,12 @@ struct Engine::State {
   boost::asio::awaitable<std::pair<std::uint64_t, std::string>> line_of(Record r, OrderWindow* window) {
     const std::uint64_t position = r.position;
     if (window != nullptr && !co_await window->enter(position)) {
-      unfinished.fetch_add(1, std::memory_order_relaxed);
+      ended.unfinished.fetch_add(1, std::memory_order_relaxed);
       co_return std::pair{position, std::string()};
     }
     Record done = co_await fetch->record(std::move(r));
-    switch (done.outcome) {
-      case Record::Outcome::kWritten:
-        written.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Record::Outcome::kFiltered:
-        filtered.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Record::Outcome::kNotJoined:
-        not_joined.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Record::Outcome::kUnfinished:
-        unfinished.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case Record::Outcome::kPending:
-      case Record::Outcome::kDead:
-        dead.fetch_add(1, std::memory_order_relaxed);
-        check_dead_letters();
-        break;
-    }
+    ended.add(done.outcome);
+    if (done.outcome == Record::Outcome::kDead) check_dead_letters();
     co_return std::pair{position, outcome_json(*plan, done)};
   }
 
@@ -222,11 +216,11 @@ struct Engine::State {
 
   Status write(const Chunk& chunk) {
     SLUICE_RETURN_IF_ERROR(commit->write(chunk));
-    written.fetch_add(chunk.rows, std::memory_order_relaxed);
-    filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
-    not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
-    dead.fetch_add(chunk.dead_count, std::memory_order_relaxed);
-    unfinished.fetch_add(chunk.unfinished, std::memory_order_relaxed);
+    ended.written.fetch_add(chunk.rows, std::memory_order_relaxed);
+    ended.filtered.fetch_add(chunk.filtered, std::memory_order_relaxed);
+    ended.not_joined.fetch_add(chunk.not_joined, std::memory_order_relaxed);
+    ended.dead.fetch_add(chunk.dead_count, std::memory_order_relaxed);
+    ended.unfinished.fetch_add(chunk.unfinished, std::memory_order_relaxed);
     check_dead_letters();
     return Status();
   }
@@ -236,9 +230,10 @@ struct Engine::State {
   void check_dead_letters() {
     const DeadLetterLimit& limit = plan->config.max_dead_letters;
     if (!limit.set()) return;
-    const std::uint64_t d = dead.load(std::memory_order_relaxed);
-    const std::uint64_t done = written.load(std::memory_order_relaxed) + filtered.load(std::memory_order_relaxed) +
-                               not_joined.load(std::memory_order_relaxed) + d;
+    const std::uint64_t d = ended.dead.load(std::memory_order_relaxed);
+    const std::uint64_t done = ended.written.load(std::memory_order_relaxed) +
+                               ended.filtered.load(std::memory_order_relaxed) +
+                               ended.not_joined.load(std::memory_order_relaxed) + d;
     if (!limit.exceeded(d, done)) return;
     char share[32];
     std::snprintf(share, sizeof share, "%.1f%%",
@@ -263,19 +258,27 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   auto st = std::make_unique<State>(std::move(plan), std::move(options));
   const PipelineConfig& c = st->plan->config;
 
-  SLUICE_ASSIGN_OR_RETURN(st->input, Input::open(*st->plan, {.limit = st->options.limit,
-                                                             .shard_index = st->options.shard_index,
-                                                             .shard_count = st->options.shard_count}));
+  if (output != Output::kServed) {
+    SLUICE_ASSIGN_OR_RETURN(st->input, Input::open(*st->plan, {.limit = st->options.limit,
+                                                               .shard_index = st->options.shard_index,
+                                                               .shard_count = st->options.shard_count}));
+  }
 
   if (!c.steps.empty()) {
     http::ClientOptions h = client_options(c.http);
     h.receive_budget = st->admission.budget();
+    // A server answers each record by its deadline: an API that is down
+    // fails records, it does not hold them (nor, given up on, stop serving).
+    if (output == Output::kServed) h.outage.enabled = false;
     SLUICE_ASSIGN_OR_RETURN(st->client, http::Client::create(st->rt, std::move(h)), c.http.where.str() + ": http");
   }
   State* self = st.get();
+  const bool served = output == Output::kServed;
   st->fetch = std::make_unique<Fetch>(*st->plan, st->rt, st->client ? &*st->client : nullptr, st->admission,
-                                      [self](const Status& why) { self->fail_run(why); });
-  if (output == Output::kLines) return std::unique_ptr<Engine>(new Engine(std::move(st)));
+                                      [self, served](const Status& why) {
+                                        if (!served) self->fail_run(why);
+                                      });
+  if (output != Output::kFiles) return std::unique_ptr<Engine>(new Engine(std::move(st)));
 
   const std::string out = st->options.output.empty() ? c.output.path : st->options.output;
   StoreOptions so = st->options.store;
@@ -387,17 +390,63 @@ JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit
   return summary;
 }
 
+JobSummary Engine::serve(const ServeOptions& options) {
+  State& st = *state_;
+  JobSummary summary = st.begin();
+  State* self = &st;
+  Result<std::unique_ptr<Server>> server = Server::start(
+      *st.plan, st.rt, [self](Record r) { return self->fetch->record(std::move(r)); }, options);
+  if (!server.ok()) {
+    st.end(summary, server.status());
+    return summary;
+  }
+  {
+    MutexLock lock(st.serve_mu);
+    st.server = server->get();
+    // Until stop() (drain, then return) or abort() (close every connection).
+    while (!st.stopping.load() && !st.aborting) st.wake.wait(lock);
+  }
+  (*server)->drain([self] {
+    MutexLock lock(self->serve_mu);
+    self->drained = true;
+    self->wake.notify_all();
+  });
+  {
+    MutexLock lock(st.serve_mu);
+    while (!st.drained && !st.aborting) st.wake.wait(lock);
+  }
+  (*server)->abort();  // after a drain, nothing is left to close
+  summary.serve = (*server)->stats();
+  {
+    MutexLock lock(st.serve_mu);
+    st.served = (*server)->counts();
+    st.server = nullptr;
+  }
+  server->reset();  // waits for its coroutines
+  st.collect(summary, progress());
+  summary.accounted = summary.counts.read == summary.counts.done();
+  st.end(summary, Status());
+  return summary;
+}
+
 JobProgress Engine::progress() const {
   const State& st = *state_;
   JobProgress p;
-  p.read = st.input->read();
-  p.written = st.written.load();
-  p.filtered = st.filtered.load();
-  p.not_joined = st.not_joined.load();
-  p.dead_lettered = st.dead.load();
-  p.unfinished = st.unfinished.load();
-  p.skipped = st.input->skipped();
-  p.records_in_flight = st.fetch->records_in_flight();
+  if (st.input) {
+    p.read = st.input->read();
+    p.written = st.ended.written.load();
+    p.filtered = st.ended.filtered.load();
+    p.not_joined = st.ended.not_joined.load();
+    p.dead_lettered = st.ended.dead.load();
+    p.unfinished = st.ended.unfinished.load();
+    p.skipped = st.input->skipped();
+    p.input_bytes = st.input->bytes_read();
+    p.input_bytes_total = st.input->total_bytes();
+    p.records_in_flight = st.fetch->records_in_flight();
+  } else {
+    MutexLock lock(st.serve_mu);
+    p = st.server ? st.server->counts() : st.served;  // in flight: of requests being answered
+  }
   p.bytes_in_flight = st.admission.budget()->used();
   p.peak_bytes_in_flight = st.admission.budget()->peak();
   p.records_held = st.admission.held_now();
@@ -411,19 +460,27 @@ JobProgress Engine::progress() const {
   }
   p.answer_retries = st.fetch->answer_retries();
   p.requests_waiting = st.fetch->requests_waiting();
-  p.input_bytes = st.input->bytes_read();
-  p.input_bytes_total = st.input->total_bytes();
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
 }
 
 http::ClientStats Engine::http_stats() const { return state_->client ? state_->client->stats() : http::ClientStats{}; }
 
-void Engine::stop() { state_->stopping = true; }
+void Engine::stop() {
+  State& st = *state_;
+  st.stopping = true;
+  MutexLock lock(st.serve_mu);
+  st.wake.notify_all();
+}
 
 void Engine::abort() {
   State& st = *state_;
   st.stopping = true;
+  {
+    MutexLock lock(st.serve_mu);
+    st.aborting = true;
+    st.wake.notify_all();
+  }
   // Records waiting for a request slot, and requests waiting in the client,
   // give up at once instead of being sent one by one as slots free up.
   st.fetch->close();

@@ -7,7 +7,9 @@
 //                (evaluations.h);
 //   columns.h    batches of ended records into Parquet column batches and
 //                dead letters, on the CPU pool;
-//   commit.h     one writer stage: files, dead letters, the manifest.
+//   commit.h     one writer stage: files, dead letters, the manifest;
+//   server.h     or, serving, records that come in HTTP requests, each
+//                answered with its outcome (lines.h).
 // The engine builds them, runs the flow, and sums the run up. It is what
 // sluice::Job (include/sluice/job.h, which says what a run promises) runs
 // once the file is planned.
@@ -26,8 +28,10 @@ namespace sluice::pipeline {
 class Engine {
  public:
   // Where records go: Parquet files and dead letters under the output
-  // (run), or a JSON line each to a caller (stream; no output is opened).
-  enum class Output : std::uint8_t { kFiles, kLines };
+  // (run), or a JSON line each to a caller (stream; no output is opened),
+  // or answers to HTTP requests, which the records come in (serve; neither
+  // input nor output is opened).
+  enum class Output : std::uint8_t { kFiles, kLines, kServed };
   static Result<std::unique_ptr<Engine>> create(std::unique_ptr<Plan> plan, JobOptions options,
                                                 Output output = Output::kFiles);
   ~Engine();
@@ -37,6 +41,8 @@ class Engine {
   // they end (`ordered`: the input's); emit runs on the event loop and its
   // waiting holds records back. REQUIRES: kLines.
   JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
+  // Serves until stop() (then drains) or abort(). REQUIRES: kServed.
+  JobSummary serve(const ServeOptions& options);
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   void stop();

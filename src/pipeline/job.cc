@@ -28,7 +28,7 @@ Result<std::unique_ptr<pipeline::Plan>> plan_for(const std::string& file, const 
 
 }  // namespace
 
-Job::Job(std::unique_ptr<pipeline::Engine> engine, bool lines) : engine_(std::move(engine)), lines_(lines) {}
+Job::Job(std::unique_ptr<pipeline::Engine> engine, Kind kind) : engine_(std::move(engine)), kind_(kind) {}
 Job::~Job() = default;
 
 Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions options) {
@@ -36,7 +36,7 @@ Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions optio
                           plan_for(file, options, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck));
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Engine> engine,
                           pipeline::Engine::create(std::move(plan), std::move(options)));
-  return std::unique_ptr<Job>(new Job(std::move(engine)));
+  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kRun));
 }
 
 Result<std::unique_ptr<Job>> Job::open_stream(const std::string& file, JobOptions options) {
@@ -46,7 +46,19 @@ Result<std::unique_ptr<Job>> Job::open_stream(const std::string& file, JobOption
   SLUICE_ASSIGN_OR_RETURN(
       std::unique_ptr<pipeline::Engine> engine,
       pipeline::Engine::create(std::move(plan), std::move(options), pipeline::Engine::Output::kLines));
-  return std::unique_ptr<Job>(new Job(std::move(engine), /*lines=*/true));
+  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kStream));
+}
+
+Result<std::unique_ptr<Job>> Job::open_serve(const std::string& file, JobOptions options) {
+  // Records come in requests, as JSON: the input's files are not looked at.
+  options.sets.insert(options.sets.begin(), {"input.path=-", "input.format=jsonl"});
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<pipeline::Plan> plan,
+      plan_for(file, options, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck, /*output=*/false));
+  SLUICE_ASSIGN_OR_RETURN(
+      std::unique_ptr<pipeline::Engine> engine,
+      pipeline::Engine::create(std::move(plan), std::move(options), pipeline::Engine::Output::kServed));
+  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kServe));
 }
 
 Result<JobShape> Job::check(const std::string& file, const JobOptions& options, bool look_at_files) {
@@ -56,22 +68,25 @@ Result<JobShape> Job::check(const std::string& file, const JobOptions& options, 
   return JobShape{.steps = plan->steps.size(), .joins = plan->joins.size(), .output_columns = plan->output.size()};
 }
 
-JobSummary Job::run() {
-  if (lines_) {
-    JobSummary s;
-    s.status = Status::FailedPrecondition("Job::run: this job was opened for stream()");
-    return s;
-  }
-  return engine_->run();
+namespace {
+
+JobSummary opened_for_another(const char* call) {
+  JobSummary s;
+  s.status = Status::FailedPrecondition(std::string("Job::") + call +
+                                        ": this job was opened for another use (open, open_stream, open_serve)");
+  return s;
 }
 
+}  // namespace
+
+JobSummary Job::run() { return kind_ == Kind::kRun ? engine_->run() : opened_for_another("run"); }
+
 JobSummary Job::stream(const std::function<void(std::string_view line)>& emit, bool ordered) {
-  if (!lines_) {
-    JobSummary s;
-    s.status = Status::FailedPrecondition("Job::stream: this job was opened for run()");
-    return s;
-  }
-  return engine_->stream(emit, ordered);
+  return kind_ == Kind::kStream ? engine_->stream(emit, ordered) : opened_for_another("stream");
+}
+
+JobSummary Job::serve(const ServeOptions& options) {
+  return kind_ == Kind::kServe ? engine_->serve(options) : opened_for_another("serve");
 }
 JobProgress Job::progress() const { return engine_->progress(); }
 http::ClientStats Job::http_stats() const { return engine_->http_stats(); }

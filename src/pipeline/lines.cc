@@ -19,8 +19,8 @@ std::string key_json(const Plan& plan, const Record& r) {
   return key;
 }
 
-std::string outcome_json(const Plan& plan, const Record& r) {
-  std::string out = "{\"line\":" + std::to_string(r.line) + ",\"status\":";
+std::string outcome_json(const Plan& plan, const Record& r, bool line) {
+  std::string out = line ? "{\"line\":" + std::to_string(r.line) + ",\"status\":" : std::string("{\"status\":");
   if (r.outcome == Record::Outcome::kWritten) {
     out += "\"ok\",\"features\":{";
     for (std::size_t c = 0; c < plan.output.size(); ++c) {

@@ -24,7 +24,8 @@ namespace sluice::pipeline {
 // (an evaluated record lets them go; one that did not end written keeps them).
 std::string key_json(const Plan& plan, const Record& r);
 
-// The object for a record that ended; no newline.
-std::string outcome_json(const Plan& plan, const Record& r);
+// The object for a record that ended; no newline. Without `line` (`sluice
+// serve`, which answers in the order asked), it starts at "status".
+std::string outcome_json(const Plan& plan, const Record& r, bool line = true);
 
 }  // namespace sluice::pipeline

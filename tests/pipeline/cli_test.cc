@@ -12,6 +12,7 @@
 
 #include "../../src/mockapi/server.h"
 #include "e2e_util.h"
+#include "raw_http.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -48,20 +49,6 @@ Child spawn(const std::vector<std::string>& args, const std::string& log) {
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Waits until `happened()` (looking every 5 ms, for at most two minutes:
-// the bound is for a hung run, not a measure of speed). The tests wait for
-// what they need to have happened, never for a guess of how long it takes,
-// so that a loaded machine or a sanitizer build only makes them slower.
-template <class F>
-bool eventually(F happened) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  while (!happened()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 // Committed Parquet files of the run in `dir` and its partitions (not its
@@ -266,6 +253,45 @@ TEST(SluiceStream, ASignalEndsItWhileStandardInputIsIdle) {
   EXPECT_NE(slurp(dir + "/log").find("records   0 read"), std::string::npos) << slurp(dir + "/log");
   EXPECT_EQ(slurp(dir + "/log").find("abandoning"), std::string::npos) << "one signal: stopped, not abandoned";
   ::close(in[1]);
+}
+
+// sluice serve drains on SIGTERM: a request under way when the signal
+// comes is answered whole, then the server exits 0 with its summary.
+TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
+  const std::string dir = ::testing::TempDir() + "/sluice-serve-drain-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 50);
+  auto api = mockapi::Server::start({.latency = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(api.ok());
+  Child c = spawn({"serve", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+                   "datasets.entities.path=" + dir + "/entities.csv", "--set", "http.base_url=" + (*api)->base_url(),
+                   "--set", "serve.deadline_ms=600000", "--listen", "127.0.0.1:0"},
+                  dir + "/log");
+  const std::string listening = "listening on http://127.0.0.1:";
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find(listening) != std::string::npos; }))
+      << slurp(dir + "/log");
+  const std::string log = slurp(dir + "/log");
+  const auto port = static_cast<std::uint16_t>(std::stoi(log.substr(log.find(listening) + listening.size())));
+  std::string body = "{\"records\":[";
+  for (int id = 1; id <= 20; ++id) body += (id > 1 ? ",{\"id\":" : "{\"id\":") + std::to_string(id) + "}";
+  body += "]}";
+  HttpReply reply;
+  std::thread client([&] { reply = request(port, "POST", "/v1/features", body); });
+  ASSERT_TRUE(eventually([&] { return (*api)->stats().requests >= 1; }));  // the request is under way
+  ::kill(c.pid, SIGTERM);
+  client.join();
+  EXPECT_EQ(c.wait(), 0) << slurp(dir + "/log");
+  ASSERT_EQ(reply.status, 200) << reply.head << reply.body;
+  EXPECT_NE(reply.head.find("Connection: close"), std::string::npos) << reply.head;
+  EXPECT_EQ(reply.body.find("error"), std::string::npos) << reply.body;
+  std::size_t answers = 0;
+  for (auto at = reply.body.find("\"status\""); at != std::string::npos; at = reply.body.find("\"status\"", at + 1))
+    ++answers;
+  EXPECT_EQ(answers, 20u);
+  EXPECT_NE(slurp(dir + "/log").find("draining"), std::string::npos);
+  EXPECT_NE(slurp(dir + "/log").find("records   20 read = "), std::string::npos) << slurp(dir + "/log");
+  EXPECT_EQ(connect_to(port), -1) << "no longer listening";
 }
 
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "oracle.h"
@@ -27,6 +29,20 @@ inline std::vector<std::string> duckdb_rows(const std::string& sql) {
   free(line);
   pclose(p);
   return out;
+}
+
+// Waits until `happened()` (looking every 5 ms, for at most two minutes:
+// the bound is for a hung run, not a measure of speed). The tests wait for
+// what they need to have happened, never for a guess of how long it takes,
+// so that a loaded machine or a sanitizer build only makes them slower.
+template <class F>
+inline bool eventually(F happened) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (!happened()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 inline bool close_enough(double got, double want) {

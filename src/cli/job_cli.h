@@ -1,0 +1,109 @@
+// What the commands that run a job (run, stream, serve) share: options,
+// signals, the summary, the metrics page and the exit codes.
+#pragma once
+
+#include <CLI/App.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "run.h"
+#include "sluice/job.h"
+
+namespace sluice::cli {
+
+// --io-threads, --cpu-threads, --grace; and the file with --set.
+void add_threads(CLI::App& cmd, RunCommandOptions& o);
+void add_common(CLI::App& cmd, RunCommandOptions& o);
+
+// `files`: a run's summary (rows written to files, dead letters, resumes),
+// else a stream's or a server's (records answered).
+void print_summary(const JobSummary& s, std::FILE* out, bool files = true);
+
+// The job's metrics in Prometheus's text format.
+std::string metrics_page(const Job& e);
+
+// A job that could not be opened: prints why; the exit code (2: a file or
+// setting to fix; 1: a retry may get past it).
+int open_failed(const Status& why);
+
+// Ctrl-C or SIGTERM while a job runs: the first stops reading input (the
+// records in flight finish and are committed); a second, or `grace` seconds
+// passing, abandons them. Taken by a thread of its own with sigwait.
+class Signals {
+ public:
+  // Blocks SIGINT and SIGTERM in the calling thread, and so in every thread
+  // started after (they inherit the mask). REQUIRES: before any thread.
+  static void block() {
+    sigset_t s = set();
+    pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  }
+
+  // `serving`: the job is a server, which a first signal drains.
+  Signals(Job& job, double grace_seconds, bool serving = false)
+      : serving_(serving), thread_([this, &job, grace_seconds] { watch(job, grace_seconds); }) {}
+  ~Signals() { finish(); }
+  Signals(const Signals&) = delete;
+  Signals& operator=(const Signals&) = delete;
+
+  // Ends the watch (the job has returned).
+  void finish() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  bool aborted() const { return aborted_.load(); }
+  // 128 + the first signal's number, as a shell reports a process it ended;
+  // 0 without a signal.
+  int exit_code() const { return first_.load() == 0 ? 0 : 128 + first_.load(); }
+
+ private:
+  static sigset_t set() {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    return s;
+  }
+
+  void watch(Job& job, double grace_seconds) {
+    const sigset_t signals = set();
+    timespec poll{0, 200'000'000};
+    int stage = 0;
+    auto first_at = std::chrono::steady_clock::now();
+    while (!done_.load()) {
+      siginfo_t info;
+      const int sig = sigtimedwait(&signals, &info, &poll);
+      if (sig > 0 && stage == 0) {
+        stage = 1;
+        first_ = sig;
+        first_at = std::chrono::steady_clock::now();
+        std::fprintf(stderr,
+                     serving_ ? "\nsluice: %s: draining: no new connection is taken; answering the requests under way "
+                                "(%.0f s at most; again to close them)\n"
+                              : "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
+                                "again to abandon them)\n",
+                     sig == SIGINT ? "interrupted" : "terminated", grace_seconds);
+        job.stop();
+      } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
+                                               std::chrono::duration<double>(grace_seconds))) {
+        stage = 2;
+        aborted_ = true;
+        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
+        job.abort();
+      }
+    }
+  }
+
+  const bool serving_;
+  std::atomic<bool> done_{false}, aborted_{false};
+  std::atomic<int> first_{0};
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
+// The exit code of a job that ran, after its summary: see run.h.
+int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signals, const char* command);
+
+}  // namespace sluice::cli

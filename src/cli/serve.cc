@@ -1,0 +1,94 @@
+// `sluice serve FILE --listen HOST:PORT`.
+#include <charconv>
+#include <fstream>
+
+#include "job_cli.h"
+#include "run.h"
+
+namespace sluice::cli {
+
+namespace {
+
+// "HOST:PORT", "[IPv6]:PORT" or ":PORT" (every IPv4 address).
+Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  auto bad = [&] {
+    return Status::InvalidArgument("--listen '" + text + "': expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080");
+  };
+  if (colon == std::string::npos) return bad();
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  std::uint16_t port = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data() + colon + 1, end, port);
+  if (r.ec != std::errc() || r.ptr != end || colon + 1 == text.size()) return bad();
+  return std::pair{host, port};
+}
+
+}  // namespace
+
+void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
+  add_common(cmd, o);
+  cmd.add_option("--listen", o.listen, "HOST:PORT to serve on (port 0: any free port, printed)")->capture_default_str();
+  cmd.add_option("--max-body-bytes", o.max_body_bytes, "a request's largest body (larger: 413)")
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30))
+      ->capture_default_str();
+  cmd.add_option("--max-records", o.max_records, "the most records one request may hold (more: 400)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  cmd.add_option("--read-timeout-ms", o.read_timeout_ms,
+                 "a connection's next request must be read whole within this (slower: 408 and closed)")
+      ->check(CLI::Range(1, 3'600'000))
+      ->capture_default_str();
+  cmd.add_flag("--quiet,-q", o.quiet, "no summary at the end");
+  cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file at the end");
+  add_threads(cmd, o);
+}
+
+int serve_command(const RunCommandOptions& o) {
+  Signals::block();
+  auto listen = parse_listen(o.listen);
+  if (!listen.ok()) {
+    std::fprintf(stderr, "sluice serve: %s\n", listen.status().message().c_str());
+    return 2;
+  }
+  auto job = Job::open_serve(o.file, {.sets = o.sets, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
+  if (!job.ok()) return open_failed(job.status());
+  Job& e = **job;
+  ServeOptions options{.address = listen->first,
+                       .port = listen->second,
+                       .max_body_bytes = o.max_body_bytes,
+                       .max_records = o.max_records,
+                       .read_timeout = std::chrono::milliseconds(o.read_timeout_ms)};
+  options.listening = [&](std::uint16_t port) {
+    const bool v6 = listen->first.find(':') != std::string::npos;
+    std::fprintf(stderr,
+                 "sluice serve: listening on http://%s%s%s:%u (POST /v1/features; GET /healthz, /readyz, "
+                 "/metrics)\n",
+                 v6 ? "[" : "", listen->first.c_str(), v6 ? "]" : "", static_cast<unsigned>(port));
+  };
+  options.metrics = [&e] { return metrics_page(e); };
+  Signals signals(e, o.grace_seconds, /*serving=*/true);
+  JobSummary s = e.serve(options);
+  signals.finish();
+  if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
+  if (!s.status.ok()) {
+    std::fprintf(stderr, "sluice serve: %s\n", s.status.message().c_str());
+    return s.status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (!o.quiet) {
+    print_summary(s, stderr, /*files=*/false);
+    std::fprintf(stderr,
+                 "served    %llu requests: %llu bad (4xx), %llu shed (503); %llu records past their deadline; "
+                 "latency p50 %.2f ms, p99 %.2f ms\n",
+                 static_cast<unsigned long long>(s.serve.requests),
+                 static_cast<unsigned long long>(s.serve.bad_requests), static_cast<unsigned long long>(s.serve.shed),
+                 static_cast<unsigned long long>(s.serve.deadline_exceeded),
+                 static_cast<double>(s.serve.latency.quantile(0.5).count()) / 1000,
+                 static_cast<double>(s.serve.latency.quantile(0.99).count()) / 1000);
+  }
+  return signals.aborted() ? signals.exit_code() : 0;
+}
+
+}  // namespace sluice::cli
