@@ -117,7 +117,9 @@ struct ServeStats {
   std::uint64_t bad_requests = 0;       // answered 4xx
   std::uint64_t shed = 0;               // answered 503 at once: too many records under way
   std::uint64_t deadline_exceeded = 0;  // records answered "deadline" (counted dead-lettered too)
-  LatencyCounts latency;                // POST /v1/features: its last byte read to its answer sent
+  // POST /v1/features from its last byte read to its answer sent: those
+  // answered (200), and those shed (503).
+  LatencyCounts latency, shed_latency;
 };
 
 struct JobSummary {

@@ -81,12 +81,13 @@ int serve_command(const RunCommandOptions& o) {
     print_summary(s, stderr, /*files=*/false);
     std::fprintf(stderr,
                  "served    %llu requests: %llu bad (4xx), %llu shed (503); %llu records past their deadline; "
-                 "latency p50 %.2f ms, p99 %.2f ms\n",
+                 "answered in p50 %.2f ms, p99 %.2f ms; shed in p99 %.2f ms\n",
                  static_cast<unsigned long long>(s.serve.requests),
                  static_cast<unsigned long long>(s.serve.bad_requests), static_cast<unsigned long long>(s.serve.shed),
                  static_cast<unsigned long long>(s.serve.deadline_exceeded),
                  static_cast<double>(s.serve.latency.quantile(0.5).count()) / 1000,
-                 static_cast<double>(s.serve.latency.quantile(0.99).count()) / 1000);
+                 static_cast<double>(s.serve.latency.quantile(0.99).count()) / 1000,
+                 static_cast<double>(s.serve.shed_latency.quantile(0.99).count()) / 1000);
   }
   return signals.aborted() ? signals.exit_code() : 0;
 }

@@ -95,6 +95,25 @@ void Job::abort() { engine_->abort(); }
 
 using pipeline::json_quote;
 
+namespace {
+
+std::string serve_json(const ServeStats& s) {
+  auto ms = [](const LatencyCounts& c, double q) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", static_cast<double>(c.quantile(q).count()) / 1000);
+    return std::string(b);
+  };
+  auto percentiles = [&](const LatencyCounts& c) {
+    return "{\"n\":" + std::to_string(c.count()) + ",\"p50_ms\":" + ms(c, 0.5) + ",\"p99_ms\":" + ms(c, 0.99) +
+           ",\"p999_ms\":" + ms(c, 0.999) + "}";
+  };
+  return "{\"requests\":" + std::to_string(s.requests) + ",\"bad_requests\":" + std::to_string(s.bad_requests) +
+         ",\"shed\":" + std::to_string(s.shed) + ",\"deadline_exceeded\":" + std::to_string(s.deadline_exceeded) +
+         ",\"answered\":" + percentiles(s.latency) + ",\"shed_answered\":" + percentiles(s.shed_latency) + "}";
+}
+
+}  // namespace
+
 std::string JobSummary::to_json() const {
   std::string files_json = "[";
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -139,7 +158,8 @@ std::string JobSummary::to_json() const {
          (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +
                                 ",\"count\":" + std::to_string(shard_count) + "}"
                           : std::string()) +
-         ",\"records_per_second\":" + rate + "}";
+         (serve.requests > 0 ? ",\"serve\":" + serve_json(serve) : std::string()) + ",\"records_per_second\":" + rate +
+         "}";
 }
 
 }  // namespace sluice

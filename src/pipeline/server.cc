@@ -18,6 +18,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -85,6 +86,39 @@ struct Pending {
   std::shared_ptr<std::atomic<bool>> given_up = std::make_shared<std::atomic<bool>>(false);
 };
 
+// How long records take now, estimated as TCP estimates a round trip
+// (RFC 6298): a smoothed mean and mean deviation, mean + 4 deviations
+// standing for the slow end of what a record starting now may take. An
+// estimate older than a second says little: then it is 0, and a request is
+// let through to measure anew (else a server that shed everything would
+// never learn that it may stop).
+class RecordTime {
+ public:
+  void add(std::chrono::microseconds took, Clock::time_point now) {
+    const std::int64_t r = took.count();
+    MutexLock lock(mu_);
+    if (at_ == Clock::time_point()) {
+      mean_ = r;
+      deviation_ = r / 2;
+    } else {
+      deviation_ += (std::abs(mean_ - r) - deviation_) / 4;
+      mean_ += (r - mean_) / 8;
+    }
+    at_ = now;
+  }
+  std::chrono::microseconds slow_end(Clock::time_point now) const {
+    MutexLock lock(mu_);
+    if (at_ == Clock::time_point() || now - at_ > std::chrono::seconds(1)) return {};
+    return std::chrono::microseconds(mean_ + 4 * deviation_);
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::int64_t mean_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::int64_t deviation_ SLUICE_GUARDED_BY(mu_) = 0;
+  Clock::time_point at_ SLUICE_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
@@ -109,14 +143,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   EndCounts answered;  // records, by the outcome they were answered with
   std::atomic<std::uint64_t> requests{0}, bad{0}, shed{0};
   std::atomic<std::uint64_t> under_way{0}, next_position{0};
-  // How long records take now: an exponential mean over the last few dozen,
-  // in microseconds (0: none ended yet).
-  std::atomic<std::int64_t> recent_us{0};
-  // When a record last ended (steady clock ticks): a mean older than a
-  // second says little, and a request is let through to measure anew (else
-  // a server that shed everything would never learn it may stop).
-  std::atomic<Clock::rep> recent_at{0};
-  LatencyHistogram latency;
+  RecordTime record_time;
+  LatencyHistogram latency, shed_latency;  // POST /v1/features answered 200, and 503
 
   Impl(const Plan& p, Runtime& r, RunRecord fn, ServeOptions o)
       : plan(p),
@@ -208,9 +236,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       const auto t0 = Clock::now();
       auto [endpoint, reply] = co_await handle(*c, req, reader);
       const bool keep_alive = req.keep_alive() && !draining.load();
+      const unsigned status = reply.status;
       const bool sent = co_await send(c, req.version(), std::move(reply), keep_alive);
-      if (endpoint == kFeatures) {
-        latency.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
+      if (endpoint == kFeatures && (status == 200 || status == 503)) {
+        (status == 200 ? latency : shed_latency)
+            .record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
       }
       if (!sent || !keep_alive) break;
     }
@@ -320,16 +350,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     // Shed at once what cannot be done in time: too many records under way,
     // or records taking longer now than this request may wait.
     const std::uint64_t n = records.size();
-    const bool fresh = Clock::now().time_since_epoch().count() - recent_at.load(std::memory_order_relaxed) <
-                       std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
-    const std::int64_t recent = fresh ? recent_us.load(std::memory_order_relaxed) : 0;
+    const std::chrono::microseconds recent = record_time.slow_end(Clock::now());
     // (A request alone is always taken: one over the bound, up to
     // max_records, would otherwise never be.)
     const std::uint64_t now = under_way.load(std::memory_order_relaxed);
-    if ((now > 0 && now + n > max_under_way) || std::chrono::microseconds(recent) > budget) {
+    if ((now > 0 && now + n > max_under_way) || recent > budget) {
       shed.fetch_add(1, std::memory_order_relaxed);
-      Reply r = error_reply(503, "overloaded: records now take " + std::to_string(recent / 1000) + " ms, " +
-                                     std::to_string(under_way.load()) + " are under way; try again later");
+      Reply r = error_reply(503, "overloaded: records now take up to " + std::to_string(recent.count() / 1000) +
+                                     " ms, " + std::to_string(under_way.load()) + " are under way; try again later");
       r.retry_after = 1;
       co_return r;
     }
@@ -404,11 +432,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   void ended(Clock::duration took) {
     under_way.fetch_sub(1, std::memory_order_relaxed);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-    // A mean over about the last 32 records; racing updates may lose one.
-    const std::int64_t before = recent_us.load(std::memory_order_relaxed);
-    recent_us.store(before == 0 ? us : before + (us - before) / 32, std::memory_order_relaxed);
-    recent_at.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    record_time.add(std::chrono::duration_cast<std::chrono::microseconds>(took), Clock::now());
   }
 
   std::string metrics_page() {
@@ -425,9 +449,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     metric("sluice_serve_request_duration_seconds", "histogram",
-           "POST /v1/features: from its last byte read to its answer written.");
-    append_prometheus_seconds(out, "sluice_serve_request_duration_seconds", "endpoint=\"/v1/features\",",
+           "POST /v1/features answered 200, and shed (503): from its last byte read to its answer written.");
+    append_prometheus_seconds(out, "sluice_serve_request_duration_seconds", "endpoint=\"/v1/features\",code=\"200\",",
                               latency.snapshot());
+    append_prometheus_seconds(out, "sluice_serve_request_duration_seconds", "endpoint=\"/v1/features\",code=\"503\",",
+                              shed_latency.snapshot());
     metric("sluice_serve_shed_total", "counter", "Requests answered 503 at once: they could not be done in time.");
     out += "sluice_serve_shed_total " + std::to_string(shed.load()) + "\n";
     metric("sluice_serve_deadline_exceeded_total", "counter", "Records answered with a deadline error.");
@@ -518,7 +544,8 @@ ServeStats Server::stats() const {
           .bad_requests = s.bad.load(),
           .shed = s.shed.load(),
           .deadline_exceeded = s.deadline_exceeded.load(),
-          .latency = s.latency.snapshot()};
+          .latency = s.latency.snapshot(),
+          .shed_latency = s.shed_latency.snapshot()};
 }
 
 }  // namespace sluice::pipeline

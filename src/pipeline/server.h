@@ -12,9 +12,10 @@
 //
 // Overload: at most records_in_flight + queue_capacity records are under
 // way at once (or one request's, if it alone holds more); a request that
-// would pass that, or whose deadline is shorter than records take now (a
-// running mean over the last few dozen), is answered 503 with Retry-After
-// at once, and costs nothing more.
+// would pass that, or whose deadline is shorter than records may take now
+// (their smoothed mean plus four mean deviations, as TCP estimates a
+// retransmission timeout), is answered 503 with Retry-After at once, and
+// costs nothing more.
 //
 // Thread safety: counts() and stats() from any thread; drain() and abort()
 // from any thread, once each.

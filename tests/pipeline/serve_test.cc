@@ -167,6 +167,7 @@ TEST_F(Serve, ARequestOverTheBoundIsShedAtOnce) {
   EXPECT_NE(metrics.body.find("sluice_serve_shed_total 1\n"), std::string::npos) << metrics.body;
   stop();
   EXPECT_EQ(summary_.serve.shed, 1u);
+  EXPECT_EQ(summary_.serve.shed_latency.count(), 1u);
   EXPECT_EQ(summary_.counts.read, 3u) << "a shed request's records are not taken";
 }
 
