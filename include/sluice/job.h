@@ -201,6 +201,12 @@ class Job {
   // returns. abort() closes every connection at once. Fails (in the
   // summary's status) when it cannot listen.
   JobSummary serve(const ServeOptions& options);
+  // Reads the datasets' files anew and swaps them in whole (`sluice serve`
+  // on SIGHUP): records being evaluated finish with the set they began
+  // with, later ones join against the new; both sets are in memory while
+  // the old is in use. On failure (kInvalidArgument naming the file and
+  // line) the old set stays. For any job, from any thread.
+  Status reload_datasets();
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are

@@ -35,14 +35,16 @@ int open_failed(const Status& why);
 // passing, abandons them. Taken by a thread of its own with sigwait.
 class Signals {
  public:
-  // Blocks SIGINT and SIGTERM in the calling thread, and so in every thread
-  // started after (they inherit the mask). REQUIRES: before any thread.
-  static void block() {
-    sigset_t s = set();
+  // Blocks SIGINT and SIGTERM (and, `serving`, SIGHUP) in the calling
+  // thread, and so in every thread started after (they inherit the mask).
+  // REQUIRES: before any thread.
+  static void block(bool serving = false) {
+    sigset_t s = set(serving);
     pthread_sigmask(SIG_BLOCK, &s, nullptr);
   }
 
-  // `serving`: the job is a server, which a first signal drains.
+  // `serving`: the job is a server, which a first signal drains, and which
+  // SIGHUP has read its datasets anew.
   Signals(Job& job, double grace_seconds, bool serving = false)
       : serving_(serving), thread_([this, &job, grace_seconds] { watch(job, grace_seconds); }) {}
   ~Signals() { finish(); }
@@ -60,23 +62,38 @@ class Signals {
   int exit_code() const { return first_.load() == 0 ? 0 : 128 + first_.load(); }
 
  private:
-  static sigset_t set() {
+  static sigset_t set(bool serving) {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGINT);
     sigaddset(&s, SIGTERM);
+    if (serving) sigaddset(&s, SIGHUP);
     return s;
   }
 
+  // SIGHUP: the datasets read anew (on this thread), or kept if that fails.
+  static void reload(Job& job) {
+    std::fprintf(stderr, "sluice: hangup: reading the datasets anew\n");
+    const Status s = job.reload_datasets();
+    if (s.ok()) {
+      std::fprintf(stderr, "sluice: datasets reloaded\n");
+    } else {
+      std::fprintf(stderr, "sluice: the datasets could not be reloaded; the ones loaded before stay:\n%s\n",
+                   s.message().c_str());
+    }
+  }
+
   void watch(Job& job, double grace_seconds) {
-    const sigset_t signals = set();
+    const sigset_t signals = set(serving_);
     timespec poll{0, 200'000'000};
     int stage = 0;
     auto first_at = std::chrono::steady_clock::now();
     while (!done_.load()) {
       siginfo_t info;
       const int sig = sigtimedwait(&signals, &info, &poll);
-      if (sig > 0 && stage == 0) {
+      if (sig == SIGHUP) {
+        if (stage == 0) reload(job);
+      } else if (sig > 0 && stage == 0) {
         stage = 1;
         first_ = sig;
         first_at = std::chrono::steady_clock::now();

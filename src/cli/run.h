@@ -43,7 +43,8 @@ int run_pipeline_command(const RunCommandOptions& o);
 void add_stream_options(CLI::App& cmd, RunCommandOptions& o);
 int stream_command(const RunCommandOptions& o);
 // sluice serve: POST /v1/features answered until SIGTERM or Ctrl-C, which
-// drain (a second, or --grace passing, closes what is left). Exit codes: 0
+// drain (a second, or --grace passing, closes what is left); SIGHUP reads
+// the datasets anew. Exit codes: 0
 // drained; 1 it could not listen; 2 the pipeline file or a flag is wrong;
 // 128 + the signal's number when closed before drained.
 void add_serve_options(CLI::App& cmd, RunCommandOptions& o);

@@ -47,7 +47,7 @@ void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
 }
 
 int serve_command(const RunCommandOptions& o) {
-  Signals::block();
+  Signals::block(/*serving=*/true);
   auto listen = parse_listen(o.listen);
   if (!listen.ok()) {
     std::fprintf(stderr, "sluice serve: %s\n", listen.status().message().c_str());

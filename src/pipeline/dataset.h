@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "sluice/detail/mutex.h"
 #include "value.h"
 
 namespace sluice::pipeline {
@@ -52,6 +53,28 @@ class Dataset {
   };
   IntIndex int_index_;
   std::unordered_map<std::string, std::uint32_t> index_;
+};
+
+// A plan's datasets, loaded (in the order the file declares them; null for
+// one not loaded). A reload (`sluice serve` on SIGHUP) replaces them whole;
+// a record being evaluated keeps the set it took, so that every record sees
+// one set, and the old set goes when its last record has.
+class LoadedDatasets {
+ public:
+  using Set = std::vector<std::shared_ptr<const Dataset>>;
+  std::shared_ptr<const Set> now() const {
+    MutexLock lock(mu_);
+    return set_;
+  }
+  void replace(Set s) {
+    auto next = std::make_shared<const Set>(std::move(s));
+    MutexLock lock(mu_);
+    set_.swap(next);  // the old set is let go outside the lock, with `next`
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::shared_ptr<const Set> set_ SLUICE_GUARDED_BY(mu_) = std::make_shared<const Set>();
 };
 
 // Reads a CSV or JSONL table's typed columns row by row (the input's reader

@@ -163,7 +163,8 @@ struct Engine::State {
     JobSummary s;
     started = Clock::now();
     cpu0 = cpu_now();
-    for (const auto& d : plan->datasets) s.dataset_bytes += d ? d->memory_bytes() : 0;
+    const auto datasets = plan->datasets.now();  // held: a reload may replace the set meanwhile
+    for (const auto& d : *datasets) s.dataset_bytes += d ? d->memory_bytes() : 0;
     s.shard_index = options.shard_index;
     s.shard_count = options.shard_count;
     return s;
@@ -462,6 +463,13 @@ JobProgress Engine::progress() const {
   p.requests_waiting = st.fetch->requests_waiting();
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
+}
+
+Status Engine::reload_datasets() {
+  Plan& plan = *state_->plan;
+  SLUICE_ASSIGN_OR_RETURN(LoadedDatasets::Set set, load_datasets(plan.config));
+  plan.datasets.replace(std::move(set));
+  return Status();
 }
 
 http::ClientStats Engine::http_stats() const { return state_->client ? state_->client->stats() : http::ClientStats{}; }

@@ -43,6 +43,8 @@ class Engine {
   JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
   // Serves until stop() (then drains) or abort(). REQUIRES: kServed.
   JobSummary serve(const ServeOptions& options);
+  // Reads the datasets anew and swaps them in; on failure keeps the old.
+  Status reload_datasets();
   JobProgress progress() const;
   http::ClientStats http_stats() const;
   void stop();

@@ -53,10 +53,14 @@ Evaluation evaluate(const Plan& plan, Record& r) {
       if (Status e = a.extractor->extract(*body, arrays[static_cast<std::size_t>(a.index)]); !e.ok()) return {i, e};
     }
   }
+  // The set of datasets now: one for the whole record, even if a reload
+  // replaces it meanwhile.
+  const std::shared_ptr<const LoadedDatasets::Set> datasets = plan.joins.empty() ? nullptr : plan.datasets.now();
   for (const JoinPlan& j : plan.joins) {
     std::vector<const Value*> key;
     for (int k : j.key_slots) key.push_back(&r.slots[static_cast<std::size_t>(k)]);
-    std::int64_t row = j.dataset->find(key);
+    const Dataset& dataset = *(*datasets)[j.dataset];
+    std::int64_t row = dataset.find(key);
     if (row < 0) {
       if (!j.left) {
         r.outcome = Record::Outcome::kNotJoined;
@@ -64,8 +68,8 @@ Evaluation evaluate(const Plan& plan, Record& r) {
       }
       continue;
     }
-    for (std::size_t c = 0; c < j.dataset->columns().size(); ++c) {
-      r.slots[static_cast<std::size_t>(j.first_slot) + c] = j.dataset->at(static_cast<std::size_t>(row), c);
+    for (std::size_t c = 0; c < dataset.columns().size(); ++c) {
+      r.slots[static_cast<std::size_t>(j.first_slot) + c] = dataset.at(static_cast<std::size_t>(row), c);
     }
   }
   thread_local SharedSelections shared;

@@ -88,6 +88,7 @@ JobSummary Job::stream(const std::function<void(std::string_view line)>& emit, b
 JobSummary Job::serve(const ServeOptions& options) {
   return kind_ == Kind::kServe ? engine_->serve(options) : opened_for_another("serve");
 }
+Status Job::reload_datasets() { return engine_->reload_datasets(); }
 JobProgress Job::progress() const { return engine_->progress(); }
 http::ClientStats Job::http_stats() const { return engine_->http_stats(); }
 void Job::stop() { engine_->stop(); }

@@ -18,6 +18,7 @@ class Planner {
   explicit Planner(bool load) : load_(load) {}
 
   void error(const Where& w, const std::string& what) { errors_.push_back(w.str() + ": " + what); }
+  void error_text(const std::string& what) { errors_.push_back(what); }
   bool failed() const { return !errors_.empty(); }
   Status status() const {
     std::string all;
@@ -204,17 +205,12 @@ class Planner {
     }
 
     // Datasets and joins.
-    for (auto& [name, t] : c.datasets) {
-      if (!load_) {
-        plan_->datasets.push_back(nullptr);
-        continue;
-      }
-      Result<Dataset> d = Dataset::load(name, t);
-      if (!d.ok()) {
-        error(t.where, d.status().message());
-        plan_->datasets.push_back(nullptr);
+    if (load_) {
+      Result<LoadedDatasets::Set> loaded = load_datasets(c);
+      if (loaded.ok()) {
+        plan_->datasets.replace(std::move(*loaded));
       } else {
-        plan_->datasets.push_back(std::make_unique<Dataset>(std::move(*d)));
+        error_text(loaded.status().message());
       }
     }
     std::set<std::string> joined;
@@ -227,7 +223,7 @@ class Planner {
       if (!joined.insert(j.dataset).second) error(j.where, "join: dataset '" + j.dataset + "' is joined twice");
       const TableConfig& t = it->second;
       JoinPlan jp;
-      jp.dataset = plan_->datasets[static_cast<std::size_t>(it - c.datasets.begin())].get();
+      jp.dataset = static_cast<std::size_t>(it - c.datasets.begin());
       jp.left = j.left;
       if (j.on.size() != t.key.size()) {
         error(j.where, "join '" + j.dataset + "': 'on' names " + std::to_string(j.on.size()) +
@@ -325,6 +321,22 @@ class Planner {
 };
 
 }  // namespace
+
+Result<LoadedDatasets::Set> load_datasets(const PipelineConfig& config) {
+  LoadedDatasets::Set set;
+  std::string errors;
+  for (const auto& [name, t] : config.datasets) {
+    Result<Dataset> d = Dataset::load(name, t);
+    if (!d.ok()) {
+      errors += (errors.empty() ? "" : "\n") + t.where.str() + ": " + d.status().message();
+      set.push_back(nullptr);
+    } else {
+      set.push_back(std::make_shared<const Dataset>(std::move(*d)));
+    }
+  }
+  if (!errors.empty()) return Status::InvalidArgument(errors);
+  return set;
+}
 
 Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, Datasets datasets) {
   Planner p(datasets == Datasets::kLoad);

@@ -50,7 +50,7 @@ struct StepPlan {
 };
 
 struct JoinPlan {
-  const Dataset* dataset = nullptr;
+  std::size_t dataset = 0;     // an index into the plan's datasets
   std::vector<int> key_slots;  // the record's values matched with the dataset's key columns
   bool left = false;
   int first_slot = 0;  // the dataset's columns land in slots first_slot...
@@ -73,7 +73,7 @@ struct Plan {
   std::vector<std::string> array_names;
   std::vector<pipeline::ArrayData> empty_arrays;  // typed columns, no rows
   std::vector<StepPlan> steps;
-  std::vector<std::unique_ptr<Dataset>> datasets;
+  LoadedDatasets datasets;
   std::vector<JoinPlan> joins;
   std::vector<OutputColumnPlan> output;
   std::vector<std::size_t> partition_columns;  // into output
@@ -86,5 +86,9 @@ enum class Datasets : std::uint8_t {
   kCheckOnly  // read none: only check the file (`sluice validate`)
 };
 Result<std::unique_ptr<Plan>> make_plan(PipelineConfig config, Datasets datasets);
+
+// Every dataset of the file read and indexed anew (a plan's, or a reload's):
+// kInvalidArgument naming each that could not be, with its place in the file.
+Result<LoadedDatasets::Set> load_datasets(const PipelineConfig& config);
 
 }  // namespace sluice::pipeline

@@ -255,8 +255,9 @@ TEST(SluiceStream, ASignalEndsItWhileStandardInputIsIdle) {
   ::close(in[1]);
 }
 
-// sluice serve drains on SIGTERM: a request under way when the signal
-// comes is answered whole, then the server exits 0 with its summary.
+// sluice serve reads its datasets anew on SIGHUP, and drains on SIGTERM: a
+// request under way when the signal comes is answered whole, then the
+// server exits 0 with its summary.
 TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
   const std::string dir = ::testing::TempDir() + "/sluice-serve-drain-" + std::to_string(::getpid());
   fs::remove_all(dir);
@@ -273,6 +274,9 @@ TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
       << slurp(dir + "/log");
   const std::string log = slurp(dir + "/log");
   const auto port = static_cast<std::uint16_t>(std::stoi(log.substr(log.find(listening) + listening.size())));
+  ::kill(c.pid, SIGHUP);  // the datasets read anew, the server going on
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find("datasets reloaded") != std::string::npos; }))
+      << slurp(dir + "/log");
   std::string body = "{\"records\":[";
   for (int id = 1; id <= 20; ++id) body += (id > 1 ? ",{\"id\":" : "{\"id\":") + std::to_string(id) + "}";
   body += "]}";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "../../src/mockapi/server.h"
@@ -232,6 +233,54 @@ TEST_F(Serve, UpstreamFaultsFailTheirRecordsNotTheServer) {
   EXPECT_EQ(id, 31u);
   EXPECT_EQ(request(port_, "GET", "/readyz").status, 200);
   EXPECT_EQ(request(port_, "POST", "/v1/features", "{\"id\":1}").status, 200);
+}
+
+// The datasets read anew while requests keep coming: every request is
+// answered, those after the reload join against the new rows, and a reload
+// that fails keeps what was loaded and says where.
+TEST_F(Serve, DatasetsAreReloadedUnderLoadWithNoFailedRequest) {
+  start();
+  const std::string entities = dir_ + "/entities.csv";
+  // Every region renamed: "r4" -> "new-r4".
+  std::string renamed;
+  {
+    std::ifstream in(entities);
+    std::string line;
+    std::getline(in, line);
+    renamed = line + "\n";
+    while (std::getline(in, line)) {
+      const auto comma = line.find(',');
+      renamed += line.substr(0, comma + 1) + "new-" + line.substr(comma + 1) + "\n";
+    }
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::thread load([&] {
+    while (!done.load()) {
+      const HttpReply r = request(port_, "POST", "/v1/features", "{\"id\":1}");
+      if (r.status != 200 || r.body.find("\"status\":\"ok\"") == std::string::npos) ++failed;
+      ++answered;
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return answered.load() >= 20; }));
+  std::ofstream(entities + ".next") << renamed;
+  fs::rename(entities + ".next", entities);
+  const Status reloaded = job_->reload_datasets();
+  EXPECT_TRUE(reloaded.ok()) << reloaded.to_string();
+  const int at_reload = answered.load();
+  ASSERT_TRUE(eventually([&] { return answered.load() >= at_reload + 20; }));
+  // A file that cannot be read whole: the reload fails, naming the line.
+  std::ofstream(entities, std::ios::app) << "not-a-number,r1,s1,1.0\n";
+  const Status broken = job_->reload_datasets();
+  EXPECT_EQ(broken.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(broken.message().find("entities.csv:"), std::string::npos) << broken.message();
+  const int at_failure = answered.load();
+  ASSERT_TRUE(eventually([&] { return answered.load() >= at_failure + 20; }));
+  done = true;
+  load.join();
+  EXPECT_EQ(failed.load(), 0);
+  const HttpReply after = request(port_, "POST", "/v1/features", "{\"id\":1}");
+  EXPECT_NE(after.body.find("\"region\":\"new-"), std::string::npos) << after.body;
 }
 
 }  // namespace
