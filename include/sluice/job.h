@@ -80,8 +80,10 @@ struct JobProgress {
   std::uint64_t requests_waiting = 0;  // for a slot under http.max_in_flight
   std::uint64_t requests = 0;
   std::uint64_t retries = 0;
-  std::uint64_t failures = 0;        // requests that failed after their retries
-  std::uint64_t answer_retries = 0;  // 2xx answers that could not be read, asked for again
+  std::uint64_t failures = 0;           // requests that failed after their retries
+  std::uint64_t answer_retries = 0;     // 2xx answers that could not be read, asked for again
+  std::uint64_t cpu_batches = 0;        // batches of records evaluated on the CPU pool
+  std::uint64_t cpu_batch_records = 0;  // the records in them
   double seconds = 0;
   std::uint64_t input_bytes = 0;        // consumed so far
   std::uint64_t input_bytes_total = 0;  // of every input file; 0: unknown (standard input)
@@ -208,6 +210,9 @@ class Job {
   // line) the old set stays. For any job, from any thread.
   Status reload_datasets();
   JobProgress progress() const;
+  // Each step's name and the latency of its requests that were answered,
+  // from their in-flight slot to their answer (retries included).
+  std::vector<std::pair<std::string, LatencyCounts>> step_latencies() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are
   // committed.

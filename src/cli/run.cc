@@ -175,6 +175,17 @@ std::string metrics_page(const Job& e) {
   line("sluice_http_in_flight_limit", h.limit);
   metric("sluice_http_request_duration_seconds", "histogram", "Latency of HTTP requests that got an answer.");
   append_prometheus_seconds(out, "sluice_http_request_duration_seconds", "", h.latency);
+  metric("sluice_step_request_duration_seconds", "histogram",
+         "Latency of each step's requests that got an answer, from their in-flight slot (retries included).");
+  for (const auto& [step, counts] : e.step_latencies()) {
+    append_prometheus_seconds(out, "sluice_step_request_duration_seconds", "step=\"" + step + "\",", counts);
+  }
+  metric("sluice_cpu_batches_total", "counter", "Batches of records evaluated on the CPU pool.");
+  line("sluice_cpu_batches_total", p.cpu_batches);
+  metric("sluice_cpu_batch_records_total", "counter", "Records in those batches (over the batches: their mean size).");
+  line("sluice_cpu_batch_records_total", p.cpu_batch_records);
+  metric("sluice_http_requests_waiting", "gauge", "Requests waiting for an in-flight slot.");
+  line("sluice_http_requests_waiting", p.requests_waiting);
   return out;
 }
 

@@ -460,9 +460,18 @@ JobProgress Engine::progress() const {
     p.failures = h.failed;
   }
   p.answer_retries = st.fetch->answer_retries();
+  p.cpu_batches = st.fetch->cpu_batches();
+  p.cpu_batch_records = st.fetch->cpu_batch_records();
   p.requests_waiting = st.fetch->requests_waiting();
   p.seconds = std::chrono::duration<double>(Clock::now() - st.started).count();
   return p;
+}
+
+std::vector<std::pair<std::string, LatencyCounts>> Engine::step_latencies() const {
+  std::vector<std::pair<std::string, LatencyCounts>> out;
+  const auto& steps = state_->plan->steps;
+  for (std::size_t i = 0; i < steps.size(); ++i) out.emplace_back(steps[i].name, state_->fetch->step_latency(i));
+  return out;
 }
 
 Status Engine::reload_datasets() {

@@ -46,6 +46,7 @@ class Engine {
   // Reads the datasets anew and swaps them in; on failure keeps the old.
   Status reload_datasets();
   JobProgress progress() const;
+  std::vector<std::pair<std::string, LatencyCounts>> step_latencies() const;
   http::ClientStats http_stats() const;
   void stop();
   void abort();

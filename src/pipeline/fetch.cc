@@ -51,7 +51,9 @@ Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& adm
       admission_(admission),
       fail_run_(std::move(fail_run)),
       gate_(plan.config.http.client.max_in_flight),
-      evaluations_(plan, rt) {}
+      evaluations_(plan, rt) {
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) step_latency_.push_back(std::make_unique<LatencyHistogram>());
+}
 
 http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
   const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
@@ -70,7 +72,7 @@ http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_
 
 // One request through the pipeline's gate_: a 2xx answer's body, or why
 // not. (Callers name the URL only when it failed: see url_of.)
-asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemaphore::Priority priority,
+asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, int step, AsyncSemaphore::Priority priority,
                                                  std::shared_ptr<const std::atomic<bool>> given_up) {
   auto abandoned = [&] { return given_up && given_up->load(std::memory_order_relaxed); };
   if (abandoned()) co_return Status::DeadlineExceeded("its deadline passed");
@@ -105,8 +107,11 @@ asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, AsyncSemapho
   SemaphoreUnit unit(gate_);
   const http::Method method = req.method;
   const bool decoded = req.decode;
+  const auto sent = std::chrono::steady_clock::now();
   Result<http::Response> resp = co_await client_->send(std::move(req));
   if (!resp.ok()) co_return resp.status();
+  step_latency_[static_cast<std::size_t>(step)]->record(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - sent));
   std::string encoding = decoded ? std::string() : std::string(resp->header("content-encoding"));
   if (resp->status < 200 || resp->status > 299) {
     std::string text;  // an error's body, compressed or not, as text for the message
@@ -146,7 +151,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
   Status last;
   for (int attempt = 1; attempt <= attempts(); ++attempt) {
     if (attempt > 1) answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<Body> body = co_await call(request_for(s, r, 0), si > 0 ? kUrgent : kNormal, r.given_up);
+    Result<Body> body = co_await call(request_for(s, r, 0), si, si > 0 ? kUrgent : kNormal, r.given_up);
     if (!body.ok()) {
       kill(r, s.name, url_of(s, r, 0), body.status());
       co_return false;
@@ -186,13 +191,13 @@ asio::awaitable<bool> Fetch::fan_out(const StepPlan& s, int si, Record& r, std::
     children_.fetch_add(1, std::memory_order_relaxed);  // before it starts: run() waits for zero
     asio::co_spawn(
         ex,
-        [](Fetch* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req,
+        [](Fetch* st, std::shared_ptr<Shared> sh, std::size_t i, http::Request req, int step,
            std::shared_ptr<const std::atomic<bool>> given_up) -> asio::awaitable<void> {
           Counted counted(st->children_, false);
-          sh->answers[i] = co_await st->call(std::move(req), kUrgent, std::move(given_up));
+          sh->answers[i] = co_await st->call(std::move(req), step, kUrgent, std::move(given_up));
           int index = static_cast<int>(i);
           (void)sh->done.try_send(index);
-        }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i)), r.given_up),
+        }(this, shared, i, request_for(s, r, first + static_cast<std::int64_t>(i)), si, r.given_up),
         asio::detached);
   }
   for (std::size_t got = 0; got < n; ++got) {
@@ -237,7 +242,7 @@ asio::awaitable<void> Fetch::finish(Record& r) {
       break;
     }
     answer_retries_.fetch_add(1, std::memory_order_relaxed);
-    Result<Body> again = co_await call(request_for(s, r, a.loop), kUrgent, r.given_up);
+    Result<Body> again = co_await call(request_for(s, r, a.loop), a.step, kUrgent, r.given_up);
     if (!again.ok()) {
       kill(r, s.name, url_of(s, r, a.loop), again.status());
       break;

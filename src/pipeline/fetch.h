@@ -37,6 +37,7 @@
 #include "evaluations.h"
 #include "plan.h"
 #include "record.h"
+#include "sluice/histogram.h"
 #include "sluice/http/client.h"
 #include "sluice/runtime.h"
 #include "sluice/semaphore.h"
@@ -59,6 +60,12 @@ class Fetch {
   std::uint64_t records_in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   std::uint64_t requests_waiting() const { return requests_waiting_.load(std::memory_order_relaxed); }
   std::uint64_t answer_retries() const { return answer_retries_.load(std::memory_order_relaxed); }
+  // Each step's requests that were answered, from their slot to their answer
+  // (retries included), by step.
+  LatencyCounts step_latency(std::size_t step) const { return step_latency_[step]->snapshot(); }
+  // Batches of records evaluated on the CPU pool, and the records in them.
+  std::uint64_t cpu_batches() const { return evaluations_.batches(); }
+  std::uint64_t cpu_batch_records() const { return evaluations_.records(); }
   // Fan-out requests run as coroutines of their own; a cancelled run can
   // end before them, and must wait for this to be 0 before it goes away.
   std::uint64_t children() const { return children_.load(std::memory_order_acquire); }
@@ -74,8 +81,9 @@ class Fetch {
     std::string bytes;
     std::string encoding;
   };
-  // `given_up`: the record's (see Record::given_up); may be null.
-  boost::asio::awaitable<Result<Body>> call(http::Request req, AsyncSemaphore::Priority priority,
+  // For step `step`; `given_up`: the record's (see Record::given_up), may
+  // be null.
+  boost::asio::awaitable<Result<Body>> call(http::Request req, int step, AsyncSemaphore::Priority priority,
                                             std::shared_ptr<const std::atomic<bool>> given_up);
   boost::asio::awaitable<void> finish(Record& r);
   http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const;
@@ -91,6 +99,7 @@ class Fetch {
   std::function<void(const Status&)> fail_run_;
   AsyncSemaphore gate_;
   Evaluations evaluations_;  // records whose answers are in, to the CPU pool in batches
+  std::vector<std::unique_ptr<LatencyHistogram>> step_latency_;
   std::atomic<std::uint64_t> in_flight_{0}, requests_waiting_{0}, answer_retries_{0}, children_{0};
 };
 

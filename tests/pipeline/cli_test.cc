@@ -317,6 +317,10 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
             std::string::npos)
       << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
+  EXPECT_NE(page.find("sluice_step_request_duration_seconds_bucket{step=\"item\",le=\"+Inf\"} "), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("sluice_step_request_duration_seconds_count{step=\"event_pages\"} "), std::string::npos) << page;
+  EXPECT_NE(page.find("\nsluice_cpu_batches_total "), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_http_request_duration_seconds_bucket{le=\"+Inf\"} "), std::string::npos) << page;
   // Bounds for HTTP latencies, cumulative: none counts fewer than the one
   // before it, and the API's answers (a few ms on loopback) are under 10 s.

@@ -116,6 +116,17 @@ TEST_F(Serve, AnswersWhatARunWritesForEachRecord) {
   const HttpReply one = request(port_, "POST", "/v1/features", "{\"id\":1}");
   ASSERT_EQ(one.status, 200) << one.body;
   EXPECT_EQ(one.body.rfind("{\"status\":\"ok\",\"features\":{\"id\":1,", 0), 0u) << one.body;
+  // Each step's requests timed apart; records evaluated in batches.
+  const auto steps = job_->step_latencies();
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].first, "item");
+  EXPECT_EQ(steps[0].second.count(), 2001u) << "one item request a record";
+  EXPECT_EQ(steps[1].first, "event_pages");
+  EXPECT_GT(steps[1].second.count(), ok);
+  const JobProgress p = job_->progress();
+  EXPECT_EQ(p.cpu_batch_records, ok + 1 + not_joined) << "every record kept is evaluated once";
+  EXPECT_GE(p.cpu_batches, 1u);
+  EXPECT_LE(p.cpu_batches, p.cpu_batch_records);
   stop();
   EXPECT_TRUE(summary_.status.ok()) << summary_.status.to_string();
   EXPECT_EQ(summary_.counts.read, 2001u);
