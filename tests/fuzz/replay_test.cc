@@ -18,6 +18,7 @@ SLUICE_FUZZ_TARGET(fuzz_json_extract)
 SLUICE_FUZZ_TARGET(fuzz_http_response)
 SLUICE_FUZZ_TARGET(fuzz_parquet_reader)
 SLUICE_FUZZ_TARGET(fuzz_s3_xml)
+SLUICE_FUZZ_TARGET(fuzz_features_request)
 #undef SLUICE_FUZZ_TARGET
 
 namespace {
@@ -57,7 +58,8 @@ INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay,
                                            Target{"fuzz_json_extract", fuzz_json_extract_one},
                                            Target{"fuzz_http_response", fuzz_http_response_one},
                                            Target{"fuzz_parquet_reader", fuzz_parquet_reader_one},
-                                           Target{"fuzz_s3_xml", fuzz_s3_xml_one}),
+                                           Target{"fuzz_s3_xml", fuzz_s3_xml_one},
+                                           Target{"fuzz_features_request", fuzz_features_request_one}),
                          [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
 
 }  // namespace
