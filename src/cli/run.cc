@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../pipeline/shards.h"
 #include "job_cli.h"
 #include "metrics.h"
 #include "sluice/detail/mutex.h"
@@ -251,7 +252,8 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("--output", o.output, "write here instead of output.path: a directory or s3://bucket/prefix/");
   cmd.add_option("--shard", o.shard,
                  "I/N: run shard I (from 0) of N, the input records at positions I, I+N, I+2N, ...; N shards "
-                 "writing to one output hold together what one run would");
+                 "writing to one output hold together what one run would. auto: I and N from the scheduler "
+                 "(Kubernetes Indexed Job with SLUICE_SHARD_COUNT, AWS Batch array, Slurm array)");
   cmd.add_flag("--resume", o.resume,
                "carry on from where an interrupted run into the same output stopped (its manifest): records it "
                "finished are skipped, no record is written twice");
@@ -284,7 +286,19 @@ int run_pipeline_command(const RunCommandOptions& o) {
   Signals::block();
 
   std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
-  if (!o.shard.empty()) {
+  if (o.shard == "auto") {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet
+    auto s = pipeline::shard_from_environment([](const char* name) { return std::getenv(name); });
+    if (!s.ok()) {
+      std::fprintf(stderr, "sluice run: %s\n", s.status().message().c_str());
+      return 2;
+    }
+    shard = {s->index, s->count};
+    if (!o.quiet) {
+      std::fprintf(stderr, "sluice: shard %u of %u, from %s%s%s\n", s->index, s->count, s->scheduler.c_str(),
+                   s->attempt.empty() ? "" : ", attempt ", s->attempt.c_str());
+    }
+  } else if (!o.shard.empty()) {
     auto s = parse_shard(o.shard);
     if (!s.ok()) {
       std::fprintf(stderr, "sluice run: %s\n", s.status().message().c_str());

@@ -576,5 +576,48 @@ TEST(SluiceRunOptions, ABadShardIsNamedBeforeAnythingRuns) {
   }
 }
 
+// --shard auto takes the shard an AWS Batch array job's environment names
+// (the other schedulers' variables: shards_test.cc), and says so; with no
+// scheduler's variables it is a usage error.
+TEST(SluiceRunOptions, ShardAutoTakesTheSchedulersShard) {
+  const std::string dir = ::testing::TempDir() + "/sluice-shard-auto-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 100);
+  auto api = mockapi::Server::start({});
+  ASSERT_TRUE(api.ok());
+  const std::vector<std::string> args = {"run",
+                                         SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                                         "--set",
+                                         "input.path=" + dir + "/records.csv",
+                                         "--set",
+                                         "datasets.entities.path=" + dir + "/entities.csv",
+                                         "--set",
+                                         "http.base_url=" + (*api)->base_url(),
+                                         "--output",
+                                         dir + "/out",
+                                         "--summary-json",
+                                         dir + "/summary.json",
+                                         "--shard",
+                                         "auto"};
+  EXPECT_EQ(spawn(args, dir + "/log").wait(), 2);
+  EXPECT_NE(slurp(dir + "/log").find("no scheduler's shard in the environment"), std::string::npos)
+      << slurp(dir + "/log");
+  ::setenv("AWS_BATCH_JOB_ARRAY_INDEX", "1", 1);
+  ::setenv("AWS_BATCH_JOB_ARRAY_SIZE", "2", 1);
+  ::setenv("AWS_BATCH_JOB_ATTEMPT", "1", 1);
+  const int code = spawn(args, dir + "/log").wait();
+  ::unsetenv("AWS_BATCH_JOB_ARRAY_INDEX");
+  ::unsetenv("AWS_BATCH_JOB_ARRAY_SIZE");
+  ::unsetenv("AWS_BATCH_JOB_ATTEMPT");
+  EXPECT_EQ(code, 0) << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/log").find("sluice: shard 1 of 2, from AWS Batch, attempt 1"), std::string::npos)
+      << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/summary.json").find("\"shard\":{\"index\":1,\"count\":2}"), std::string::npos)
+      << slurp(dir + "/summary.json");
+  EXPECT_TRUE(fs::exists(dir + "/out/item-features-shard-1-of-2-00000.parquet"));
+  EXPECT_EQ(slurp(dir + "/summary.json").find("\"input\":100,"), std::string::npos) << "half the records, not all";
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

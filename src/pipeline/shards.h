@@ -1,0 +1,35 @@
+// Which shard of a job this process is, from the environment the scheduler
+// that started it sets (`sluice run --shard auto`). Looked for in order:
+//
+//   Kubernetes Indexed Job   JOB_COMPLETION_INDEX; the count is not exported:
+//                            SLUICE_SHARD_COUNT (the Job's completions, passed in)
+//   AWS Batch array job      AWS_BATCH_JOB_ARRAY_INDEX, AWS_BATCH_JOB_ARRAY_SIZE
+//   Slurm job array          SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN,
+//                            SLURM_ARRAY_TASK_COUNT
+//
+// The attempt, where the scheduler says (AWS_BATCH_JOB_ATTEMPT, from 1;
+// SLURM_RESTART_COUNT, from 0), is reported with it. Pure: the environment
+// is read through `env`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "sluice/status.h"
+
+namespace sluice::pipeline {
+
+struct ShardOfJob {
+  std::uint32_t index = 0;
+  std::uint32_t count = 1;
+  std::string scheduler;  // "Kubernetes", "AWS Batch", "Slurm"
+  std::string attempt;    // as the scheduler numbers it; empty when it does not say
+};
+
+// kInvalidArgument naming the variables when no scheduler's are set, or
+// when those found do not make a shard (a missing count, not a number, an
+// index past the count).
+Result<ShardOfJob> shard_from_environment(const std::function<const char*(const char*)>& env);
+
+}  // namespace sluice::pipeline
