@@ -26,8 +26,14 @@ void print_summary(const JobSummary& s, std::FILE* out, bool files = true);
 // The job's metrics in Prometheus's text format.
 std::string metrics_page(const Job& e);
 
-// A job that could not be opened: prints why; the exit code (2: a file or
-// setting to fix; 1: a retry may get past it).
+// What a scheduler that retries failed tasks should do about a job that
+// failed with `why` (exit codes: run.h): 1 when trying again may get past
+// it, 4 when only a change can (a Kubernetes podFailurePolicy or an AWS
+// Batch evaluateOnExit fails the task at once on 2 and 4).
+int exit_code_of(const Status& why);
+
+// A job that could not be opened: prints why; the exit code (2: the file,
+// its settings or the files it names; else as exit_code_of).
 int open_failed(const Status& why);
 
 // Ctrl-C or SIGTERM while a job runs: the first stops reading input (the

@@ -212,12 +212,21 @@ Result<std::pair<std::uint32_t, std::uint32_t>> parse_shard(const std::string& t
 
 }  // namespace
 
-// A job that could not be opened: a file, setting or environment variable
-// to fix (2), or a failure a retry may get past (1).
+int exit_code_of(const Status& why) {
+  switch (why.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kFailedPrecondition:
+      return 4;  // credentials refused, a bucket or file missing, the output holding another run
+    default:
+      return 1;  // the API or the store down, a timeout, a write the system refused
+  }
+}
+
 int open_failed(const Status& why) {
-  const bool to_fix = why.code() == StatusCode::kInvalidArgument || why.code() == StatusCode::kNotFound;
-  std::fprintf(stderr, "%s%s\n", to_fix ? "" : "sluice: ", why.message().c_str());
-  return to_fix ? 2 : 1;
+  const bool in_the_file = why.code() == StatusCode::kInvalidArgument || why.code() == StatusCode::kNotFound;
+  std::fprintf(stderr, "%s%s\n", in_the_file ? "" : "sluice: ", why.message().c_str());
+  return in_the_file ? 2 : exit_code_of(why);
 }
 
 // The exit code of a job that ran, after its summary: see run.h.
@@ -236,7 +245,7 @@ int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signal
   }
   if (!s.status.ok()) {
     std::fprintf(stderr, "sluice %s: %s\n", command, s.status.to_string().c_str());
-    return 1;
+    return exit_code_of(s.status);
   }
   if (by_signal != 0 && s.stopped_early) {
     std::fprintf(stderr, "sluice %s: stopped by a signal before the end of the input%s\n", command,

@@ -34,8 +34,13 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o);
 void add_validate_options(CLI::App& cmd, RunCommandOptions& o);
 
 // Exit codes: 0 every record written, filtered or not joined; 3 the run
-// completed but some records were dead-lettered; 1 the run failed; 2 the
-// pipeline file is wrong; 130 aborted by a second signal.
+// completed but some records were dead-lettered; 1 the run failed for a
+// reason a retry may get past (the API or the store down, a timeout, a
+// refused write; what was finished is committed, --resume carries on);
+// 4 it failed for one a retry cannot (credentials refused, a bucket
+// missing, the output holding another run, a changed input under
+// --resume); 2 the pipeline file or the command line is wrong; 130 or 143
+// stopped, or abandoned, by a signal.
 int run_pipeline_command(const RunCommandOptions& o);
 // sluice stream: JSON lines of records on standard input, a JSON line of
 // each one's outcome on standard output, the summary on standard error;

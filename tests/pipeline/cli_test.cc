@@ -426,7 +426,7 @@ void kill_and_resume(bool partitioned) {
 
   // A changed input cannot be resumed: the positions would name other records.
   std::ofstream(dir + "/records.csv", std::ios::app) << "3001\n";
-  EXPECT_EQ(spawn(args({"--resume"}), dir + "/log3").wait(), 1);
+  EXPECT_EQ(spawn(args({"--resume"}), dir + "/log3").wait(), 4) << "a retry cannot fix it";
   EXPECT_NE(slurp(dir + "/log3").find("--resume: the input is not the one"), std::string::npos) << slurp(dir + "/log3");
 }
 
@@ -607,6 +607,9 @@ TEST(SluiceRunOptions, ShardAutoTakesTheSchedulersShard) {
   ::setenv("AWS_BATCH_JOB_ARRAY_SIZE", "2", 1);
   ::setenv("AWS_BATCH_JOB_ATTEMPT", "1", 1);
   const int code = spawn(args, dir + "/log").wait();
+  // The same task again: its output holds the first attempt's files, which a
+  // retry cannot change (exit 4: a scheduler should not try again).
+  const int again = spawn(args, dir + "/log2").wait();
   ::unsetenv("AWS_BATCH_JOB_ARRAY_INDEX");
   ::unsetenv("AWS_BATCH_JOB_ARRAY_SIZE");
   ::unsetenv("AWS_BATCH_JOB_ATTEMPT");
@@ -617,6 +620,8 @@ TEST(SluiceRunOptions, ShardAutoTakesTheSchedulersShard) {
       << slurp(dir + "/summary.json");
   EXPECT_TRUE(fs::exists(dir + "/out/item-features-shard-1-of-2-00000.parquet"));
   EXPECT_EQ(slurp(dir + "/summary.json").find("\"input\":100,"), std::string::npos) << "half the records, not all";
+  EXPECT_EQ(again, 4) << slurp(dir + "/log2");
+  EXPECT_NE(slurp(dir + "/log2").find("the output already holds a run"), std::string::npos) << slurp(dir + "/log2");
 }
 
 }  // namespace
