@@ -425,7 +425,7 @@ JobSummary Engine::serve(const ServeOptions& options) {
   }
   server->reset();  // waits for its coroutines
   st.collect(summary, progress());
-  summary.accounted = summary.counts.read == summary.counts.done();
+  summary.accounted = summary.counts.read == summary.counts.done() + summary.counts.unfinished;
   st.end(summary, Status());
   return summary;
 }

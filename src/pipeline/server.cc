@@ -53,7 +53,7 @@ Reply error_reply(unsigned status, std::string_view message) {
 }
 
 // A connection, as drain() and abort() reach it from other threads: they
-// post to its strand, where `idle` and `waiting` are read.
+// post to its strand, where `idle` and `stop_waiting` are read.
 struct Connection {
   explicit Connection(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
   tcp::socket socket;

@@ -209,6 +209,18 @@ TEST_F(Serve, BadRequestsAreAnsweredWithWhatIsWrong) {
   const std::string part = "POST /v1/features HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\"";
   ASSERT_EQ(::write(slow, part.data(), part.size()), static_cast<ssize_t>(part.size()));
   expect(read_reply(slow), 408, "not read whole within 300 ms");
+  expect(request(port_, "POST", "/v1/features", "{\"records\":[{\"id\":1},null]}"), 400,
+         "records[1]: expected an object");
+  // The edges that are not errors: no record, and one record asked twice.
+  const HttpReply none = request(port_, "POST", "/v1/features", "{\"records\":[]}");
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(none.body, "{\"results\":[]}");
+  const HttpReply twice = request(port_, "POST", "/v1/features", "{\"records\":[{\"id\":1},{\"id\":1}]}");
+  ASSERT_EQ(twice.status, 200);
+  const auto comma = twice.body.find("}},{");
+  ASSERT_NE(comma, std::string::npos) << twice.body;
+  EXPECT_EQ(twice.body.substr(12, comma + 2 - 12), twice.body.substr(comma + 3, comma + 2 - 12))
+      << "the same record twice, the same answer twice: " << twice.body;
   // None of it touched the others.
   const HttpReply good = request(port_, "POST", "/v1/features", "{\"id\":1}");
   EXPECT_EQ(good.status, 200);
@@ -216,8 +228,9 @@ TEST_F(Serve, BadRequestsAreAnsweredWithWhatIsWrong) {
   expect(request(port_, "GET", "/healthz"), 200, "ok");
   expect(request(port_, "GET", "/readyz"), 200, "ready");
   stop();
-  EXPECT_EQ(summary_.serve.bad_requests, 10u);
-  EXPECT_EQ(summary_.counts.read, 1u);
+  EXPECT_EQ(summary_.serve.bad_requests, 11u);
+  EXPECT_EQ(summary_.counts.read, 3u);
+  EXPECT_TRUE(summary_.accounted);
 }
 
 // An API that fails for some records fails those records, each with its
