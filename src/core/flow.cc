@@ -57,24 +57,59 @@ Status from_exception(const std::exception_ptr& e) {
 }
 }  // namespace
 
+namespace {
+// Runs a stage's task so that nothing it does can throw past co_spawn.
+//
+// Asio's co_spawn entry point awaits once more after the task ends (a post,
+// when the task never suspended), and that await throws operation_aborted if
+// the task's cancellation slot was emitted by then; outside the entry point's
+// own try block, the exception leaves io_context::run() and ends the process.
+// A stage that sees the run stop and returns, or throws at its first await,
+// is exactly that case. So: exceptions become a Status here, and once the task
+// is over this coroutine stops turning cancellation into exceptions.
+asio::awaitable<Status> guarded(asio::awaitable<Status> task, std::shared_ptr<FlowState> flow) {
+  Status s;
+  try {
+    s = co_await std::move(task);
+  } catch (...) {
+    // An exception after the run stopped is the abort of a cancelled
+    // operation, not a new error.
+    if (!flow->stopping()) s = from_exception(std::current_exception());
+  }
+  co_await asio::this_coro::throw_if_cancelled(false);
+  co_return s;
+}
+}  // namespace
+
 void FlowState::spawn(StageCounters& stage, asio::awaitable<Status> task) {
-  Task* t;
+  // The task joins tasks_ (where stop() finds it) only once co_spawn has
+  // returned: co_spawn installs the cancellation handler in the task's slot on
+  // this thread, and an emission from stop() running on the loop meanwhile
+  // would race with it. A stop that came in between is passed on here.
+  std::list<Task> fresh;
+  Task* t = rt_.io_threads() == 1 ? &fresh.emplace_back(rt_.io_context().get_executor())
+                                  : &fresh.emplace_back(asio::make_strand(rt_.io_context()));
   {
     MutexLock lock(mu_);
-    t = rt_.io_threads() == 1 ? &tasks_.emplace_back(rt_.io_context().get_executor())
-                              : &tasks_.emplace_back(asio::make_strand(rt_.io_context()));
     ++live_;
   }
-  asio::co_spawn(t->executor, std::move(task),
+  asio::co_spawn(t->executor, guarded(std::move(task), shared_from_this()),
                  asio::bind_cancellation_slot(
                      t->signal.slot(), [self = shared_from_this(), &stage, t](const std::exception_ptr& e, Status s) {
                        t->ended = true;
-                       // An exception after the run stopped is the abort of a
-                       // cancelled operation, not a new error.
                        if (e && !self->stopping()) s = from_exception(e);
                        if (!s.ok()) self->fail(stage, s);
                        self->task_done();
                      }));
+  MutexLock lock(mu_);
+  tasks_.splice(tasks_.end(), fresh);
+  if (stopping()) cancel_on_its_executor(*t);
+}
+
+void FlowState::cancel_on_its_executor(Task& t) {
+  asio::post(t.executor, [self = shared_from_this(), &t] {
+    if (!t.ended) t.signal.emit(asio::cancellation_type::terminal);
+  });
 }
 
 void FlowState::spawn_thread(StageCounters& stage, UniqueFunction<Status()> body) {
@@ -106,11 +141,7 @@ void FlowState::stop(Status reason) {
     if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
     outcome_ = std::move(reason);
     cancellers = cancellers_;
-    for (Task& t : tasks_) {
-      asio::post(t.executor, [self = shared_from_this(), &t] {
-        if (!t.ended) t.signal.emit(asio::cancellation_type::terminal);
-      });
-    }
+    for (Task& t : tasks_) cancel_on_its_executor(t);
   }
   for (auto& c : cancellers) c();
 }

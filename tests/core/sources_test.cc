@@ -110,6 +110,19 @@ TEST(FileSources, MissingFileFailsTheRunNamingStageAndFile) {
   EXPECT_EQ(s.message(), "stage 'records': /nonexistent/records.csv: No such file or directory");
 }
 
+// A source that fails at once stops the run while the stages after it are
+// still being started on the test's thread: the stop must reach them without
+// racing their start (once, a cancellation thrown past co_spawn ended the
+// process). One runtime, many runs, so that the two threads meet often.
+TEST(FileSources, AnImmediateFailureStopsStagesBeingStarted) {
+  Runtime rt({.io_threads = 1, .cpu_threads = 1});
+  for (int i = 0; i < 2000; ++i) {
+    Status s = rt.block_on(from_csv("/nonexistent/records.csv", {.name = "records"}) |
+                           map([](CsvRecord r) { return r; }) | sink([](CsvRecord) {}));
+    ASSERT_EQ(s.code(), StatusCode::kNotFound) << "run " << i << ": " << s.message();
+  }
+}
+
 TEST(FileSources, MalformedCsvLineFailsTheRunWithItsLine) {
   std::string path = write_file("bad_line.csv", "id\n1\n2\n\"3\n");
   Runtime rt({.io_threads = 1, .cpu_threads = 1});

@@ -111,6 +111,8 @@ class FlowState : public std::enable_shared_from_this<FlowState> {
   struct Task;
   void add_canceller(std::function<void()> f);
   void stop(Status reason);
+  // Emits a task's terminal cancellation on the executor it runs on.
+  void cancel_on_its_executor(Task& t);
   void task_done();
 
   Runtime& rt_;
