@@ -28,6 +28,8 @@ enum class StatusCode : unsigned char {
   kDataLoss,            // data is corrupt or truncated
   kIoError,             // the operating system refused a read or write
   kInternal,            // a bug, or an exception escaped user code
+  kAlreadyExists,       // what was to be created is there already
+  kUnimplemented,       // the peer or store cannot do this at all
 };
 
 std::string_view to_string(StatusCode code);
@@ -52,6 +54,8 @@ class [[nodiscard]] Status {
   static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+  static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -41,6 +41,12 @@ class ObjectStore {
   virtual Result<std::optional<ObjectInfo>> head(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;  // sorted by key
   virtual Status remove(const std::string& key) = 0;                            // OK if already absent
+  // Creates `key` holding `data` only if no object has that key, as one
+  // atomic act: of writers racing for a key, exactly one gets OK, the others
+  // kAlreadyExists. kUnimplemented when the store cannot make the create
+  // atomic (an S3-compatible service without conditional writes): callers
+  // that need it must stop, never fall back to put().
+  virtual Status create_exclusive(const std::string& key, std::string_view data);
   // Removes what killed writers left of objects whose file name (the key's
   // last part) starts with `name` (a local directory: hidden
   // ".<file>.tmp-XXXXXXXX" files beside them; S3 needs nothing: the upload

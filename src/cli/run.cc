@@ -217,7 +217,9 @@ int exit_code_of(const Status& why) {
     case StatusCode::kInvalidArgument:
     case StatusCode::kNotFound:
     case StatusCode::kFailedPrecondition:
-      return 4;  // credentials refused, a bucket or file missing, the output holding another run
+    case StatusCode::kUnimplemented:
+      return 4;  // credentials refused, a bucket or file missing, the output holding another run,
+                 // a store without the atomic create a shard's commit needs
     default:
       return 1;  // the API or the store down, a timeout, a write the system refused
   }

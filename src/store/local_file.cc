@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
+#include "sluice/detail/random_id.h"
 #include "sluice/output_stream.h"
 
 namespace sluice {
@@ -111,9 +111,7 @@ class LocalFileStream final : public OutputStream {
 }  // namespace
 
 Result<std::unique_ptr<OutputStream>> open_local_file(const std::string& path) {
-  std::random_device rd;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".tmp-%08x", rd());
+  const std::string suffix = ".tmp-" + detail::random_hex(8);
   // Beside the final file, hidden (a leading '.'): readers that list the
   // directory (Spark, Hive, a *.parquet glob) never see a file being written.
   const auto slash = path.rfind('/');

@@ -1,3 +1,6 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -5,6 +8,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "sluice/detail/random_id.h"
 #include "sluice/store.h"
 
 namespace sluice {
@@ -25,6 +29,10 @@ Status ObjectStore::put(const std::string& key, std::string_view data) {
   return (*out)->close();
 }
 
+Status ObjectStore::create_exclusive(const std::string& key, std::string_view) {
+  return Status::Unimplemented(describe(key) + ": this store cannot create an object only if it is absent");
+}
+
 Status check_key(std::string_view key) {
   auto bad = [&](const char* why) { return Status::InvalidArgument("key '" + std::string(key) + "': " + why); };
   if (key.empty()) return bad("empty");
@@ -43,6 +51,14 @@ Status check_key(std::string_view key) {
 }
 
 namespace {
+
+// A new name in a directory is durable once the directory is synced.
+void sync_directory(const fs::path& dir) {
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
 
 // The temporaries of open_local_file: ".<name>.tmp-" and eight hex digits.
 bool is_temporary(const std::string& name) {
@@ -107,6 +123,36 @@ class LocalStore final : public ObjectStore {
     fs::remove(root_ / key, ec);
     if (ec) return Status::IoError("cannot remove " + describe(key) + ": " + ec.message());
     return Status();
+  }
+
+  // The data goes to a temporary beside the key, synced, then gets its name
+  // by link(2), which fails if the name exists (rename would replace it).
+  Status create_exclusive(const std::string& key, std::string_view data) override {
+    SLUICE_RETURN_IF_ERROR(check_key(key));
+    const fs::path p = root_ / key;
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);
+    if (ec) return Status::IoError("cannot create " + p.parent_path().string() + ": " + ec.message());
+    const std::string temp =
+        (p.parent_path() / ("." + p.filename().string() + ".tmp-" + detail::random_hex(8))).string();
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IoError("cannot create a file beside " + p.string() + ": " + errno_text(errno));
+    Status s;
+    for (std::size_t done = 0; s.ok() && done < data.size();) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) s = Status::IoError("cannot write " + temp + ": " + errno_text(errno));
+      if (n > 0) done += static_cast<std::size_t>(n);
+    }
+    if (s.ok() && ::fsync(fd) != 0) s = Status::IoError("cannot sync " + temp + ": " + errno_text(errno));
+    ::close(fd);
+    if (s.ok() && ::link(temp.c_str(), p.c_str()) != 0) {
+      s = errno == EEXIST ? Status::AlreadyExists(p.string() + ": exists")
+                          : Status::IoError("cannot link " + temp + " to " + p.string() + ": " + errno_text(errno));
+    }
+    ::unlink(temp.c_str());
+    if (s.ok()) sync_directory(p.parent_path());
+    return s;
   }
 
   Result<std::vector<std::string>> remove_abandoned(const std::string& name) override {

@@ -8,6 +8,7 @@
 
 #include "sigv4.h"
 #include "sluice/detail/mutex.h"
+#include "sluice/sleep.h"
 
 namespace sluice::s3 {
 
@@ -54,8 +55,8 @@ struct S3Client::State {
 
   // Signs and sends one request; the response whatever its status.
   asio::awaitable<Result<http::Response>> call(http::Method method, const std::string& bucket, const std::string& key,
-                                               std::vector<std::pair<std::string, std::string>> query,
-                                               std::string body) {
+                                               std::vector<std::pair<std::string, std::string>> query, std::string body,
+                                               std::vector<std::pair<std::string, std::string>> more_headers = {}) {
     const std::string host = host_for(bucket);
     Result<http::Client> client = client_for(host);
     if (!client.ok()) co_return client.status();
@@ -72,6 +73,7 @@ struct S3Client::State {
     if (!options.credentials.session_token.empty()) {
       in.headers.emplace_back("x-amz-security-token", options.credentials.session_token);
     }
+    for (auto& h : more_headers) in.headers.push_back(std::move(h));
     Signed s = sign(in, options.credentials);
     http::Request req{.method = method,
                       .path = uri_encode(path, Slash::kKeep),
@@ -137,6 +139,24 @@ asio::awaitable<Status> S3Client::put_object(std::string bucket, std::string key
   if (!r.ok()) co_return r.status();
   if (r->status != 200) co_return State::error("put " + s->describe(bucket, key), *r);
   co_return Status();
+}
+
+asio::awaitable<Status> S3Client::put_object_if_absent(std::string bucket, std::string key, std::string body) {
+  auto s = state_;
+  // 409 ConditionalRequestConflict: another conditional write to the key is
+  // under way; S3 asks for a retry, which then gets 412 or 200.
+  for (int attempt = 0;; ++attempt) {
+    auto r = co_await s->call(http::Method::kPut, bucket, key, {}, body, {{"if-none-match", "*"}});
+    if (!r.ok()) co_return r.status();
+    if (r->status == 200) co_return Status();
+    if (r->status == 412) co_return Status::AlreadyExists(s->describe(bucket, key) + ": exists");
+    if (r->status == 501) {
+      co_return Status::Unimplemented(State::error("put " + s->describe(bucket, key) + " if absent", *r).message() +
+                                      ": the S3 service does not support conditional writes (If-None-Match: *)");
+    }
+    if (r->status != 409 || attempt == 4) co_return State::error("put " + s->describe(bucket, key) + " if absent", *r);
+    co_await sleep_for(std::chrono::milliseconds(50 << attempt));
+  }
 }
 
 asio::awaitable<Result<std::string>> S3Client::get_object(std::string bucket, std::string key) {

@@ -42,6 +42,9 @@ class S3Client {
 
   boost::asio::awaitable<Status> create_bucket(std::string bucket);
   boost::asio::awaitable<Status> put_object(std::string bucket, std::string key, std::string body);
+  // PutObject with If-None-Match: * (kAlreadyExists: the key is there;
+  // kUnimplemented: the service answered 501, it has no conditional writes).
+  boost::asio::awaitable<Status> put_object_if_absent(std::string bucket, std::string key, std::string body);
   boost::asio::awaitable<Result<std::string>> get_object(std::string bucket, std::string key);
   boost::asio::awaitable<Result<std::optional<ObjectInfo>>> head_object(std::string bucket, std::string key);
   boost::asio::awaitable<Status> delete_object(std::string bucket, std::string key);

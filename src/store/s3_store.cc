@@ -1,8 +1,10 @@
 // The S3 ObjectStore, and open_store() choosing a store by URL.
 #include <boost/url/parse.hpp>
 #include <cstdlib>
+#include <mutex>
 
 #include "s3_client.h"
+#include "sluice/detail/random_id.h"
 #include "sluice/runtime.h"
 #include "sluice/store.h"
 
@@ -61,9 +63,45 @@ class S3Store final : public ObjectStore {
     return rt_.block_on(client_.delete_object(bucket_, full(key)));
   }
 
+  // PutObject with If-None-Match: *, after a probe (once per store) that
+  // the service honours it: a service that ignored the header would let two
+  // writers both believe they created the key, so it is refused instead.
+  Status create_exclusive(const std::string& key, std::string_view data) override {
+    SLUICE_RETURN_IF_ERROR(check_key(key));
+    SLUICE_RETURN_IF_ERROR(probe_conditional_writes());
+    Status s = rt_.block_on(client_.put_object_if_absent(bucket_, full(key), std::string(data)));
+    if (s.code() != StatusCode::kAlreadyExists) return s;
+    // A create whose answer was lost and was sent again finds its own
+    // object: that is this writer's create, not another's.
+    Result<std::string> there = get(key);
+    return there.ok() && *there == data ? Status() : s;
+  }
+
   std::string describe(const std::string& key) const override { return "s3://" + bucket_ + "/" + full(key); }
 
  private:
+  Status probe_conditional_writes() {
+    std::call_once(probed_, [this] {
+      const std::string probe = "_sluice-conditional-write-probe-" + detail::random_hex(8);
+      Status first = rt_.block_on(client_.put_object_if_absent(bucket_, full(probe), "probe"));
+      if (!first.ok()) {
+        probe_result_ = first;
+        return;
+      }
+      Status second = rt_.block_on(client_.put_object_if_absent(bucket_, full(probe), "probe"));
+      (void)rt_.block_on(client_.delete_object(bucket_, full(probe)));
+      if (second.ok()) {
+        probe_result_ = Status::Unimplemented(
+            describe(probe) + ": the S3 service ignored If-None-Match: * (a second create of one key succeeded)");
+      } else if (second.code() != StatusCode::kAlreadyExists) {
+        probe_result_ = second;
+      }
+    });
+    return probe_result_;
+  }
+
+  std::once_flag probed_;
+  Status probe_result_;
   std::string full(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
 
   std::unique_ptr<Runtime> own_rt_;  // first: it outlives the client

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "sluice/store.h"
 
@@ -81,6 +83,38 @@ TEST(LocalStore, RemoveAbandonedTakesOnlyTheTemporariesOfTheNamesGiven) {
   EXPECT_TRUE(left[0].starts_with(".other-00000.parquet.tmp-")) << "another name's temporary is not touched";
   EXPECT_EQ(left[1], "run-00001.parquet") << "finished objects are not touched";
   theirs->abort();
+}
+
+// What a shard's commit rests on: of writers racing to create one key,
+// exactly one succeeds, and the object is that writer's, whole.
+TEST(LocalStore, CreateExclusiveLetsExactlyOneOfRacingWritersIn) {
+  std::string root = scratch("exclusive");
+  auto store = *open_store(root);
+  constexpr int kWriters = 8;
+  for (int round = 0; round < 20; ++round) {
+    const std::string key = "commits/_shard-" + std::to_string(round) + ".json";
+    std::vector<Status> got(kWriters);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] { got[w] = store->create_exclusive(key, "writer " + std::to_string(w)); });
+    }
+    for (auto& t : writers) t.join();
+    int winner = -1;
+    for (int w = 0; w < kWriters; ++w) {
+      if (got[w].ok()) {
+        EXPECT_EQ(winner, -1) << "two writers created " << key;
+        winner = w;
+      } else {
+        EXPECT_EQ(got[w].code(), StatusCode::kAlreadyExists) << got[w].to_string();
+      }
+    }
+    ASSERT_NE(winner, -1);
+    EXPECT_EQ(*store->get(key), "writer " + std::to_string(winner));
+  }
+  EXPECT_EQ(store->create_exclusive("commits/_shard-0.json", "late").code(), StatusCode::kAlreadyExists);
+  std::size_t files = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(root)) files += e.is_regular_file();
+  EXPECT_EQ(files, 20u) << "no temporary is left behind";
 }
 
 TEST(LocalStore, BadKeysAndUrlsAreRefused) {

@@ -78,6 +78,25 @@ TEST_F(S3StoreTest, OperationsWorkUnderThePrefix) {
   EXPECT_EQ(store.put("../escape", "x").code(), StatusCode::kInvalidArgument);
 }
 
+// Swift's S3 API answers a conditional PUT 501: a create that must be
+// atomic is refused there with a message that says why, and nothing is
+// written (never a plain PUT in its place).
+TEST_F(S3StoreTest, CreateExclusiveIsRefusedWhereTheServiceHasNoConditionalWrites) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-exclusive")).ok());
+  auto opened = open_store("s3://sluice-exclusive/job/", options());
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  ObjectStore& store = **opened;
+  Status s = store.create_exclusive("_commit.json", "attempt a");
+  ASSERT_EQ(s.code(), StatusCode::kUnimplemented) << s.to_string();
+  EXPECT_NE(s.message().find("does not support conditional writes (If-None-Match: *)"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("NotImplemented"), std::string::npos) << s.message();
+  EXPECT_FALSE(store.head("_commit.json")->has_value());
+  EXPECT_TRUE(store.list("")->empty()) << "no probe object is left either";
+  EXPECT_EQ(store.create_exclusive("_commit.json", "attempt b").code(), StatusCode::kUnimplemented);
+}
+
 TEST_F(S3StoreTest, FiftyMebibytesStreamInPartsAndReadBackByteIdentical) {
   ASSERT_TRUE(rt_.block_on(make().create_bucket("sluice-big")).ok());
   auto store = open_store("s3://sluice-big", options());
