@@ -46,11 +46,18 @@ struct JobOptions {
   std::string output;       // instead of output.path: a directory or s3://bucket/prefix/
   std::uint64_t limit = 0;  // read at most this many records (0: all)
   // One shard of N: the records whose position in the input (counted over
-  // every input file, from 0) is shard_index modulo shard_count. Files are
-  // named <name>-shard-I-of-N-..., so N shards can write to one place and
-  // together hold what one run would.
+  // every input file, from 0) is shard_index modulo shard_count. With a
+  // count above 1 the run is one attempt at one shard of a job: its files
+  // are named <name>-shard-I-of-N-<attempt>-..., it commits the shard once
+  // it has read all of it (the first attempt to finish wins), and
+  // `sluice commit` (commit_job in job_commit.h) makes the shards one
+  // dataset.
   std::uint32_t shard_index = 0;
   std::uint32_t shard_count = 1;
+  // With shard_count > 1: the attempt as the scheduler numbers it (for the
+  // summary and the shard's records; sluice gives each attempt an id of its
+  // own whatever this says).
+  std::string scheduler_attempt;
   // Carry on from the manifest an earlier run left in the output (if any):
   // the records it finished are skipped, files are named <name>-r<N>-....
   bool resume = false;
@@ -139,6 +146,11 @@ struct JobSummary {
   std::size_t key_index_bytes = 0;  // the input's keys, kept to find duplicates
   std::uint64_t duplicates = 0;     // records dead-lettered because an earlier one had their key
   std::uint32_t shard_index = 0, shard_count = 1;
+  // A shard of a job: this attempt's id, and what became of the shard's
+  // commit: "committed", "lost to attempt <id>" (another attempt committed
+  // first; this one's files were removed), "already committed by attempt
+  // <id>" (nothing was done), or "not committed" (the run failed or stopped).
+  std::string attempt, shard_commit;
   double seconds = 0;
   double cpu_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;  // of the whole process, so far

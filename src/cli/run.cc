@@ -99,8 +99,9 @@ void print_summary(const JobSummary& s, std::FILE* out, bool files) {
                  u(c.skipped), s.manifest.c_str(), s.abandoned_removed);
   }
   if (s.shard_count > 1) {
-    std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)\n", s.shard_index, s.shard_count,
-                 s.shard_index, s.shard_index + s.shard_count, s.shard_index + 2 * s.shard_count);
+    std::fprintf(out, "shard     %u of %u (input records at positions %u, %u, %u, ...)%s%s: %s\n", s.shard_index,
+                 s.shard_count, s.shard_index, s.shard_index + s.shard_count, s.shard_index + 2 * s.shard_count,
+                 s.attempt.empty() ? "" : ", attempt ", s.attempt.c_str(), s.shard_commit.c_str());
   }
   std::fprintf(out,
                "requests  %llu sent, %llu attempts, %llu retries (+%llu for unreadable answers), %llu failed; "
@@ -297,6 +298,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
   Signals::block();
 
   std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
+  std::string scheduler_attempt;
   if (o.shard == "auto") {
     // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet
     auto s = pipeline::shard_from_environment([](const char* name) { return std::getenv(name); });
@@ -305,6 +307,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
       return 2;
     }
     shard = {s->index, s->count};
+    scheduler_attempt = s->attempt;
     if (!o.quiet) {
       std::fprintf(stderr, "sluice: shard %u of %u, from %s%s%s\n", s->index, s->count, s->scheduler.c_str(),
                    s->attempt.empty() ? "" : ", attempt ", s->attempt.c_str());
@@ -322,6 +325,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
                                 .limit = o.limit,
                                 .shard_index = shard.first,
                                 .shard_count = shard.second,
+                                .scheduler_attempt = scheduler_attempt,
                                 .resume = o.resume,
                                 .io_threads = o.io_threads,
                                 .cpu_threads = o.cpu_threads});

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "job_commit.h"
+
 namespace sluice::pipeline {
 
 Commit::Commit(std::unique_ptr<ObjectStore> store, const Plan& plan, Options options)
@@ -10,13 +12,15 @@ Commit::Commit(std::unique_ptr<ObjectStore> store, const Plan& plan, Options opt
   // sluice's own files start with '_', so that readers of the dataset
   // (Spark, Hive, Trino, DuckDB globs of *.parquet) pass them by.
   manifest_name_ = "_" + file_name_ + "-manifest.json";
+  if (options_.shard) count_ = options_.shard->count;
   writer_options_.compression = plan.config.output.compression;
   writer_options_.row_group_rows = plan.config.output.row_group_rows;
 }
 
 Result<std::unique_ptr<Commit>> Commit::open(std::unique_ptr<ObjectStore> store, const Plan& plan, Options options) {
   std::unique_ptr<Commit> c(new Commit(std::move(store), plan, std::move(options)));
-  SLUICE_RETURN_IF_ERROR(c->start_manifest());  // may name the files after the runs before
+  // Either may rename the files: after the runs before, or the attempt.
+  SLUICE_RETURN_IF_ERROR(c->options_.shard ? c->start_shard() : c->start_manifest());
   c->dead_name_ = "_" + c->file_name_ + "-dead-letter.jsonl";
   return c;
 }
@@ -43,6 +47,20 @@ void Commit::note_commits(const std::string& dir,
   rows = PositionSet();
   for (const auto& [first, end] : settled_.ranges()) manifest_.done.add(first, end);
   settled_ = PositionSet();
+}
+
+// A manifest written as its run was about to commit a file: whether the
+// commit happened decides whether the file and its records are done.
+Status Commit::settle_committing(Manifest& m) {
+  if (!m.committing) return Status();
+  Result<std::optional<ObjectInfo>> there = store_->head(m.committing->first);
+  if (!there.ok()) return there.status();
+  if (there->has_value()) {
+    m.files.push_back(m.committing->first);
+    for (const auto& [first, end] : m.committing->second.ranges()) m.done.add(first, end);
+  }
+  m.committing.reset();
+  return Status();
 }
 
 // The manifest this run starts from, by what the output holds:
@@ -77,15 +95,7 @@ Status Commit::start_manifest() {
     Result<Manifest> m = Manifest::parse(*text, where);
     if (!m.ok()) return m.status();
     earlier = std::move(*m);
-    if (earlier->committing) {  // the last run stopped about a commit: did it happen?
-      Result<std::optional<ObjectInfo>> there = store_->head(earlier->committing->first);
-      if (!there.ok()) return there.status();
-      if (there->has_value()) {
-        earlier->files.push_back(earlier->committing->first);
-        for (const auto& [first, end] : earlier->committing->second.ranges()) earlier->done.add(first, end);
-      }
-      earlier->committing.reset();
-    }
+    SLUICE_RETURN_IF_ERROR(settle_committing(*earlier));
   }
   SLUICE_RETURN_IF_ERROR(refuse_strays(earlier ? earlier->files : std::vector<std::string>{}));
   if (earlier && options_.resume) {
@@ -124,6 +134,139 @@ Status Commit::start_manifest() {
   return Status();
 }
 
+namespace {
+std::string describe_inputs(const std::vector<std::pair<std::string, std::uint64_t>>& inputs) {
+  std::string out;
+  for (const auto& [f, n] : inputs) out += (out.empty() ? "" : ", ") + f + " (" + std::to_string(n) + " bytes)";
+  return out;
+}
+}  // namespace
+
+// A shard's attempt starts (see Options::shard):
+//  * the shard committed already, over the same input: nothing to do (an
+//    attempt retried after another finished); over another input: refused;
+//  * a committed job of this name (or a single run's manifest): refused;
+//  * with --resume, the attempt of the shard that got furthest is carried
+//    on: its committed files and done positions become this attempt's;
+//  * the attempt's manifest is created only if absent, which also finds a
+//    store that cannot commit a shard atomically before any work is done.
+Status Commit::start_shard() {
+  const ShardAttempt& a = *options_.shard;
+  const std::string& job = options_.file_name;
+  const std::string base = shard_base(job, a.index, a.count);
+  const std::string shard_name = "shard " + std::to_string(a.index) + " of " + std::to_string(a.count);
+  const OutputConfig& o = plan_.config.output;
+  if (o.mode != OutputMode::kError) {
+    return Status::InvalidArgument(o.where.str() +
+                                   ": output.mode: overwrite and append are for single runs; the shards of a "
+                                   "job are committed once each (sluice commit): write each job somewhere new");
+  }
+  if (options_.resume && options_.inputs.size() == 1 && options_.inputs[0].first == "-") {
+    return Status::InvalidArgument("--resume: the input is standard input, which cannot be read again");
+  }
+  commit_key_ = shard_commit_key(job, a.index, a.count);
+  Result<std::string> committed = store_->get(commit_key_);
+  if (committed.ok()) {
+    Result<Manifest> m = Manifest::parse(*committed, store_->describe(commit_key_));
+    if (!m.ok()) return m.status();
+    if (m->inputs != options_.inputs || !m->shard) {
+      return Status::FailedPrecondition(store_->describe(commit_key_) + ": " + shard_name + " of a job named '" + job +
+                                        "' over another input (" + describe_inputs(m->inputs) +
+                                        ") is committed there: write this job somewhere else");
+    }
+    committed_by_ = m->shard->attempt;
+    return Status();
+  }
+  if (committed.status().code() != StatusCode::kNotFound) return committed.status();
+  Result<std::optional<ObjectInfo>> run = store_->head(job_manifest_key(job));
+  if (!run.ok()) return run.status();
+  if (run->has_value()) {
+    return Status::FailedPrecondition("the output already holds a job or run named '" + job + "' (see " +
+                                      store_->describe(job_manifest_key(job)) + "): write somewhere else");
+  }
+  if (options_.resume) {
+    Result<std::vector<ObjectInfo>> mine = store_->list("_" + base + "-");
+    if (!mine.ok()) return mine.status();
+    std::optional<Manifest> furthest;
+    for (const ObjectInfo& info : *mine) {
+      if (!info.key.ends_with("-manifest.json")) continue;
+      Result<std::string> text = store_->get(info.key);
+      if (!text.ok()) return text.status();
+      Result<Manifest> m = Manifest::parse(*text, store_->describe(info.key));
+      if (!m.ok()) return m.status();
+      if (m->inputs != options_.inputs) {
+        return Status::FailedPrecondition("--resume: the input is not the one " + store_->describe(info.key) +
+                                          " describes: it was " + describe_inputs(m->inputs) + "; it is " +
+                                          describe_inputs(options_.inputs));
+      }
+      SLUICE_RETURN_IF_ERROR(settle_committing(*m));
+      if (!furthest || m->done.size() > furthest->done.size()) furthest = std::move(*m);
+    }
+    if (furthest) {
+      manifest_.files = std::move(furthest->files);
+      manifest_.dead_letters = std::move(furthest->dead_letters);
+      manifest_.done = std::move(furthest->done);
+      manifest_.runs = furthest->runs;
+      done_before_ = manifest_.done;
+      resuming_ = true;
+    }
+  }
+  ++manifest_.runs;
+  manifest_.inputs = options_.inputs;
+  manifest_.shard = a;
+  file_name_ = base + "-" + a.attempt;
+  manifest_name_ = "_" + file_name_ + "-manifest.json";
+  Status s = store_->create_exclusive(manifest_name_, manifest_.to_json());
+  if (s.code() == StatusCode::kUnimplemented) {
+    return Status::Unimplemented(s.message() +
+                                 ": a shard's commit must be one atomic create, which this store "
+                                 "cannot do; write the job to a local directory or to AWS S3");
+  }
+  return s.with_context(shard_name + ", attempt " + a.attempt);
+}
+
+// The attempt read its shard whole and committed its files: it commits the
+// shard, if no other attempt did first. The loser removes its own files
+// (never those the winner's commit names: it may have carried them on).
+Status Commit::commit_shard(const RunEnd& end, JobSummary& summary) {
+  ShardAttempt& a = *manifest_.shard;
+  a.input_records = end.input_records;
+  a.dead_lettered = end.dead_lettered;
+  if (manifest_.done.size() + a.dead_lettered != a.records()) {
+    return Status::Internal("shard " + std::to_string(a.index) + " of " + std::to_string(a.count) + ": " +
+                            std::to_string(manifest_.done.size()) + " records done and " +
+                            std::to_string(a.dead_lettered) + " dead-lettered, of " + std::to_string(a.records()) +
+                            ": not committed");
+  }
+  Status s = store_->create_exclusive(commit_key_, manifest_.to_json());
+  if (s.ok()) {
+    summary.shard_commit = "committed";
+    summary.manifest = store_->describe(commit_key_);
+    return store_->remove(manifest_name_);  // the commit supersedes it
+  }
+  if (s.code() != StatusCode::kAlreadyExists) return s.with_context("committing the shard");
+  Result<std::string> text = store_->get(commit_key_);
+  if (!text.ok()) return text.status();
+  Result<Manifest> winner = Manifest::parse(*text, store_->describe(commit_key_));
+  if (!winner.ok()) return winner.status();
+  std::vector<std::string> mine = manifest_.files;
+  mine.insert(mine.end(), manifest_.dead_letters.begin(), manifest_.dead_letters.end());
+  mine.push_back(manifest_name_);
+  for (const std::string& key : mine) {
+    const bool named =
+        std::find(winner->files.begin(), winner->files.end(), key) != winner->files.end() ||
+        std::find(winner->dead_letters.begin(), winner->dead_letters.end(), key) != winner->dead_letters.end();
+    const std::string base = key.substr(key.rfind('/') + 1);
+    const bool ours = base.starts_with(file_name_ + "-") || base.starts_with("_" + file_name_ + "-");
+    if (!named && ours) SLUICE_RETURN_IF_ERROR(store_->remove(key), "removing a losing attempt's files");
+  }
+  summary.files.clear();
+  summary.dead_letter.clear();
+  summary.shard_commit = "lost to attempt " + (winner->shard ? winner->shard->attempt : std::string("?"));
+  summary.manifest = store_->describe(commit_key_);
+  return Status();
+}
+
 // Files named like this run's (<name>-….parquet) that `known` does not
 // hold: an error naming them.
 Status Commit::refuse_strays(const std::vector<std::string>& known) {
@@ -151,6 +294,8 @@ Status Commit::finish_manifest(bool whole_input) {
     for (const auto& key : manifest_.dead_letters) {
       if (key == dead_name_) {
         keep.push_back(key);
+      } else if (options_.shard) {
+        // Another attempt's, which may still be running: left to sluice commit.
       } else if (Status s = store_->remove(key); !s.ok()) {
         return s.with_context("an earlier run's dead letters");
       }
@@ -192,10 +337,10 @@ Status Commit::write(const Chunk& chunk) {
     // A file committed by this write holds the rows before this batch.
     note_commits(dir, it->second->committed());
     PositionSet& rows = uncommitted_[dir];
-    for (std::uint64_t p : part.positions) rows.add(p);
+    for (std::uint64_t p : part.positions) rows.add(p / count_);
   }
   PositionSet& waiting = plan_.partition_columns.empty() ? uncommitted_[""] : settled_;
-  for (std::uint64_t p : chunk.settled) waiting.add(p);
+  for (std::uint64_t p : chunk.settled) waiting.add(p / count_);
   if (!chunk.dead.empty()) {
     if (!dead_stream_) {
       auto s = store_->open_write(dead_name_);
@@ -209,7 +354,8 @@ Status Commit::write(const Chunk& chunk) {
   return Status();
 }
 
-Commit::Finished Commit::finish(Status status, bool whole_input, JobSummary& summary) {
+Commit::Finished Commit::finish(Status status, const RunEnd& end, JobSummary& summary) {
+  const bool whole_input = end.whole_input;
   // The open files: committed if every stage ended normally, else left
   // uncommitted (nothing half-written is ever visible).
   for (auto& [dir, writer] : writers_) {
@@ -248,6 +394,11 @@ Commit::Finished Commit::finish(Status status, bool whole_input, JobSummary& sum
     status = finish_manifest(whole_input);
   }
   summary.manifest = store_->describe(manifest_name_);
+  if (options_.shard) {
+    summary.attempt = manifest_.shard->attempt;
+    summary.shard_commit = "not committed";
+    if (status.ok() && whole_input) status = commit_shard(end, summary);
+  }
   summary.abandoned_removed = abandoned_removed_;
   summary.overwritten = overwritten_;
   f.status = status;

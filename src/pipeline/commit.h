@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,15 +39,27 @@ namespace sluice::pipeline {
 class Commit {
  public:
   struct Options {
-    std::string file_name;  // output.name, with the shard when there are several
+    std::string file_name;  // output.name
     bool resume = false;
     // Each input file and its size (0 when unknown), as the manifest records them.
     std::vector<std::pair<std::string, std::uint64_t>> inputs;
+    // One shard of a job (`sluice run --shard`, count > 1): the attempt
+    // writes under names of its own (job_commit.h) and, having read the
+    // whole input, commits the shard by creating its commit record, which
+    // only the first attempt to finish can do. Without resume it starts
+    // afresh; with it, it carries on the attempt of the shard that got
+    // furthest. Other attempts' files are never touched: `sluice commit`
+    // removes what no commit names.
+    std::optional<ShardAttempt> shard;
   };
   static Result<std::unique_ptr<Commit>> open(std::unique_ptr<ObjectStore> store, const Plan& plan, Options options);
 
   // The positions the runs carried on finished: the input skips them.
   const PositionSet& done_before() const { return done_before_; }
+
+  // A shard another attempt committed, over the same input: nothing to do
+  // (the attempt that did it; empty otherwise).
+  const std::string& committed_by() const { return committed_by_; }
 
   // A batch's rows into their partitions' files (a file that fills is
   // committed), its dead letters, and its positions, done once their files
@@ -59,16 +72,24 @@ class Commit {
   // failed, the dead letters of the runs carried on, all done again, go);
   // else they are left uncommitted. Fills the summary's files, bytes, dead
   // letter, manifest and removed-file counts.
+  struct RunEnd {
+    bool whole_input = false;         // the input was read to its end and the run did not fail
+    std::uint64_t input_records = 0;  // then: rows in the whole input
+    std::uint64_t dead_lettered = 0;  // records this run dead-lettered
+  };
   struct Finished {
     Status status;       // `status`, or the first error of committing
     bool all_committed;  // every open file was committed
     std::uint64_t rows;  // in the files committed, in this run
   };
-  Finished finish(Status status, bool whole_input, JobSummary& summary);
+  Finished finish(Status status, const RunEnd& end, JobSummary& summary);
 
  private:
   Commit(std::unique_ptr<ObjectStore> store, const Plan& plan, Options options);
   Status start_manifest();
+  Status start_shard();
+  Status settle_committing(Manifest& m);
+  Status commit_shard(const RunEnd& end, JobSummary& summary);
   Status refuse_strays(const std::vector<std::string>& known);
   Status prepare_commit(const std::string& dir, const std::string& name);
   void note_commits(const std::string& dir, const std::vector<std::pair<std::string, parquet::FileSummary>>& files);
@@ -101,6 +122,9 @@ class Commit {
   bool resuming_ = false;                                 // carrying on an earlier run (--resume, and there was one)
   std::size_t abandoned_removed_ = 0;                     // with resume: files a killed run had left open
   std::size_t overwritten_ = 0;                           // with output.mode overwrite: the earlier runs' files removed
+  std::string commit_key_;                                // a shard's commit record
+  std::uint32_t count_ = 1;   // positions are numbered within the shard: input position / shard count
+  std::string committed_by_;  // the attempt that committed the shard before this one
 };
 
 }  // namespace sluice::pipeline

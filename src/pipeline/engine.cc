@@ -18,6 +18,7 @@
 #include "lines.h"
 #include "server.h"
 #include "sluice/detail/mutex.h"
+#include "sluice/detail/random_id.h"
 #include "sluice/pipeline.h"
 
 namespace sluice::pipeline {
@@ -292,8 +293,10 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   }
   Commit::Options co{.file_name = c.output.name, .resume = st->options.resume, .inputs = st->input->files()};
   if (st->options.shard_count > 1) {
-    co.file_name +=
-        "-shard-" + std::to_string(st->options.shard_index) + "-of-" + std::to_string(st->options.shard_count);
+    co.shard = ShardAttempt{.index = st->options.shard_index,
+                            .count = st->options.shard_count,
+                            .attempt = detail::random_hex(8),
+                            .scheduler_attempt = st->options.scheduler_attempt};
   }
   SLUICE_ASSIGN_OR_RETURN(st->commit, Commit::open(std::move(store), *st->plan, std::move(co)));
   return std::unique_ptr<Engine>(new Engine(std::move(st)));
@@ -303,6 +306,12 @@ JobSummary Engine::run() {
   State& st = *state_;
   const PipelineConfig& c = st.plan->config;
   JobSummary summary = st.begin();
+  if (!st.commit->committed_by().empty()) {  // an attempt at a shard that is done
+    summary.shard_commit = "already committed by attempt " + st.commit->committed_by();
+    summary.accounted = true;
+    st.end(summary, Status());
+    return summary;
+  }
 
   State* self = &st;
   auto pipeline =
@@ -326,7 +335,10 @@ JobSummary Engine::run() {
     MutexLock lock(st.fatal_mu);
     whole_input = whole_input && st.fatal.ok();
   }
-  const Commit::Finished finished = st.commit->finish(status, whole_input, summary);
+  const Commit::Finished finished = st.commit->finish(
+      status,
+      {.whole_input = whole_input, .input_records = st.input->positions(), .dead_lettered = progress().dead_lettered},
+      summary);
   status = finished.status;
   const bool all_committed = finished.all_committed;
   const std::uint64_t committed_rows = finished.rows;

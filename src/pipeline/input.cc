@@ -59,7 +59,7 @@ Status Input::read_files(Channel<Record>& out, detail::StageCounters& stage, con
       if (options_.shard_count > 1 && at % options_.shard_count != options_.shard_index) continue;
       // A key read before (in this run or one it resumes) is a duplicate.
       const bool seen_before = row_error.ok() && !keys_are_new(row, t.path, line, row_error);
-      if (earlier.contains(at)) {
+      if (earlier.contains(at / options_.shard_count)) {
         skipped_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
@@ -84,6 +84,7 @@ Status Input::read_files(Channel<Record>& out, detail::StageCounters& stage, con
     before += (*reader)->position();
     bytes_read_.store(before, std::memory_order_relaxed);
   }
+  positions_.store(position, std::memory_order_relaxed);
   read_all_ = true;
   return Status();
 }

@@ -47,7 +47,8 @@ class Input {
   const std::vector<std::string>& names() const { return names_; }
   std::uint64_t total_bytes() const { return total_bytes_; }  // 0: unknown
 
-  // The flow's first stage. It skips the positions in `done` and ends early
+  // The flow's first stage. It skips the positions in `done` (a shard's own
+  // numbering: position / shard count, see Commit) and ends early
   // once `stopping` is set. REQUIRES: both outlive the run; one run only.
   Stage source(const PositionSet& done, const std::atomic<bool>& stopping);
 
@@ -56,6 +57,8 @@ class Input {
   std::uint64_t duplicates() const { return duplicates_.load(std::memory_order_relaxed); }
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
   bool read_all() const { return read_all_.load(std::memory_order_acquire); }
+  // Rows in the whole input, every shard's (set once read_all()).
+  std::uint64_t positions() const { return positions_.load(std::memory_order_acquire); }
   std::size_t key_index_bytes() const { return seen_keys_.memory_bytes(); }
 
  private:
@@ -71,6 +74,7 @@ class Input {
   std::uint64_t total_bytes_ = 0;
   KeySet seen_keys_;  // the input's keys so far (the reading thread only)
   std::atomic<std::uint64_t> read_{0}, skipped_{0}, duplicates_{0}, bytes_read_{0};
+  std::atomic<std::uint64_t> positions_{0};
   std::atomic<bool> read_all_{false};
 };
 

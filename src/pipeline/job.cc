@@ -157,9 +157,10 @@ std::string JobSummary::to_json() const {
          ",\"duplicate_keys\":" + std::to_string(duplicates) +
          ",\"peak_answer_bytes_in_flight\":" + std::to_string(counts.peak_bytes_in_flight) +
          ",\"records_held_by_byte_bound\":" + std::to_string(counts.records_held_total) +
-         (shard_count > 1 ? ",\"shard\":{\"index\":" + std::to_string(shard_index) +
-                                ",\"count\":" + std::to_string(shard_count) + "}"
-                          : std::string()) +
+         (shard_count > 1
+              ? ",\"shard\":{\"index\":" + std::to_string(shard_index) + ",\"count\":" + std::to_string(shard_count) +
+                    ",\"attempt\":" + json_quote(attempt) + ",\"commit\":" + json_quote(shard_commit) + "}"
+              : std::string()) +
          (serve.requests > 0 ? ",\"serve\":" + serve_json(serve) : std::string()) + ",\"records_per_second\":" + rate +
          "}";
 }

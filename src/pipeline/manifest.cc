@@ -70,6 +70,13 @@ std::string Manifest::to_json() const {
     out += ",\"committing\":{\"file\":" + json_quote(committing->first) +
            ",\"ranges\":" + ranges_json(committing->second) + "}";
   }
+  if (shard) {
+    out += ",\"shard\":{\"index\":" + std::to_string(shard->index) + ",\"count\":" + std::to_string(shard->count) +
+           ",\"attempt\":" + json_quote(shard->attempt) +
+           ",\"scheduler_attempt\":" + json_quote(shard->scheduler_attempt) +
+           ",\"input_records\":" + std::to_string(shard->input_records) +
+           ",\"dead_lettered\":" + std::to_string(shard->dead_lettered) + "}";
+  }
   return out + "}\n";
 }
 
@@ -119,6 +126,24 @@ Result<Manifest> Manifest::parse(std::string_view json, const std::string& where
     }
     if (Status s = read_ranges(file_ranges, set); !s.ok()) return bad("committing: " + s.message());
     m.committing.emplace(std::string(file), std::move(set));
+  }
+  dom::element shard;
+  if (!root["shard"].get(shard)) {
+    ShardAttempt a;
+    std::uint64_t index = 0, count = 0;
+    std::string_view attempt, scheduler_attempt;
+    if (shard["index"].get_uint64().get(index) || shard["count"].get_uint64().get(count) || count == 0 ||
+        index >= count || count > UINT32_MAX || shard["attempt"].get_string().get(attempt) ||
+        shard["scheduler_attempt"].get_string().get(scheduler_attempt) ||
+        shard["input_records"].get_uint64().get(a.input_records) ||
+        shard["dead_lettered"].get_uint64().get(a.dead_lettered)) {
+      return bad("\"shard\" without index < count, attempt, input_records and dead_lettered");
+    }
+    a.index = static_cast<std::uint32_t>(index);
+    a.count = static_cast<std::uint32_t>(count);
+    a.attempt = attempt;
+    a.scheduler_attempt = scheduler_attempt;
+    m.shard = std::move(a);
   }
   std::uint64_t count = 0;
   if (root["done"].get_uint64().get(count) || count != m.done.size()) {

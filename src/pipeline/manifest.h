@@ -37,6 +37,21 @@ class PositionSet {
   std::uint64_t size_ = 0;
 };
 
+// A shard's attempt (sluice run --shard): who wrote a manifest. Its
+// positions are the shard's own numbering: input position / count.
+struct ShardAttempt {
+  std::uint32_t index = 0;
+  std::uint32_t count = 1;
+  std::string attempt;            // sluice's id for the attempt: 8 hex digits
+  std::string scheduler_attempt;  // as the scheduler numbers it, when it says
+  // Set when the attempt read the whole input (in the shard's commit):
+  std::uint64_t input_records = 0;  // rows in the whole input, every shard's
+  std::uint64_t dead_lettered = 0;  // the shard's records dead-lettered (not in `done`)
+
+  // The shard's records in an input of `input_records` rows.
+  std::uint64_t records() const { return input_records > index ? (input_records - index - 1) / count + 1 : 0; }
+};
+
 struct Manifest {
   std::uint64_t runs = 0;                 // runs that have written under this name
   std::vector<std::string> files;         // committed output files of every run, as keys of the store
@@ -47,6 +62,7 @@ struct Manifest {
   // and its records: if the file exists when the run is resumed, they are
   // done too (the run stopped after the commit, before the next manifest).
   std::optional<std::pair<std::string, PositionSet>> committing;
+  std::optional<ShardAttempt> shard;  // a shard's attempt wrote it
 
   std::string to_json() const;
   // `where` names the manifest in messages.

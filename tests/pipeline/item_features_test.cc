@@ -253,10 +253,24 @@ TEST_F(ItemFeatures, ShardsTogetherWriteWhatOneRunWould) {
     EXPECT_TRUE(s.accounted);
     EXPECT_EQ(s.counts.read, n_ / kShards) << "shard " << i;
     ASSERT_EQ(s.files.size(), 1u);
-    EXPECT_NE(s.files[0].name.find("item-features-shard-" + std::to_string(i) + "-of-3-00000.parquet"),
-              std::string::npos)
+    // Named after the shard and the attempt, which is new for every run.
+    ASSERT_EQ(s.attempt.size(), 8u);
+    EXPECT_EQ(s.attempt.find_first_not_of("0123456789abcdef"), std::string::npos) << s.attempt;
+    EXPECT_NE(
+        s.files[0].name.find("/item-features-shard-" + std::to_string(i) + "-of-3-" + s.attempt + "-00000.parquet"),
+        std::string::npos)
         << s.files[0].name;
-    EXPECT_NE(s.to_json().find("\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":3}"), std::string::npos);
+    EXPECT_EQ(s.shard_commit, "committed");
+    EXPECT_NE(s.to_json().find("\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":3,\"attempt\":\"" + s.attempt +
+                               "\",\"commit\":\"committed\"}"),
+              std::string::npos)
+        << s.to_json();
+    // The shard's commit record replaces the attempt's manifest.
+    const std::string commit = out_ + "/_item-features-shard-" + std::to_string(i) + "-of-3-commit.json";
+    EXPECT_EQ(s.manifest, commit);
+    EXPECT_TRUE(std::filesystem::exists(commit));
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/_item-features-shard-" + std::to_string(i) + "-of-3-" + s.attempt +
+                                         "-manifest.json"));
     // Records 1, 4, 7, ... (positions 0, 3, 6, ...) are shard 0's.
     auto ids = duckdb_rows("SELECT DISTINCT (id - 1) % 3 AS r FROM read_parquet('" + s.files[0].name + "')");
     ASSERT_EQ(ids.size(), 1u);

@@ -49,6 +49,33 @@ TEST(PositionSet, AgreesWithAPlainSetOnRandomPositions) {
   }
 }
 
+// A shard's attempt says who it is; its record count comes from the
+// input's and the shard's: shard 1 of 4 over 10 rows holds positions 1, 5, 9.
+TEST(Manifest, AShardsAttemptRoundTripsAndCountsItsRecords) {
+  Manifest m;
+  m.runs = 1;
+  m.shard = ShardAttempt{
+      .index = 1, .count = 4, .attempt = "0a1b2c3d", .scheduler_attempt = "2", .input_records = 10, .dead_lettered = 1};
+  m.done.add(0, 2);
+  auto back = Manifest::parse(m.to_json(), "m.json");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_TRUE(back->shard.has_value());
+  EXPECT_EQ(back->shard->index, 1u);
+  EXPECT_EQ(back->shard->count, 4u);
+  EXPECT_EQ(back->shard->attempt, "0a1b2c3d");
+  EXPECT_EQ(back->shard->scheduler_attempt, "2");
+  EXPECT_EQ(back->shard->input_records, 10u);
+  EXPECT_EQ(back->shard->dead_lettered, 1u);
+  EXPECT_EQ(back->shard->records(), 3u);
+  EXPECT_EQ((ShardAttempt{.index = 3, .count = 4, .input_records = 3}).records(), 0u);
+  EXPECT_EQ((ShardAttempt{.index = 0, .count = 4, .input_records = 4}).records(), 1u);
+  EXPECT_FALSE(Manifest::parse(Manifest{}.to_json(), "m.json")->shard.has_value());
+  std::string bad = m.to_json();
+  bad.replace(bad.find("\"index\":1"), 9, "\"index\":4");
+  EXPECT_NE(Manifest::parse(bad, "m.json").status().message().find("\"shard\" without index < count"),
+            std::string::npos);
+}
+
 TEST(Manifest, RoundTripsAndRefusesWhatIsDamaged) {
   Manifest m;
   m.runs = 2;
