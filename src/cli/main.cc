@@ -6,6 +6,7 @@
 #include <CLI/Formatter.hpp>
 #include <cstdio>
 
+#include "commit.h"
 #include "demo.h"
 #include "inspect.h"
 #include "mock_api.h"
@@ -67,6 +68,15 @@ int run_main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "check a pipeline file without running it");
   sluice::cli::add_validate_options(*validate_cmd, validate);
 
+  sluice::cli::JobCommandOptions commit;
+  auto* commit_cmd = app.add_subcommand(
+      "commit", "make the committed shards of a job one dataset: check them, merge their manifests, write _SUCCESS");
+  sluice::cli::add_job_options(*commit_cmd, commit);
+  sluice::cli::JobCommandOptions status;
+  auto* status_cmd =
+      app.add_subcommand("status", "where each shard of a job is: committed, or its attempts and their progress");
+  sluice::cli::add_job_options(*status_cmd, status);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +94,8 @@ int run_main(int argc, char** argv) {
   if (validate_cmd->parsed()) return sluice::cli::validate_command(validate);
   if (stream_cmd->parsed()) return sluice::cli::stream_command(stream);
   if (serve_cmd->parsed()) return sluice::cli::serve_command(serve);
+  if (commit_cmd->parsed()) return sluice::cli::commit_command(commit);
+  if (status_cmd->parsed()) return sluice::cli::status_command(status);
   return 2;
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "../../src/mockapi/server.h"
+#include "child_process.h"
 #include "e2e_util.h"
 #include "raw_http.h"
 
@@ -19,49 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-struct Child {
-  pid_t pid = -1;
-  int wait() const {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-};
-
-// Runs the sluice binary with `args`, its output into `log`.
-Child spawn(const std::vector<std::string>& args, const std::string& log) {
-  Child c;
-  c.pid = ::fork();
-  if (c.pid == 0) {
-    std::FILE* f = std::fopen(log.c_str(), "w");
-    ::dup2(::fileno(f), 1);
-    ::dup2(::fileno(f), 2);
-    std::vector<char*> argv{const_cast<char*>(SLUICE_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(SLUICE_BINARY, argv.data());
-    ::_exit(127);
-  }
-  return c;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Committed Parquet files of the run in `dir` and its partitions (not its
-// temporaries).
-std::size_t committed_files(const std::string& dir) {
-  std::error_code ec;
-  std::size_t n = 0;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    n += name.ends_with(".parquet") && name.front() != '.';
-  }
-  return n;
-}
 
 class SluiceRun : public ::testing::Test {
  protected:

@@ -14,14 +14,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PipelineToS3 : public S3ClientTest {};
+class PipelineToS3 : public S3ClientTest {
+ protected:
+  // Credentials in the environment, as a user sets them, and a new bucket.
+  S3Client with_bucket(const std::string& bucket) {
+    ::setenv("AWS_ACCESS_KEY_ID", kGood.access_key_id.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", kGood.secret_access_key.c_str(), 1);
+    ::setenv("AWS_REGION", "us-east-1", 1);
+    S3Client s3 = make();
+    EXPECT_TRUE(rt_.block_on(s3.create_bucket(bucket)).ok());
+    return s3;
+  }
+};
 
 TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracle) {
-  ::setenv("AWS_ACCESS_KEY_ID", kGood.access_key_id.c_str(), 1);
-  ::setenv("AWS_SECRET_ACCESS_KEY", kGood.secret_access_key.c_str(), 1);
-  ::setenv("AWS_REGION", "us-east-1", 1);
-  S3Client s3 = make();
-  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-e2e")).ok());
+  S3Client s3 = with_bucket("sluice-e2e");
 
   constexpr std::uint64_t n = 800;
   const std::string dir = dir_ + "/e2e";
@@ -75,6 +82,37 @@ TEST_F(PipelineToS3, TheReferenceWorkloadLandsInS3AsCompleteFilesEqualToTheOracl
   EXPECT_EQ(m->done.size(), n);
   EXPECT_EQ(m->files.size(), s.files.size());
   EXPECT_EQ(pipeline::check_output(dir + "/from-s3", n), e.written);
+}
+
+// A shard's commit must be one atomic create; Swift's S3 API has no
+// conditional writes (it answers 501). A sharded run there is refused as it
+// opens, saying why, before any record is read or any object written:
+// never two attempts both believing they committed.
+TEST_F(PipelineToS3, AShardIsRefusedWhereTheServiceCannotCommitItAtomically) {
+  S3Client s3 = with_bucket("sluice-shards");
+  const std::string dir = dir_ + "/shards";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 100);
+  auto server = mockapi::Server::start({});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  auto job = Job::open(
+      SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+      {.sets = {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
+                "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-shards/job/"},
+       .shard_index = 1,
+       .shard_count = 2,
+       .store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"}});
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented) << job.status().to_string();
+  EXPECT_NE(job.status().message().find("does not support conditional writes (If-None-Match: *)"), std::string::npos)
+      << job.status().message();
+  EXPECT_NE(job.status().message().find("a shard's commit must be one atomic create"), std::string::npos)
+      << job.status().message();
+  EXPECT_EQ((*server)->stats().requests, 0u) << "no record was started";
+  auto listed = rt_.block_on(s3.list_objects("sluice-shards", "", ""));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->objects.empty()) << listed->objects.front().key;
 }
 
 }  // namespace
