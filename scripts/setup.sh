@@ -2,15 +2,25 @@
 # Installs the Debian 12 packages sluice needs to build and test.
 # Idempotent: when every package is already installed it does nothing and
 # touches neither the network nor apt's lists.
+#   scripts/setup.sh               everything: build, test, benchmark
+#   scripts/setup.sh --build-only  what building the library and the CLI needs
+#                                  (deploy/Dockerfile)
 set -euo pipefail
+
+build_only=0
+[[ ${1:-} == --build-only ]] && build_only=1
 
 packages=(
   # toolchain
-  clang-16 libclang-rt-16-dev clang-format-16 clang-tidy-16 cmake ninja-build ccache pkg-config
+  clang-16 libclang-rt-16-dev cmake ninja-build pkg-config
   # libraries (Boost pinned to 1.81: the unversioned packages pull 1.74)
   libboost1.81-dev libboost-url1.81-dev
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libdeflate-dev libssl-dev
+)
+((build_only)) || packages+=(
+  # development: formatting, static checks, faster rebuilds
+  clang-format-16 clang-tidy-16 ccache
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: certificates for the TLS tests; benchmarks: the reference HTTP/1.1 load generator
@@ -23,7 +33,7 @@ packages=(
 
 # Node.js runs the independent Parquet readers of the interop tests; the
 # machine's own node is used when there is one.
-command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+if ((!build_only)) && ! { command -v node && command -v npm; } >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,6 +49,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+((build_only)) && exit 0
 
 # The interop tests' readers (DuckDB, hyparquet, parquet-wasm), exactly as
 # pinned by the lock file; reinstalled only when the lock file changes.
