@@ -29,6 +29,8 @@ packages=(
   python3-swift curl
   # tests: a real HTTP server with a short keep-alive timeout
   nginx
+  # tests: a real scheduler for the shards, a one-node Slurm cluster on loopback
+  slurm-wlm munge
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the
