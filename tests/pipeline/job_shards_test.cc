@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -36,7 +37,8 @@ class JobShards : public ::testing::Test {
   void TearDown() override { clear_env(); }
 
   // A task of the job as `scheduler` starts task `index` of four.
-  Child task(const std::string& scheduler, std::uint32_t index, const std::string& name) {
+  Child task(const std::string& scheduler, std::uint32_t index, const std::string& name,
+             const std::vector<std::string>& more = {}) {
     clear_env();
     const std::string i = std::to_string(index);
     std::map<std::string, std::string> env;
@@ -49,27 +51,28 @@ class JobShards : public ::testing::Test {
     }
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     set_.insert(set_.end(), env.begin(), env.end());
-    Child c = spawn({"run",
-                     SLUICE_SOURCE_DIR "/examples/item-features.yaml",
-                     "-q",
-                     "--set",
-                     "input.path=" + dir_ + "/records.csv",
-                     "--set",
-                     "datasets.entities.path=" + dir_ + "/entities.csv",
-                     "--set",
-                     "http.base_url=" + api_->base_url(),
-                     "--set",
-                     "output.file_rows=100",
-                     "--set",
-                     "records_in_flight=16",
-                     "--output",
-                     out(),
-                     "--summary-json",
-                     dir_ + "/" + name + ".json",
-                     "--shard",
-                     "auto",
-                     "--resume"},
-                    dir_ + "/" + name + ".log");
+    std::vector<std::string> args = {"run",
+                                     SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+                                     "-q",
+                                     "--set",
+                                     "input.path=" + dir_ + "/records.csv",
+                                     "--set",
+                                     "datasets.entities.path=" + dir_ + "/entities.csv",
+                                     "--set",
+                                     "http.base_url=" + api_->base_url(),
+                                     "--set",
+                                     "output.file_rows=100",
+                                     "--set",
+                                     "records_in_flight=16",
+                                     "--output",
+                                     out(),
+                                     "--summary-json",
+                                     dir_ + "/" + name + ".json",
+                                     "--shard",
+                                     "auto",
+                                     "--resume"};
+    args.insert(args.end(), more.begin(), more.end());
+    Child c = spawn(args, dir_ + "/" + name + ".log");
     clear_env();
     return c;
   }
@@ -192,6 +195,21 @@ TEST_F(JobShards, KilledRetriedAndDoubledShardsCommitToExactlyTheOraclesRows) {
   // Committing again changes nothing and says so.
   ASSERT_EQ(command("commit", "commit-again.log"), 0) << slurp(dir_ + "/commit-again.log");
   EXPECT_NE(slurp(dir_ + "/commit-again.log").find("job committed (again)"), std::string::npos);
+}
+
+// What a shard refuses: output.mode overwrite or append (a shard is
+// committed once, never replaced), and an output whose shard was committed
+// over another input (exit 4: a retry cannot fix it).
+TEST_F(JobShards, AShardRefusesToReplaceOrMixJobs) {
+  ASSERT_EQ(task("batch", 0, "overwrite", {"--set", "output.mode=overwrite"}).wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/overwrite.log").find("output.mode: overwrite and append are for single runs"),
+            std::string::npos)
+      << slurp(dir_ + "/overwrite.log");
+  ASSERT_EQ(task("batch", 0, "first").wait(), 0) << slurp(dir_ + "/first.log");
+  std::ofstream(dir_ + "/records.csv", std::ios::app) << "4001\n";
+  ASSERT_EQ(task("batch", 0, "other-input").wait(), 4);
+  EXPECT_NE(slurp(dir_ + "/other-input.log").find("over another input"), std::string::npos)
+      << slurp(dir_ + "/other-input.log");
 }
 
 }  // namespace
