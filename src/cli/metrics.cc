@@ -1,42 +1,69 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 namespace sluice::cli {
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr,
                                                             std::function<std::string()> render) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("--metrics-addr '" + addr + "': expected HOST:PORT");
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  const std::string host = addr.substr(0, colon);
-  if (::inet_pton(AF_INET, host.empty() ? "0.0.0.0" : host.c_str(), &sa.sin_addr) != 1) {
-    return Status::InvalidArgument("--metrics-addr '" + addr + "': '" + host + "' is not an IPv4 address");
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("--metrics-addr '" + addr + "': " + why +
+                                   " (expected HOST:PORT: a name, an IPv4 address or [an IPv6 one])");
+  };
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return bad("no port");
+  std::string host = addr.substr(0, colon);
+  const std::string port = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return bad("an IPv6 address goes in brackets");
   }
   char* end = nullptr;
-  long port = std::strtol(addr.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535)
-    return Status::InvalidArgument("--metrics-addr '" + addr + "': bad port");
-  sa.sin_port = htons(static_cast<std::uint16_t>(port));
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
-    Status s = Status::Unavailable("--metrics-addr " + addr + ": cannot listen: " + errno_text(errno));
-    ::close(fd);
-    return s;
+  const long number = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || number < 0 || number > 65535) return bad("'" + port + "' is not a port");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int e = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found); e != 0) {
+    return bad("'" + host + "': " + ::gai_strerror(e));
   }
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, ntohs(sa.sin_port), std::move(render)));
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(found, &::freeaddrinfo);
+  // The first address the name has that can be listened on.
+  int err = 0;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
+      err = errno;
+      ::close(fd);
+      continue;
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    const int at = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                                               : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+    return std::unique_ptr<MetricsServer>(new MetricsServer(fd, at, std::move(render)));
+  }
+  return Status::Unavailable("--metrics-addr " + addr + ": cannot listen: " + errno_text(err));
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)

@@ -15,8 +15,10 @@ namespace sluice::cli {
 
 class MetricsServer {
  public:
-  // addr: "host:port" (IPv4). `render` makes the page; it is called on the
-  // server's thread.
+  // addr: "host:port", the host a name ("localhost"), an IPv4 address or a
+  // bracketed IPv6 one ("[::1]"), empty for every address; port 0 for any
+  // free one (port() says which). `render` makes the page; it is called on
+  // the server's thread.
   static Result<std::unique_ptr<MetricsServer>> start(const std::string& addr, std::function<std::string()> render);
   ~MetricsServer();
   int port() const { return port_; }

@@ -272,7 +272,8 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
   cmd.add_option("--metrics-addr", o.metrics_addr,
-                 "serve Prometheus metrics at HOST:PORT/metrics while the run goes on");
+                 "serve Prometheus metrics at HOST:PORT/metrics while the run goes on (HOST: a name, an IPv4 address, "
+                 "[an IPv6 one], or empty for all; PORT 0: any)");
   add_threads(cmd, o);
 }
 
@@ -339,7 +340,10 @@ int run_pipeline_command(const RunCommandOptions& o) {
       return 2;
     }
     metrics = std::move(*m);
-    if (!o.quiet) std::fprintf(stderr, "sluice: metrics on http://%s/metrics\n", o.metrics_addr.c_str());
+    if (!o.quiet) {
+      std::fprintf(stderr, "sluice: metrics on http://%s:%d/metrics\n",
+                   o.metrics_addr.substr(0, o.metrics_addr.rfind(':')).c_str(), metrics->port());
+    }
   }
 
   Signals signals(e, o.grace_seconds);

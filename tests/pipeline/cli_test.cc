@@ -256,15 +256,50 @@ TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
   EXPECT_EQ(connect_to(port), -1) << "no longer listening";
 }
 
+// The port the run says its metrics are on ("sluice: metrics on http://HOST:PORT/metrics"), or "".
+std::string metrics_port(const std::string& log) {
+  const std::string text = slurp(log);
+  const auto at = text.find("/metrics\n");
+  if (at == std::string::npos) return "";
+  const auto colon = text.rfind(':', at);
+  return text.substr(colon + 1, at - colon - 1);
+}
+
+// --metrics-addr takes an IPv6 address in brackets; an unbracketed one, or
+// a name that does not resolve, is a usage error that says what was wrong.
+TEST_F(SluiceRun, MetricsAddressesAreNamesOrAddressesOfEitherFamily) {
+  auto with = [&](const std::string& addr) {
+    auto a = args();
+    a.insert(a.end(), {"--metrics-addr", addr, "--limit", "20"});
+    return a;
+  };
+  ASSERT_EQ(spawn(with("[::1]:0"), dir_ + "/v6.log").wait(), 0) << slurp(dir_ + "/v6.log");
+  const std::string port = metrics_port(dir_ + "/v6.log");
+  EXPECT_NE(port, "0");
+  EXPECT_NE(slurp(dir_ + "/v6.log").find("sluice: metrics on http://[::1]:" + port + "/metrics"), std::string::npos)
+      << slurp(dir_ + "/v6.log");
+  fs::remove_all(dir_ + "/out");
+  EXPECT_EQ(spawn(with("::1:9464"), dir_ + "/bare.log").wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/bare.log").find("--metrics-addr '::1:9464': an IPv6 address goes in brackets"),
+            std::string::npos)
+      << slurp(dir_ + "/bare.log");
+  EXPECT_EQ(spawn(with("no-such-host.invalid:9464"), dir_ + "/name.log").wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/name.log").find("--metrics-addr 'no-such-host.invalid:9464': 'no-such-host.invalid': "),
+            std::string::npos)
+      << slurp(dir_ + "/name.log");
+}
+
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
-  const int port = 19300 + static_cast<int>(::getpid() % 500);
   auto a = args();
   a.push_back("--metrics-addr");
-  a.push_back("127.0.0.1:" + std::to_string(port));
+  a.push_back("localhost:0");  // a name, and any free port: the run says which
   Child c = spawn(a, dir_ + "/log");
   ASSERT_TRUE(eventually([&] { return server_->stats().requests >= 200; })) << slurp(dir_ + "/log");
+  const std::string port = metrics_port(dir_ + "/log");
+  ASSERT_FALSE(port.empty()) << slurp(dir_ + "/log");
+  EXPECT_NE(slurp(dir_ + "/log").find("sluice: metrics on http://localhost:" + port + "/metrics"), std::string::npos);
   std::string page;
-  if (FILE* p = popen(("curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics").c_str(), "r")) {
+  if (FILE* p = popen(("curl -s http://localhost:" + port + "/metrics").c_str(), "r")) {
     char buf[4096];
     for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) page.append(buf, n);
     pclose(p);
