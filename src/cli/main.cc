@@ -30,7 +30,7 @@ int run_main(int argc, char** argv) {
   // NOLINTEND(concurrency-mt-unsafe)
   CLI::App app{"sluice: data pipelines heavy on both I/O and CPU"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sluice 0.1.0");
+  app.set_version_flag("--version", "sluice " SLUICE_VERSION);
 
   sluice::cli::DemoOptions demo;
   std::uint64_t latency_us = static_cast<std::uint64_t>(demo.latency.count());

@@ -1,9 +1,11 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace sluice::cli {
 
@@ -64,6 +67,68 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
     return std::unique_ptr<MetricsServer>(new MetricsServer(fd, at, std::move(render)));
   }
   return Status::Unavailable("--metrics-addr " + addr + ": cannot listen: " + errno_text(err));
+}
+
+namespace {
+
+std::string read_file(const char* path) {
+  std::string text;
+  if (std::FILE* f = std::fopen(path, "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string process_metrics() {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& value) {
+    out +=
+        std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
+  };
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  // /proc/self/stat: the fields after the command's closing parenthesis,
+  // from the third (state): utime is the 14th field, stime the 15th,
+  // starttime (ticks after boot) the 22nd.
+  const std::string stat = read_file("/proc/self/stat");
+  const auto paren = stat.rfind(')');
+  std::vector<std::string> fields;
+  for (std::size_t at = paren == std::string::npos ? stat.size() : paren + 2; at < stat.size();) {
+    const auto space = stat.find(' ', at);
+    fields.push_back(stat.substr(at, space - at));
+    at = space == std::string::npos ? stat.size() : space + 1;
+  }
+  auto field = [&](std::size_t n) { return n - 3 < fields.size() ? std::strtod(fields[n - 3].c_str(), nullptr) : 0.0; };
+  char number[64];
+  std::snprintf(number, sizeof number, "%.2f", (field(14) + field(15)) / tick);
+  metric("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.", number);
+  const std::string statm = read_file("/proc/self/statm");
+  const double pages = std::strtod(statm.substr(statm.find(' ') + 1).c_str(), nullptr);
+  std::snprintf(number, sizeof number, "%.0f", pages * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+  metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", number);
+  std::size_t fds = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d)) fds += e->d_name[0] != '.';
+    ::closedir(d);
+    --fds;  // the directory's own
+  }
+  metric("process_open_fds", "gauge", "Number of open file descriptors.", std::to_string(fds));
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", std::to_string(limit.rlim_cur));
+  // Boot time (btime in /proc/stat) plus the start's ticks after boot.
+  const std::string proc = read_file("/proc/stat");
+  const auto btime = proc.find("\nbtime ");
+  const double boot = btime == std::string::npos ? 0 : std::strtod(proc.c_str() + btime + 7, nullptr);
+  std::snprintf(number, sizeof number, "%.2f", boot + field(22) / tick);
+  metric("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", number);
+  out +=
+      "# HELP sluice_build_info sluice's version, as a label; always 1.\n# TYPE sluice_build_info gauge\n"
+      "sluice_build_info{version=\"" SLUICE_VERSION "\"} 1\n";
+  return out;
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)

@@ -13,6 +13,12 @@
 
 namespace sluice::cli {
 
+// The process's own metrics as Prometheus's client libraries name them
+// (process_cpu_seconds_total, process_resident_memory_bytes,
+// process_open_fds, process_max_fds, process_start_time_seconds), read from
+// /proc, and sluice_build_info.
+std::string process_metrics();
+
 class MetricsServer {
  public:
   // addr: "host:port", the host a name ("localhost"), an IPv4 address or a

@@ -150,12 +150,17 @@ std::string metrics_page(const Job& e) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   };
   auto line = [&](const std::string& name, std::uint64_t v) { out += name + " " + std::to_string(v) + "\n"; };
-  metric("sluice_records_total", "counter", "Input records by what became of them.");
-  line("sluice_records_total{outcome=\"read\"}", p.read);
+  metric("sluice_records_read_total", "counter", "Input records read (an earlier run's, skipped, are not).");
+  line("sluice_records_read_total", p.read);
+  metric("sluice_records_skipped_total", "counter", "Input records an earlier run finished, skipped (--resume).");
+  line("sluice_records_skipped_total", p.skipped);
+  // The outcomes only: their sum and the records in flight make the records read.
+  metric("sluice_records_total", "counter", "Records read, by how they ended.");
   line("sluice_records_total{outcome=\"written\"}", p.written);
   line("sluice_records_total{outcome=\"filtered\"}", p.filtered);
   line("sluice_records_total{outcome=\"not_joined\"}", p.not_joined);
   line("sluice_records_total{outcome=\"dead_lettered\"}", p.dead_lettered);
+  line("sluice_records_total{outcome=\"unfinished\"}", p.unfinished);
   metric("sluice_records_in_flight", "gauge", "Records read and not yet done.");
   line("sluice_records_in_flight", p.read - std::min(p.read, p.done()));
   metric("sluice_record_bytes_in_flight", "gauge",
@@ -188,7 +193,7 @@ std::string metrics_page(const Job& e) {
   line("sluice_cpu_batch_records_total", p.cpu_batch_records);
   metric("sluice_http_requests_waiting", "gauge", "Requests waiting for an in-flight slot.");
   line("sluice_http_requests_waiting", p.requests_waiting);
-  return out;
+  return out + process_metrics();
 }
 
 namespace {

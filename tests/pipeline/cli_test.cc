@@ -306,9 +306,31 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   }
   ::kill(c.pid, SIGINT);
   EXPECT_EQ(c.wait(), 130) << slurp(dir_ + "/log");
-  EXPECT_NE(page.find("# TYPE sluice_records_total counter\nsluice_records_total{outcome=\"read\"} "),
-            std::string::npos)
-      << page;
+  // A sample's value ("name value" on a line of its own), or -1.
+  auto value = [&](const std::string& name) {
+    const auto v = page.find("\n" + name + " ");
+    return v == std::string::npos ? -1.0 : std::stod(page.substr(v + name.size() + 2));
+  };
+  // The records read are a counter of their own; the outcomes add up to no
+  // more than them (the rest are in flight), so sum() does not count twice.
+  EXPECT_EQ(page.find("outcome=\"read\""), std::string::npos) << page;
+  const double read = value("sluice_records_read_total");
+  EXPECT_GT(read, 0) << page;
+  double ended = 0;
+  for (const char* o : {"written", "filtered", "not_joined", "dead_lettered", "unfinished"}) {
+    const double n = value(std::string("sluice_records_total{outcome=\"") + o + "\"}");
+    EXPECT_GE(n, 0) << o << page;
+    ended += n;
+  }
+  EXPECT_LE(ended + value("sluice_records_in_flight"), read) << page;
+  // The process's own, as Prometheus's client libraries name them.
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20) << page;
+  EXPECT_GT(value("process_open_fds"), 3) << page;
+  EXPECT_GE(value("process_max_fds"), value("process_open_fds")) << page;
+  EXPECT_GE(value("process_cpu_seconds_total"), 0) << page;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(value("process_start_time_seconds"), now, 600) << page;
+  EXPECT_NE(page.find("\nsluice_build_info{version=\""), std::string::npos) << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_step_request_duration_seconds_bucket{step=\"item\",le=\"+Inf\"} "), std::string::npos)
       << page;
