@@ -117,9 +117,26 @@ void print_summary(const JobSummary& s, std::FILE* out, bool files) {
                  u(s.http.stale_resends), u(s.http.budget_waits), static_cast<double>(s.http.retry_after_ms) / 1000,
                  u(s.http.outages), static_cast<double>(s.http.outage_wait_ms) / 1000);
   }
-  for (const auto& f : s.files) {
-    std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows),
-                 human_bytes(static_cast<double>(f.bytes)).c_str());
+  // A few files one per line; more in one line (the manifest names each).
+  constexpr std::size_t kFilesListed = 4;
+  if (s.files.size() <= kFilesListed) {
+    for (const auto& f : s.files) {
+      std::fprintf(out, "output    %s (%llu rows, %s)\n", f.name.c_str(), u(f.rows),
+                   human_bytes(static_cast<double>(f.bytes)).c_str());
+    }
+  } else {
+    std::uint64_t rows = 0, bytes = 0;
+    std::string under = s.files.front().name;
+    for (const auto& f : s.files) {
+      rows += f.rows;
+      bytes += f.bytes;
+      std::size_t same = 0;
+      while (same < under.size() && same < f.name.size() && under[same] == f.name[same]) ++same;
+      under.resize(same);
+    }
+    under.resize(under.rfind('/') + 1);  // a directory, not part of a name
+    std::fprintf(out, "output    %zu files, %llu rows, %s, under %s (%s names them)\n", s.files.size(), u(rows),
+                 human_bytes(static_cast<double>(bytes)).c_str(), under.c_str(), s.manifest.c_str());
   }
   if (files && s.files.empty()) std::fprintf(out, "output    no file (no record was written)\n");
   if (!s.dead_letter.empty()) {

@@ -256,6 +256,23 @@ TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
   EXPECT_EQ(connect_to(port), -1) << "no longer listening";
 }
 
+// Past a few files, the summary says how many, their rows and bytes and
+// where, in one line, rather than one line a file.
+TEST_F(SluiceRun, ManyFilesAreSummedUpInOneLine) {
+  auto a = args();
+  a.insert(a.end(), {"--limit", "300", "--set", "output.file_rows=20", "--set", "batch.size=10", "-q"});
+  ASSERT_EQ(spawn(a, dir_ + "/log").wait(), 0) << slurp(dir_ + "/log");
+  const std::string log = slurp(dir_ + "/log");
+  const std::size_t files = committed_files(dir_ + "/out");
+  ASSERT_GT(files, 4u) << log;
+  EXPECT_NE(log.find("output    " + std::to_string(files) + " files, "), std::string::npos) << log;
+  EXPECT_NE(log.find(" rows, "), std::string::npos) << log;
+  EXPECT_NE(log.find(", under " + dir_ + "/out/ (" + dir_ + "/out/_item-features-manifest.json names them)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("-00000.parquet"), std::string::npos) << "no line a file: " << log;
+}
+
 // The port the run says its metrics are on ("sluice: metrics on http://HOST:PORT/metrics"), or "".
 std::string metrics_port(const std::string& log) {
   const std::string text = slurp(log);
