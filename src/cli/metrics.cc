@@ -131,6 +131,32 @@ std::string process_metrics() {
   return out;
 }
 
+Status write_metrics_file(const std::string& path, const std::string& page) {
+  // Every family of the page but process_*: a family is its # HELP line and
+  // what follows up to the next one.
+  std::string kept;
+  for (std::size_t at = 0; at < page.size();) {
+    std::size_t next = page.find("\n# HELP ", at);
+    next = next == std::string::npos ? page.size() : next + 1;
+    if (page.compare(at, 15, "# HELP process_") != 0) kept.append(page, at, next - at);
+    at = next;
+  }
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  std::FILE* f = std::fopen(temp.c_str(), "w");
+  if (f == nullptr) return Status::IoError("--metrics-file: cannot create " + temp + ": " + errno_text(errno));
+  const bool written = std::fwrite(kept.data(), 1, kept.size(), f) == kept.size();
+  if (std::fclose(f) != 0 || !written) {
+    std::remove(temp.c_str());
+    return Status::IoError("--metrics-file: cannot write " + temp);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    Status s = Status::IoError("--metrics-file: cannot rename " + temp + " to " + path + ": " + errno_text(errno));
+    std::remove(temp.c_str());
+    return s;
+  }
+  return Status();
+}
+
 MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)
     : fd_(fd), port_(port), render_(std::move(render)), thread_([this] { serve(); }) {}
 

@@ -19,6 +19,11 @@ namespace sluice::cli {
 // /proc, and sluice_build_info.
 std::string process_metrics();
 
+// Writes `page` to `path` as node_exporter's textfile collector wants it:
+// whole or not at all (a temporary beside it, renamed over it), without the
+// process_* metrics (node_exporter has its own by those names).
+Status write_metrics_file(const std::string& path, const std::string& page);
+
 class MetricsServer {
  public:
   // addr: "host:port", the host a name ("localhost"), an IPv4 address or a

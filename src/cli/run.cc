@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "../pipeline/shards.h"
 #include "job_cli.h"
@@ -293,6 +295,11 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
                "finished are skipped, no record is written twice");
   cmd.add_flag("--quiet,-q", o.quiet, "no progress, only errors and the summary");
   cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file");
+  cmd.add_option("--metrics-file", o.metrics_file,
+                 "write the metrics to this file for node_exporter's textfile collector (atomically, every "
+                 "--metrics-interval seconds and at the end), for batch jobs whose endpoint goes with them");
+  cmd.add_option("--metrics-interval", o.metrics_interval, "seconds between writes of --metrics-file")
+      ->check(CLI::Range(0.1, 3600.0));
   cmd.add_option("--metrics-addr", o.metrics_addr,
                  "serve Prometheus metrics at HOST:PORT/metrics while the run goes on (HOST: a name, an IPv4 address, "
                  "[an IPv6 one], or empty for all; PORT 0: any)");
@@ -373,15 +380,33 @@ int run_pipeline_command(const RunCommandOptions& o) {
   const bool tty = ::isatty(STDERR_FILENO);
   Mutex mu;
   CondVar cv;
+  // --metrics-file: a write that fails is said once; the run goes on.
+  bool metrics_file_failed = false;
+  auto write_metrics = [&] {
+    if (o.metrics_file.empty()) return;
+    Status w = write_metrics_file(o.metrics_file, metrics_page(e));
+    if (!w.ok() && !std::exchange(metrics_file_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+  };
   std::thread progress_thread([&] {
-    if (o.quiet) return;
-    auto last_log = std::chrono::steady_clock::now();
+    if (o.quiet && o.metrics_file.empty()) return;
+    const auto started = std::chrono::steady_clock::now();
+    auto last_log = started;
+    auto last_metrics = started;
+    const auto metrics_every = std::chrono::duration<double>(o.metrics_interval);
     MutexLock lock(mu);
     while (!finished.load()) {
-      const auto tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      const auto tick =
+          std::chrono::steady_clock::now() +
+          std::chrono::milliseconds(
+              o.metrics_file.empty() ? 1000 : std::min<long>(1000, static_cast<long>(o.metrics_interval * 1000)));
       while (!finished.load() && cv.wait_until(lock, tick)) {
       }
       if (finished.load()) break;
+      if (std::chrono::steady_clock::now() - last_metrics >= metrics_every) {
+        last_metrics = std::chrono::steady_clock::now();
+        write_metrics();
+      }
+      if (o.quiet) continue;
       if (tty) {
         std::fprintf(stderr, "\r\033[K%s", progress_line(e.progress()).c_str());
       } else if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
@@ -389,7 +414,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
         std::fprintf(stderr, "sluice: %s\n", progress_line(e.progress()).c_str());
       }
     }
-    if (tty) std::fprintf(stderr, "\r\033[K");
+    if (tty && !o.quiet) std::fprintf(stderr, "\r\033[K");
   });
 
   JobSummary s = e.run();
@@ -400,6 +425,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
   cv.notify_all();
   progress_thread.join();
   signals.finish();
+  write_metrics();  // the run's last word
 
   print_summary(s, stdout);
   return ended(s, o, signals, "run");

@@ -273,6 +273,35 @@ TEST_F(SluiceRun, ManyFilesAreSummedUpInOneLine) {
   EXPECT_EQ(log.find("-00000.parquet"), std::string::npos) << "no line a file: " << log;
 }
 
+// --metrics-file: rewritten while the run goes on and once more at its
+// end (here after a SIGINT), whole each time, for node_exporter's textfile
+// collector: without process_* metrics, which node_exporter has its own of.
+TEST_F(SluiceRun, MetricsFileIsRewrittenWhileItRunsAndAtTheEnd) {
+  const std::string file = dir_ + "/sluice.prom";
+  auto a = args();
+  a.insert(a.end(), {"-q", "--metrics-file", file, "--metrics-interval", "0.1"});
+  Child c = spawn(a, dir_ + "/log");
+  auto read_total = [&] {
+    const std::string text = slurp(file);
+    const auto at = text.find("\nsluice_records_read_total ");
+    return at == std::string::npos ? std::uint64_t{0} : std::stoull(text.substr(at + 27));
+  };
+  ASSERT_TRUE(eventually([&] { return read_total() >= 100; })) << slurp(dir_ + "/log");
+  EXPECT_FALSE(fs::exists(dir_ + "/summary.json")) << "written while the run goes on";
+  ::kill(c.pid, SIGINT);
+  EXPECT_EQ(c.wait(), 130) << slurp(dir_ + "/log");
+  const std::string summary = slurp(dir_ + "/summary.json");
+  const auto input = summary.find("\"input\":");
+  ASSERT_NE(input, std::string::npos) << summary;
+  EXPECT_EQ(read_total(), std::stoull(summary.substr(input + 8))) << "the last write is the run's end";
+  const std::string text = slurp(file);
+  EXPECT_EQ(text.find("process_"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nsluice_build_info{version=\""), std::string::npos) << text;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
 // The port the run says its metrics are on ("sluice: metrics on http://HOST:PORT/metrics"), or "".
 std::string metrics_port(const std::string& log) {
   const std::string text = slurp(log);
