@@ -31,6 +31,8 @@ packages=(
   nginx
   # tests: a real scheduler for the shards, a one-node Slurm cluster on loopback
   slurm-wlm munge
+  # tests: where batch runs push their metrics
+  prometheus-pushgateway
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the

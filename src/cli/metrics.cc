@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/url/parse.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -131,9 +132,10 @@ std::string process_metrics() {
   return out;
 }
 
-Status write_metrics_file(const std::string& path, const std::string& page) {
-  // Every family of the page but process_*: a family is its # HELP line and
-  // what follows up to the next one.
+namespace {
+// Every family of the page but process_*: a family is its # HELP line and
+// what follows up to the next one.
+std::string without_process_metrics(const std::string& page) {
   std::string kept;
   for (std::size_t at = 0; at < page.size();) {
     std::size_t next = page.find("\n# HELP ", at);
@@ -141,6 +143,79 @@ Status write_metrics_file(const std::string& path, const std::string& page) {
     if (page.compare(at, 15, "# HELP process_") != 0) kept.append(page, at, next - at);
     at = next;
   }
+  return kept;
+}
+}  // namespace
+
+Result<PushTarget> push_target(const std::string& url, int shard) {
+  auto bad = [&](const std::string& why) { return Status::InvalidArgument("--metrics-push '" + url + "': " + why); };
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return bad("not a URL");
+  if (u->scheme() != "http") return bad("expected an http:// URL of a Pushgateway");
+  if (u->host().empty()) return bad("no host");
+  PushTarget t{.host = std::string(u->host()),
+               .port = u->has_port() ? std::string(u->port()) : "80",
+               .path = std::string(u->encoded_path())};
+  if (t.host.size() > 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
+  if (t.path.find("/metrics/job/") == std::string::npos) {
+    while (!t.path.empty() && t.path.back() == '/') t.path.pop_back();
+    char host[256] = "unknown";
+    ::gethostname(host, sizeof host - 1);
+    t.path += "/metrics/job/sluice/instance/" + std::string(host);
+    if (shard >= 0) t.path += "/shard/" + std::to_string(shard);
+  }
+  return t;
+}
+
+Status push_metrics(const PushTarget& to, const std::string& page) {
+  const std::string body = without_process_metrics(page);
+  const std::string where = "--metrics-push http://" + to.host + ":" + to.port + to.path;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int e = ::getaddrinfo(to.host.c_str(), to.port.c_str(), &hints, &found); e != 0) {
+    return Status::Unavailable(where + ": " + ::gai_strerror(e));
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(found, &::freeaddrinfo);
+  int fd = -1;
+  for (const addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  if (fd < 0) return Status::Unavailable(where + ": cannot connect: " + errno_text(errno));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  const std::string request =
+      "PUT " + to.path + " HTTP/1.1\r\nHost: " + to.host + ":" + to.port +
+      "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
+  for (std::size_t at = 0; at < request.size();) {
+    ssize_t n = ::send(fd, request.data() + at, request.size() - at, MSG_NOSIGNAL);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Unavailable(where + ": the request could not be sent: " + errno_text(errno));
+    }
+    at += static_cast<std::size_t>(n);
+  }
+  std::string answer;
+  char buf[1024];
+  for (ssize_t n; answer.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // "HTTP/1.1 200 OK": 2xx is taken (the gateway answers 200 or 202).
+  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0 || answer[9] != '2') {
+    return Status::Unavailable(where + ": answered " + answer.substr(0, answer.find("\r\n")));
+  }
+  return Status();
+}
+
+Status write_metrics_file(const std::string& path, const std::string& page) {
+  const std::string kept = without_process_metrics(page);
   const std::string temp = path + ".tmp-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(temp.c_str(), "w");
   if (f == nullptr) return Status::IoError("--metrics-file: cannot create " + temp + ": " + errno_text(errno));

@@ -24,6 +24,18 @@ std::string process_metrics();
 // process_* metrics (node_exporter has its own by those names).
 Status write_metrics_file(const std::string& path, const std::string& page);
 
+// PUTs `page` (without process_*, as for the textfile) to a Prometheus
+// Pushgateway, replacing what the group held. `url`: the gateway
+// ("http://pushgateway:9091"; plain HTTP), to which
+// /metrics/job/sluice/instance/<this host>[/shard/<I>] is added, or a URL
+// that names its group itself (".../metrics/job/<job>/..."). Blocking, for
+// the progress thread.
+struct PushTarget {
+  std::string host, port, path;  // where to PUT
+};
+Result<PushTarget> push_target(const std::string& url, int shard);  // shard < 0: none
+Status push_metrics(const PushTarget& to, const std::string& page);
+
 class MetricsServer {
  public:
   // addr: "host:port", the host a name ("localhost"), an IPv4 address or a

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -298,7 +299,12 @@ void add_run_options(CLI::App& cmd, RunCommandOptions& o) {
   cmd.add_option("--metrics-file", o.metrics_file,
                  "write the metrics to this file for node_exporter's textfile collector (atomically, every "
                  "--metrics-interval seconds and at the end), for batch jobs whose endpoint goes with them");
-  cmd.add_option("--metrics-interval", o.metrics_interval, "seconds between writes of --metrics-file")
+  cmd.add_option("--metrics-push", o.metrics_push,
+                 "PUT the metrics to this Prometheus Pushgateway (http://HOST:PORT, grouped by job sluice, this "
+                 "host and the shard; or a URL with its own /metrics/job/... group) every --metrics-interval "
+                 "seconds and at the end");
+  cmd.add_option("--metrics-interval", o.metrics_interval,
+                 "seconds between writes of --metrics-file and pushes to --metrics-push")
       ->check(CLI::Range(0.1, 3600.0));
   cmd.add_option("--metrics-addr", o.metrics_addr,
                  "serve Prometheus metrics at HOST:PORT/metrics while the run goes on (HOST: a name, an IPv4 address, "
@@ -350,6 +356,15 @@ int run_pipeline_command(const RunCommandOptions& o) {
     }
     shard = *s;
   }
+  std::optional<PushTarget> push;
+  if (!o.metrics_push.empty()) {
+    auto t = push_target(o.metrics_push, shard.second > 1 ? static_cast<int>(shard.first) : -1);
+    if (!t.ok()) {
+      std::fprintf(stderr, "sluice run: %s\n", t.status().message().c_str());
+      return 2;
+    }
+    push = std::move(*t);
+  }
   auto job = Job::open(o.file, {.sets = o.sets,
                                 .output = o.output,
                                 .limit = o.limit,
@@ -380,25 +395,33 @@ int run_pipeline_command(const RunCommandOptions& o) {
   const bool tty = ::isatty(STDERR_FILENO);
   Mutex mu;
   CondVar cv;
-  // --metrics-file: a write that fails is said once; the run goes on.
-  bool metrics_file_failed = false;
+  // --metrics-file and --metrics-push: a write or push that fails is said
+  // once; the run goes on.
+  bool file_failed = false, push_failed = false;
+  const bool exporting = !o.metrics_file.empty() || push.has_value();
   auto write_metrics = [&] {
-    if (o.metrics_file.empty()) return;
-    Status w = write_metrics_file(o.metrics_file, metrics_page(e));
-    if (!w.ok() && !std::exchange(metrics_file_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+    if (!exporting) return;
+    const std::string page = metrics_page(e);
+    if (!o.metrics_file.empty()) {
+      Status w = write_metrics_file(o.metrics_file, page);
+      if (!w.ok() && !std::exchange(file_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+    }
+    if (push) {
+      Status w = push_metrics(*push, page);
+      if (!w.ok() && !std::exchange(push_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+    }
   };
   std::thread progress_thread([&] {
-    if (o.quiet && o.metrics_file.empty()) return;
+    if (o.quiet && !exporting) return;
     const auto started = std::chrono::steady_clock::now();
     auto last_log = started;
     auto last_metrics = started;
     const auto metrics_every = std::chrono::duration<double>(o.metrics_interval);
     MutexLock lock(mu);
     while (!finished.load()) {
-      const auto tick =
-          std::chrono::steady_clock::now() +
-          std::chrono::milliseconds(
-              o.metrics_file.empty() ? 1000 : std::min<long>(1000, static_cast<long>(o.metrics_interval * 1000)));
+      const auto tick = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(
+                            exporting ? std::min<long>(1000, static_cast<long>(o.metrics_interval * 1000)) : 1000);
       while (!finished.load() && cv.wait_until(lock, tick)) {
       }
       if (finished.load()) break;

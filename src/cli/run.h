@@ -19,7 +19,8 @@ struct RunCommandOptions {
   std::string summary_json;
   std::string metrics_addr;
   std::string metrics_file;      // node_exporter's textfile collector: rewritten atomically
-  double metrics_interval = 10;  // seconds between rewrites of metrics_file
+  std::string metrics_push;      // a Prometheus Pushgateway
+  double metrics_interval = 10;  // seconds between rewrites of metrics_file and pushes
   int io_threads = 1;
   int cpu_threads = 0;
   double grace_seconds = 30;

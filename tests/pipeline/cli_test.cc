@@ -1,7 +1,10 @@
 // `sluice run` as a user runs it: Ctrl-C stops reading input, finishes the
 // records in flight and commits complete files; a second signal abandons
 // them and leaves no half-written file; `sluice validate` and the exit codes.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -300,6 +303,58 @@ TEST_F(SluiceRun, MetricsFileIsRewrittenWhileItRunsAndAtTheEnd) {
   for (const auto& e : fs::directory_iterator(dir_)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
   }
+}
+
+// --metrics-push: the metrics PUT to a real Prometheus Pushgateway (Debian's
+// prometheus-pushgateway on loopback), grouped by job and host; the last
+// push is the run's end. A URL that is not http:// is a usage error.
+TEST_F(SluiceRun, MetricsArePushedToAPushgateway) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);  // a free port for the gateway
+  sockaddr_in free_port{};
+  free_port.sin_family = AF_INET;
+  free_port.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof free_port;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&free_port), sizeof free_port), 0);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&free_port), &len);
+  ::close(listener);
+  const std::string gateway = "127.0.0.1:" + std::to_string(ntohs(free_port.sin_port));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::FILE* f = std::fopen((dir_ + "/gateway.log").c_str(), "w");
+    ::dup2(::fileno(f), 2);
+    ::execl("/usr/bin/prometheus-pushgateway", "prometheus-pushgateway", ("--web.listen-address=" + gateway).c_str(),
+            "--persistence.file=", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto scrape = [&] {
+    std::string page;
+    if (FILE* p = popen(("curl -s http://" + gateway + "/metrics").c_str(), "r")) {
+      char buf[4096];
+      for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) page.append(buf, n);
+      pclose(p);
+    }
+    return page;
+  };
+  ASSERT_TRUE(eventually([&] { return scrape().find("pushgateway_build_info") != std::string::npos; }))
+      << slurp(dir_ + "/gateway.log");
+  auto a = args();
+  a.insert(a.end(), {"-q", "--limit", "50", "--metrics-push", "http://" + gateway});
+  const int code = spawn(a, dir_ + "/log").wait();
+  const std::string page = scrape();
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_EQ(code, 0) << slurp(dir_ + "/log");
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_NE(page.find("\nsluice_records_read_total{instance=\"" + std::string(host) + "\",job=\"sluice\"} 50\n"),
+            std::string::npos)
+      << page;
+  EXPECT_EQ(page.find("process_cpu_seconds_total{instance=\"" + std::string(host)), std::string::npos)
+      << "the gateway has its own process_*: " << page;
+  a.back() = "https://" + gateway;
+  EXPECT_EQ(spawn(a, dir_ + "/https.log").wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/https.log").find("expected an http:// URL of a Pushgateway"), std::string::npos)
+      << slurp(dir_ + "/https.log");
 }
 
 // The port the run says its metrics are on ("sluice: metrics on http://HOST:PORT/metrics"), or "".
