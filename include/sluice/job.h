@@ -97,6 +97,15 @@ struct JobProgress {
   std::uint64_t done() const { return written + filtered + not_joined + dead_lettered; }
 };
 
+// A step's requests by how they ended, after their retries: by the class
+// of the last answer's status (one that failed on 503 after its retries is
+// 5xx), or with no answer at all.
+struct StepAnswers {
+  std::string step;
+  std::uint64_t answered[4] = {};  // 2xx, 3xx, 4xx, 5xx
+  std::uint64_t no_answer = 0;     // a timeout, a connection that failed, the run stopping
+};
+
 struct OutputFile {
   std::string name;  // where it is: a path or an s3:// URL
   std::uint64_t rows = 0;
@@ -225,6 +234,7 @@ class Job {
   // Each step's name and the latency of its requests that were answered,
   // from their in-flight slot to their answer (retries included).
   std::vector<std::pair<std::string, LatencyCounts>> step_latencies() const;
+  std::vector<StepAnswers> step_answers() const;
   http::ClientStats http_stats() const;
   // Stops reading input; records already read finish and files are
   // committed.

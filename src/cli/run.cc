@@ -207,6 +207,17 @@ std::string metrics_page(const Job& e) {
   for (const auto& [step, counts] : e.step_latencies()) {
     append_prometheus_seconds(out, "sluice_step_request_duration_seconds", "step=\"" + step + "\",", counts);
   }
+  metric("sluice_step_requests_total", "counter",
+         "Each step's requests by how they ended, after their retries: the class of the last answer's status "
+         "(a request that failed on 503 after its retries is 5xx), or none (no answer: timeouts, connections "
+         "that failed, the run stopping).");
+  for (const StepAnswers& a : e.step_answers()) {
+    static constexpr const char* kClass[] = {"2xx", "3xx", "4xx", "5xx"};
+    for (std::size_t c = 0; c < 4; ++c) {
+      line("sluice_step_requests_total{step=\"" + a.step + "\",class=\"" + kClass[c] + "\"}", a.answered[c]);
+    }
+    line("sluice_step_requests_total{step=\"" + a.step + "\",class=\"none\"}", a.no_answer);
+  }
   metric("sluice_cpu_batches_total", "counter", "Batches of records evaluated on the CPU pool.");
   line("sluice_cpu_batches_total", p.cpu_batches);
   metric("sluice_cpu_batch_records_total", "counter", "Records in those batches (over the batches: their mean size).");

@@ -205,7 +205,10 @@ asio::awaitable<Result<Response>> Client::get(std::string path,
 
 // Not a coroutine itself: the state is copied now, so the Client object may
 // be gone by the time the request runs.
-asio::awaitable<Result<Response>> Client::send(Request request) { return run(state_, std::move(request)); }
+asio::awaitable<Result<Response>> Client::send(Request request) { return run(state_, std::move(request), nullptr); }
+asio::awaitable<Result<Response>> Client::send(Request request, int* last_status) {
+  return run(state_, std::move(request), last_status);
+}
 
 namespace {
 
@@ -231,7 +234,7 @@ std::uint64_t millis(Clock::duration d) {
 
 }  // namespace
 
-asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request) {
+asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request, int* last_status) {
   s->requests.fetch_add(1, std::memory_order_relaxed);
   std::string history;
   auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
@@ -324,6 +327,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     const auto attempt_deadline = std::min(deadline, attempt_start + s->options.attempt_timeout);
     Outcome o = co_await s->attempt(wire, request.method, attempt_deadline);
     deadline += o.memory_wait;
+    if (last_status != nullptr && o.response) *last_status = o.response->status;
     if (o.failure == FailureKind::kNone && detail::retryable_status(s->options.retry, o.response->status)) {
       o.failure = FailureKind::kStatus;
       o.what = "status " + std::to_string(o.response->status);

@@ -486,6 +486,19 @@ std::vector<std::pair<std::string, LatencyCounts>> Engine::step_latencies() cons
   return out;
 }
 
+std::vector<StepAnswers> Engine::step_answers() const {
+  std::vector<StepAnswers> out;
+  const auto& steps = state_->plan->steps;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::array<std::uint64_t, 5> n = state_->fetch->step_answers(i);
+    StepAnswers& a = out.emplace_back();
+    a.step = steps[i].name;
+    std::copy(n.begin(), n.begin() + 4, std::begin(a.answered));
+    a.no_answer = n[Fetch::kNoAnswer];
+  }
+  return out;
+}
+
 Status Engine::reload_datasets() {
   Plan& plan = *state_->plan;
   SLUICE_ASSIGN_OR_RETURN(LoadedDatasets::Set set, load_datasets(plan.config));

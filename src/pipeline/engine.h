@@ -47,6 +47,7 @@ class Engine {
   Status reload_datasets();
   JobProgress progress() const;
   std::vector<std::pair<std::string, LatencyCounts>> step_latencies() const;
+  std::vector<StepAnswers> step_answers() const;
   http::ClientStats http_stats() const;
   void stop();
   void abort();

@@ -1,5 +1,6 @@
 #include "fetch.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -52,7 +53,10 @@ Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& adm
       fail_run_(std::move(fail_run)),
       gate_(plan.config.http.client.max_in_flight),
       evaluations_(plan, rt) {
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) step_latency_.push_back(std::make_unique<LatencyHistogram>());
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    step_latency_.push_back(std::make_unique<LatencyHistogram>());
+    step_answers_.push_back(std::make_unique<std::array<std::atomic<std::uint64_t>, 5>>());
+  }
 }
 
 http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
@@ -108,7 +112,11 @@ asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, int step, As
   const http::Method method = req.method;
   const bool decoded = req.decode;
   const auto sent = std::chrono::steady_clock::now();
-  Result<http::Response> resp = co_await client_->send(std::move(req));
+  int last_status = 0;  // of the last answer, if any: a request that failed may have been answered (a 503)
+  Result<http::Response> resp = co_await client_->send(std::move(req), &last_status);
+  auto& answers = *step_answers_[static_cast<std::size_t>(step)];
+  answers[last_status == 0 ? kNoAnswer : static_cast<std::size_t>(std::clamp(last_status / 100, 2, 5) - 2)].fetch_add(
+      1, std::memory_order_relaxed);
   if (!resp.ok()) co_return resp.status();
   step_latency_[static_cast<std::size_t>(step)]->record(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - sent));

@@ -27,6 +27,7 @@
 // counters may be read from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -63,6 +64,14 @@ class Fetch {
   // Each step's requests that were answered, from their slot to their answer
   // (retries included), by step.
   LatencyCounts step_latency(std::size_t step) const { return step_latency_[step]->snapshot(); }
+  // Each step's requests by how they ended, after their retries: the class
+  // of the last answer, 2xx to 5xx (indices 0 to 3), or no answer (4).
+  static constexpr std::size_t kNoAnswer = 4;
+  std::array<std::uint64_t, 5> step_answers(std::size_t step) const {
+    std::array<std::uint64_t, 5> out{};
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = (*step_answers_[step])[i].load(std::memory_order_relaxed);
+    return out;
+  }
   // Batches of records evaluated on the CPU pool, and the records in them.
   std::uint64_t cpu_batches() const { return evaluations_.batches(); }
   std::uint64_t cpu_batch_records() const { return evaluations_.records(); }
@@ -100,6 +109,7 @@ class Fetch {
   AsyncSemaphore gate_;
   Evaluations evaluations_;  // records whose answers are in, to the CPU pool in batches
   std::vector<std::unique_ptr<LatencyHistogram>> step_latency_;
+  std::vector<std::unique_ptr<std::array<std::atomic<std::uint64_t>, 5>>> step_answers_;
   std::atomic<std::uint64_t> in_flight_{0}, requests_waiting_{0}, answer_retries_{0}, children_{0};
 };
 

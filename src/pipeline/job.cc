@@ -91,6 +91,7 @@ JobSummary Job::serve(const ServeOptions& options) {
 Status Job::reload_datasets() { return engine_->reload_datasets(); }
 JobProgress Job::progress() const { return engine_->progress(); }
 std::vector<std::pair<std::string, LatencyCounts>> Job::step_latencies() const { return engine_->step_latencies(); }
+std::vector<StepAnswers> Job::step_answers() const { return engine_->step_answers(); }
 http::ClientStats Job::http_stats() const { return engine_->http_stats(); }
 void Job::stop() { engine_->stop(); }
 void Job::abort() { engine_->abort(); }

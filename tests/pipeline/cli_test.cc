@@ -432,6 +432,14 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_NEAR(value("process_start_time_seconds"), now, 600) << page;
   EXPECT_NE(page.find("\nsluice_build_info{version=\""), std::string::npos) << page;
+  // Each step's requests by how they ended: the API answers 200 to all.
+  EXPECT_GT(value("sluice_step_requests_total{step=\"item\",class=\"2xx\"}"), 0) << page;
+  EXPECT_EQ(value("sluice_step_requests_total{step=\"item\",class=\"5xx\"}"), 0) << page;
+  EXPECT_GE(value("sluice_step_requests_total{step=\"event_pages\",class=\"none\"}"), 0) << page;
+  EXPECT_LE(value("sluice_step_requests_total{step=\"item\",class=\"2xx\"}") +
+                value("sluice_step_requests_total{step=\"event_pages\",class=\"2xx\"}"),
+            value("sluice_http_requests_total"))
+      << page;
   EXPECT_NE(page.find("# TYPE sluice_http_request_duration_seconds histogram"), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_step_request_duration_seconds_bucket{step=\"item\",le=\"+Inf\"} "), std::string::npos)
       << page;

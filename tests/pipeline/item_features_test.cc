@@ -405,8 +405,23 @@ TEST_F(ItemFeatures, FaultsWithRetriesStillGiveCompleteCorrectOutput) {
 TEST_F(ItemFeatures, WithoutRetriesFaultyRecordsAreDeadLetteredAndAccountedFor) {
   mockapi::ServerOptions o;
   o.faults = {.error_500 = 0.04, .malformed = 0.03, .close = 0.02, .max_faults_per_path = 1, .seed = 11};
-  JobSummary s = run("noretry", o, {"http.retry.max_attempts=1"});
+  auto server = mockapi::Server::start(o);
+  ASSERT_TRUE(server.ok());
+  auto job = job_for((*server)->base_url(), "noretry", {"http.retry.max_attempts=1"});
+  ASSERT_TRUE(job.ok()) << job.status().to_string();
+  JobSummary s = (*job)->run();
   ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  // Each step's requests by how they ended: every request once, the 500s
+  // as 5xx, the connections closed with no answer.
+  std::uint64_t by_class[5] = {};
+  for (const StepAnswers& a : (*job)->step_answers()) {
+    for (std::size_t c = 0; c < 4; ++c) by_class[c] += a.answered[c];
+    by_class[4] += a.no_answer;
+  }
+  EXPECT_GT(by_class[0], 0u);
+  EXPECT_GT(by_class[3], 0u) << "the API's 500s";
+  EXPECT_GT(by_class[4], 0u) << "the connections it closed";
+  EXPECT_EQ(by_class[0] + by_class[1] + by_class[2] + by_class[3] + by_class[4], s.http.requests);
   EXPECT_GT(s.counts.dead_lettered, 10u);
   EXPECT_TRUE(s.accounted) << s.counts.read << " read vs " << s.counts.done();
   EXPECT_EQ(s.counts.bytes_in_flight, 0u) << "dead records let their answers go too";

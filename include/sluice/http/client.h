@@ -120,6 +120,11 @@ class Client {
   // The returned awaitable holds the client's shared state: the Client
   // object itself may be destroyed before it is awaited.
   boost::asio::awaitable<Result<Response>> send(Request request);
+  // As send(), and the status of the last answer received, if any (0 if
+  // none), in `*last_status`: a request that failed after its retries may
+  // still have been answered (a 503 each time). REQUIRES: `last_status`
+  // outlives the awaitable.
+  boost::asio::awaitable<Result<Response>> send(Request request, int* last_status);
   boost::asio::awaitable<Result<Response>> get(std::string path,
                                                std::vector<std::pair<std::string, std::string>> query = {});
 
@@ -138,7 +143,7 @@ class Client {
  private:
   struct State;
   explicit Client(std::shared_ptr<State> s) : state_(std::move(s)) {}
-  static boost::asio::awaitable<Result<Response>> run(std::shared_ptr<State> s, Request request);
+  static boost::asio::awaitable<Result<Response>> run(std::shared_ptr<State> s, Request request, int* last_status);
   std::shared_ptr<State> state_;
 };
 
