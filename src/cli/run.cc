@@ -1,5 +1,6 @@
 #include "run.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,6 +78,24 @@ std::string progress_line(const JobProgress& p) {
   std::string line = buf;
   if (p.records_held > 0) line += " | " + std::to_string(p.records_held) + " records held by the byte bound";
   return line + eta(p);
+}
+
+// The progress line as wide as the terminal is now (so it follows resizes):
+// a line that wraps leaves rows that \r and \033[K cannot clear. Parts go
+// from the end, then the line is cut; the last column stays free.
+std::string fit_to_terminal(std::string line) {
+  winsize w{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &w) != 0 || w.ws_col == 0) return line;
+  const std::size_t room = w.ws_col - 1u;
+  while (line.size() > room) {
+    const auto part = line.rfind(" | ");
+    if (part == std::string::npos) {
+      line.resize(room);
+      break;
+    }
+    line.resize(part);
+  }
+  return line;
 }
 
 }  // namespace
@@ -442,7 +461,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
       }
       if (o.quiet) continue;
       if (tty) {
-        std::fprintf(stderr, "\r\033[K%s", progress_line(e.progress()).c_str());
+        std::fprintf(stderr, "\r\033[K%s", fit_to_terminal(progress_line(e.progress())).c_str());
       } else if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
         last_log = std::chrono::steady_clock::now();
         std::fprintf(stderr, "sluice: %s\n", progress_line(e.progress()).c_str());

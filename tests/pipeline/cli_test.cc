@@ -357,6 +357,32 @@ TEST_F(SluiceRun, MetricsArePushedToAPushgateway) {
       << slurp(dir_ + "/https.log");
 }
 
+// On a terminal, the progress line is rewritten in place; one wider than
+// the terminal would wrap, and leave rows behind that cannot be cleared. Run
+// on a pseudo-terminal 60 columns wide (script(1)), no line passes 59.
+TEST_F(SluiceRun, TheProgressLineFitsTheTerminal) {
+  std::string command = "stty cols 60; " SLUICE_BINARY;
+  auto a = args();
+  a.insert(a.end(), {"--limit", "300", "--set", "records_in_flight=4"});
+  for (const auto& arg : a) command += " '" + arg + "'";
+  const std::string typescript = dir_ + "/typescript";
+  ASSERT_EQ(std::system(("script -qec \"" + command + "\" " + typescript + " > /dev/null").c_str()), 0)
+      << slurp(typescript);
+  const std::string text = slurp(typescript);
+  std::size_t lines = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find_first_of("\r\n", at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.find(" read done") == std::string::npos) continue;
+    if (line.starts_with("\033[K")) line.erase(0, 3);
+    ++lines;
+    EXPECT_LE(line.size(), 59u) << line;
+  }
+  EXPECT_GT(lines, 0u) << "the run showed its progress: " << text;
+}
+
 // The port the run says its metrics are on ("sluice: metrics on http://HOST:PORT/metrics"), or "".
 std::string metrics_port(const std::string& log) {
   const std::string text = slurp(log);
