@@ -366,7 +366,9 @@ TEST_F(SluiceRun, TheProgressLineFitsTheTerminal) {
   a.insert(a.end(), {"--limit", "300", "--set", "records_in_flight=4"});
   for (const auto& arg : a) command += " '" + arg + "'";
   const std::string typescript = dir_ + "/typescript";
-  ASSERT_EQ(std::system(("script -qec \"" + command + "\" " + typescript + " > /dev/null").c_str()), 0)
+  // Its standard input from /dev/null: with none at all, script(1) runs the
+  // command without a terminal.
+  ASSERT_EQ(std::system(("script -qec \"" + command + "\" " + typescript + " < /dev/null > /dev/null").c_str()), 0)
       << slurp(typescript);
   const std::string text = slurp(typescript);
   std::size_t lines = 0;
