@@ -50,7 +50,7 @@ struct JobOptions {
   // count above 1 the run is one attempt at one shard of a job: its files
   // are named <name>-shard-I-of-N-<attempt>-..., it commits the shard once
   // it has read all of it (the first attempt to finish wins), and
-  // `sluice commit` (commit_job in job_commit.h) makes the shards one
+  // `sluice commit` (docs/pipeline.md, "Past one machine") makes the shards one
   // dataset.
   std::uint32_t shard_index = 0;
   std::uint32_t shard_count = 1;
