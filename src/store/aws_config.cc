@@ -22,19 +22,18 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-using Ini = std::map<std::string, std::map<std::string, std::string>>;
-
-// Reads an INI file as the AWS tools write them; nullopt if it cannot be read.
-std::optional<Ini> read_ini(const std::string& path) {
+// Reads an INI file as the AWS tools write them: sections by name (empty
+// if the file cannot be read).
+std::map<std::string, ProfileFiles::Section> read_ini(const std::string& path) {
+  std::map<std::string, ProfileFiles::Section> ini;
   std::ifstream in(path);
-  if (!in) return std::nullopt;
-  Ini ini;
   std::string section, line;
   while (std::getline(in, line)) {
     std::string t = trim(line);
     if (t.empty() || t[0] == '#' || t[0] == ';') continue;
     if (t.front() == '[' && t.back() == ']') {
       section = trim(std::string_view(t).substr(1, t.size() - 2));
+      ini[section];
       continue;
     }
     auto eq = t.find('=');
@@ -51,35 +50,37 @@ std::string home_file(const EnvLookup& env, const char* var, const char* relativ
 
 }  // namespace
 
-Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
-  AwsSettings out;
-  const std::string profile = env("AWS_PROFILE").value_or("default");
-  auto key = env("AWS_ACCESS_KEY_ID");
-  auto secret = env("AWS_SECRET_ACCESS_KEY");
-  if (key && secret) {
-    out.credentials = {*key, *secret, env("AWS_SESSION_TOKEN").value_or("")};
-    out.source = "environment";
-  } else if (key || secret) {
-    return Status::InvalidArgument(std::string(key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") + " is set but " +
-                                   (key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is not");
-  } else {
-    const std::string file = home_file(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
-    auto ini = read_ini(file);
-    if (!ini || !ini->contains(profile)) {
-      return Status::InvalidArgument(
-          "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile '" + profile + "' to " +
-          file + (ini ? "" : " (it cannot be read)"));
+ProfileFiles::ProfileFiles(const EnvLookup& env)
+    : credentials_path_(home_file(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials")),
+      config_path_(home_file(env, "AWS_CONFIG_FILE", "/.aws/config")),
+      credentials_(read_ini(credentials_path_)) {
+  for (auto& [section, keys] : read_ini(config_path_)) {
+    if (section == "default") {
+      config_["default"] = std::move(keys);
+    } else if (section.starts_with("profile ")) {
+      config_[trim(std::string_view(section).substr(8))] = std::move(keys);
     }
-    const auto& p = (*ini)[profile];
-    for (const char* k : {"aws_access_key_id", "aws_secret_access_key"}) {
-      if (!p.contains(k) || p.at(k).empty()) {
-        return Status::InvalidArgument(file + ": profile '" + profile + "' has no " + k);
-      }
-    }
-    out.credentials = {p.at("aws_access_key_id"), p.at("aws_secret_access_key"),
-                       p.contains("aws_session_token") ? p.at("aws_session_token") : ""};
-    out.source = file + " [" + profile + "]";
   }
+}
+
+std::optional<ProfileFiles::Section> ProfileFiles::profile(const std::string& name) const {
+  auto c = credentials_.find(name);
+  auto f = config_.find(name);
+  if (c == credentials_.end() && f == config_.end()) return std::nullopt;
+  Section out = f != config_.end() ? f->second : Section();
+  if (c != credentials_.end()) {
+    for (const auto& [k, v] : c->second) out[k] = v;
+  }
+  return out;
+}
+
+std::string ProfileFiles::where(const std::string& name) const {
+  return (credentials_.contains(name) ? credentials_path_ : config_path_) + " [" + name + "]";
+}
+
+std::string profile_name(const EnvLookup& env) { return env("AWS_PROFILE").value_or("default"); }
+
+Result<std::string> resolve_region(const EnvLookup& env) {
   // A region is lower-case letters, digits and '-' (it goes into host names).
   auto bad_region = [](const std::string& r) {
     return r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos;
@@ -89,15 +90,18 @@ Result<AwsSettings> resolve_aws_settings(const EnvLookup& env) {
       return Status::InvalidArgument(std::string(var) + "='" + *r + "': expected a region name such as us-east-1");
     }
   }
-  if (auto r = env("AWS_REGION")) {
-    out.region = *r;
-  } else if (auto d = env("AWS_DEFAULT_REGION")) {
-    out.region = *d;
-  } else if (auto ini = read_ini(home_file(env, "AWS_CONFIG_FILE", "/.aws/config"))) {
-    const std::string section = profile == "default" ? "default" : "profile " + profile;
-    if (ini->contains(section) && (*ini)[section].contains("region")) out.region = (*ini)[section]["region"];
+  if (auto r = env("AWS_REGION")) return *r;
+  if (auto d = env("AWS_DEFAULT_REGION")) return *d;
+  const ProfileFiles files(env);
+  const std::string name = profile_name(env);
+  if (auto p = files.profile(name); p && p->contains("region")) {
+    if (bad_region(p->at("region"))) {
+      return Status::InvalidArgument(files.where(name) + ": region '" + p->at("region") +
+                                     "': expected a region name such as us-east-1");
+    }
+    return p->at("region");
   }
-  return out;
+  return std::string();
 }
 
 Result<S3Location> parse_s3_url(std::string_view url) {

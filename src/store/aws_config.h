@@ -1,14 +1,14 @@
-// Where S3 credentials and the region come from, in the order the AWS tools
-// use: the environment, then the shared credentials and config files.
+// The AWS settings outside the credentials (credentials.h): the region, the
+// shared profile files, S3 URLs, and S3's XML answers.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "sigv4.h"
 #include "sluice/status.h"
 #include "sluice/store.h"
 
@@ -18,18 +18,35 @@ namespace sluice::s3 {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 EnvLookup process_env();
 
-struct AwsSettings {
-  Credentials credentials;
-  std::string region;  // empty if none is configured
-  std::string source;  // "environment" or "<file> [profile]": where the credentials came from
+// The shared credentials and config files, as the AWS tools write them:
+// AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials), sections named
+// for their profile, and AWS_CONFIG_FILE (default ~/.aws/config), sections
+// "default" and "profile NAME".
+class ProfileFiles {
+ public:
+  using Section = std::map<std::string, std::string>;
+  explicit ProfileFiles(const EnvLookup& env);
+
+  // The profile's keys, the credentials file's winning over the config
+  // file's; nullopt if neither file has it.
+  std::optional<Section> profile(const std::string& name) const;
+  // Where a profile is, for messages: "FILE [name]".
+  std::string where(const std::string& name) const;
+  const std::string& credentials_path() const { return credentials_path_; }
+  const std::string& config_path() const { return config_path_; }
+
+ private:
+  std::string credentials_path_, config_path_;
+  std::map<std::string, Section> credentials_, config_;  // by profile name
 };
 
-// Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN),
-// else profile AWS_PROFILE (default "default") of AWS_SHARED_CREDENTIALS_FILE
-// (default ~/.aws/credentials). Region: AWS_REGION, AWS_DEFAULT_REGION, then
-// the profile's region in AWS_CONFIG_FILE (default ~/.aws/config).
-// Errors name the variable, file, profile or key at fault, never a value.
-Result<AwsSettings> resolve_aws_settings(const EnvLookup& env = process_env());
+// The profile to use: AWS_PROFILE, else "default".
+std::string profile_name(const EnvLookup& env);
+
+// The region: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region in
+// the config file; empty if none. kInvalidArgument for a malformed one,
+// naming the variable.
+Result<std::string> resolve_region(const EnvLookup& env = process_env());
 
 // s3://bucket[/prefix]
 struct S3Location {

@@ -2,7 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
-#include <ctime>
 #include <deque>
 #include <future>
 
@@ -13,19 +12,6 @@
 namespace sluice::s3 {
 
 namespace asio = boost::asio;
-
-namespace {
-
-std::string amz_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 struct S3Client::State {
   Runtime& rt;
@@ -61,7 +47,9 @@ struct S3Client::State {
     Result<http::Client> client = client_for(host);
     if (!client.ok()) co_return client.status();
     const std::string path = (path_style ? "/" + bucket : std::string()) + "/" + key;
-    const std::string date = amz_now();
+    Result<Credentials> creds = co_await options.credentials->current();
+    if (!creds.ok()) co_return creds.status().with_context(describe(bucket, key));
+    const std::string date = amz_date(std::chrono::system_clock::now());
     const std::string payload = options.sign_payload ? sha256_hex(body) : "UNSIGNED-PAYLOAD";
     SigningInput in{.method = std::string(http::to_string(method)),
                     .path = path,
@@ -70,11 +58,9 @@ struct S3Client::State {
                     .payload_hash = payload,
                     .amz_date = date,
                     .region = options.region};
-    if (!options.credentials.session_token.empty()) {
-      in.headers.emplace_back("x-amz-security-token", options.credentials.session_token);
-    }
+    if (!creds->session_token.empty()) in.headers.emplace_back("x-amz-security-token", creds->session_token);
     for (auto& h : more_headers) in.headers.push_back(std::move(h));
-    Signed s = sign(in, options.credentials);
+    Signed s = sign(in, *creds);
     http::Request req{.method = method,
                       .path = uri_encode(path, Slash::kKeep),
                       .path_is_encoded = true,
@@ -105,9 +91,7 @@ struct S3Client::State {
 };
 
 Result<S3Client> S3Client::create(Runtime& rt, S3Options options) {
-  if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
-    return Status::InvalidArgument("S3: no credentials");
-  }
+  if (options.credentials == nullptr) return Status::InvalidArgument("S3: no credentials");
   if (options.region.empty()) return Status::InvalidArgument("S3: no region");
   auto state = std::make_shared<State>(rt, std::move(options));
   if (!state->options.endpoint.empty()) {

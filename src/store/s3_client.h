@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws_config.h"
+#include "credentials.h"
 #include "sluice/http/client.h"
 #include "sluice/store.h"
 #include "upload_journal.h"
@@ -25,10 +26,10 @@ namespace sluice::s3 {
 
 struct S3Options {
   std::string region = "us-east-1";
-  std::string endpoint;  // e.g. "http://127.0.0.1:9000"; empty: AWS
-  Credentials credentials;
-  bool sign_payload = true;  // false: UNSIGNED-PAYLOAD
-  http::ClientOptions http;  // timeouts, retries, limits (base_url is set here)
+  std::string endpoint;                             // e.g. "http://127.0.0.1:9000"; empty: AWS
+  std::shared_ptr<CredentialProvider> credentials;  // asked before each request
+  bool sign_payload = true;                         // false: UNSIGNED-PAYLOAD
+  http::ClientOptions http;                         // timeouts, retries, limits (base_url is set here)
 };
 
 struct ListPage {

@@ -132,23 +132,24 @@ Status check_endpoint(const std::string& endpoint, const std::string& from) {
 Status check_s3_environment(const std::string& url) {
   const auto [endpoint_var, endpoint_env] = first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
   SLUICE_RETURN_IF_ERROR(check_endpoint(endpoint_env, endpoint_var));
-  SLUICE_RETURN_IF_ERROR(s3::resolve_aws_settings(), "'" + url + "'");
+  SLUICE_RETURN_IF_ERROR(s3::choose_credential_source(), "'" + url + "'");
   return s3::check_journal_env();
 }
 
 Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const StoreOptions& o) {
   Result<s3::S3Location> where = s3::parse_s3_url(url);
   if (!where.ok()) return where.status();
-  Result<s3::AwsSettings> aws = s3::resolve_aws_settings();
-  if (!aws.ok()) return aws.status().with_context("'" + url + "'");
+  Result<std::shared_ptr<s3::CredentialSource>> source = s3::choose_credential_source();
+  if (!source.ok()) return source.status().with_context("'" + url + "'");
+  Result<std::string> region = s3::resolve_region();
+  if (!region.ok()) return region.status().with_context("'" + url + "'");
   if (o.s3_part_bytes < (5u << 20)) return Status::InvalidArgument("S3 part size: at least 5 MiB (S3's minimum)");
 
   s3::S3Options s3o;
-  s3o.region = !o.s3_region.empty() ? o.s3_region : !aws->region.empty() ? aws->region : "us-east-1";
+  s3o.region = !o.s3_region.empty() ? o.s3_region : !region->empty() ? *region : "us-east-1";
   const auto [endpoint_var, endpoint_env] = first_env({"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"});
   s3o.endpoint = !o.s3_endpoint.empty() ? o.s3_endpoint : endpoint_env;
   SLUICE_RETURN_IF_ERROR(check_endpoint(s3o.endpoint, o.s3_endpoint.empty() ? endpoint_var : "s3_endpoint"));
-  s3o.credentials = std::move(aws->credentials);
   s3o.sign_payload = o.s3_sign_payload;
   s3o.http.max_connections = 64;
   s3o.http.max_in_flight = 64;
@@ -171,6 +172,11 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
     own = std::make_unique<Runtime>(RuntimeOptions{.io_threads = 1, .cpu_threads = 1});
     rt = own.get();
   }
+  s3o.credentials = std::make_shared<s3::CredentialProvider>(*rt, std::move(*source));
+  // Credentials first, so that a failure to get them says so rather than
+  // looking like the bucket's.
+  Result<s3::Credentials> creds = rt->block_on(s3o.credentials->current());
+  if (!creds.ok()) return creds.status().with_context("'" + url + "'");
   Result<S3Client> client = S3Client::create(*rt, std::move(s3o));
   if (!client.ok()) return client.status();
 

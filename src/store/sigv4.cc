@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace sluice::s3 {
 
@@ -116,6 +117,15 @@ Signed sign(const SigningInput& in, const Credentials& creds) {
   out.authorization = "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + "/" + scope +
                       ",SignedHeaders=" + out.signed_headers + ",Signature=" + out.signature;
   return out;
+}
+
+std::string amz_date(std::chrono::system_clock::time_point t) {
+  const std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
 }
 
 }  // namespace sluice::s3

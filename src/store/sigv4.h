@@ -3,6 +3,7 @@
 // them. Pure functions; no clock, no I/O.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ std::string uri_encode(std::string_view s, Slash slash);
 // kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")
 std::string signing_key(std::string_view secret, std::string_view date, std::string_view region,
                         std::string_view service);
+
+// A time as x-amz-date writes it: "20130524T000000Z" (UTC).
+std::string amz_date(std::chrono::system_clock::time_point t);
 
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes

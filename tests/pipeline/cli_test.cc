@@ -680,9 +680,12 @@ TEST(SluiceEnvironment, ABadValueOfEveryVariableSluiceReadsIsNamedAndExitsTwo) {
       {with_good({{"AWS_ENDPOINT_URL_S3", "ftp://x"}}), "AWS_ENDPOINT_URL_S3 'ftp://x': expected an http://"},
       {{{"AWS_ACCESS_KEY_ID", "K"}}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"},
       {{{"AWS_SECRET_ACCESS_KEY", "SECRET-NOT-SHOWN"}}, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"},
-      {{{"AWS_SHARED_CREDENTIALS_FILE", dir + "/none"}},
-       "add profile 'default' to " + dir + "/none (it cannot be read)"},
-      {with_good({{"AWS_PROFILE", "nosuch"}}), "add profile 'nosuch' to " + creds},
+      {{{"AWS_SHARED_CREDENTIALS_FILE", dir + "/none"}, {"AWS_EC2_METADATA_DISABLED", "true"}},
+       "no AWS credentials: none in the environment"},
+      {with_good({{"AWS_PROFILE", "nosuch"}}), "profile 'nosuch' is in neither " + creds},
+      {{{"AWS_ROLE_ARN", "arn:aws:iam::1:role/r"}}, "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not"},
+      {{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://203.0.113.9/c"}},
+       "AWS_CONTAINER_CREDENTIALS_FULL_URI 'http://203.0.113.9/c': over http only a loopback address"},
       {with_good({{"AWS_REGION", "us east 1"}}), "AWS_REGION='us east 1': expected a region name"},
       {with_good({{"AWS_DEFAULT_REGION", "EU_WEST"}}), "AWS_DEFAULT_REGION='EU_WEST': expected a region name"},
       {with_good({{"SLUICE_UPLOAD_JOURNAL", "relative/dir"}}), "SLUICE_UPLOAD_JOURNAL='relative/dir': expected an"},
@@ -690,7 +693,9 @@ TEST(SluiceEnvironment, ABadValueOfEveryVariableSluiceReadsIsNamedAndExitsTwo) {
   // What this process was given is not what the cases test.
   for (const char* v :
        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
-        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CONFIG_FILE", "SLUICE_UPLOAD_JOURNAL"}) {
+        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CONFIG_FILE", "SLUICE_UPLOAD_JOURNAL",
+        "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_EC2_METADATA_DISABLED"}) {
     ::unsetenv(v);
   }
   ::setenv("AWS_SHARED_CREDENTIALS_FILE", (dir + "/none").c_str(), 1);

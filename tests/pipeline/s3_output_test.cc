@@ -5,6 +5,7 @@
 
 #include "../../src/mockapi/server.h"
 #include "../../src/pipeline/manifest.h"
+#include "../store/fake_aws.h"
 #include "../store/swift_fixture.h"
 #include "e2e_util.h"
 #include "sluice/job.h"
@@ -113,6 +114,69 @@ TEST_F(PipelineToS3, AShardIsRefusedWhereTheServiceCannotCommitItAtomically) {
   auto listed = rt_.block_on(s3.list_objects("sluice-shards", "", ""));
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->objects.empty()) << listed->objects.front().key;
+}
+
+// As on Kubernetes with IRSA: no keys anywhere, a service account's token in
+// a file and a role to assume. sluice exchanges the token at STS (a fake
+// that checks the request and answers with the S3 server's keys) and
+// writes the reference workload with the temporary credentials.
+TEST_F(PipelineToS3, AWebIdentityTokenAndStsGiveTheCredentialsTheRunWritesWith) {
+  S3Client s3 = make();
+  ASSERT_TRUE(rt_.block_on(s3.create_bucket("sluice-irsa")).ok());
+  const std::string dir = dir_ + "/irsa";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  constexpr std::uint64_t n = 300;
+  oracle::write_inputs(dir, n);
+  std::ofstream(dir + "/token") << "eyJhbGciOiJSUzI1NiJ9.service-account-token\n";
+  FakeAws sts([](const SeenRequest& r) -> FakeReply {
+    if (r.method != "POST" || r.body.find("Action=AssumeRoleWithWebIdentity") == std::string::npos ||
+        r.body.find("WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.service-account-token") == std::string::npos ||
+        r.body.find("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Ffeatures") == std::string::npos) {
+      return {403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"};
+    }
+    return {200,
+            "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+            "<AccessKeyId>" +
+                kGood.access_key_id + "</AccessKeyId><SecretAccessKey>" + kGood.secret_access_key +
+                "</SecretAccessKey><SessionToken>irsa-session</SessionToken><Expiration>2099-01-01T00:00:00Z"
+                "</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"};
+  });
+  for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"})
+    ::unsetenv(v);
+  ::setenv("AWS_SHARED_CREDENTIALS_FILE", (dir + "/none").c_str(), 1);
+  ::setenv("AWS_WEB_IDENTITY_TOKEN_FILE", (dir + "/token").c_str(), 1);
+  ::setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/features", 1);
+  ::setenv("AWS_ENDPOINT_URL_STS", sts.url().c_str(), 1);
+  ::setenv("AWS_REGION", "us-east-1", 1);
+  auto server = mockapi::Server::start({});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  auto job = Job::open(
+      SLUICE_SOURCE_DIR "/examples/item-features.yaml",
+      {.sets = {"input.path=" + dir + "/records.csv", "datasets.entities.path=" + dir + "/entities.csv",
+                "http.base_url=" + (*server)->base_url(), "output.path=s3://sluice-irsa/features/"},
+       .store = {.s3_endpoint = "http://127.0.0.1:" + std::to_string(port_), .journal_dir = dir + "/journal"}});
+  JobSummary s = job.ok() ? (*job)->run() : JobSummary{.status = job.status()};
+  for (const char* v :
+       {"AWS_SHARED_CREDENTIALS_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL_STS"}) {
+    ::unsetenv(v);
+  }
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_EQ(sts.requests().size(), 1u) << "one exchange: the credentials last the run";
+  EXPECT_EQ(s.counts.written, pipeline::expected_counts(n).written);
+  auto listed = rt_.block_on(s3.list_objects("sluice-irsa", "features/", ""));
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  fs::create_directories(dir + "/from-s3");
+  std::size_t parquet = 0;
+  for (const auto& o : listed->objects) {
+    if (!o.key.ends_with(".parquet")) continue;
+    auto bytes = rt_.block_on(s3.get_object("sluice-irsa", o.key));
+    ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+    std::ofstream(dir + "/from-s3/" + fs::path(o.key).filename().string(), std::ios::binary) << *bytes;
+    ++parquet;
+  }
+  EXPECT_EQ(parquet, s.files.size());
+  EXPECT_EQ(pipeline::check_output(dir + "/from-s3", n), pipeline::expected_counts(n).written);
 }
 
 }  // namespace

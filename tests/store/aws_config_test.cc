@@ -31,62 +31,47 @@ class AwsConfigTest : public ::testing::Test {
   std::map<std::string, std::string> vars;
 };
 
-TEST_F(AwsConfigTest, EnvironmentComesFirst) {
-  write(".aws/credentials", "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n");
-  vars["AWS_ACCESS_KEY_ID"] = "ENVKEY";
-  vars["AWS_SECRET_ACCESS_KEY"] = "ENVSECRET";
-  vars["AWS_SESSION_TOKEN"] = "TOKEN";
-  vars["AWS_DEFAULT_REGION"] = "eu-west-1";
-  auto s = resolve_aws_settings(env());
-  ASSERT_TRUE(s.ok()) << s.status().to_string();
-  EXPECT_EQ(s->credentials.access_key_id, "ENVKEY");
-  EXPECT_EQ(s->credentials.session_token, "TOKEN");
-  EXPECT_EQ(s->source, "environment");
-  EXPECT_EQ(s->region, "eu-west-1");
-  vars["AWS_REGION"] = "us-west-2";
-  EXPECT_EQ(resolve_aws_settings(env())->region, "us-west-2") << "AWS_REGION wins over AWS_DEFAULT_REGION";
-}
-
-TEST_F(AwsConfigTest, SharedFilesWithAProfile) {
-  write(".aws/credentials",
-        "# comment\n[default]\naws_access_key_id=D\naws_secret_access_key=DS\n\n[ci]\naws_access_key_id = CIKEY\n"
-        "aws_secret_access_key = CISECRET\n");
+TEST_F(AwsConfigTest, RegionFromTheEnvironmentThenTheProfile) {
   write(".aws/config", "[default]\nregion = us-east-1\n[profile ci]\nregion = ap-south-1\n");
+  EXPECT_EQ(*resolve_region(env()), "us-east-1");
   vars["AWS_PROFILE"] = "ci";
-  auto s = resolve_aws_settings(env());
-  ASSERT_TRUE(s.ok()) << s.status().to_string();
-  EXPECT_EQ(s->credentials.access_key_id, "CIKEY");
-  EXPECT_EQ(s->credentials.secret_access_key, "CISECRET");
-  EXPECT_EQ(s->region, "ap-south-1");
-  EXPECT_EQ(s->source, home + "/.aws/credentials [ci]");
+  EXPECT_EQ(*resolve_region(env()), "ap-south-1");
+  vars["AWS_DEFAULT_REGION"] = "eu-west-1";
+  EXPECT_EQ(*resolve_region(env()), "eu-west-1");
+  vars["AWS_REGION"] = "us-west-2";
+  EXPECT_EQ(*resolve_region(env()), "us-west-2") << "AWS_REGION wins over AWS_DEFAULT_REGION";
+  vars["AWS_PROFILE"] = "none-such";
+  vars.erase("AWS_REGION");
+  vars.erase("AWS_DEFAULT_REGION");
+  EXPECT_EQ(*resolve_region(env()), "") << "no region anywhere: empty";
 }
 
-TEST_F(AwsConfigTest, ErrorsNameWhatIsMissingButNoSecret) {
-  vars["AWS_ACCESS_KEY_ID"] = "ONLYKEY";
-  auto s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().message(), "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-  vars.erase("AWS_ACCESS_KEY_ID");
-  s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.status().message().find("profile 'default'"), std::string::npos) << s.status().message();
-  EXPECT_NE(s.status().message().find("(it cannot be read)"), std::string::npos) << s.status().message();
-
-  vars["AWS_ACCESS_KEY_ID"] = "K";
-  vars["AWS_SECRET_ACCESS_KEY"] = "SECRET-SHOULD-NOT-SHOW";
+TEST_F(AwsConfigTest, AMalformedRegionIsNamedWithWhereItCameFrom) {
   vars["AWS_REGION"] = "us east 1";
-  s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().message(), "AWS_REGION='us east 1': expected a region name such as us-east-1");
+  EXPECT_EQ(resolve_region(env()).status().message(),
+            "AWS_REGION='us east 1': expected a region name such as us-east-1");
   vars.erase("AWS_REGION");
   vars["AWS_DEFAULT_REGION"] = "EU_WEST";
-  s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().message(), "AWS_DEFAULT_REGION='EU_WEST': expected a region name such as us-east-1");
+  EXPECT_EQ(resolve_region(env()).status().message(),
+            "AWS_DEFAULT_REGION='EU_WEST': expected a region name such as us-east-1");
   vars.erase("AWS_DEFAULT_REGION");
-  vars.erase("AWS_ACCESS_KEY_ID");
-  vars.erase("AWS_SECRET_ACCESS_KEY");
-  write(".aws/credentials", "[default]\naws_access_key_id = KEY-SHOULD-NOT-SHOW\n");
-  s = resolve_aws_settings(env());
-  EXPECT_EQ(s.status().message(), home + "/.aws/credentials: profile 'default' has no aws_secret_access_key");
-  EXPECT_EQ(s.status().message().find("KEY-SHOULD-NOT-SHOW"), std::string::npos);
+  write(".aws/config", "[default]\nregion = Mars/1\n");
+  EXPECT_EQ(resolve_region(env()).status().message(),
+            home + "/.aws/config [default]: region 'Mars/1': expected a region name such as us-east-1");
+}
+
+TEST_F(AwsConfigTest, AProfileMergesBothFilesTheCredentialsFileWinning) {
+  write(".aws/credentials", "# comment\n[ci]\naws_access_key_id = CIKEY\nregion = from-credentials\n");
+  write(".aws/config", "[profile ci]\nregion = ap-south-1\nrole_arn = arn:aws:iam::1:role/r\n[ci]\nx = 1\n");
+  const ProfileFiles files(env());
+  auto p = files.profile("ci");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->at("aws_access_key_id"), "CIKEY");
+  EXPECT_EQ(p->at("region"), "from-credentials");
+  EXPECT_EQ(p->at("role_arn"), "arn:aws:iam::1:role/r");
+  EXPECT_FALSE(p->contains("x")) << "the config file's [ci] is not profile ci";
+  EXPECT_EQ(files.where("ci"), home + "/.aws/credentials [ci]");
+  EXPECT_FALSE(files.profile("default").has_value());
 }
 
 TEST(S3Url, BucketAndPrefix) {

@@ -77,5 +77,10 @@ TEST(SigV4, HeaderValuesAreTrimmedAndQueryParametersSorted) {
             "GET\n/b\na=1&a=2%203&z=1\nhost:h\nx-amz-meta-note:two spaces\n\nhost;x-amz-meta-note\nUNSIGNED-PAYLOAD");
 }
 
+TEST(SigV4, AmzDateIsUtcInTheBasicFormat) {
+  EXPECT_EQ(amz_date(std::chrono::system_clock::from_time_t(1369353600)), "20130524T000000Z");
+  EXPECT_EQ(amz_date(std::chrono::system_clock::from_time_t(1796051045)), "20261130T150405Z");
+}
+
 }  // namespace
 }  // namespace sluice::s3

@@ -92,7 +92,7 @@ class S3ClientTest : public SwiftTest {
   S3Client make(Credentials creds = kGood) {
     auto c =
         S3Client::create(rt_, {.endpoint = "http://127.0.0.1:" + std::to_string(port_),
-                               .credentials = std::move(creds),
+                               .credentials = CredentialProvider::fixed(std::move(creds)),
                                .http = {.retry = {.max_attempts = 2, .base_backoff = std::chrono::milliseconds(5)}}});
     EXPECT_TRUE(c.ok()) << c.status().to_string();
     return *c;

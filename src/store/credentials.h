@@ -1,0 +1,95 @@
+// AWS credentials: where they come from, and keeping them fresh.
+//
+// The chain, in the order the AWS SDKs use (the first source configured is
+// the one used; a source configured but broken is an error, not a reason to
+// try the next):
+//   1. the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+//   2. a web identity token: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+//      (Kubernetes service accounts, IRSA), exchanged at STS with
+//      AssumeRoleWithWebIdentity; the file is read again at each refresh;
+//   3. the profile AWS_PROFILE (default "default") of the shared credentials
+//      and config files: role_arn (with source_profile, web_identity_token_file
+//      or credential_source), static keys, or credential_process;
+//   4. the container credentials endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+//      (ECS) or _FULL_URI (EKS Pod Identity), with the token of
+//      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN;
+//   5. the EC2 instance metadata service, IMDSv2 (a session token first),
+//      unless AWS_EC2_METADATA_DISABLED=true.
+// Temporary credentials are cached and fetched anew ahead of their expiry.
+// No message names a secret: keys, tokens and answers' bodies stay out.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aws_config.h"
+#include "sigv4.h"
+#include "sluice/detail/mutex.h"
+#include "sluice/runtime.h"
+#include "sluice/status.h"
+
+namespace sluice::s3 {
+
+using SystemClock = std::function<std::chrono::system_clock::time_point()>;
+
+struct TimedCredentials {
+  Credentials credentials;
+  std::optional<std::chrono::system_clock::time_point> expires;  // none: they do not expire
+};
+
+// One place credentials come from.
+class CredentialSource {
+ public:
+  virtual ~CredentialSource() = default;
+  // For messages and the summary: "environment", "web identity (role ...)".
+  virtual std::string describe() const = 0;
+  // A fresh set. Called by one coroutine at a time (CredentialProvider).
+  virtual boost::asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) = 0;
+};
+
+// The source the chain above chooses, or kInvalidArgument naming what is
+// misconfigured (the variable, file, profile or key) or, when nothing is,
+// every place looked at. Reads files but sends nothing.
+Result<std::shared_ptr<CredentialSource>> choose_credential_source(const EnvLookup& env = process_env());
+
+// Credentials to sign with, from one source: cached; fetched anew when
+// within min(5 minutes, half their lifetime) of expiring, by one caller
+// while the others go on with the old set. A failed refresh keeps the old
+// set while it lasts and is tried again 10 s later. Thread-safe.
+class CredentialProvider {
+ public:
+  CredentialProvider(Runtime& rt, std::shared_ptr<CredentialSource> source, SystemClock clock = {});
+  // Credentials given once, never refreshed (tests, and callers that have them).
+  static std::shared_ptr<CredentialProvider> fixed(Credentials credentials);
+
+  boost::asio::awaitable<Result<Credentials>> current();
+  std::string source() const { return description_; }
+  std::uint64_t fetches() const;
+
+ private:
+  explicit CredentialProvider(Credentials credentials);
+  bool fresh(std::chrono::system_clock::time_point now) const SLUICE_REQUIRES(mu_);
+  bool usable(std::chrono::system_clock::time_point now) const SLUICE_REQUIRES(mu_);
+
+  Runtime* rt_ = nullptr;
+  std::shared_ptr<CredentialSource> source_;
+  SystemClock clock_;
+  std::string description_;
+  mutable Mutex mu_;
+  std::optional<TimedCredentials> cached_ SLUICE_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point fetched_at_ SLUICE_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point retry_at_ SLUICE_GUARDED_BY(mu_);
+  bool refreshing_ SLUICE_GUARDED_BY(mu_) = false;
+  std::uint64_t fetches_ SLUICE_GUARDED_BY(mu_) = 0;
+};
+
+// ISO 8601 UTC times as AWS writes them ("2026-11-30T15:04:05Z", with or
+// without fractional seconds); nullopt if malformed.
+std::optional<std::chrono::system_clock::time_point> parse_aws_time(std::string_view text);
+
+}  // namespace sluice::s3
