@@ -58,6 +58,9 @@ struct JobOptions {
   // summary and the shard's records; sluice gives each attempt an id of its
   // own whatever this says).
   std::string scheduler_attempt;
+  // This process's id for the run (8 hex digits, as its logs show it): a
+  // shard attempt it starts is named by it. Empty: one is drawn at random.
+  std::string run_id;
   // Carry on from the manifest an earlier run left in the output (if any):
   // the records it finished are skipped, files are named <name>-r<N>-....
   bool resume = false;

@@ -17,7 +17,7 @@ void add_job_options(CLI::App& cmd, JobCommandOptions& o) {
 namespace {
 
 int failed(const char* command, const Status& why) {
-  std::fprintf(stderr, "sluice %s: %s\n", command, why.message().c_str());
+  log_error(std::string(command) + ": " + why.message());
   switch (why.code()) {
     case StatusCode::kNotFound:
     case StatusCode::kInvalidArgument:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../mockapi/workload.h"
+#include "log.h"
 #include "sluice/pipeline.h"
 #include "sluice/sleep.h"
 
@@ -61,7 +62,7 @@ Features aggregate(const Item& item) {
 int run_demo(const DemoOptions& options) {
   Result<RuntimeOptions> ro = Runtime::resolve({.io_threads = 1, .cpu_threads = options.cpu_threads});
   if (!ro.ok()) {
-    std::fprintf(stderr, "sluice demo: %s\n", ro.status().message().c_str());
+    log_error(ro.status().message());
     return 2;
   }
   Runtime rt(*ro);
@@ -89,7 +90,7 @@ int run_demo(const DemoOptions& options) {
   Status status = run.wait();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!status.ok()) {
-    std::fprintf(stderr, "sluice demo: %s\n", status.to_string().c_str());
+    log_error(status.to_string());
     return 1;
   }
 

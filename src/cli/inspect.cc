@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "log.h"
 #include "sluice/parquet/reader.h"
 
 namespace sluice::cli {
@@ -55,7 +56,7 @@ void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& ta
 int run_inspect(const std::string& path, std::size_t rows, std::FILE* out) {
   auto reader = parquet::ParquetReader::open(path);
   if (!reader.ok()) {
-    std::fprintf(stderr, "sluice inspect: %s\n", reader.status().message().c_str());
+    log_error(reader.status().message());
     return 1;
   }
   const parquet::FileInfo& info = (*reader)->info();
@@ -93,7 +94,7 @@ int run_inspect(const std::string& path, std::size_t rows, std::FILE* out) {
   if (rows == 0) return 0;
   auto head = (*reader)->head(rows);
   if (!head.ok()) {
-    std::fprintf(stderr, "sluice inspect: %s\n", head.status().message().c_str());
+    log_error(head.status().message());
     return 1;
   }
   std::fprintf(out, "\nfirst %zu row%s:\n", head->size(), head->size() == 1 ? "" : "s");

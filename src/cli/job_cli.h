@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "log.h"
 #include "run.h"
 #include "sluice/job.h"
 
@@ -79,13 +80,12 @@ class Signals {
 
   // SIGHUP: the datasets read anew (on this thread), or kept if that fails.
   static void reload(Job& job) {
-    std::fprintf(stderr, "sluice: hangup: reading the datasets anew\n");
+    log_info("hangup: reading the datasets anew");
     const Status s = job.reload_datasets();
     if (s.ok()) {
-      std::fprintf(stderr, "sluice: datasets reloaded\n");
+      log_info("datasets reloaded");
     } else {
-      std::fprintf(stderr, "sluice: the datasets could not be reloaded; the ones loaded before stay:\n%s\n",
-                   s.message().c_str());
+      log_error("the datasets could not be reloaded; the ones loaded before stay: " + s.message());
     }
   }
 
@@ -103,18 +103,20 @@ class Signals {
         stage = 1;
         first_ = sig;
         first_at = std::chrono::steady_clock::now();
-        std::fprintf(stderr,
-                     serving_ ? "\nsluice: %s: draining: no new connection is taken; answering the requests under way "
-                                "(%.0f s at most; again to close them)\n"
-                              : "\nsluice: %s: no more input is read; finishing the records in flight (%.0f s at most; "
-                                "again to abandon them)\n",
-                     sig == SIGINT ? "interrupted" : "terminated", grace_seconds);
+        char said[256];
+        std::snprintf(said, sizeof said,
+                      serving_ ? "%s: draining: no new connection is taken; answering the requests under way "
+                                 "(%.0f s at most; again to close them)"
+                               : "%s: no more input is read; finishing the records in flight (%.0f s at most; "
+                                 "again to abandon them)",
+                      sig == SIGINT ? "interrupted" : "terminated", grace_seconds);
+        log_warn(said);
         job.stop();
       } else if (stage == 1 && (sig > 0 || std::chrono::steady_clock::now() - first_at >
                                                std::chrono::duration<double>(grace_seconds))) {
         stage = 2;
         aborted_ = true;
-        std::fprintf(stderr, "\nsluice: abandoning the records in flight\n");
+        log_warn("abandoning the records in flight");
         job.abort();
       }
     }

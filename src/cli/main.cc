@@ -9,6 +9,7 @@
 #include "commit.h"
 #include "demo.h"
 #include "inspect.h"
+#include "log.h"
 #include "mock_api.h"
 #include "run.h"
 
@@ -31,6 +32,17 @@ int run_main(int argc, char** argv) {
   CLI::App app{"sluice: data pipelines heavy on both I/O and CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sluice " SLUICE_VERSION);
+  // Options of every command, before or after its name.
+  app.fallthrough();
+  std::string log_format = "text", log_level = "info";
+  app.add_option("--log-format", log_format,
+                 "text: lines for people; json: one JSON object a line (time, level, run, shard, command, msg, and "
+                 "the event's fields) for a log pipeline")
+      ->envname("SLUICE_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "debug, info, warn or error: the least level logged")
+      ->envname("SLUICE_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}));
 
   sluice::cli::DemoOptions demo;
   std::uint64_t latency_us = static_cast<std::uint64_t>(demo.latency.count());
@@ -84,6 +96,11 @@ int run_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  for (const CLI::App* sub : app.get_subcommands()) {
+    sluice::cli::configure_log(*sluice::cli::parse_log_format(log_format), *sluice::cli::parse_log_level(log_level),
+                               sub->get_name());
+  }
+
   if (demo_cmd->parsed()) {
     demo.latency = std::chrono::microseconds(latency_us);
     return sluice::cli::run_demo(demo);
@@ -107,9 +124,9 @@ int main(int argc, char** argv) {
   try {
     return run_main(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sluice: internal error: %s\n", e.what());
+    sluice::cli::log_error(std::string("internal error: ") + e.what());
   } catch (...) {
-    std::fprintf(stderr, "sluice: internal error: an unknown exception\n");
+    sluice::cli::log_error("internal error: an unknown exception");
   }
   return 70;
 }

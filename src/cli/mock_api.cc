@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "../mockapi/workload.h"
+#include "log.h"
 
 namespace sluice::cli {
 
@@ -45,13 +46,13 @@ int run_mock_api(MockApiOptions& o) {
     std::error_code ec;
     std::filesystem::create_directories(o.write_dir, ec);
     if (ec) {
-      std::fprintf(stderr, "sluice mock-api: cannot create %s: %s\n", o.write_dir.c_str(), ec.message().c_str());
+      log_error("cannot create " + o.write_dir + ": " + ec.message());
       return 1;
     }
     for (auto [name, write] : {std::pair{"records.csv", &mockapi::write_records_csv},
                                std::pair{"entities.csv", &mockapi::write_entities_csv}}) {
       if (Status s = write(o.write_dir + "/" + name, o.records); !s.ok()) {
-        std::fprintf(stderr, "sluice mock-api: %s\n", s.message().c_str());
+        log_error(s.message());
         return 1;
       }
     }
@@ -71,7 +72,7 @@ int run_mock_api(MockApiOptions& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto server = mockapi::Server::start(o.server);
   if (!server.ok()) {
-    std::fprintf(stderr, "sluice mock-api: %s\n", server.status().message().c_str());
+    log_error(server.status().message());
     return 1;
   }
   std::printf("serving the reference workload's API at %s\n", (*server)->base_url().c_str());

@@ -20,6 +20,7 @@
 #include "job_cli.h"
 #include "metrics.h"
 #include "sluice/detail/mutex.h"
+#include "sluice/detail/random_id.h"
 #include "sluice/job.h"
 
 namespace sluice::cli {
@@ -78,6 +79,32 @@ std::string progress_line(const JobProgress& p) {
   std::string line = buf;
   if (p.records_held > 0) line += " | " + std::to_string(p.records_held) + " records held by the byte bound";
   return line + eta(p);
+}
+
+// Progress as a log line: the progress line as text; in JSON, its numbers
+// as fields.
+void log_progress(const JobProgress& p) {
+  if (log_format() == LogFormat::kText) {
+    log_info(progress_line(p));
+    return;
+  }
+  log_info("progress", {{"read", p.read},
+                        {"done", p.done()},
+                        {"written", p.written},
+                        {"filtered", p.filtered},
+                        {"not_joined", p.not_joined},
+                        {"dead_lettered", p.dead_lettered},
+                        {"skipped", p.skipped},
+                        {"records_per_second", p.seconds > 0 ? static_cast<double>(p.done()) / p.seconds : 0.0},
+                        {"records_in_flight", p.records_in_flight},
+                        {"bytes_in_flight", p.bytes_in_flight},
+                        {"records_held", p.records_held},
+                        {"requests_in_flight", p.requests_in_flight},
+                        {"requests_waiting", p.requests_waiting},
+                        {"requests", p.requests},
+                        {"retries", p.retries},
+                        {"failures", p.failures},
+                        {"seconds", p.seconds}});
 }
 
 // The progress line as wide as the terminal is now (so it follows resizes):
@@ -283,13 +310,14 @@ int exit_code_of(const Status& why) {
 
 int open_failed(const Status& why) {
   const bool in_the_file = why.code() == StatusCode::kInvalidArgument || why.code() == StatusCode::kNotFound;
-  std::fprintf(stderr, "%s%s\n", in_the_file ? "" : "sluice: ", why.message().c_str());
+  log_error(why.message());
   return in_the_file ? 2 : exit_code_of(why);
 }
 
 // The exit code of a job that ran, after its summary: see run.h.
 int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signals, const char* command) {
   if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
+  if (log_format() == LogFormat::kJson) log_info("summary", {{"summary", JsonText{s.to_json()}}});
   // A run a signal stopped exits as the shell reports a process the signal
   // ended (128 + its number), after committing: a scheduler that retries
   // failed tasks (a Kubernetes Job, cron with a check) must not take it for
@@ -297,17 +325,17 @@ int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signal
   const int by_signal = signals.exit_code();
   const bool files = std::string_view(command) == "run";
   if (signals.aborted()) {
-    std::fprintf(stderr, "sluice %s: abandoned; %llu records were not finished%s\n", command,
-                 static_cast<unsigned long long>(s.counts.unfinished), files ? " (--resume does them)" : "");
+    log_error("abandoned; " + std::to_string(s.counts.unfinished) + " records were not finished" +
+                  (files ? " (--resume does them)" : ""),
+              {{"unfinished", s.counts.unfinished}});
     return by_signal;
   }
   if (!s.status.ok()) {
-    std::fprintf(stderr, "sluice %s: %s\n", command, s.status.to_string().c_str());
+    log_error(s.status.to_string(), {{"code", std::string(to_string(s.status.code()))}});
     return exit_code_of(s.status);
   }
   if (by_signal != 0 && s.stopped_early) {
-    std::fprintf(stderr, "sluice %s: stopped by a signal before the end of the input%s\n", command,
-                 files ? "; --resume carries on" : "");
+    log_warn(std::string("stopped by a signal before the end of the input") + (files ? "; --resume carries on" : ""));
     return by_signal;
   }
   return s.counts.dead_lettered > 0 ? 3 : 0;
@@ -362,6 +390,9 @@ int validate_command(const RunCommandOptions& o) {
 
 int run_pipeline_command(const RunCommandOptions& o) {
   Signals::block();
+  const std::string run_id = detail::random_hex(8);
+  set_log_run(run_id, "");
+  if (o.quiet) raise_log_level(LogLevel::kWarn);
 
   std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
   std::string scheduler_attempt;
@@ -369,28 +400,29 @@ int run_pipeline_command(const RunCommandOptions& o) {
     // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet
     auto s = pipeline::shard_from_environment([](const char* name) { return std::getenv(name); });
     if (!s.ok()) {
-      std::fprintf(stderr, "sluice run: %s\n", s.status().message().c_str());
+      log_error(s.status().message());
       return 2;
     }
     shard = {s->index, s->count};
     scheduler_attempt = s->attempt;
-    if (!o.quiet) {
-      std::fprintf(stderr, "sluice: shard %u of %u, from %s%s%s\n", s->index, s->count, s->scheduler.c_str(),
-                   s->attempt.empty() ? "" : ", attempt ", s->attempt.c_str());
-    }
+    set_log_run(run_id, std::to_string(shard.first) + "/" + std::to_string(shard.second));
+    log_info("shard " + std::to_string(s->index) + " of " + std::to_string(s->count) + ", from " + s->scheduler +
+                 (s->attempt.empty() ? "" : ", attempt " + s->attempt),
+             {{"scheduler", s->scheduler}, {"scheduler_attempt", s->attempt}});
   } else if (!o.shard.empty()) {
     auto s = parse_shard(o.shard);
     if (!s.ok()) {
-      std::fprintf(stderr, "sluice run: %s\n", s.status().message().c_str());
+      log_error(s.status().message());
       return 2;
     }
     shard = *s;
+    if (shard.second > 1) set_log_run(run_id, std::to_string(shard.first) + "/" + std::to_string(shard.second));
   }
   std::optional<PushTarget> push;
   if (!o.metrics_push.empty()) {
     auto t = push_target(o.metrics_push, shard.second > 1 ? static_cast<int>(shard.first) : -1);
     if (!t.ok()) {
-      std::fprintf(stderr, "sluice run: %s\n", t.status().message().c_str());
+      log_error(t.status().message());
       return 2;
     }
     push = std::move(*t);
@@ -401,7 +433,9 @@ int run_pipeline_command(const RunCommandOptions& o) {
                                 .shard_index = shard.first,
                                 .shard_count = shard.second,
                                 .scheduler_attempt = scheduler_attempt,
+                                .run_id = run_id,
                                 .resume = o.resume,
+                                .store = {.on_notice = [](const std::string& n) { log_info(n); }},
                                 .io_threads = o.io_threads,
                                 .cpu_threads = o.cpu_threads});
   if (!job.ok()) return open_failed(job.status());
@@ -410,19 +444,20 @@ int run_pipeline_command(const RunCommandOptions& o) {
   if (!o.metrics_addr.empty()) {
     auto m = MetricsServer::start(o.metrics_addr, [&e] { return metrics_page(e); });
     if (!m.ok()) {
-      std::fprintf(stderr, "sluice run: %s\n", m.status().message().c_str());
+      log_error(m.status().message());
       return 2;
     }
     metrics = std::move(*m);
-    if (!o.quiet) {
-      std::fprintf(stderr, "sluice: metrics on http://%s:%d/metrics\n",
-                   o.metrics_addr.substr(0, o.metrics_addr.rfind(':')).c_str(), metrics->port());
-    }
+    const std::string url = "http://" + o.metrics_addr.substr(0, o.metrics_addr.rfind(':')) + ":" +
+                            std::to_string(metrics->port()) + "/metrics";
+    log_info("metrics on " + url, {{"url", url}});
   }
 
   Signals signals(e, o.grace_seconds);
   std::atomic<bool> finished{false};
-  const bool tty = ::isatty(STDERR_FILENO);
+  // On a terminal with text logs, a progress line redrawn in place; else a
+  // log line every 10 s.
+  const bool live = ::isatty(STDERR_FILENO) && log_format() == LogFormat::kText && log_enabled(LogLevel::kInfo);
   Mutex mu;
   CondVar cv;
   // --metrics-file and --metrics-push: a write or push that fails is said
@@ -434,11 +469,11 @@ int run_pipeline_command(const RunCommandOptions& o) {
     const std::string page = metrics_page(e);
     if (!o.metrics_file.empty()) {
       Status w = write_metrics_file(o.metrics_file, page);
-      if (!w.ok() && !std::exchange(file_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+      if (!w.ok() && !std::exchange(file_failed, true)) log_warn(w.message());
     }
     if (push) {
       Status w = push_metrics(*push, page);
-      if (!w.ok() && !std::exchange(push_failed, true)) std::fprintf(stderr, "sluice: %s\n", w.message().c_str());
+      if (!w.ok() && !std::exchange(push_failed, true)) log_warn(w.message());
     }
   };
   std::thread progress_thread([&] {
@@ -460,14 +495,18 @@ int run_pipeline_command(const RunCommandOptions& o) {
         write_metrics();
       }
       if (o.quiet) continue;
-      if (tty) {
+      if (live) {
         std::fprintf(stderr, "\r\033[K%s", fit_to_terminal(progress_line(e.progress())).c_str());
+        set_progress_shown(true);
       } else if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
         last_log = std::chrono::steady_clock::now();
-        std::fprintf(stderr, "sluice: %s\n", progress_line(e.progress()).c_str());
+        log_progress(e.progress());
       }
     }
-    if (tty && !o.quiet) std::fprintf(stderr, "\r\033[K");
+    if (live && !o.quiet) {
+      std::fprintf(stderr, "\r\033[K");
+      set_progress_shown(false);
+    }
   });
 
   JobSummary s = e.run();
@@ -495,6 +534,7 @@ void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int stream_command(const RunCommandOptions& o) {
   Signals::block();
+  set_log_run(detail::random_hex(8), "");
   // Records come as JSON lines on standard input; one asked for again is
   // answered again (the file's own --set may say otherwise).
   JobOptions options{.sets = {"input.path=-", "input.format=jsonl", "input.duplicates=keep"},
@@ -513,7 +553,7 @@ int stream_command(const RunCommandOptions& o) {
       },
       o.ordered);
   signals.finish();
-  if (!o.quiet) print_summary(s, stderr, /*files=*/false);
+  if (!o.quiet && log_format() == LogFormat::kText) print_summary(s, stderr, /*files=*/false);
   return ended(s, o, signals, "stream");
 }
 

@@ -4,6 +4,7 @@
 
 #include "job_cli.h"
 #include "run.h"
+#include "sluice/detail/random_id.h"
 
 namespace sluice::cli {
 
@@ -48,9 +49,10 @@ void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int serve_command(const RunCommandOptions& o) {
   Signals::block(/*serving=*/true);
+  set_log_run(detail::random_hex(8), "");
   auto listen = parse_listen(o.listen);
   if (!listen.ok()) {
-    std::fprintf(stderr, "sluice serve: %s\n", listen.status().message().c_str());
+    log_error(listen.status().message());
     return 2;
   }
   auto job = Job::open_serve(o.file, {.sets = o.sets, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
@@ -63,21 +65,20 @@ int serve_command(const RunCommandOptions& o) {
                        .read_timeout = std::chrono::milliseconds(o.read_timeout_ms)};
   options.listening = [&](std::uint16_t port) {
     const bool v6 = listen->first.find(':') != std::string::npos;
-    std::fprintf(stderr,
-                 "sluice serve: listening on http://%s%s%s:%u (POST /v1/features; GET /healthz, /readyz, "
-                 "/metrics)\n",
-                 v6 ? "[" : "", listen->first.c_str(), v6 ? "]" : "", static_cast<unsigned>(port));
+    const std::string url = "http://" + (v6 ? "[" + listen->first + "]" : listen->first) + ":" + std::to_string(port);
+    log_info("listening on " + url + " (POST /v1/features; GET /healthz, /readyz, /metrics)", {{"url", url}});
   };
   options.metrics = [&e] { return metrics_page(e); };
   Signals signals(e, o.grace_seconds, /*serving=*/true);
   JobSummary s = e.serve(options);
   signals.finish();
   if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
+  if (log_format() == LogFormat::kJson) log_info("summary", {{"summary", JsonText{s.to_json()}}});
   if (!s.status.ok()) {
-    std::fprintf(stderr, "sluice serve: %s\n", s.status.message().c_str());
+    log_error(s.status.message());
     return s.status.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
-  if (!o.quiet) {
+  if (!o.quiet && log_format() == LogFormat::kText) {
     print_summary(s, stderr, /*files=*/false);
     std::fprintf(stderr,
                  "served    %llu requests: %llu bad (4xx), %llu shed (503); %llu records past their deadline; "

@@ -295,7 +295,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   if (st->options.shard_count > 1) {
     co.shard = ShardAttempt{.index = st->options.shard_index,
                             .count = st->options.shard_count,
-                            .attempt = detail::random_hex(8),
+                            .attempt = st->options.run_id.empty() ? detail::random_hex(8) : st->options.run_id,
                             .scheduler_attempt = st->options.scheduler_attempt};
   }
   SLUICE_ASSIGN_OR_RETURN(st->commit, Commit::open(std::move(store), *st->plan, std::move(co)));

@@ -177,6 +177,7 @@ Result<std::unique_ptr<ObjectStore>> open_s3_store(const std::string& url, const
   // looking like the bucket's.
   Result<s3::Credentials> creds = rt->block_on(s3o.credentials->current());
   if (!creds.ok()) return creds.status().with_context("'" + url + "'");
+  if (o.on_notice) o.on_notice("'" + url + "': AWS credentials from " + s3o.credentials->source());
   Result<S3Client> client = S3Client::create(*rt, std::move(s3o));
   if (!client.ok()) return client.status();
 

@@ -23,14 +23,15 @@ struct Child {
   }
 };
 
-// Runs the sluice binary with `args`, its output into `log`.
-inline Child spawn(const std::vector<std::string>& args, const std::string& log) {
+// Runs the sluice binary with `args`, its output into `log` (its standard
+// error into `errors` instead, if given).
+inline Child spawn(const std::vector<std::string>& args, const std::string& log, const std::string& errors = "") {
   Child c;
   c.pid = ::fork();
   if (c.pid == 0) {
     std::FILE* f = std::fopen(log.c_str(), "w");
     ::dup2(::fileno(f), 1);
-    ::dup2(::fileno(f), 2);
+    ::dup2(errors.empty() ? ::fileno(f) : ::fileno(std::fopen(errors.c_str(), "w")), 2);
     std::vector<char*> argv{const_cast<char*>(SLUICE_BINARY)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "../../src/mockapi/server.h"
 #include "child_process.h"
@@ -405,7 +407,7 @@ TEST_F(SluiceRun, MetricsAddressesAreNamesOrAddressesOfEitherFamily) {
   ASSERT_EQ(spawn(with("[::1]:0"), dir_ + "/v6.log").wait(), 0) << slurp(dir_ + "/v6.log");
   const std::string port = metrics_port(dir_ + "/v6.log");
   EXPECT_NE(port, "0");
-  EXPECT_NE(slurp(dir_ + "/v6.log").find("sluice: metrics on http://[::1]:" + port + "/metrics"), std::string::npos)
+  EXPECT_NE(slurp(dir_ + "/v6.log").find("metrics on http://[::1]:" + port + "/metrics"), std::string::npos)
       << slurp(dir_ + "/v6.log");
   fs::remove_all(dir_ + "/out");
   EXPECT_EQ(spawn(with("::1:9464"), dir_ + "/bare.log").wait(), 2);
@@ -418,6 +420,100 @@ TEST_F(SluiceRun, MetricsAddressesAreNamesOrAddressesOfEitherFamily) {
       << slurp(dir_ + "/name.log");
 }
 
+// Lines of a file.
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// --log-format json: every line on standard error is one JSON object with
+// the time (UTC, ms), the level, the run's id (the shard attempt's, as the
+// summary names it), the shard, the command and the message; the end of
+// the run is a line holding the summary.
+TEST_F(SluiceRun, JsonLogsCarryTimeLevelRunAndShardOnEveryLine) {
+  auto a = args();
+  a.insert(a.end(), {"--log-format", "json", "--shard", "1/2", "--limit", "40", "--metrics-addr", "127.0.0.1:0"});
+  ASSERT_EQ(spawn(a, dir_ + "/out.log", dir_ + "/err.log").wait(), 0) << slurp(dir_ + "/err.log");
+  const std::string summary = slurp(dir_ + "/summary.json");
+  const auto at = summary.find("\"attempt\":\"");
+  ASSERT_NE(at, std::string::npos) << summary;
+  const std::string attempt = summary.substr(at + 11, 8);
+
+  const std::regex time(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  simdjson::dom::parser parser;
+  std::vector<std::string> messages;
+  std::uint64_t summary_read = 0;
+  const auto lines = lines_of(dir_ + "/err.log");
+  ASSERT_GE(lines.size(), 2u);
+  for (const std::string& line : lines) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << "not JSON: " << line;
+    std::string_view t, level, run, shard, command, msg;
+    ASSERT_EQ(e["time"].get(t), simdjson::SUCCESS) << line;
+    EXPECT_TRUE(std::regex_match(std::string(t), time)) << line;
+    ASSERT_EQ(e["level"].get(level), simdjson::SUCCESS) << line;
+    EXPECT_EQ(level, "info") << line;
+    ASSERT_EQ(e["run"].get(run), simdjson::SUCCESS) << line;
+    EXPECT_EQ(run, attempt) << line;
+    ASSERT_EQ(e["shard"].get(shard), simdjson::SUCCESS) << line;
+    EXPECT_EQ(shard, "1/2");
+    ASSERT_EQ(e["command"].get(command), simdjson::SUCCESS) << line;
+    EXPECT_EQ(command, "run");
+    ASSERT_EQ(e["msg"].get(msg), simdjson::SUCCESS) << line;
+    messages.emplace_back(msg);
+    if (msg == "summary") ASSERT_EQ(e["summary"]["records"]["input"].get(summary_read), simdjson::SUCCESS) << line;
+  }
+  EXPECT_TRUE(messages.front().starts_with("metrics on http://127.0.0.1:")) << messages.front();
+  EXPECT_EQ(messages.back(), "summary");
+  EXPECT_EQ(summary_read, 40u) << "--limit counts the shard's records";
+}
+
+// Text logs: each line begins with the time and the level, then the run;
+// --log-level leaves out what is below it; SLUICE_LOG_FORMAT stands for the
+// flag; an unknown format is a usage error.
+TEST_F(SluiceRun, LogLevelsAndFormatsAreChosenByFlagOrEnvironment) {
+  auto with = [&](std::vector<std::string> more) {
+    auto a = args();
+    a.insert(a.end(), {"--limit", "20", "--metrics-addr", "127.0.0.1:0"});
+    a.insert(a.end(), more.begin(), more.end());
+    fs::remove_all(dir_ + "/out");
+    return a;
+  };
+  ASSERT_EQ(spawn(with({}), dir_ + "/out.log", dir_ + "/text.log").wait(), 0) << slurp(dir_ + "/text.log");
+  const auto text = lines_of(dir_ + "/text.log");
+  ASSERT_EQ(text.size(), 1u) << slurp(dir_ + "/text.log");
+  EXPECT_TRUE(std::regex_match(
+      text[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  \[run [0-9a-f]{8}\] metrics on http://.*)")))
+      << text[0];
+
+  ASSERT_EQ(spawn(with({"--log-level", "warn"}), dir_ + "/out.log", dir_ + "/warn.log").wait(), 0);
+  EXPECT_EQ(slurp(dir_ + "/warn.log"), "") << "no warning, and info is below warn";
+
+  ::setenv("SLUICE_LOG_FORMAT", "json", 1);
+  const int code = spawn(with({}), dir_ + "/out.log", dir_ + "/env.log").wait();
+  ::unsetenv("SLUICE_LOG_FORMAT");
+  ASSERT_EQ(code, 0);
+  EXPECT_TRUE(slurp(dir_ + "/env.log").starts_with("{\"time\":\"")) << slurp(dir_ + "/env.log");
+
+  EXPECT_EQ(spawn(with({"--log-format", "yaml"}), dir_ + "/bad.log").wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/bad.log").find("--log-format: yaml not in {text,json}"), std::string::npos)
+      << slurp(dir_ + "/bad.log");
+}
+
+// A run that fails logs an error line, in JSON too, and nothing else on
+// standard error is not JSON.
+TEST_F(SluiceRun, AFailureIsAnErrorLogLine) {
+  auto a = args();
+  a.insert(a.end(), {"--log-format", "json", "--set", "input.path=" + dir_ + "/missing.csv"});
+  EXPECT_EQ(spawn(a, dir_ + "/out.log", dir_ + "/err.log").wait(), 2);
+  const auto lines = lines_of(dir_ + "/err.log");
+  ASSERT_EQ(lines.size(), 1u) << slurp(dir_ + "/err.log");
+  EXPECT_NE(lines[0].find("\"level\":\"error\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("missing.csv"), std::string::npos) << lines[0];
+}
+
 TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   auto a = args();
   a.push_back("--metrics-addr");
@@ -426,7 +522,7 @@ TEST_F(SluiceRun, MetricsAreServedInPrometheusFormatWhileItRuns) {
   ASSERT_TRUE(eventually([&] { return server_->stats().requests >= 200; })) << slurp(dir_ + "/log");
   const std::string port = metrics_port(dir_ + "/log");
   ASSERT_FALSE(port.empty()) << slurp(dir_ + "/log");
-  EXPECT_NE(slurp(dir_ + "/log").find("sluice: metrics on http://localhost:" + port + "/metrics"), std::string::npos);
+  EXPECT_NE(slurp(dir_ + "/log").find("metrics on http://localhost:" + port + "/metrics"), std::string::npos);
   std::string page;
   if (FILE* p = popen(("curl -s http://localhost:" + port + "/metrics").c_str(), "r")) {
     char buf[4096];
@@ -772,7 +868,7 @@ TEST(SluiceRunOptions, ShardAutoTakesTheSchedulersShard) {
   ::unsetenv("AWS_BATCH_JOB_ARRAY_SIZE");
   ::unsetenv("AWS_BATCH_JOB_ATTEMPT");
   EXPECT_EQ(code, 0) << slurp(dir + "/log");
-  EXPECT_NE(slurp(dir + "/log").find("sluice: shard 1 of 2, from AWS Batch, attempt 1"), std::string::npos)
+  EXPECT_NE(slurp(dir + "/log").find("shard 1 of 2, from AWS Batch, attempt 1"), std::string::npos)
       << slurp(dir + "/log");
   const std::string shard = "\"shard\":{\"index\":1,\"count\":2,\"attempt\":\"";
   const auto at = first.find(shard);

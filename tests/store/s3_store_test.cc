@@ -34,7 +34,11 @@ class S3StoreTest : public S3ClientTest {
             .s3_parts_in_flight = 2,
             .s3_max_attempts = 2,
             .journal_dir = journal_,
-            .on_notice = [this](const std::string& n) { notices_.push_back(n); }};
+            .on_notice = [this](const std::string& n) {
+              // Where the credentials came from is said at each open: not what these tests count.
+              if (n.find("AWS credentials from") == std::string::npos) notices_.push_back(n);
+              credentials_said_ = credentials_said_ || n.find("AWS credentials from environment") != std::string::npos;
+            }};
   }
 
   std::size_t journal_entries() const {
@@ -47,6 +51,7 @@ class S3StoreTest : public S3ClientTest {
 
   std::string journal_;
   std::vector<std::string> notices_;
+  bool credentials_said_ = false;
 };
 
 TEST_F(S3StoreTest, OperationsWorkUnderThePrefix) {
@@ -55,6 +60,7 @@ TEST_F(S3StoreTest, OperationsWorkUnderThePrefix) {
   ASSERT_TRUE(rt_.block_on(s3.put_object("sluice-store", "elsewhere/x", "not ours")).ok());
   auto opened = open_store("s3://sluice-store/runs/7/", options());
   ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  EXPECT_TRUE(credentials_said_) << "opening says where the credentials came from";
   ObjectStore& store = **opened;
   ASSERT_TRUE(store.put("part-0.parquet", "abc").ok());
   ASSERT_TRUE(store.put("sub/part-1.parquet", "defg").ok());
