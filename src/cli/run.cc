@@ -440,6 +440,11 @@ int run_pipeline_command(const RunCommandOptions& o) {
                                 .cpu_threads = o.cpu_threads});
   if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
+  log_debug("opened " + o.file, {{"file", o.file},
+                                 {"output", o.output},
+                                 {"io_threads", std::uint64_t(o.io_threads)},
+                                 {"cpu_threads", std::uint64_t(o.cpu_threads)},
+                                 {"resume", std::string(o.resume ? "true" : "false")}});
   std::unique_ptr<MetricsServer> metrics;
   if (!o.metrics_addr.empty()) {
     auto m = MetricsServer::start(o.metrics_addr, [&e] { return metrics_page(e); });
@@ -470,10 +475,12 @@ int run_pipeline_command(const RunCommandOptions& o) {
     if (!o.metrics_file.empty()) {
       Status w = write_metrics_file(o.metrics_file, page);
       if (!w.ok() && !std::exchange(file_failed, true)) log_warn(w.message());
+      if (w.ok()) log_debug("metrics written to " + o.metrics_file, {{"bytes", std::uint64_t{page.size()}}});
     }
     if (push) {
       Status w = push_metrics(*push, page);
       if (!w.ok() && !std::exchange(push_failed, true)) log_warn(w.message());
+      if (w.ok()) log_debug("metrics pushed", {{"bytes", std::uint64_t{page.size()}}});
     }
   };
   std::thread progress_thread([&] {

@@ -491,6 +491,14 @@ TEST_F(SluiceRun, LogLevelsAndFormatsAreChosenByFlagOrEnvironment) {
   ASSERT_EQ(spawn(with({"--log-level", "warn"}), dir_ + "/out.log", dir_ + "/warn.log").wait(), 0);
   EXPECT_EQ(slurp(dir_ + "/warn.log"), "") << "no warning, and info is below warn";
 
+  ASSERT_EQ(
+      spawn(with({"--log-level", "debug", "--metrics-file", dir_ + "/m.prom"}), dir_ + "/out.log", dir_ + "/debug.log")
+          .wait(),
+      0);
+  const std::string debug = slurp(dir_ + "/debug.log");
+  EXPECT_NE(debug.find(" debug [run "), std::string::npos) << debug;
+  EXPECT_NE(debug.find("] metrics written to " + dir_ + "/m.prom"), std::string::npos) << debug;
+
   ::setenv("SLUICE_LOG_FORMAT", "json", 1);
   const int code = spawn(with({}), dir_ + "/out.log", dir_ + "/env.log").wait();
   ::unsetenv("SLUICE_LOG_FORMAT");
