@@ -212,5 +212,40 @@ TEST_F(JobShards, AShardRefusesToReplaceOrMixJobs) {
       << slurp(dir_ + "/other-input.log");
 }
 
+// More shards than records, and an input with no record at all: a shard
+// with nothing to do commits an empty shard (no file), and the job commits
+// to exactly the records there are.
+TEST_F(JobShards, ShardsWithoutRecordsCommitEmptyAndTheJobHoldsWhatThereIs) {
+  auto shard = [&](std::uint32_t i, std::uint32_t n, const std::string& output) {
+    return spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "-q", "--set",
+                  "input.path=" + dir_ + "/records.csv", "--set", "datasets.entities.path=" + dir_ + "/entities.csv",
+                  "--set", "http.base_url=" + api_->base_url(), "--output", output, "--shard",
+                  std::to_string(i) + "/" + std::to_string(n)},
+                 dir_ + "/shard-" + std::to_string(i) + ".log")
+        .wait();
+  };
+  std::ofstream(dir_ + "/records.csv", std::ios::trunc) << "id\n1\n2\n3\n";
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(shard(i, 5, out()), 0) << slurp(dir_ + "/shard-" + std::to_string(i) + ".log");
+  }
+  ASSERT_EQ(command("commit", "commit.log"), 0) << slurp(dir_ + "/commit.log");
+  EXPECT_NE(slurp(dir_ + "/commit.log").find("job committed: 5 shards, 3 records"), std::string::npos)
+      << slurp(dir_ + "/commit.log");
+  EXPECT_NE(slurp(out() + "/_item-features-manifest.json").find("\"done_ranges\":[[0,3]]"), std::string::npos)
+      << slurp(out() + "/_item-features-manifest.json");
+  const std::string all = "read_parquet('" + out() + "/*.parquet')";
+  EXPECT_EQ(check_output(out(), 3, all), expected_counts(3).written);
+
+  std::ofstream(dir_ + "/records.csv", std::ios::trunc) << "id\n";
+  const std::string empty = dir_ + "/empty";
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(shard(i, 2, empty), 0) << slurp(dir_ + "/shard-" + std::to_string(i) + ".log");
+  }
+  ASSERT_EQ(spawn({"commit", empty}, dir_ + "/commit-empty.log").wait(), 0) << slurp(dir_ + "/commit-empty.log");
+  EXPECT_NE(slurp(dir_ + "/commit-empty.log").find("job committed: 2 shards, 0 records"), std::string::npos)
+      << slurp(dir_ + "/commit-empty.log");
+  EXPECT_TRUE(fs::exists(empty + "/_SUCCESS"));
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
