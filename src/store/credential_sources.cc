@@ -9,7 +9,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -345,6 +348,32 @@ class ImdsSource final : public CredentialSource {
 };
 
 }  // namespace
+
+std::optional<system_clock::time_point> parse_aws_time(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS, then an optional fraction, then Z or +00:00.
+  std::tm tm{};
+  int consumed = 0;
+  const std::string s(text);
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6 ||
+      consumed != 19) {
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(19);
+  if (rest.starts_with('.')) {
+    rest.remove_prefix(1);
+    if (rest.empty() || !std::isdigit(static_cast<unsigned char>(rest.front()))) return std::nullopt;
+    while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
+  }
+  if (rest != "Z" && rest != "+00:00") return std::nullopt;
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return system_clock::from_time_t(timegm(&tm));
+}
 
 std::shared_ptr<CredentialSource> static_source(Credentials credentials, std::string description) {
   return std::make_shared<StaticSource>(std::move(credentials), std::move(description));

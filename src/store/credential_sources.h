@@ -1,16 +1,42 @@
-// The credential sources of the chain (credentials.h), one factory each.
-// Each fetch sends its requests on a client of its own, made for the fetch
-// and closed after it: credentials are fetched once an hour or so.
+// Where AWS credentials come from: a source is asked for a fresh set, which
+// may expire. One factory per kind of source; the chain that chooses one,
+// and the provider that keeps a set fresh, are in credentials.h. Each fetch
+// sends its requests on a client of its own, made for the fetch and closed
+// after it: credentials are fetched once an hour or so.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
-#include "credentials.h"
+#include "aws_config.h"
+#include "sigv4.h"
+#include "sluice/runtime.h"
+#include "sluice/status.h"
 
 namespace sluice::s3 {
+
+struct TimedCredentials {
+  Credentials credentials;
+  std::optional<std::chrono::system_clock::time_point> expires;  // none: they do not expire
+};
+
+// One place credentials come from.
+class CredentialSource {
+ public:
+  virtual ~CredentialSource() = default;
+  // For messages and the summary: "environment", "web identity (role ...)".
+  virtual std::string describe() const = 0;
+  // A fresh set. Called by one coroutine at a time (CredentialProvider).
+  virtual boost::asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) = 0;
+};
+
+// ISO 8601 UTC times as AWS writes them ("2026-11-30T15:04:05Z", with or
+// without fractional seconds); nullopt if malformed.
+std::optional<std::chrono::system_clock::time_point> parse_aws_time(std::string_view text);
 
 // Credentials known without asking anyone (environment, profile keys).
 std::shared_ptr<CredentialSource> static_source(Credentials credentials, std::string description);

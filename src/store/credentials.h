@@ -28,6 +28,7 @@
 #include <string>
 
 #include "aws_config.h"
+#include "credential_sources.h"
 #include "sigv4.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/runtime.h"
@@ -36,21 +37,6 @@
 namespace sluice::s3 {
 
 using SystemClock = std::function<std::chrono::system_clock::time_point()>;
-
-struct TimedCredentials {
-  Credentials credentials;
-  std::optional<std::chrono::system_clock::time_point> expires;  // none: they do not expire
-};
-
-// One place credentials come from.
-class CredentialSource {
- public:
-  virtual ~CredentialSource() = default;
-  // For messages and the summary: "environment", "web identity (role ...)".
-  virtual std::string describe() const = 0;
-  // A fresh set. Called by one coroutine at a time (CredentialProvider).
-  virtual boost::asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) = 0;
-};
 
 // The source the chain above chooses, or kInvalidArgument naming what is
 // misconfigured (the variable, file, profile or key) or, when nothing is,
@@ -87,9 +73,5 @@ class CredentialProvider {
   bool refreshing_ SLUICE_GUARDED_BY(mu_) = false;
   std::uint64_t fetches_ SLUICE_GUARDED_BY(mu_) = 0;
 };
-
-// ISO 8601 UTC times as AWS writes them ("2026-11-30T15:04:05Z", with or
-// without fractional seconds); nullopt if malformed.
-std::optional<std::chrono::system_clock::time_point> parse_aws_time(std::string_view text);
 
 }  // namespace sluice::s3
