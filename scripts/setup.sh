@@ -33,6 +33,8 @@ packages=(
   slurm-wlm munge
   # tests: where batch runs push their metrics
   prometheus-pushgateway
+  # tests: the manual page formatted and read as man shows it
+  groff-base man-db
 )
 
 # Node.js runs the independent Parquet readers of the interop tests; the

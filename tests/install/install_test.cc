@@ -70,6 +70,25 @@ TEST_F(Installed, TheCommandHeadersPackageAndCompletionAreUnderThePrefix) {
   EXPECT_EQ(text.str().find("sluice_warnings"), std::string::npos);
 }
 
+// sluice(1): well-formed roff (groff warns of nothing), every command with
+// its usage as the command itself gives it.
+TEST_F(Installed, TheManualPageHasEveryCommandAndFormatsWithoutAWarning) {
+  ASSERT_EQ(install_code_, 0) << install_log_;
+  const std::string page = prefix_ + "/share/man/man1/sluice.1";
+  std::string warnings;
+  EXPECT_EQ(sh("groff -man -Tutf8 -ww -z '" + page + "'", &warnings), 0);
+  EXPECT_EQ(warnings, "");
+  std::string text;
+  ASSERT_EQ(sh("MANWIDTH=100 man -l '" + page + "'", &text), 0) << text;
+  EXPECT_NE(text.find("sluice " SLUICE_VERSION), std::string::npos);
+  for (const char* c : {"run", "validate", "stream", "serve", "commit", "status", "inspect", "demo", "mock-api"}) {
+    EXPECT_NE(text.find(std::string("Usage: sluice ") + c + " [OPTIONS]"), std::string::npos) << c;
+  }
+  EXPECT_NE(text.find("--log-format"), std::string::npos);
+  EXPECT_NE(text.find("AWS_WEB_IDENTITY_TOKEN_FILE"), std::string::npos);
+  EXPECT_NE(text.find("EXIT STATUS"), std::string::npos);
+}
+
 TEST_F(Installed, TheCppExampleBuildsAgainstThePackageAndItsTotalsAreTheWorkloads) {
   ASSERT_EQ(install_code_, 0) << install_log_;
   const std::string build = root_ + "/example";
