@@ -115,7 +115,7 @@ Result<JobState> read_job(ObjectStore& store, const std::string& job) {
     return Status::FailedPrecondition("the shards of job '" + name + "' in " + store.describe("") +
                                       " were run with different counts (" + counts + "): one job, one count");
   }
-  JobState st{.job = name, .count = *it->second.begin(), .shards = {}, .success = success};
+  JobState st{.job = name, .count = *it->second.begin(), .shards = {}, .success = success, .keys = {}};
   st.shards.resize(st.count);
   for (std::uint32_t i = 0; i < st.count; ++i) st.shards[i].index = i;
   for (const auto& [key, k] : mine) {
@@ -136,6 +136,7 @@ Result<JobState> read_job(ObjectStore& store, const std::string& job) {
     m->committing.reset();
     s.attempts.push_back(std::move(*m));
   }
+  st.keys = std::move(there);
   return st;
 }
 
@@ -209,10 +210,9 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
   }
   report.records = first.shard->input_records;
 
-  Result<std::vector<ObjectInfo>> all = store.list("");
-  if (!all.ok()) return all.status();
-  std::set<std::string> there;
-  for (const ObjectInfo& o : *all) there.insert(o.key);
+  // What the output held when the shards were read (no shard is running by
+  // now, see job_commit.h): listed once, not again here.
+  const std::set<std::string>& there = st.keys;
   Manifest merged;
   merged.runs = 1;
   merged.inputs = first.inputs;
@@ -242,13 +242,13 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
   std::set<std::string> named(merged.files.begin(), merged.files.end());
   named.insert(merged.dead_letters.begin(), merged.dead_letters.end());
   const std::string data = st.job + "-shard-", own = "_" + st.job + "-shard-";
-  for (const ObjectInfo& o : *all) {
-    const std::string base = o.key.substr(o.key.rfind('/') + 1);
+  for (const std::string& key : there) {
+    const std::string base = key.substr(key.rfind('/') + 1);
     if (!base.starts_with(data) && !base.starts_with(own)) continue;
-    std::optional<ShardKey> k = parse_shard_key(o.key);
-    if (named.contains(o.key) || (k && k->attempt.empty())) continue;  // a commit names it, or is one
-    SLUICE_RETURN_IF_ERROR(store.remove(o.key), "removing what no commit names");
-    report.removed.push_back(o.key);
+    std::optional<ShardKey> k = parse_shard_key(key);
+    if (named.contains(key) || (k && k->attempt.empty())) continue;  // a commit names it, or is one
+    SLUICE_RETURN_IF_ERROR(store.remove(key), "removing what no commit names");
+    report.removed.push_back(key);
   }
   for (const std::string& prefix : {data, own}) {
     Result<std::vector<std::string>> gone = store.remove_abandoned(prefix);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct JobState {
   std::uint32_t count = 0;
   std::vector<ShardState> shards;  // one per index, in order
   bool success = false;            // _SUCCESS is there: the job was committed
+  std::set<std::string> keys;      // every key the output held when it was read
 };
 
 // Reads the shards' records of job `job` (empty: the only sharded job the
