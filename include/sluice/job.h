@@ -157,6 +157,7 @@ struct JobSummary {
   std::size_t dataset_bytes = 0;
   std::size_t key_index_bytes = 0;  // the input's keys, kept to find duplicates
   std::uint64_t duplicates = 0;     // records dead-lettered because an earlier one had their key
+  std::string run_id;               // JobOptions::run_id, or the one drawn for the run
   std::uint32_t shard_index = 0, shard_count = 1;
   // A shard of a job: this attempt's id, and what became of the shard's
   // commit: "committed", "lost to attempt <id>" (another attempt committed

@@ -541,10 +541,12 @@ void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int stream_command(const RunCommandOptions& o) {
   Signals::block();
-  set_log_run(detail::random_hex(8), "");
+  const std::string run_id = detail::random_hex(8);
+  set_log_run(run_id, "");
   // Records come as JSON lines on standard input; one asked for again is
   // answered again (the file's own --set may say otherwise).
   JobOptions options{.sets = {"input.path=-", "input.format=jsonl", "input.duplicates=keep"},
+                     .run_id = run_id,
                      .io_threads = o.io_threads,
                      .cpu_threads = o.cpu_threads};
   options.sets.insert(options.sets.end(), o.sets.begin(), o.sets.end());

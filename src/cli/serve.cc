@@ -49,13 +49,15 @@ void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int serve_command(const RunCommandOptions& o) {
   Signals::block(/*serving=*/true);
-  set_log_run(detail::random_hex(8), "");
+  const std::string run_id = detail::random_hex(8);
+  set_log_run(run_id, "");
   auto listen = parse_listen(o.listen);
   if (!listen.ok()) {
     log_error(listen.status().message());
     return 2;
   }
-  auto job = Job::open_serve(o.file, {.sets = o.sets, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
+  auto job = Job::open_serve(
+      o.file, {.sets = o.sets, .run_id = run_id, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
   if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
   ServeOptions options{.address = listen->first,

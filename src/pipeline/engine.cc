@@ -166,6 +166,7 @@ struct Engine::State {
     cpu0 = cpu_now();
     const auto datasets = plan->datasets.now();  // held: a reload may replace the set meanwhile
     for (const auto& d : *datasets) s.dataset_bytes += d ? d->memory_bytes() : 0;
+    s.run_id = options.run_id;
     s.shard_index = options.shard_index;
     s.shard_count = options.shard_count;
     return s;
@@ -257,6 +258,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
       Runtime::resolve({.io_threads = options.io_threads, .cpu_threads = options.cpu_threads});
   if (!threads.ok()) return threads.status();
   options.cpu_threads = threads->cpu_threads;
+  if (options.run_id.empty()) options.run_id = detail::random_hex(8);
   auto st = std::make_unique<State>(std::move(plan), std::move(options));
   const PipelineConfig& c = st->plan->config;
 
@@ -295,7 +297,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   if (st->options.shard_count > 1) {
     co.shard = ShardAttempt{.index = st->options.shard_index,
                             .count = st->options.shard_count,
-                            .attempt = st->options.run_id.empty() ? detail::random_hex(8) : st->options.run_id,
+                            .attempt = st->options.run_id,
                             .scheduler_attempt = st->options.scheduler_attempt};
   }
   SLUICE_ASSIGN_OR_RETURN(st->commit, Commit::open(std::move(store), *st->plan, std::move(co)));

@@ -131,7 +131,7 @@ std::string JobSummary::to_json() const {
   std::snprintf(secs, sizeof secs, "%.3f", seconds);
   char cpu[64];
   std::snprintf(cpu, sizeof cpu, "%.3f", cpu_seconds);
-  return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") +
+  return std::string("{") + "\"ok\":" + (status.ok() ? "true" : "false") + ",\"run\":" + json_quote(run_id) +
          (status.ok() ? "" : ",\"error\":" + json_quote(status.to_string())) +
          ",\"records\":{\"input\":" + std::to_string(counts.read) + ",\"written\":" + std::to_string(counts.written) +
          ",\"filtered\":" + std::to_string(counts.filtered) + ",\"not_joined\":" + std::to_string(counts.not_joined) +

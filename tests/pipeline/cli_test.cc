@@ -484,9 +484,13 @@ TEST_F(SluiceRun, LogLevelsAndFormatsAreChosenByFlagOrEnvironment) {
   ASSERT_EQ(spawn(with({}), dir_ + "/out.log", dir_ + "/text.log").wait(), 0) << slurp(dir_ + "/text.log");
   const auto text = lines_of(dir_ + "/text.log");
   ASSERT_EQ(text.size(), 1u) << slurp(dir_ + "/text.log");
-  EXPECT_TRUE(std::regex_match(
-      text[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  \[run [0-9a-f]{8}\] metrics on http://.*)")))
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(
+      text[0], m,
+      std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  \[run ([0-9a-f]{8})\] metrics on http://.*)")))
       << text[0];
+  EXPECT_NE(slurp(dir_ + "/summary.json").find("\"run\":\"" + m[1].str() + "\""), std::string::npos)
+      << "the summary names the run the log does: " << slurp(dir_ + "/summary.json");
 
   ASSERT_EQ(spawn(with({"--log-level", "warn"}), dir_ + "/out.log", dir_ + "/warn.log").wait(), 0);
   EXPECT_EQ(slurp(dir_ + "/warn.log"), "") << "no warning, and info is below warn";
