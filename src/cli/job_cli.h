@@ -24,6 +24,13 @@ void add_common(CLI::App& cmd, RunCommandOptions& o);
 // else a stream's or a server's (records answered).
 void print_summary(const JobSummary& s, std::FILE* out, bool files = true);
 
+// This process's run id (8 hex digits), drawn and set for the log; the
+// command passes it on in JobOptions::run_id so that the summary names it too.
+std::string start_run_log();
+
+// The summary to --summary-json, and as the last JSON log line (unless -q).
+void report_summary(const JobSummary& s, const RunCommandOptions& o);
+
 // The job's metrics in Prometheus's text format.
 std::string metrics_page(const Job& e);
 

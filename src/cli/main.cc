@@ -35,14 +35,21 @@ int run_main(int argc, char** argv) {
   // Options of every command, before or after its name.
   app.fallthrough();
   std::string log_format = "text", log_level = "info";
+  // The parsers say what is wrong with a value; parsed again below, once valid.
+  auto valid = [](auto parse) {
+    return [parse](const std::string& s) {
+      auto r = parse(s);
+      return r.ok() ? std::string() : r.status().message();
+    };
+  };
   app.add_option("--log-format", log_format,
                  "text: lines for people; json: one JSON object a line (time, level, run, shard, command, msg, and "
                  "the event's fields) for a log pipeline")
       ->envname("SLUICE_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(valid(sluice::cli::parse_log_format));
   app.add_option("--log-level", log_level, "debug, info, warn or error: the least level logged")
       ->envname("SLUICE_LOG_LEVEL")
-      ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}));
+      ->check(valid(sluice::cli::parse_log_level));
 
   sluice::cli::DemoOptions demo;
   std::uint64_t latency_us = static_cast<std::uint64_t>(demo.latency.count());
@@ -96,10 +103,8 @@ int run_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  for (const CLI::App* sub : app.get_subcommands()) {
-    sluice::cli::configure_log(*sluice::cli::parse_log_format(log_format), *sluice::cli::parse_log_level(log_level),
-                               sub->get_name());
-  }
+  sluice::cli::configure_log(*sluice::cli::parse_log_format(log_format), *sluice::cli::parse_log_level(log_level),
+                             app.get_subcommands().front()->get_name());
 
   if (demo_cmd->parsed()) {
     demo.latency = std::chrono::microseconds(latency_us);

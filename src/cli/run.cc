@@ -314,10 +314,20 @@ int open_failed(const Status& why) {
   return in_the_file ? 2 : exit_code_of(why);
 }
 
+std::string start_run_log() {
+  std::string id = detail::random_hex(8);
+  set_log_run(id, "");
+  return id;
+}
+
+void report_summary(const JobSummary& s, const RunCommandOptions& o) {
+  if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
+  if (log_format() == LogFormat::kJson && !o.quiet) log_info("summary", {{"summary", JsonText{s.to_json()}}});
+}
+
 // The exit code of a job that ran, after its summary: see run.h.
 int ended(const JobSummary& s, const RunCommandOptions& o, const Signals& signals, const char* command) {
-  if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
-  if (log_format() == LogFormat::kJson) log_info("summary", {{"summary", JsonText{s.to_json()}}});
+  report_summary(s, o);
   // A run a signal stopped exits as the shell reports a process the signal
   // ended (128 + its number), after committing: a scheduler that retries
   // failed tasks (a Kubernetes Job, cron with a check) must not take it for
@@ -390,8 +400,7 @@ int validate_command(const RunCommandOptions& o) {
 
 int run_pipeline_command(const RunCommandOptions& o) {
   Signals::block();
-  const std::string run_id = detail::random_hex(8);
-  set_log_run(run_id, "");
+  const std::string run_id = start_run_log();
   if (o.quiet) raise_log_level(LogLevel::kWarn);
 
   std::pair<std::uint32_t, std::uint32_t> shard{0, 1};
@@ -541,8 +550,7 @@ void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int stream_command(const RunCommandOptions& o) {
   Signals::block();
-  const std::string run_id = detail::random_hex(8);
-  set_log_run(run_id, "");
+  const std::string run_id = start_run_log();
   // Records come as JSON lines on standard input; one asked for again is
   // answered again (the file's own --set may say otherwise).
   JobOptions options{.sets = {"input.path=-", "input.format=jsonl", "input.duplicates=keep"},

@@ -1,10 +1,8 @@
 // `sluice serve FILE --listen HOST:PORT`.
 #include <charconv>
-#include <fstream>
 
 #include "job_cli.h"
 #include "run.h"
-#include "sluice/detail/random_id.h"
 
 namespace sluice::cli {
 
@@ -49,8 +47,7 @@ void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
 
 int serve_command(const RunCommandOptions& o) {
   Signals::block(/*serving=*/true);
-  const std::string run_id = detail::random_hex(8);
-  set_log_run(run_id, "");
+  const std::string run_id = start_run_log();
   auto listen = parse_listen(o.listen);
   if (!listen.ok()) {
     log_error(listen.status().message());
@@ -74,8 +71,7 @@ int serve_command(const RunCommandOptions& o) {
   Signals signals(e, o.grace_seconds, /*serving=*/true);
   JobSummary s = e.serve(options);
   signals.finish();
-  if (!o.summary_json.empty()) std::ofstream(o.summary_json) << s.to_json() << "\n";
-  if (log_format() == LogFormat::kJson) log_info("summary", {{"summary", JsonText{s.to_json()}}});
+  report_summary(s, o);
   if (!s.status.ok()) {
     log_error(s.status.message());
     return s.status.code() == StatusCode::kInvalidArgument ? 2 : 1;

@@ -59,8 +59,7 @@ asio::awaitable<Result<http::Response>> send_once(Runtime& rt, const std::string
   o.outage.enabled = false;  // no waiting for an endpoint to come back: the caller keeps its old set meanwhile
   Result<http::Client> client = http::Client::create(rt, std::move(o));
   if (!client.ok()) co_return client.status();
-  std::string path(u->encoded_path());
-  request.path = request.path.empty() ? (path.empty() ? "/" : path) : path + request.path;
+  request.path = u->encoded_path().empty() ? "/" : std::string(u->encoded_path());
   request.path_is_encoded = true;
   for (auto p : u->params()) request.query.emplace_back(p.key, p.value);
   Result<http::Response> r = co_await client->send(std::move(request));
@@ -149,7 +148,7 @@ class WebIdentitySource final : public CredentialSource {
     return "web identity (" + file_ + ", role " + role_.role_arn + ", STS " + role_.sts.url + ")";
   }
   asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) override {
-    const std::string what = "AssumeRoleWithWebIdentity for " + role_.role_arn + " at " + role_.sts.url;
+    const std::string what = "AssumeRoleWithWebIdentity";  // the role and STS: describe()
     Result<std::string> token = read_token(file_, what);
     if (!token.ok()) co_return token.status();
     const std::string duration = role_.duration_seconds ? std::to_string(*role_.duration_seconds) : "";
@@ -179,7 +178,7 @@ class AssumeRoleSource final : public CredentialSource {
     return "role " + role_.role_arn + " (STS " + role_.sts.url + ") assumed with " + base_->describe();
   }
   asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) override {
-    const std::string what = "AssumeRole " + role_.role_arn + " at " + role_.sts.url;
+    const std::string what = "AssumeRole";
     Result<TimedCredentials> base = co_await base_->fetch(rt);
     if (!base.ok()) co_return base.status().with_context(what);
     auto u = boost::urls::parse_uri(role_.sts.url);
@@ -264,7 +263,7 @@ class ProcessSource final : public CredentialSource {
       : command_(std::move(command)), description_(std::move(description)) {}
   std::string describe() const override { return description_; }
   asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) override {
-    const std::string what = "credential_process of " + description_;
+    const std::string what = "credential_process";
     // The process may take a while (a browser login, a vault): off the event loop.
     auto [error, out] =
         co_await rt.run_on_cpu([&] { return run_process(command_, what); }, asio::as_tuple(asio::deferred));
@@ -290,7 +289,7 @@ class ContainerSource final : public CredentialSource {
       : url_(std::move(url)), token_file_(std::move(token_file)), token_(std::move(token)) {}
   std::string describe() const override { return "container credentials (" + url_ + ")"; }
   asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) override {
-    const std::string what = "container credentials from " + url_;
+    const std::string what = "GET";
     http::Request req;
     if (!token_file_.empty()) {
       Result<std::string> t = read_token(token_file_, what);
@@ -317,7 +316,7 @@ class ImdsSource final : public CredentialSource {
   }
   std::string describe() const override { return "instance metadata (IMDSv2 at " + endpoint_ + ")" + note_; }
   asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) override {
-    const std::string what = "instance metadata at " + endpoint_;
+    const std::string what = "IMDSv2";
     // IMDS answers at once or not at all: one attempt, a short deadline.
     http::Request put{.method = http::Method::kPut, .headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}};
     Result<http::Response> token = co_await send_once(rt, endpoint_ + "/latest/api/token", std::move(put), timeout_, 1);

@@ -30,7 +30,8 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   // For messages and the summary: "environment", "web identity (role ...)".
   virtual std::string describe() const = 0;
-  // A fresh set. Called by one coroutine at a time (CredentialProvider).
+  // A fresh set. Called by one coroutine at a time (CredentialProvider,
+  // which puts describe() before the message of a failure).
   virtual boost::asio::awaitable<Result<TimedCredentials>> fetch(Runtime& rt) = 0;
 };
 

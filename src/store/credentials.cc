@@ -51,12 +51,15 @@ asio::awaitable<Result<Credentials>> CredentialProvider::current() {
     {
       MutexLock lock(mu_);
       const auto now = clock_();
-      if (fresh(now) || (source_ == nullptr && cached_)) co_return cached_->credentials;
-      if (!refreshing_ && !(usable(now) && now < retry_at_)) {
+      if (fresh(now)) co_return cached_->credentials;
+      if (!refreshing_ && now >= retry_at_) {
         refreshing_ = true;
         break;
       }
-      if (usable(now)) co_return cached_->credentials;  // someone is refreshing them, or did and failed
+      // Someone is refreshing them, or did and failed less than 10 s ago:
+      // the old set while it lasts, else that failure (not another request).
+      if (usable(now)) co_return cached_->credentials;
+      if (!refreshing_) co_return last_error_;
     }
     co_await sleep_for(std::chrono::milliseconds(10));  // the refresh under way, with nothing to use meanwhile
   }
@@ -77,8 +80,9 @@ asio::awaitable<Result<Credentials>> CredentialProvider::current() {
     co_return cached_->credentials;
   }
   retry_at_ = now + std::chrono::seconds(10);
+  last_error_ = r.status().with_context("AWS credentials from " + description_);
   if (usable(now)) co_return cached_->credentials;
-  co_return r.status().with_context("AWS credentials from " + description_);
+  co_return last_error_;
 }
 
 // ---- The chain ----
@@ -123,7 +127,7 @@ Result<std::optional<std::string>> container_url(const EnvLookup& env) {
   return std::optional<std::string>(*full);
 }
 
-Result<std::shared_ptr<CredentialSource>> container_from_env(const EnvLookup& env, const std::string& url) {
+std::shared_ptr<CredentialSource> container_from_env(const EnvLookup& env, const std::string& url) {
   return container_source(url, env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").value_or(""),
                           env("AWS_CONTAINER_AUTHORIZATION_TOKEN").value_or(""));
 }
@@ -138,6 +142,25 @@ Result<std::shared_ptr<CredentialSource>> from_environment(const EnvLookup& env,
   auto secret = env("AWS_SECRET_ACCESS_KEY");
   if (key && secret) return static_source({*key, *secret, env("AWS_SESSION_TOKEN").value_or("")}, "environment");
   return Status::InvalidArgument(why + ": AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set");
+}
+
+// The base credentials a profile's credential_source names.
+Result<std::shared_ptr<CredentialSource>> named_source(const EnvLookup& env, const std::string& where,
+                                                       const std::string& name) {
+  if (name == "Environment") return from_environment(env, where + ": credential_source Environment");
+  if (name == "Ec2InstanceMetadata") return imds_from_env(env);
+  if (name == "EcsContainer") {
+    Result<std::optional<std::string>> url = container_url(env);
+    if (!url.ok()) return url.status();
+    if (!*url) {
+      return Status::InvalidArgument(
+          where +
+          ": credential_source EcsContainer, but no AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI is set");
+    }
+    return container_from_env(env, **url);
+  }
+  return Status::InvalidArgument(where + ": credential_source '" + name +
+                                 "': expected Environment, Ec2InstanceMetadata or EcsContainer");
 }
 
 Result<std::shared_ptr<CredentialSource>> from_profile(const EnvLookup& env, const ProfileFiles& files,
@@ -162,7 +185,6 @@ Result<std::shared_ptr<CredentialSource>> from_profile(const EnvLookup& env, con
     if (key || secret) return static_keys();
     return Status::InvalidArgument(where + ": source_profile loops back to profile '" + name + "'");
   }
-  const std::string profile_region = get(*p, "region").value_or(region);
   if (auto role = get(*p, "role_arn")) {
     std::shared_ptr<CredentialSource> base;
     if (auto source = get(*p, "source_profile")) {
@@ -170,23 +192,9 @@ Result<std::shared_ptr<CredentialSource>> from_profile(const EnvLookup& env, con
       if (!b.ok()) return b.status().with_context(where + ": source_profile '" + *source + "'");
       base = *b;
     } else if (auto token_file = get(*p, "web_identity_token_file")) {
-      return web_identity_source(*token_file, role_request(env, *role, get(*p, "role_session_name"), profile_region));
+      return web_identity_source(*token_file, role_request(env, *role, get(*p, "role_session_name"), region));
     } else if (auto cs = get(*p, "credential_source")) {
-      Result<std::shared_ptr<CredentialSource>> b = Status::InvalidArgument(
-          where + ": credential_source '" + *cs + "': expected Environment, Ec2InstanceMetadata or EcsContainer");
-      if (*cs == "Environment") {
-        b = from_environment(env, where + ": credential_source Environment");
-      } else if (*cs == "Ec2InstanceMetadata") {
-        b = imds_from_env(env);
-      } else if (*cs == "EcsContainer") {
-        Result<std::optional<std::string>> url = container_url(env);
-        if (!url.ok()) return url.status();
-        if (!*url)
-          return Status::InvalidArgument(
-              where +
-              ": credential_source EcsContainer, but no AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI is set");
-        b = container_from_env(env, **url);
-      }
+      Result<std::shared_ptr<CredentialSource>> b = named_source(env, where, *cs);
       if (!b.ok()) return b.status();
       base = *b;
     } else {
@@ -194,7 +202,7 @@ Result<std::shared_ptr<CredentialSource>> from_profile(const EnvLookup& env, con
                                      ": role_arn needs source_profile, web_identity_token_file or "
                                      "credential_source");
     }
-    RoleRequest r = role_request(env, *role, get(*p, "role_session_name"), profile_region);
+    RoleRequest r = role_request(env, *role, get(*p, "role_session_name"), region);
     if (auto d = get(*p, "duration_seconds")) {
       char* end = nullptr;
       const long v = std::strtol(d->c_str(), &end, 10);
@@ -258,16 +266,16 @@ Result<std::shared_ptr<CredentialSource>> choose_credential_source(const EnvLook
   if (*url) return container_from_env(env, **url);
 
   // 5. The instance's metadata.
+  const std::string nothing =
+      "nothing in the environment (AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE), no "
+      "profile '" +
+      name + "' in " + files.credentials_path() + " or " + files.config_path() +
+      ", no container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI)";
   if (env("AWS_EC2_METADATA_DISABLED").value_or("") == "true") {
-    return Status::InvalidArgument(
-        "no AWS credentials: none in the environment (AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE), no profile '" +
-        name + "' in " + files.credentials_path() + " or " + files.config_path() +
-        ", no container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI), and instance metadata is "
-        "off (AWS_EC2_METADATA_DISABLED)");
+    return Status::InvalidArgument("no AWS credentials: " + nothing +
+                                   ", and instance metadata is off (AWS_EC2_METADATA_DISABLED)");
   }
-  return imds_from_env(env, ", tried last: no credentials in the environment, no profile '" + name + "' in " +
-                                files.credentials_path() + " or " + files.config_path() +
-                                ", no container endpoint (set AWS_EC2_METADATA_DISABLED=true to skip it)");
+  return imds_from_env(env, ", tried last: " + nothing + " (AWS_EC2_METADATA_DISABLED=true skips it)");
 }
 
 }  // namespace sluice::s3

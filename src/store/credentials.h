@@ -45,8 +45,9 @@ Result<std::shared_ptr<CredentialSource>> choose_credential_source(const EnvLook
 
 // Credentials to sign with, from one source: cached; fetched anew when
 // within min(5 minutes, half their lifetime) of expiring, by one caller
-// while the others go on with the old set. A failed refresh keeps the old
-// set while it lasts and is tried again 10 s later. Thread-safe.
+// while the others go on with the old set. A failed fetch is tried again
+// 10 s later, not sooner: meanwhile callers get the old set while it lasts,
+// else that failure. Thread-safe.
 class CredentialProvider {
  public:
   CredentialProvider(Runtime& rt, std::shared_ptr<CredentialSource> source, SystemClock clock = {});
@@ -69,7 +70,8 @@ class CredentialProvider {
   mutable Mutex mu_;
   std::optional<TimedCredentials> cached_ SLUICE_GUARDED_BY(mu_);
   std::chrono::system_clock::time_point fetched_at_ SLUICE_GUARDED_BY(mu_);
-  std::chrono::system_clock::time_point retry_at_ SLUICE_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point retry_at_ SLUICE_GUARDED_BY(mu_);  // no fetch before this
+  Status last_error_ SLUICE_GUARDED_BY(mu_);                               // of the last fetch that failed
   bool refreshing_ SLUICE_GUARDED_BY(mu_) = false;
   std::uint64_t fetches_ SLUICE_GUARDED_BY(mu_) = 0;
 };

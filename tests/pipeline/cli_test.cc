@@ -510,7 +510,7 @@ TEST_F(SluiceRun, LogLevelsAndFormatsAreChosenByFlagOrEnvironment) {
   EXPECT_TRUE(slurp(dir_ + "/env.log").starts_with("{\"time\":\"")) << slurp(dir_ + "/env.log");
 
   EXPECT_EQ(spawn(with({"--log-format", "yaml"}), dir_ + "/bad.log").wait(), 2);
-  EXPECT_NE(slurp(dir_ + "/bad.log").find("--log-format: yaml not in {text,json}"), std::string::npos)
+  EXPECT_NE(slurp(dir_ + "/bad.log").find("--log-format: log format 'yaml': expected text or json"), std::string::npos)
       << slurp(dir_ + "/bad.log");
 }
 
@@ -789,7 +789,7 @@ TEST(SluiceEnvironment, ABadValueOfEveryVariableSluiceReadsIsNamedAndExitsTwo) {
       {{{"AWS_ACCESS_KEY_ID", "K"}}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"},
       {{{"AWS_SECRET_ACCESS_KEY", "SECRET-NOT-SHOWN"}}, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"},
       {{{"AWS_SHARED_CREDENTIALS_FILE", dir + "/none"}, {"AWS_EC2_METADATA_DISABLED", "true"}},
-       "no AWS credentials: none in the environment"},
+       "no AWS credentials: nothing in the environment"},
       {with_good({{"AWS_PROFILE", "nosuch"}}), "profile 'nosuch' is in neither " + creds},
       {{{"AWS_ROLE_ARN", "arn:aws:iam::1:role/r"}}, "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not"},
       {{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://203.0.113.9/c"}},

@@ -210,6 +210,14 @@ TEST_F(CredentialsTest, WebIdentityExchangesTheTokenFileAtSts) {
   write("token", "jwt-1\n");  // the kubelet rotated it: read again
   EXPECT_EQ(fetch_once()->access_key_id, "WEBKEY1");
 
+  write("token", "\n");
+  auto empty = fetch_once();
+  EXPECT_EQ(empty.status().message(), "AWS credentials from web identity (" + home +
+                                          "/token, role arn:aws:iam::123456789012:role/features, STS " + sts.url() +
+                                          "): AssumeRoleWithWebIdentity: " + home + "/token is empty");
+  const auto asked = sts.requests().size();
+  EXPECT_EQ(asked, 2u) << "an empty token is not sent";
+
   write("token", "jwt-stale\n");
   auto refused = fetch_once();
   ASSERT_FALSE(refused.ok());
@@ -282,9 +290,8 @@ TEST_F(CredentialsTest, CredentialProcessOutputIsReadAndItsFailureNamedWithoutIt
   write("creds.sh", "#!/bin/sh\necho 'SECRET-IN-OUTPUT'\nexit 3\n");
   auto failed = fetch_once();
   ASSERT_FALSE(failed.ok());
-  EXPECT_NE(failed.status().message().find("credential_process of " + home +
-                                           "/.aws/config [default]: exited with "
-                                           "status 3"),
+  EXPECT_NE(failed.status().message().find("AWS credentials from " + home +
+                                           "/.aws/config [default]: credential_process: exited with status 3"),
             std::string::npos)
       << failed.status().message();
   EXPECT_EQ(failed.status().message().find("SECRET-IN-OUTPUT"), std::string::npos);
@@ -399,6 +406,10 @@ TEST_F(CredentialsTest, CredentialsAreFetchedAnewAheadOfExpiryAndKeptWhileARefre
   EXPECT_NE(expired.status().message().find("AWS credentials from web identity"), std::string::npos)
       << expired.status().message();
   EXPECT_EQ(expired.status().message().find("TOKEN-KEY"), std::string::npos);
+  const auto tried = sts.requests().size();
+  const auto again = get(p);
+  EXPECT_EQ(again.status().message(), expired.status().message()) << "the same failure, for 10 s";
+  EXPECT_EQ(sts.requests().size(), tried) << "callers meanwhile do not each ask STS again";
   down = false;
   clock.advance(10s);
   EXPECT_EQ(get(p)->access_key_id, "KEY2") << "STS back: fetched again";
