@@ -203,8 +203,14 @@ TEST(SluiceStream, ASignalEndsItWhileStandardInputIsIdle) {
   }
   ::close(in[0]);
   // The write end stays open and silent. Once the stream takes SIGINT itself
-  // (its main thread blocks it for sigwait: /proc says so), one SIGINT.
+  // (its main thread blocks it for sigwait: /proc says so), one SIGINT. The
+  // child must be sluice already: between fork and exec a sanitizer's fork
+  // interceptor blocks every signal for a moment, and a SIGINT sent then
+  // kills the child once it unblocks them.
   ASSERT_TRUE(eventually([&] {
+    std::ifstream cmdline("/proc/" + std::to_string(c.pid) + "/cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (args.find(std::string("stream") + '\0') == std::string::npos) return false;
     std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
     for (std::string l; std::getline(status, l);) {
       if (l.rfind("SigBlk:", 0) == 0) return (std::stoull(l.substr(7), nullptr, 16) & (1ULL << (SIGINT - 1))) != 0;
