@@ -215,7 +215,7 @@ namespace {
 // How an attempt's outcome counts for the origin (see OriginGovernor).
 OriginGovernor::Signal signal_of(const Outcome& o) {
   const int status = o.response ? o.response->status : 0;
-  if (status == 429) return OriginGovernor::Signal::kTooMany;
+  if (status == 429) return o.retry_after ? OriginGovernor::Signal::kRetryAfter : OriginGovernor::Signal::kTooMany;
   if (status >= 500) return OriginGovernor::Signal::kFailure;
   switch (o.failure) {
     case FailureKind::kNone:
@@ -283,7 +283,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
   } probe{s->governor};
 
   std::vector<Clock::time_point> spent;  // when each attempt that counts against max_attempts failed
-  bool failed_before = false;
+  OriginGovernor::RequestMark mark;      // its part in failures in a row (see OriginGovernor)
   for (int attempt = 1;;) {
     // An origin that is down: wait for it; a probe at a time goes through.
     OriginGovernor::Turn t = s->governor.before_attempt(Clock::now());
@@ -339,7 +339,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     }
     const auto ended = Clock::now();
     const bool was_probe = std::exchange(probe.open, false);
-    s->governor.after_attempt(signal_of(o), ended - attempt_start, was_probe, ended, o.what, !failed_before);
+    s->governor.after_attempt(signal_of(o), ended - attempt_start, was_probe, ended, o.what, &mark);
     if (o.failure == FailureKind::kNone) {
       o.response->attempts = attempt;
       s->succeeded.fetch_add(1, std::memory_order_relaxed);
@@ -349,7 +349,6 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
       }
       co_return std::move(*o.response);
     }
-    failed_before = true;
     s->count_failure(o.failure);
     history += (history.empty() ? "" : "; ") + ("attempt " + std::to_string(attempt) + ": " + o.what);
     ++attempt;
@@ -362,25 +361,31 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
       if (!s->governor.down()) co_return fail(detail::final_code(o), "");
       continue;
     }
-    // The wait before the next attempt: the server's Retry-After, else a backoff.
+    // The wait before the next attempt: the server's Retry-After, else a
+    // backoff. Only the backoff is the request's own time: waiting as the
+    // API asks, or for a token of the retry budget, moves its deadline (as
+    // waiting for an origin that is down does), so that neither ever turns
+    // a request the API would answer into a failure.
     const auto wait = detail::backoff(s->options.retry, static_cast<int>(spent.size()) - 1, o);
-    if (Clock::now() + wait >= deadline) {
-      co_return fail(StatusCode::kDeadlineExceeded, o.retry_after
-                                                        ? "the server asked to wait " + std::to_string(wait.count()) +
-                                                              " ms, past the request's deadline (request_timeout)"
-                                                        : "no time left for another attempt (request_timeout)");
+    if (o.retry_after) {
+      s->retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
+      deadline += wait;
+    } else if (Clock::now() + wait >= deadline) {
+      co_return fail(StatusCode::kDeadlineExceeded, "no time left for another attempt (request_timeout)");
     }
-    if (o.retry_after) s->retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
     co_await sleep_until(Clock::now() + wait);
     // The retry budget: a retry with no token waits for one.
+    const auto budget_from = Clock::now();
     bool waited_for_budget = false;
     while (auto when = s->governor.take_retry(Clock::now())) {
-      if (*when >= deadline)
-        co_return fail(StatusCode::kDeadlineExceeded, "the retry budget left no time for another attempt");
+      if (s->closed.load()) co_return fail(StatusCode::kCancelled, "the client is closed");
       waited_for_budget = true;
       co_await sleep_until(*when);
     }
-    if (waited_for_budget) s->budget_waits.fetch_add(1, std::memory_order_relaxed);
+    if (waited_for_budget) {
+      s->budget_waits.fetch_add(1, std::memory_order_relaxed);
+      deadline += Clock::now() - budget_from;
+    }
     s->retries.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace sluice::http {
 
@@ -86,15 +87,19 @@ void OriginGovernor::cut_limit_locked(Time now) {
 }
 
 // Under mu_. A 429. Adaptive: a cut (one per decrease_interval). Static:
-// a cut when 429s are more than kTooManyShare of the answers since the last
-// look (at least kTooManyWindow of them): an API's rate limit answers most
-// requests 429 until fewer are sent, while a few scattered 429s are better
-// waited out by their own requests than paid for by all of them.
-void OriginGovernor::too_many_locked(Time now) {
+// a 429 with Retry-After is waited out by its own request, as the API asks
+// (cutting the limit too would slow every request on top of that, to a
+// crawl when 429s are frequent); without one, a cut when 429s are more than
+// kTooManyShare of the answers since the last look (at least kTooManyWindow
+// of them): an API's rate limit answers most requests 429 until fewer are
+// sent, while a few scattered 429s are better waited out by their own
+// requests than paid for by all of them.
+void OriginGovernor::too_many_locked(Time now, bool retry_after) {
   if (options_.adaptive.enabled) {
     cut_limit_locked(now);
     return;
   }
+  if (retry_after) return;
   ++window_too_many_;
   const std::uint64_t answers = window_answers_.load(std::memory_order_relaxed);
   if (answers < kTooManyWindow) return;
@@ -164,10 +169,19 @@ void OriginGovernor::probe_abandoned(Time now) {
 
 // Under mu_.
 void OriginGovernor::end_outage_locked(Time now) {
+  failing_.clear();
+  failing_count_.store(0, std::memory_order_relaxed);
   if (state_.load(std::memory_order_relaxed) != State::kDown) return;
   state_.store(State::kUp, std::memory_order_release);
   probing_ = false;
-  last_outage_ = {.begin = run_began_, .end = now};
+  // A false alarm (the first probe was answered) gives no attempt back:
+  // else requests that keep failing on their own, alone at the end of a
+  // run, would raise alarm after alarm and never run out of attempts.
+  if (confirmed_) {
+    last_outage_ = {.begin = began_, .end = now};
+  } else {
+    false_alarms_.push_back(generation_);
+  }
 }
 
 OriginGovernor::Span OriginGovernor::last_outage() const {
@@ -175,28 +189,68 @@ OriginGovernor::Span OriginGovernor::last_outage() const {
   return last_outage_;
 }
 
+// Under mu_. An answer at `now` to an attempt sent at `sent`
+// (answered_sent_ is already past it): failures sent before it no longer
+// count, and an outage that began before it was sent is over.
+void OriginGovernor::answered_locked(Time sent, Time now) {
+  if (state_.load(std::memory_order_relaxed) == State::kDown) {
+    if (sent >= began_) end_outage_locked(now);
+    return;
+  }
+  std::erase_if(failing_, [&](Time f) { return f <= sent; });
+  failing_count_.store(failing_.size(), std::memory_order_relaxed);
+}
+
+// Under mu_. A failure of a request's attempt sent at `sent`, while the
+// origin is up: one more toward an outage if it is evidence of one.
+void OriginGovernor::failed_locked(Time sent, Time now, RequestMark* request) {
+  if (sent.time_since_epoch().count() <= answered_sent_.load(std::memory_order_relaxed)) return;
+  if (request != nullptr) {
+    if (std::binary_search(false_alarms_.begin(), false_alarms_.end(), request->generation)) return;
+    if (request->generation == generation_ + 1 &&
+        request->counted.time_since_epoch().count() > answered_sent_.load(std::memory_order_relaxed)) {
+      return;  // counted already, and that failure still stands
+    }
+    request->counted = sent;
+    request->generation = generation_ + 1;
+  }
+  failing_.push_back(sent);
+  failing_count_.store(failing_.size(), std::memory_order_relaxed);
+  // Fewer requests under way than the threshold could never fail that many
+  // times: then all of them suffice, but never a lone request (one request
+  // failing says nothing of the origin).
+  const auto active = static_cast<int>(std::min<std::size_t>(active_.load(std::memory_order_relaxed), 1 << 20));
+  if (static_cast<int>(failing_.size()) < std::min(threshold_, std::max(2, active))) return;
+  state_.store(State::kDown, std::memory_order_release);
+  ++generation_;
+  began_ = *std::min_element(failing_.begin(), failing_.end());
+  failing_.clear();
+  failing_count_.store(0, std::memory_order_relaxed);
+  confirmed_ = false;
+  down_since_ = now;
+  probe_interval_ = options_.outage.probe_after;
+  next_probe_ = now + probe_interval_;
+  probing_ = false;
+}
+
 void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe, Time now, std::string_view what,
-                                   bool first_failure) {
+                                   RequestMark* request) {
+  const Time sent = now - latency;
   if (s != Signal::kFailure) {
     if (!answered_.load(std::memory_order_relaxed)) answered_.store(true, std::memory_order_relaxed);
-    const bool failing = consecutive_.load(std::memory_order_relaxed) != 0;
-    const bool fast = !failing && !probe && !options_.adaptive.enabled && s == Signal::kAnswer &&
-                      state_.load(std::memory_order_acquire) == State::kUp && at_max_.load(std::memory_order_relaxed);
+    Clock::rep seen = answered_sent_.load(std::memory_order_relaxed);
+    const Clock::rep at = sent.time_since_epoch().count();
+    while (seen < at && !answered_sent_.compare_exchange_weak(seen, at, std::memory_order_relaxed)) {
+    }
     window_answers_.fetch_add(1, std::memory_order_relaxed);
+    const bool fast = failing_count_.load(std::memory_order_relaxed) == 0 && !probe && !options_.adaptive.enabled &&
+                      s == Signal::kAnswer && state_.load(std::memory_order_acquire) == State::kUp &&
+                      at_max_.load(std::memory_order_relaxed);
     if (fast) return;
     MutexLock lock(mu_);
-    // An answer to an attempt sent before the failures in a row began says
-    // nothing of the origin since: it may have gone down while the answer
-    // was on its way (answers that were under way keep coming for a while
-    // after an origin starts failing every new request). Only an answer to
-    // a later attempt ends the failures in a row, or an outage.
-    const bool sent_since = !failing || now - latency >= run_began_;
-    if (sent_since) {
-      consecutive_.store(0, std::memory_order_relaxed);
-      end_outage_locked(now);
-    }
-    if (s == Signal::kTooMany) {
-      too_many_locked(now);
+    answered_locked(probe ? now : sent, now);  // a probe was sent while the origin was down
+    if (s == Signal::kTooMany || s == Signal::kRetryAfter) {
+      too_many_locked(now, s == Signal::kRetryAfter);
     } else {
       grow_limit_locked(latency);
     }
@@ -208,25 +262,15 @@ void OriginGovernor::after_attempt(Signal s, Clock::duration latency, bool probe
   if (!options_.outage.enabled) return;
   if (probe) {
     probing_ = false;
+    if (state_.load(std::memory_order_relaxed) == State::kDown && !std::exchange(confirmed_, true)) {
+      outages_.fetch_add(1, std::memory_order_relaxed);
+    }
     probe_interval_ = std::min<Clock::duration>(2 * probe_interval_, options_.outage.max_probe_interval);
     next_probe_ = now + probe_interval_;
     return;
   }
   if (state_.load(std::memory_order_relaxed) != State::kUp) return;  // an attempt made before the outage began
-  if (!first_failure) return;
-  const int in_a_row = consecutive_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (in_a_row == 1) run_began_ = now;
-  // Fewer requests under way than the threshold could never fail that many
-  // times in a row, each for the first time: then all of them suffice, but
-  // never a lone request (one request failing says nothing of the origin).
-  const auto active = static_cast<int>(std::min<std::size_t>(active_.load(std::memory_order_relaxed), 1 << 20));
-  if (in_a_row < std::min(threshold_, std::max(2, active))) return;
-  state_.store(State::kDown, std::memory_order_release);
-  outages_.fetch_add(1, std::memory_order_relaxed);
-  down_since_ = now;
-  probe_interval_ = options_.outage.probe_after;
-  next_probe_ = now + probe_interval_;
-  probing_ = false;
+  failed_locked(sent, now, request);
 }
 
 bool OriginGovernor::wants_known_good(Time now) const {

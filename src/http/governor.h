@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sluice/detail/mutex.h"
 #include "sluice/http/options.h"
@@ -61,17 +62,32 @@ class OriginGovernor {
 
   // ---- after each attempt: what it says about the origin ----
   enum class Signal : std::uint8_t {
-    kAnswer,   // an answer that is not a failure (2xx, 3xx, 4xx but 429)
-    kTooMany,  // 429: the origin is up but asks for less
-    kFailure,  // a transport error, a timeout, a 5xx
+    kAnswer,      // an answer that is not a failure (2xx, 3xx, 4xx but 429)
+    kTooMany,     // 429 without Retry-After: the origin is up but asks for less
+    kRetryAfter,  // 429 with Retry-After: the origin is up and said when that request may come back
+    kFailure,     // a transport error, a timeout, a 5xx
   };
-  // `first_failure`: a failure of a request that had not failed before.
-  // Only those count toward an outage: a request that keeps failing while
-  // others go through is that request's problem, and many such requests in
-  // a row (say at the end of a run) must not look like an origin that is
-  // down. An origin that goes down fails requests that have not failed yet.
+  // `latency`: from the attempt's start to `now`, so that now - latency is
+  // when it was sent. The origin counts as down when enough requests failed
+  // on attempts sent after the last attempt it answered was sent: an answer
+  // to an attempt sent at S says the origin was up at S, so failures of
+  // attempts sent before S are no evidence against it. With many requests
+  // in flight, this tells an origin that fails a share of what it is sent
+  // (answers to later attempts keep coming) from one that went down (none
+  // do), and answers still coming to attempts sent before it went down (a
+  // server draining what it had) do not hide the outage.
+  // `request`: the failing request's mark (one per request, from default),
+  // so that each request counts once however often it fails: requests that
+  // keep failing while others go through (a permanent fault on some
+  // records, say at the end of a run) must not look like an origin that is
+  // down. Nor does a request count again once it was part of a false alarm
+  // (an outage that its first probe dispelled). Null: a request of its own.
+  struct RequestMark {
+    Time counted{};                // the send time of the failure it counts with, if it still stands
+    std::uint64_t generation = 0;  // the outage it counted toward (see generation_), 0: none
+  };
   void after_attempt(Signal s, Clock::duration latency, bool probe, Time now, std::string_view what = {},
-                     bool first_failure = true);
+                     RequestMark* request = nullptr);
 
   // The last request the origin answered (a GET or HEAD: safe to send
   // again), to probe it with while it is down: an answer to that tells that
@@ -89,8 +105,8 @@ class OriginGovernor {
   // OK, or why every request now fails: the origin was given up on.
   Status gone() const;
 
-  // The last outage that ended: from the first of the failures in a row
-  // that began it to the answer that ended it. A request that waited for
+  // The last outage that ended: from the sending of the first failure that
+  // counted toward it to the answer that ended it (none for a false alarm). A request that waited for
   // it takes back the attempts it failed within it: they were the origin's.
   struct Span {
     Time begin{}, end{};
@@ -100,6 +116,8 @@ class OriginGovernor {
 
   void close();
   std::size_t limit() const;
+  // Outages the origin had: times it counted as down and its first probe
+  // failed too (a false alarm that the first probe dispels is no outage).
   std::uint64_t outages() const { return outages_.load(std::memory_order_relaxed); }
   std::uint64_t probes() const { return probes_.load(std::memory_order_relaxed); }
   bool down() const { return state_.load(std::memory_order_relaxed) != State::kUp; }
@@ -109,10 +127,12 @@ class OriginGovernor {
 
   void set_limit_locked(double want) SLUICE_REQUIRES(mu_);
   void cut_limit_locked(Time now) SLUICE_REQUIRES(mu_);
-  void too_many_locked(Time now) SLUICE_REQUIRES(mu_);
+  void too_many_locked(Time now, bool retry_after) SLUICE_REQUIRES(mu_);
   void grow_limit_locked(Clock::duration latency) SLUICE_REQUIRES(mu_);
   void refill_locked(Time now) SLUICE_REQUIRES(mu_);
   void end_outage_locked(Time now) SLUICE_REQUIRES(mu_);
+  void answered_locked(Time sent, Time now) SLUICE_REQUIRES(mu_);
+  void failed_locked(Time sent, Time now, RequestMark* request) SLUICE_REQUIRES(mu_);
 
   const ClientOptions& options_;
   const int threshold_;                 // failures in a row that make an outage (fewer if fewer requests are under way)
@@ -132,17 +152,28 @@ class OriginGovernor {
   std::atomic<std::uint64_t> window_answers_{0};              // answers (429s included) since the last look
   std::uint64_t window_too_many_ SLUICE_GUARDED_BY(mu_) = 0;  // 429s among them (under mu_)
 
-  // The outage gate. state_ and consecutive_ are atomics so that an answer
-  // while the origin is up takes no lock; the rest is under mu_.
+  // The outage gate. state_, answered_sent_ and failing_count_ are atomics
+  // so that an answer while the origin is up and nothing fails takes no
+  // lock; the rest is under mu_.
   std::atomic<State> state_{State::kUp};
   std::atomic<bool> answered_{false};  // the origin has answered at least once
-  std::atomic<int> consecutive_{0};
-  Time run_began_ SLUICE_GUARDED_BY(mu_){};  // the first of the failures in a row so far
+  // The latest send time (time_since_epoch) of an attempt that was answered.
+  std::atomic<Clock::rep> answered_sent_{0};
+  // Send times of the failures that count toward an outage: one per
+  // request, each sent after answered_sent_.
+  std::vector<Time> failing_ SLUICE_GUARDED_BY(mu_);
+  std::atomic<std::size_t> failing_count_{0};
+  // Outages declared so far (false alarms included); failures now counting
+  // count toward number generation_ + 1.
+  std::uint64_t generation_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::vector<std::uint64_t> false_alarms_ SLUICE_GUARDED_BY(mu_);  // generations the first probe dispelled
+  Time began_ SLUICE_GUARDED_BY(mu_){};                             // the outage's first failure was sent then
   Time down_since_ SLUICE_GUARDED_BY(mu_){};
   Span last_outage_ SLUICE_GUARDED_BY(mu_){};
   Time next_probe_ SLUICE_GUARDED_BY(mu_){};
   Clock::duration probe_interval_ SLUICE_GUARDED_BY(mu_){};
   bool probing_ SLUICE_GUARDED_BY(mu_) = false;
+  bool confirmed_ SLUICE_GUARDED_BY(mu_) = false;  // a probe of this outage failed: it is counted
   std::string last_failure_ SLUICE_GUARDED_BY(mu_);
   Status gone_ SLUICE_GUARDED_BY(mu_);
   std::atomic<Clock::rep> known_good_at_{0};  // time_since_epoch of when known_good_ was kept

@@ -6,8 +6,8 @@
 // (attempt_timeout), the request as a whole another (request_timeout); a
 // failed attempt that is worth retrying (RetryPolicy) is retried after a
 // backoff or the server's Retry-After, up to max_attempts; retries draw on a
-// budget that slows them down when the origin fails a lot but never refuses
-// one; and when the origin looks down (Outage), requests wait for it instead
+// budget that slows them down when the origin fails most of them but never
+// refuses one; and when the origin looks down (Outage), requests wait for it instead
 // of spending their attempts, until it answers again or give_up_after.
 #pragma once
 
@@ -35,7 +35,8 @@ struct RetryPolicy {
   std::chrono::milliseconds base_backoff{50};  // full jitter: uniform [0, min(max, base * 2^n)]
   std::chrono::milliseconds max_backoff{2000};
   // A 429 or 503 with Retry-After waits that long before that request's
-  // next attempt (other requests go on), at most this long.
+  // next attempt (other requests go on), at most this long; the wait moves
+  // the request's deadline, as the API asked for it.
   std::chrono::milliseconds max_retry_after{30000};
   std::vector<int> retry_statuses{429, 500, 502, 503, 504};
   bool retry_connect_errors = true;  // refused, reset, closed before an answer
@@ -43,9 +44,13 @@ struct RetryPolicy {
   // The retry budget, a token bucket: each request adds `budget` tokens
   // (up to max_in_flight of them), a retry takes one, and the bucket also
   // refills at min_per_second. A retry with no token waits for one; it is
-  // never refused. So at a modest failure rate retries go at once, and when
-  // most answers fail they slow down to budget x the request rate.
-  double budget = 0.2;
+  // never refused, and the wait does not count against request_timeout.
+  // With the default, retries go at once while they are at most one per
+  // request (up to about half of all attempts failing: an API that fails a
+  // share of its requests is retried at full speed); past that they slow
+  // down to budget x the request rate, sparing an API that fails most of
+  // what it is sent.
+  double budget = 1.0;
   double min_per_second = 10;
 };
 
@@ -53,10 +58,11 @@ struct RetryPolicy {
 // control (AIMD): +1 for every `limit` answers that come back near the
 // lowest latency seen, times `backoff` on a timeout, 429 or 5xx (at most
 // once per `decrease_interval`), always within [min, max].
-// When disabled, the limit is max_in_flight, except that 429s lower it the
-// same way when they are more than a tenth of the answers (a rate limit,
-// not a few scattered ones), and answers bring it back (+1 for every
-// `limit` of them).
+// When disabled, the limit is max_in_flight, except that 429s without
+// Retry-After lower it the same way when they are more than a tenth of the
+// answers (a rate limit, not a few scattered ones), and answers bring it
+// back (+1 for every `limit` of them). A 429 with Retry-After is waited out
+// by its own request, as the API asks, and lowers no static limit.
 struct AdaptiveLimit {
   bool enabled = false;
   std::size_t min = 4;
@@ -68,10 +74,14 @@ struct AdaptiveLimit {
 };
 
 // An origin that is down is waited for, not given up on request by request.
-// After `failures` requests in a row fail for the first time (transport
-// errors, timeouts, 5xx; fewer when fewer requests are under way, but at
-// least two unless `failures` is 1), the
-// origin counts as down: requests stop making attempts and wait, and one
+// After `failures` requests fail (transport errors, timeouts, 5xx; fewer
+// when fewer requests are under way, but at least two unless `failures` is
+// 1) on attempts sent after the last attempt the origin answered was sent,
+// the origin counts as down: an answer to a later attempt says it was up
+// then, so an origin that fails a share of what it is sent is never down,
+// while answers still coming to attempts sent before it went down do not
+// hide that it did. Each request counts once, however often it fails.
+// Then requests stop making attempts and wait, and one
 // probe at a time is let through, the first `probe_after` later, then at
 // doubling intervals up to `max_probe_interval`. A probe sends again the
 // last GET the origin answered (else the waiting request's own attempt), so
@@ -79,9 +89,11 @@ struct AdaptiveLimit {
 // The first answer that is not a failure ends the outage: every waiting
 // request goes on, and takes back the attempts it failed during it.
 // Waiting spends neither attempts nor the request's deadline. Requests that
-// keep failing while others are answered are not an outage: only a
-// request's first failure counts toward `failures`.
+// keep failing while others are answered are not an outage.
 // A lone request never makes an outage (it fails on its own attempts).
+// An outage is counted (ClientStats::outages) once its first probe fails
+// too: a false alarm that the first probe dispels costs a wait of at most
+// probe_after and is not reported as one.
 // An outage longer than `give_up_after` (10 s if the origin never answered
 // once: a wrong address fails fast) fails every waiting and later request
 // with kUnavailable, and Client::origin_status() says so.
@@ -104,8 +116,9 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds read_timeout{10000};     // the longest wait for the next bytes
   std::chrono::milliseconds attempt_timeout{10000};  // one attempt: connect, send, the whole answer
-  // The whole request from when it gets its in-flight slot: its attempts,
-  // backoffs and Retry-After waits (not the wait for an origin that is down).
+  // The whole request from when it gets its in-flight slot: its attempts
+  // and backoffs. Waits that are not the request's own move it: a
+  // Retry-After, a token of the retry budget, an origin that is down.
   std::chrono::milliseconds request_timeout{60000};
   std::size_t max_in_flight = 256;        // requests at once, waiting retries included
   std::size_t max_body_bytes = 64 << 20;  // decoded
