@@ -152,23 +152,52 @@ void Fetch::kill(Record& r, const std::string& step, std::string url, const Stat
 
 int Fetch::attempts() const { return std::max(1, plan_.config.http.client.retry.max_attempts); }
 
+namespace {
+
+// The answers of one request that could not be read, each with why: what
+// its dead letter says if it comes to that.
+class Unreadable {
+ public:
+  int count() const { return count_; }
+  void add(const Status& why) {
+    ++count_;
+    history_ += (count_ == 1 ? "" : "; ") + ("answer " + std::to_string(count_) + ": " + why.message());
+  }
+  // Why the request failed: every answer that could not be read, then the
+  // last failure (a request that failed after them), if any.
+  Status failed(const Status& last = Status()) const {
+    if (count_ == 0) return last;
+    const std::string read = "cannot read the answer (" + history_ + ")";
+    if (last.ok()) return Status::DataLoss(read);
+    return Status(last.code(), read + "; then " + last.message());
+  }
+
+ private:
+  int count_ = 0;
+  std::string history_;
+};
+
+}  // namespace
+
 // A step without for_each: one answer, its fields read at once (they are
 // small, and later steps need them). An answer that is not what the step
 // expects is asked for again, up to the retry policy's attempts.
 asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
-  Status last;
-  for (int attempt = 1; attempt <= attempts(); ++attempt) {
-    if (attempt > 1) answer_retries_.fetch_add(1, std::memory_order_relaxed);
+  Unreadable unreadable;
+  while (unreadable.count() < attempts()) {
+    if (unreadable.count() > 0) answer_retries_.fetch_add(1, std::memory_order_relaxed);
     Result<Body> body = co_await call(request_for(s, r, 0), si, si > 0 ? kUrgent : kNormal, r.given_up);
     if (!body.ok()) {
-      kill(r, s.name, url_of(s, r, 0), body.status());
+      kill(r, s.name, url_of(s, r, 0), unreadable.failed(body.status()));
       co_return false;
     }
     if (!s.fields->fields().empty()) {  // a step with arrays only is parsed once, on the CPU pool
       std::vector<Value> values;
       std::vector<std::vector<Value>> lists;
-      last = s.fields->extract(body->bytes, values, &lists);
-      if (!last.ok()) continue;
+      if (Status read = s.fields->extract(body->bytes, values, &lists); !read.ok()) {
+        unreadable.add(read);
+        continue;
+      }
       for (std::size_t i = 0; i < values.size(); ++i)
         r.slots[static_cast<std::size_t>(s.first_slot) + i] = std::move(values[i]);
       if (!lists.empty()) {
@@ -180,7 +209,7 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
     if (!s.arrays.empty()) keep(r, si, 0, std::move(*body));
     co_return true;
   }
-  kill(r, s.name, url_of(s, r, 0), last.with_context("cannot read the answer"));
+  kill(r, s.name, url_of(s, r, 0), unreadable.failed());
   co_return false;
 }
 
@@ -238,21 +267,26 @@ void Fetch::keep(Record& r, int step, std::int64_t loop, Body body) {
 // of its answers (in order), join, and compute its output row; the
 // answers are then dropped, so a record waiting for the writer holds
 // only its row. An answer that cannot be read is asked for again (up to
-// the retry policy's attempts) and everything is parsed anew.
+// the retry policy's attempts for that request) and everything is parsed
+// anew.
 asio::awaitable<void> Fetch::finish(Record& r) {
-  for (int attempt = 1;; ++attempt) {
+  std::vector<Unreadable> unreadable;  // by answer, once one could not be read
+  for (;;) {
     auto [index, why] = co_await evaluations_.evaluate(r);
     if (index == r.answers.size()) break;
     const Answer& a = r.answers[index];
     const StepPlan& s = plan_.steps[static_cast<std::size_t>(a.step)];
-    if (attempt >= attempts()) {
-      kill(r, s.name, url_of(s, r, a.loop), why.with_context("cannot read the answer"));
+    unreadable.resize(r.answers.size());
+    Unreadable& tries = unreadable[index];
+    tries.add(why);
+    if (tries.count() >= attempts()) {
+      kill(r, s.name, url_of(s, r, a.loop), tries.failed());
       break;
     }
     answer_retries_.fetch_add(1, std::memory_order_relaxed);
     Result<Body> again = co_await call(request_for(s, r, a.loop), a.step, kUrgent, r.given_up);
     if (!again.ok()) {
-      kill(r, s.name, url_of(s, r, a.loop), again.status());
+      kill(r, s.name, url_of(s, r, a.loop), tries.failed(again.status()));
       break;
     }
     admission_.release(r.answers[index].body.size());

@@ -106,10 +106,12 @@ inline std::size_t check_output(const std::string& dir, std::uint64_t n, std::st
 
 struct Expected {
   std::uint64_t written = 0, filtered = 0, not_joined = 0;
+  std::uint64_t requests = 0;  // the item, and for a kept one each page of events
 };
 inline Expected expected_counts(std::uint64_t n) {
   Expected e;
   for (std::uint64_t id = 1; id <= n; ++id) {
+    e.requests += oracle::fate(id) == oracle::Fate::kFiltered ? 1 : 2 + (oracle::mix(id) >> 16) % 4;
     switch (oracle::fate(id)) {
       case oracle::Fate::kWritten:
         ++e.written;

@@ -40,6 +40,8 @@ TEST_P(FaultMatrix, DefaultsRideItOutWithNoDeadLetterAndExactOutput) {
   EXPECT_GT(server_stats_.faults + server_stats_.outage_answers, 0u) << "the faults must really happen";
   if (c.server.outage.after > 0) {
     EXPECT_GE(s.http.outages, 1u) << "the API was seen to be down, and waited for";
+  } else {
+    EXPECT_EQ(s.http.outages, 0u) << "an API that fails a share of its requests is not down";
   }
   EXPECT_EQ(check_output(out_, n_), e.written);
 }
@@ -65,6 +67,17 @@ std::vector<FaultCase> fault_cases() {
                              .slow_body = 0.01,
                              .close = 0.05,
                              .retry_after_seconds = 1})},
+      // The same at rates an API in trouble has: every request still ends
+      // well, none waits for an outage that is not one.
+      {"errors_500_at_30_percent", with({.error_500 = 0.3})},
+      {"malformed_at_30_percent", with({.malformed = 0.3})},
+      {"too_many_429_at_30_percent", with({.too_many = 0.3, .retry_after_seconds = 1})},
+      {"all_together_at_30_percent", with({.error_500 = 0.3,
+                                           .too_many = 0.03,
+                                           .malformed = 0.05,
+                                           .slow_body = 0.02,
+                                           .close = 0.1,
+                                           .retry_after_seconds = 1})},
       {"outage_half_second_503", outage(500ms, false)},
       {"outage_three_seconds_closed", outage(3000ms, true)},
   };
@@ -98,6 +111,36 @@ TEST_F(ItemFeatures, APermanentFaultDeadLettersExactlyTheRecordsItTouches) {
   EXPECT_EQ(s.counts.written, written);
   EXPECT_TRUE(s.accounted);
   EXPECT_EQ(check_output(out_, n_, "", lost), written);
+}
+
+// Every path answers 200 with a body that is not JSON four times, then
+// well: with five attempts a request, each request gets there (counted per
+// request, not per record: a record with four pages asks 25 times).
+TEST_F(ItemFeatures, AnswersThatCannotBeReadAreAskedForAgainPerRequest) {
+  n_ = 200;
+  JobSummary s = run("unreadable", {.faults = {.malformed = 1.0, .max_faults_per_path = 4}});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_EQ(s.counts.dead_lettered, 0u) << (dead_letters().empty() ? "" : dead_letters()[0]);
+  EXPECT_EQ(check_output(out_, n_), expected_counts(n_).written);
+  EXPECT_EQ(server_stats_.requests, 5 * expected_counts(n_).requests);
+  EXPECT_EQ(s.counts.answer_retries, 4 * expected_counts(n_).requests);
+}
+
+// Five unreadable answers in a row: the record is dead-lettered with what
+// was wrong with each of them, not only the last.
+TEST_F(ItemFeatures, ADeadLetterForUnreadableAnswersSaysWhatEachOneWas) {
+  n_ = 20;
+  JobSummary s = run("unreadable-dead", {.faults = {.malformed = 1.0, .max_faults_per_path = 5}});
+  ASSERT_TRUE(s.status.ok()) << s.status.to_string();
+  EXPECT_EQ(s.counts.dead_lettered, n_);
+  EXPECT_EQ(server_stats_.requests, 5 * n_) << "five answers to each record's first request";
+  for (const auto& line : dead_letters()) {
+    for (int answer = 1; answer <= 5; ++answer) {
+      EXPECT_NE(line.find("answer " + std::to_string(answer) + ": "), std::string::npos) << line;
+    }
+    EXPECT_EQ(line.find("answer 6"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"step\":\"item\""), std::string::npos) << line;
+  }
 }
 
 // The API goes down for longer than give_up_after: the run stops, commits
