@@ -4,6 +4,7 @@
 //
 // Errors end the run with a message naming the file and line, e.g.
 //   stage 'records': records.csv:17: expected 2 fields (as in the header), found 3
+// (CsvReader itself reads on past a malformed record: see CsvRecord::malformed.)
 #pragma once
 
 #include <cstdint>
@@ -32,9 +33,22 @@ struct CsvRecord {
   std::uint64_t line = 0;  // where the record starts, counting from 1
   std::vector<std::string> fields;
   std::shared_ptr<const std::vector<std::string>> header;
+  // Why the record is not well-formed CSV, as "<path>:<line>: ..." (a
+  // count of fields unlike the header's, a quote inside an unquoted field,
+  // text after a closing quote, a quoted field never closed, more bytes
+  // than max_record_bytes), or OK. `fields` then holds what could be read
+  // of it, and the reader goes on with the next record.
+  Status malformed;
 
   // The field of the named column, or nullptr if there is no such column.
   const std::string* get(std::string_view column) const;
+};
+
+struct CsvReaderOptions {
+  char delimiter = ',';
+  // A record longer than this (all its fields and separators) is malformed:
+  // the reader does not hold more of it, and goes on after it.
+  std::size_t max_record_bytes = std::size_t{1} << 20;
 };
 
 // Reads CSV records one at a time. Not thread-safe.
@@ -42,33 +56,39 @@ class CsvReader {
  public:
   // Opens `path` and reads its header. Fails with kNotFound / kIoError naming
   // the file, or kInvalidArgument for an empty file or a malformed header.
-  static Result<std::unique_ptr<CsvReader>> open(const std::string& path, char delimiter = ',');
+  static Result<std::unique_ptr<CsvReader>> open(const std::string& path, CsvReaderOptions options = {});
   ~CsvReader();
 
   const std::shared_ptr<const std::vector<std::string>>& header() const { return header_; }
 
   // Reads the next record into `rec`: true, or false at the end of the file.
-  // Fails with kInvalidArgument "<path>:<line>: ..." on a malformed record
-  // (an unterminated quote, text after a closing quote, a quote inside an
-  // unquoted field, a count of fields unlike the header's).
+  // A malformed record is still a record (rec.malformed says why), and
+  // reading goes on after it: after the end of its line, or, for a quoted
+  // field that is never closed, from the line after the one it opened on
+  // (the file is read again from there). Fails only where reading cannot go
+  // on: a read error (kIoError), or a quoted field never closed in input
+  // that cannot be read again, a pipe (kInvalidArgument, naming the line).
   Result<bool> next(CsvRecord& rec);
 
   // Bytes of the file consumed so far (for progress).
-  std::uint64_t position() const;
+  std::uint64_t position() const { return buf_offset_ + pos_; }
   // Blank lines passed over so far.
   std::uint64_t blank_lines() const { return blank_lines_; }
 
  private:
-  CsvReader(std::string path, std::FILE* f, char delimiter);
+  CsvReader(std::string path, std::FILE* f, CsvReaderOptions options);
   int get();
   int peek();
-  Result<bool> parse_record(std::vector<std::string>& fields);
+  Result<bool> parse_record(std::vector<std::string>& fields, Status& malformed);
+  Result<bool> unclosed(std::uint64_t opened, std::uint64_t next_line_offset, bool at_end, Status& malformed);
+  void skip_line();
   Status error_at(std::uint64_t line, std::string_view what) const;
 
   std::string path_;
   std::FILE* file_;
-  char delimiter_;
+  CsvReaderOptions options_;
   std::vector<char> buf_;
+  std::uint64_t buf_offset_ = 0;  // of buf_[0] in the file
   std::size_t pos_ = 0;
   std::size_t end_ = 0;
   std::uint64_t line_ = 1;

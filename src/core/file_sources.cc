@@ -24,18 +24,18 @@ const std::string* CsvRecord::get(std::string_view column) const {
   return nullptr;
 }
 
-CsvReader::CsvReader(std::string path, std::FILE* f, char delimiter)
-    : path_(std::move(path)), file_(f), delimiter_(delimiter), buf_(kReadChunk) {}
+CsvReader::CsvReader(std::string path, std::FILE* f, CsvReaderOptions options)
+    : path_(std::move(path)), file_(f), options_(options), buf_(kReadChunk) {}
 
 CsvReader::~CsvReader() { std::fclose(file_); }
 
-Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::string& path, char delimiter) {
-  if (delimiter == '"' || delimiter == '\n' || delimiter == '\r') {
+Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::string& path, CsvReaderOptions options) {
+  if (options.delimiter == '"' || options.delimiter == '\n' || options.delimiter == '\r') {
     return Status::InvalidArgument("csv delimiter: a quote or line break cannot be the delimiter");
   }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return open_error(path, errno);
-  std::unique_ptr<CsvReader> r(new CsvReader(path, f, delimiter));
+  std::unique_ptr<CsvReader> r(new CsvReader(path, f, options));
   // A UTF-8 byte order mark (as spreadsheet programs write) is not part of
   // the first column's name.
   if (r->peek() == 0xEF && r->end_ - r->pos_ >= 3 && static_cast<unsigned char>(r->buf_[1]) == 0xBB &&
@@ -43,9 +43,11 @@ Result<std::unique_ptr<CsvReader>> CsvReader::open(const std::string& path, char
     r->pos_ += 3;
   }
   std::vector<std::string> header;
-  Result<bool> got = r->parse_record(header);
+  Status malformed;
+  Result<bool> got = r->parse_record(header, malformed);
   if (!got.ok()) return got.status();
   if (!*got) return Status::InvalidArgument(path + ": the file is empty; expected a header line");
+  if (!malformed.ok()) return malformed;
   for (std::size_t i = 0; i < header.size(); ++i) {
     if (header[i].empty()) return r->error_at(1, "header column " + std::to_string(i + 1) + " has no name");
   }
@@ -59,6 +61,7 @@ Status CsvReader::error_at(std::uint64_t line, std::string_view what) const {
 
 int CsvReader::peek() {
   if (pos_ == end_) {
+    buf_offset_ += end_;
     end_ = std::fread(buf_.data(), 1, buf_.size(), file_);
     pos_ = 0;
     if (end_ == 0) return EOF;
@@ -72,13 +75,53 @@ int CsvReader::get() {
   return c;
 }
 
-Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
+// Passes over the rest of the line (its line break included).
+void CsvReader::skip_line() {
+  for (int c = get(); c != EOF; c = get()) {
+    if (c == '\n') {
+      ++line_;
+      return;
+    }
+  }
+}
+
+// A quoted field opened on line `opened` and not closed by the end of the
+// file (`at_end`) or within max_record_bytes. If it ran over a line break,
+// the file is read again from the line after `opened` (at byte
+// `next_line_offset`): those lines are records of their own, not part of a
+// field that never ends.
+Result<bool> CsvReader::unclosed(std::uint64_t opened, std::uint64_t next_line_offset, bool at_end, Status& malformed) {
+  const std::string limit = std::to_string(options_.max_record_bytes);
+  if (next_line_offset == 0) {  // all on one line
+    malformed = error_at(opened, at_end ? "a quoted field is not closed before the end of the file"
+                                        : "the record is longer than max_record_bytes (" + limit + ")");
+    if (!at_end) skip_line();
+    return true;
+  }
+  const std::string why = at_end ? "a quoted field is not closed before the end of the file"
+                                 : "a quoted field is not closed within max_record_bytes (" + limit + ")";
+  if (std::fseek(file_, static_cast<long>(next_line_offset), SEEK_SET) != 0) {
+    return error_at(opened, why + ", and the input cannot be read again from the next line: " + errno_text(errno));
+  }
+  std::clearerr(file_);
+  buf_offset_ = next_line_offset;
+  pos_ = end_ = 0;
+  line_ = opened + 1;
+  malformed = error_at(opened, why + "; read on from line " + std::to_string(line_));
+  return true;
+}
+
+Result<bool> CsvReader::parse_record(std::vector<std::string>& fields, Status& malformed) {
   fields.clear();
   quoted_ = false;
+  malformed = Status();
   if (peek() == EOF) {
     if (std::ferror(file_)) return Status::IoError(path_ + ": read failed: " + errno_text(errno));
     return false;
   }
+  const std::uint64_t start = position();
+  auto too_long = [&] { return position() - start > options_.max_record_bytes; };
+  const char delimiter = options_.delimiter;
   std::string field;
   for (;;) {
     int c = get();
@@ -86,25 +129,37 @@ Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
       quoted_ = true;
       // Quoted field: runs to the next lone quote.
       const std::uint64_t opened = line_;
+      std::uint64_t next_line = 0;  // where the line after `opened` starts, once the field reaches it
       for (;;) {
         c = get();
-        if (c == EOF) return error_at(opened, "a quoted field is not closed before the end of the file");
+        if (c == EOF || too_long()) return unclosed(opened, next_line, c == EOF, malformed);
         if (c == '"') {
           if (peek() != '"') break;
           get();
         } else if (c == '\n') {
           ++line_;
+          if (next_line == 0) next_line = position();
         }
         field.push_back(static_cast<char>(c));
       }
       c = get();
       if (c == '\r' && peek() == '\n') c = get();
-      if (c != delimiter_ && c != '\n' && c != EOF) {
-        return error_at(line_, "unexpected text after the closing quote of field " + std::to_string(fields.size() + 1));
+      if (c != delimiter && c != '\n' && c != EOF) {
+        malformed =
+            error_at(line_, "unexpected text after the closing quote of field " + std::to_string(fields.size() + 1));
+        fields.push_back(std::move(field));
+        skip_line();
+        return true;
       }
     } else {
-      while (c != delimiter_ && c != '\n' && c != EOF) {
-        if (c == '"') return error_at(line_, "a quote inside unquoted field " + std::to_string(fields.size() + 1));
+      while (c != delimiter && c != '\n' && c != EOF) {
+        if (c == '"' || too_long()) {
+          malformed = error_at(line_, c == '"' ? "a quote inside unquoted field " + std::to_string(fields.size() + 1)
+                                               : "the record is longer than max_record_bytes (" +
+                                                     std::to_string(options_.max_record_bytes) + ")");
+          skip_line();
+          return true;
+        }
         if (c == '\r' && peek() == '\n') {
           c = get();
           break;
@@ -125,30 +180,24 @@ Result<bool> CsvReader::parse_record(std::vector<std::string>& fields) {
 }
 
 Result<bool> CsvReader::next(CsvRecord& rec) {
-  Result<bool> got = true;
   for (;;) {
     rec.line = line_;
-    got = parse_record(rec.fields);
+    Result<bool> got = parse_record(rec.fields, rec.malformed);
     if (!got.ok() || !*got) return got;
     // A blank line is not a record (a quoted empty field, "", is one).
-    if (rec.fields.size() == 1 && rec.fields[0].empty() && !quoted_) {
+    if (rec.malformed.ok() && rec.fields.size() == 1 && rec.fields[0].empty() && !quoted_) {
       ++blank_lines_;
       continue;
     }
     break;
   }
-  if (rec.fields.size() != header_->size()) {
-    return error_at(rec.line, "expected " + std::to_string(header_->size()) + " field" +
-                                  (header_->size() == 1 ? "" : "s") + " (as in the header), found " +
-                                  std::to_string(rec.fields.size()));
+  if (rec.malformed.ok() && rec.fields.size() != header_->size()) {
+    rec.malformed = error_at(rec.line, "expected " + std::to_string(header_->size()) + " field" +
+                                           (header_->size() == 1 ? "" : "s") + " (as in the header), found " +
+                                           std::to_string(rec.fields.size()));
   }
   rec.header = header_;
   return true;
-}
-
-std::uint64_t CsvReader::position() const {
-  long at = std::ftell(file_);
-  return at < 0 ? 0 : static_cast<std::uint64_t>(at) - (end_ - pos_);
 }
 
 CsvSource from_csv(std::string path, CsvOptions opt) {
@@ -157,13 +206,14 @@ CsvSource from_csv(std::string path, CsvOptions opt) {
     auto out = detail::make_output<CsvRecord>(flow, c, opt.capacity, 1);
     flow.spawn_thread(c, [path, delimiter = opt.delimiter, out, &c]() -> Status {
       detail::SenderGuard guard(*out);
-      Result<std::unique_ptr<CsvReader>> reader = CsvReader::open(path, delimiter);
+      Result<std::unique_ptr<CsvReader>> reader = CsvReader::open(path, {.delimiter = delimiter});
       if (!reader.ok()) return reader.status();
       for (;;) {
         CsvRecord rec;
         Result<bool> got = (*reader)->next(rec);
         if (!got.ok()) return got.status();
         if (!*got) return Status();
+        if (!rec.malformed.ok()) return rec.malformed;
         c.count_in();
         if (!out->send_blocking(std::move(rec))) return Status();  // the run stopped
         c.count_out();

@@ -36,10 +36,19 @@ void append(parquet::ColumnData& col, Type type, const Value& v, std::size_t row
   }
 }
 
-// "region=r1/kind=a/" for a row, Hive style; "" without partitions.
-std::string partition_of(const Plan& plan, const std::vector<Value>& row) {
+// A partition directory's names are file names: one may not be longer
+// than a file system holds (NAME_MAX, 255 bytes on Linux's), nor all of them
+// together leave too little of S3's 1,024 bytes a key for the prefix and
+// the file's name.
+constexpr std::size_t kMaxPartitionName = 255;
+constexpr std::size_t kMaxPartitionPath = 512;
+
+}  // namespace
+
+Result<std::string> partition_dir(const Plan& plan, const std::vector<Value>& row) {
   std::string dir;
   for (std::size_t c : plan.partition_columns) {
+    const std::size_t begin = dir.size();
     dir += plan.output[c].name;
     dir += '=';
     const Value& v = row[c];
@@ -57,12 +66,21 @@ std::string partition_of(const Plan& plan, const std::vector<Value>& row) {
         }
       }
     }
+    if (dir.size() - begin > kMaxPartitionName) {
+      return Status::InvalidArgument("partition_by '" + plan.output[c].name +
+                                     "': the value makes a directory name of " + std::to_string(dir.size() - begin) +
+                                     " bytes, more than a file system holds (" + std::to_string(kMaxPartitionName) +
+                                     ")");
+    }
     dir += '/';
+  }
+  if (dir.size() > kMaxPartitionPath) {
+    return Status::InvalidArgument("partition_by: the values make a directory path of " + std::to_string(dir.size()) +
+                                   " bytes, more than " + std::to_string(kMaxPartitionPath) +
+                                   " (an S3 key holds 1,024 bytes with its prefix and file name)");
   }
   return dir;
 }
-
-}  // namespace
 
 Chunk to_columns(const Plan& plan, const std::vector<std::string>& inputs, std::vector<Record> batch) {
   Chunk out;
@@ -77,7 +95,16 @@ Chunk to_columns(const Plan& plan, const std::vector<std::string>& inputs, std::
         out.settled.push_back(r.position);
         break;
       case Record::Outcome::kWritten: {
-        Chunk::Part& part = out.parts[partition_of(plan, r.row)];
+        Result<std::string> dir = partition_dir(plan, r.row);
+        if (!dir.ok()) {  // evaluate() dead-letters such a row first; should one come, it goes the same way
+          r.outcome = Record::Outcome::kDead;
+          r.dead_step = "output";
+          r.dead_error = dir.status().message();
+          ++out.dead_count;
+          out.dead.push_back(dead_line(plan, inputs, r));
+          break;
+        }
+        Chunk::Part& part = out.parts[*dir];
         part.positions.push_back(r.position);
         parquet::ColumnBatch& b = part.batch;
         if (b.columns.empty()) b.columns.resize(plan.file_columns.size());

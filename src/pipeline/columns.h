@@ -28,6 +28,13 @@ struct Chunk {
   std::uint64_t filtered = 0, not_joined = 0, dead_count = 0, unfinished = 0;
 };
 
+// The partition directory of a row, Hive style ("region=r1/kind=a/"; ""
+// without partition_by), its values percent-encoded where a path could not
+// hold them. Fails for values that make a name longer than a file system
+// holds (255 bytes) or a path longer than 512 bytes (an S3 key holds 1,024
+// with its prefix and file name): such a row cannot be written anywhere.
+Result<std::string> partition_dir(const Plan& plan, const std::vector<Value>& row);
+
 // `inputs` names the input files (a record's `input` indexes it).
 Chunk to_columns(const Plan& plan, const std::vector<std::string>& inputs, std::vector<Record> batch);
 

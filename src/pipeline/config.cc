@@ -66,9 +66,12 @@ TableConfig read_table(YamlReader& r, const YAML::Node& t, const std::string& wh
   TableConfig c;
   c.where = r.at(t);
   const bool input = what == "input";
-  if (!(input ? r.map(t, what, {"path", "format", "columns", "key", "duplicates"})
-              : r.map(t, what, {"path", "format", "columns", "key"}))) {
+  if (!(input ? r.map(t, what, {"path", "format", "columns", "key", "duplicates", "max_record_bytes"})
+              : r.map(t, what, {"path", "format", "columns", "key", "max_record_bytes"}))) {
     return c;
+  }
+  if (t["max_record_bytes"]) {
+    c.max_record_bytes = r.bytes(t["max_record_bytes"], what + ".max_record_bytes", 16).value_or(c.max_record_bytes);
   }
   if (input && t["duplicates"]) {
     auto d = r.string(t["duplicates"], "input.duplicates");

@@ -47,6 +47,8 @@ struct TableConfig {                                // the input, and each datas
   std::vector<ColumnDecl> columns;                  // read and typed; other columns are ignored
   std::vector<std::string> key;                     // the input: identifies a record in messages; a dataset: join key
   Duplicates duplicates = Duplicates::kDeadLetter;  // the input only (a dataset's duplicate key is an error)
+  // A CSV record or JSON line longer than this is malformed (not held whole).
+  std::size_t max_record_bytes = std::size_t{1} << 20;
   Where where;
 };
 

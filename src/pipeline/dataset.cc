@@ -17,6 +17,16 @@ namespace sluice::pipeline {
 
 namespace {
 
+// Why `text`, a value of column `name`, is not UTF-8, or OK: strings are
+// checked where they are read, so that one bad byte dead-letters its
+// record here rather than failing a whole batch in the Parquet writer.
+Status check_utf8(std::string_view text, const std::string& name) {
+  if (simdjson::validate_utf8(text.data(), text.size())) return Status();
+  std::size_t at = 0;
+  while (at < text.size() && static_cast<unsigned char>(text[at]) < 0x80) ++at;  // where it goes wrong, roughly
+  return Status::InvalidArgument("column '" + name + "': not valid UTF-8 (near byte " + std::to_string(at) + ")");
+}
+
 class CsvTable final : public TableReader {
  public:
   CsvTable(std::unique_ptr<CsvReader> r, std::vector<ColumnDecl> cols, std::vector<int> index, std::string path)
@@ -26,15 +36,27 @@ class CsvTable final : public TableReader {
     Result<bool> more = reader_->next(rec_);
     if (!more.ok() || !*more) return more;
     line = rec_.line;
-    row_error = Status();
+    row_error = rec_.malformed;
     values.resize(columns_.size());
     for (std::size_t c = 0; c < columns_.size(); ++c) {
-      const std::string& text = rec_.fields[static_cast<std::size_t>(index_[c])];
-      if (!parse_value(text, columns_[c].type, values[c])) {
-        row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": column '" + columns_[c].name +
-                                            "': expected " + std::string(type_name(columns_[c].type)) + ", found '" +
-                                            text.substr(0, 64) + "'");
+      const auto i = static_cast<std::size_t>(index_[c]);
+      if (i >= rec_.fields.size()) {  // a malformed record: what could be read of it (its key, for its dead letter)
         values[c] = Value();
+        continue;
+      }
+      const std::string& text = rec_.fields[i];
+      Status bad;
+      if (!parse_value(text, columns_[c].type, values[c])) {
+        bad =
+            Status::InvalidArgument("column '" + columns_[c].name + "': expected " +
+                                    std::string(type_name(columns_[c].type)) + ", found '" + text.substr(0, 64) + "'");
+      } else if (columns_[c].type == Type::kString) {
+        bad = check_utf8(text, columns_[c].name);
+      }
+      if (!bad.ok()) {
+        values[c] = Value();
+        if (row_error.ok())
+          row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": " + bad.message());
       }
     }
     return true;
@@ -56,10 +78,19 @@ class CsvTable final : public TableReader {
 // stopped by a signal does not hang on a reader that sends nothing.
 class JsonlTable final : public TableReader {
  public:
-  JsonlTable(int fd, const std::vector<ColumnDecl>& cols, std::string path) : fd_(fd), path_(std::move(path)) {
-    std::vector<FieldSpec> specs;
-    for (const auto& c : cols) specs.push_back({.name = c.name, .path = c.name, .type = c.type, .optional = true});
+  JsonlTable(int fd, const TableConfig& config, std::string path)
+      : fd_(fd), path_(std::move(path)), max_line_(config.max_record_bytes) {
+    std::vector<FieldSpec> specs, keys;
+    for (const auto& c : config.columns) {
+      FieldSpec f{.name = c.name, .path = c.name, .type = c.type, .optional = true};
+      specs.push_back(f);
+      if (std::find(config.key.begin(), config.key.end(), c.name) != config.key.end()) {
+        keys.push_back(f);
+        key_columns_.push_back(specs.size() - 1);
+      }
+    }
     extractor_ = std::make_unique<Extractor>(std::move(specs));
+    keys_ = std::make_unique<Extractor>(std::move(keys));
   }
   ~JsonlTable() override {
     if (fd_ != STDIN_FILENO) ::close(fd_);
@@ -74,6 +105,7 @@ class JsonlTable final : public TableReader {
     for (;;) {
       text_.clear();
       bool any = false;
+      std::uint64_t length = 0;  // of the line, though no more than max_line_ of it is kept
       for (;;) {
         if (pos_ == end_) {
           Result<bool> more = fill();
@@ -83,23 +115,29 @@ class JsonlTable final : public TableReader {
         const char* from = buf_.data() + pos_;
         const auto* nl = static_cast<const char*>(std::memchr(from, '\n', end_ - pos_));
         any = true;
-        if (nl == nullptr) {
-          text_.append(from, end_ - pos_);
-          pos_ = end_;
-          continue;
-        }
-        text_.append(from, static_cast<std::size_t>(nl - from));
-        pos_ += static_cast<std::size_t>(nl - from) + 1;
+        const auto n = static_cast<std::size_t>((nl == nullptr ? buf_.data() + end_ : nl) - from);
+        length += n;
+        if (length <= max_line_) text_.append(from, n);
+        pos_ += n;
+        if (nl == nullptr) continue;
+        ++pos_;
         break;
       }
       if (!any) return false;
       ++line_;
+      line = line_;
+      if (length > max_line_) {
+        row_error =
+            Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": the line is " + std::to_string(length) +
+                                    " bytes, more than max_record_bytes (" + std::to_string(max_line_) + ")");
+        values.assign(extractor_->fields().size(), Value());
+        return true;
+      }
       if (line_ == 1 && text_.starts_with("\xEF\xBB\xBF")) text_.erase(0, 3);  // a UTF-8 byte order mark
       if (text_.find_first_not_of(" \t\r") == std::string::npos) continue;     // a blank line is not a record
-      line = line_;
       if (Status s = extractor_->extract(text_, values); !s.ok()) {
         row_error = Status::InvalidArgument(path_ + ":" + std::to_string(line) + ": " + s.message());
-        values.assign(extractor_->fields().size(), Value());
+        keys_only(values);
       }
       return true;
     }
@@ -131,8 +169,18 @@ class JsonlTable final : public TableReader {
     }
   }
 
+  // After a line that does not fit the columns: its key, if that can be
+  // read, so that its dead letter names the record; the rest null.
+  void keys_only(std::vector<Value>& values) {
+    values.assign(extractor_->fields().size(), Value());
+    std::vector<Value> keys;
+    if (key_columns_.empty() || !keys_->extract(text_, keys).ok()) return;
+    for (std::size_t k = 0; k < key_columns_.size(); ++k) values[key_columns_[k]] = std::move(keys[k]);
+  }
+
   int fd_;
   std::string path_;
+  std::size_t max_line_;
   std::vector<char> buf_ = std::vector<char>(std::size_t{64} * 1024);
   std::size_t pos_ = 0, end_ = 0;
   std::uint64_t consumed_ = 0;
@@ -140,6 +188,8 @@ class JsonlTable final : public TableReader {
   std::string text_;
   std::uint64_t line_ = 0;
   std::unique_ptr<Extractor> extractor_;
+  std::unique_ptr<Extractor> keys_;  // the key columns alone
+  std::vector<std::size_t> key_columns_;
 };
 
 // A Parquet file (as sluice's reader renders it: doubles in their shortest
@@ -167,7 +217,11 @@ class ParquetTable final : public TableReader {
       if (text == "null") {
         values[c] = Value();
       } else if (columns_[c].type == Type::kString) {
-        values[c] = Value(unquote(text));
+        std::string v = unquote(text);
+        if (Status bad = check_utf8(v, columns_[c].name); !bad.ok() && row_error.ok()) {
+          row_error = Status::InvalidArgument(path_ + ": row " + std::to_string(line) + ": " + bad.message());
+        }
+        values[c] = Value(std::move(v));
       } else if (columns_[c].type == Type::kBool) {
         values[c] = Value(text == "true");
       } else if (!parse_value(text, columns_[c].type, values[c])) {
@@ -239,10 +293,10 @@ Result<std::unique_ptr<TableReader>> TableReader::open(const TableConfig& config
   if (config.format == Format::kJsonl) {
     const int fd = config.path == "-" ? STDIN_FILENO : ::open(config.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::NotFound("cannot open " + config.path);
-    return std::unique_ptr<TableReader>(
-        new JsonlTable(fd, config.columns, config.path == "-" ? "<stdin>" : config.path));
+    return std::unique_ptr<TableReader>(new JsonlTable(fd, config, config.path == "-" ? "<stdin>" : config.path));
   }
-  auto r = CsvReader::open(config.path == "-" ? "/dev/stdin" : config.path);
+  auto r =
+      CsvReader::open(config.path == "-" ? "/dev/stdin" : config.path, {.max_record_bytes = config.max_record_bytes});
   if (!r.ok()) return r.status();
   std::vector<int> index;
   const auto& header = *(*r)->header();

@@ -317,7 +317,7 @@ JobSummary Engine::run() {
 
   State* self = &st;
   auto pipeline =
-      st.input->source(st.commit->done_before(), st.stopping) |
+      st.input->source(st.commit->done_before(), st.stopping, [self](const Status& why) { self->fail_run(why); }) |
       map_unordered([self](Record r) { return self->fetch->record(std::move(r)); },
                     {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
       batch({.name = "batch", .size = c.batch_size, .timeout = c.batch_timeout, .capacity = 2}) |
@@ -390,7 +390,7 @@ JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit
   };
   OrderWindow* w = ordered ? &window : nullptr;
   auto pipeline =
-      st.input->source(none, st.stopping) |
+      st.input->source(none, st.stopping, [self](const Status& why) { self->fail_run(why); }) |
       map_unordered([self, w](Record r) { return self->line_of(std::move(r), w); },
                     {.name = "requests", .concurrency = c.records_in_flight, .capacity = c.queue_capacity}) |
       sink(out, {.name = "out"});

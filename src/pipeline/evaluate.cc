@@ -1,5 +1,8 @@
 #include "evaluate.h"
 
+#include <simdjson.h>
+
+#include "columns.h"
 #include "sluice/http/client.h"
 
 namespace sluice::pipeline {
@@ -77,10 +80,32 @@ Evaluation evaluate(const Plan& plan, Record& r) {
   Env env{&r.slots, &arrays, &shared};
   r.row.clear();
   for (const auto& col : plan.output) r.row.push_back(col.expr.eval(env));
+  if (Status bad = check_row(plan, r.row); !bad.ok()) {  // the slots stay: they name the record
+    r.outcome = Record::Outcome::kDead;
+    r.dead_step = "output";
+    r.dead_error = bad.message();
+    r.row.clear();
+    return {r.answers.size(), Status()};
+  }
   r.slots.clear();
   r.slots.shrink_to_fit();
   r.outcome = Record::Outcome::kWritten;
   return {r.answers.size(), Status()};
+}
+
+Status check_row(const Plan& plan, const std::vector<Value>& row) {
+  for (std::size_t c = 0; c < plan.output.size(); ++c) {
+    const OutputColumnPlan& col = plan.output[c];
+    const Value& v = row[c];
+    if (v.is_null() && !col.nullable) {
+      return Status::InvalidArgument("output column '" + col.name + "' is null, and it is not nullable");
+    }
+    if (v.type() == Type::kString && !simdjson::validate_utf8(v.as_string().data(), v.as_string().size())) {
+      return Status::InvalidArgument("output column '" + col.name + "': the string is not valid UTF-8");
+    }
+  }
+  if (!plan.partition_columns.empty()) return partition_dir(plan, row).status();
+  return Status();
 }
 
 }  // namespace sluice::pipeline

@@ -16,7 +16,9 @@ namespace sluice::pipeline {
 // Evaluates `r`, whose last answer is in:
 //  * every answer read: the row is in r.row, r.outcome is kWritten, and the
 //    values the row was made from (r.slots) are let go; or r.outcome is
-//    kNotJoined (an inner join found no row);
+//    kNotJoined (an inner join found no row); or kDead (step "output") when
+//    the output cannot hold the row (check_row): one record's value never
+//    fails the writer's whole batch;
 //  * else the index of the first answer that cannot be read, and why; the
 //    record is as it was, so that the answer may be asked for again.
 // The arrays are read into columns this thread keeps from record to record.
@@ -25,5 +27,9 @@ struct Evaluation {
   Status why;
 };
 Evaluation evaluate(const Plan& plan, Record& r);
+
+// Why the output cannot hold `row`, or OK: a null in a column that is not
+// nullable, a string that is not UTF-8.
+Status check_row(const Plan& plan, const std::vector<Value>& row);
 
 }  // namespace sluice::pipeline

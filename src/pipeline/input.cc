@@ -21,13 +21,15 @@ Result<std::unique_ptr<Input>> Input::open(const Plan& plan, Options options) {
   return in;
 }
 
-Input::Stage Input::source(const PositionSet& done, const std::atomic<bool>& stopping) {
-  return Stage([this, &done, &stopping](detail::FlowState& flow) -> Stream<Record> {
+Input::Stage Input::source(const PositionSet& done, const std::atomic<bool>& stopping,
+                           std::function<void(const Status&)> stop_run) {
+  return Stage([this, &done, &stopping, stop_run = std::move(stop_run)](detail::FlowState& flow) -> Stream<Record> {
     auto& c = flow.add_stage("input", "source");
     auto out = detail::make_output<Record>(flow, c, plan_.config.queue_capacity, 1);
-    flow.spawn_thread(c, [this, out, &c, &done, &stopping]() -> Status {
+    flow.spawn_thread(c, [this, out, &c, &done, &stopping, stop_run]() -> Status {
       detail::SenderGuard guard(*out);
-      return read_files(*out, c, done, stopping);
+      if (Status s = read_files(*out, c, done, stopping); !s.ok()) stop_run(s);
+      return Status();
     });
     return out;
   });

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,8 +50,12 @@ class Input {
 
   // The flow's first stage. It skips the positions in `done` (a shard's own
   // numbering: position / shard count, see Commit) and ends early
-  // once `stopping` is set. REQUIRES: both outlive the run; one run only.
-  Stage source(const PositionSet& done, const std::atomic<bool>& stopping);
+  // once `stopping` is set. A problem with the input as a whole (a file
+  // that cannot be opened or read on) is given to `stop_run` and ends the
+  // input there, without failing the flow: the records read before it end
+  // as usual and what is complete is committed, for --resume to carry on.
+  // REQUIRES: `done` and `stopping` outlive the run; one run only.
+  Stage source(const PositionSet& done, const std::atomic<bool>& stopping, std::function<void(const Status&)> stop_run);
 
   std::uint64_t read() const { return read_.load(std::memory_order_relaxed); }
   std::uint64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }

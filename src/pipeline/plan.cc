@@ -276,7 +276,7 @@ class Planner {
                                : oc.type == Type::kBool   ? parquet::ColumnType::kBool
                                                           : parquet::ColumnType::kString;
       columns.push_back({.name = oc.name, .type = ct, .nullable = oc.nullable});
-      plan_->output.push_back({oc.name, oc.type, std::move(*e)});
+      plan_->output.push_back({oc.name, oc.type, std::move(*e), oc.nullable});
     }
     if (c.output.columns.empty()) error(c.output.where, "output.columns: at least one column is required");
     for (const auto& p : c.output.partition_by) {

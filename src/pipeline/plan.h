@@ -60,6 +60,7 @@ struct OutputColumnPlan {
   std::string name;
   Type type;
   Expr expr;
+  bool nullable = true;
 };
 
 struct Plan {

@@ -4,6 +4,7 @@
 
 #include <boost/url/parse.hpp>
 #include <cstdlib>
+#include <filesystem>
 
 #include "dataset.h"
 #include "sluice/http/client.h"
@@ -38,7 +39,14 @@ void check_table(const TableConfig& t, const std::string& what, std::vector<std:
     return;
   }
   for (const auto& f : *files) {
-    if (f == "-") continue;  // standard input: nothing to look at before the run
+    // Standard input, or a pipe (`<(zcat records.csv.gz)`): nothing to look
+    // at before the run, as what is read of it is gone.
+    std::error_code ec;
+    const auto type = std::filesystem::status(f, ec).type();
+    if (f == "-" || type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::character ||
+        type == std::filesystem::file_type::socket) {
+      continue;
+    }
     TableConfig one = t;
     one.path = f;
     if (auto r = TableReader::open(one); !r.ok())

@@ -135,5 +135,69 @@ TEST(Dataset, ErrorsNameTheFileAndLine) {
       << nocol.status().message();
 }
 
+// Every row of a table: "line: values (error)".
+std::vector<std::string> rows_of(const TableConfig& t) {
+  std::vector<std::string> out;
+  auto r = TableReader::open(t);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return out;
+  std::vector<Value> values;
+  std::uint64_t line = 0;
+  Status error;
+  for (;;) {
+    Result<bool> more = (*r)->next(values, line, error);
+    EXPECT_TRUE(more.ok()) << more.status().to_string();
+    if (!more.ok() || !*more) return out;
+    std::string row = std::to_string(line) + ":";
+    for (const auto& v : values) row += " " + v.to_json();
+    if (!error.ok()) row += " (" + error.message().substr(t.path.size() + 1) + ")";
+    out.push_back(row);
+  }
+}
+
+TEST(TableReader, AStringThatIsNotUtf8IsTheRowsErrorWhereItIsRead) {
+  const auto t = table(write("utf8.csv", "id,name\n1,caf\xc3\xa9\n2,bad\xff\n3,ok\n"),
+                       {{"id", Type::kInt64, {}}, {"name", Type::kString, {}}}, {"id"});
+  EXPECT_EQ(rows_of(t), (std::vector<std::string>{
+                            "2: 1 \"caf\xc3\xa9\"",
+                            "3: 2 null (3: column 'name': not valid UTF-8 (near byte 3))",
+                            "4: 3 \"ok\"",
+                        }));
+}
+
+TEST(TableReader, AJsonLineThatDoesNotFitKeepsItsKeyForItsDeadLetter) {
+  const auto t =
+      table(write("rows.jsonl", "{\"id\": 1, \"n\": 2}\n{\"id\": 2, \"n\": \"two\"}\n{\"id\": 3, \"n\": 4}\n"),
+            {{"id", Type::kInt64, {}}, {"n", Type::kInt64, {}}}, {"id"});
+  const auto rows = rows_of(t);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], "1: 1 2");
+  EXPECT_TRUE(rows[1].starts_with("2: 2 null (2: field 'n'")) << rows[1];
+  EXPECT_EQ(rows[2], "3: 3 4");
+}
+
+TEST(TableReader, ALineLongerThanMaxRecordBytesIsAnErrorOfItsOwnNotHeld) {
+  auto t =
+      table(write("long.jsonl", "{\"id\": 1}\n{\"id\": 2, \"pad\": \"" + std::string(5000, 'x') + "\"}\n{\"id\": 3}\n"),
+            {{"id", Type::kInt64, {}}}, {"id"});
+  t.max_record_bytes = 1000;
+  EXPECT_EQ(rows_of(t), (std::vector<std::string>{
+                            "1: 1",
+                            "2: null (2: the line is 5020 bytes, more than max_record_bytes (1000))",
+                            "3: 3",
+                        }));
+}
+
+TEST(JsonQuote, BytesThatAreNotUtf8BecomeReplacementCharactersSoTheLineStaysJson) {
+  EXPECT_EQ(json_quote("caf\xc3\xa9 \"q\"\n"), "\"caf\xc3\xa9 \\\"q\\\"\\n\"");
+  EXPECT_EQ(json_quote("a\xff"
+                       "b"),
+            "\"a\\ufffdb\"");
+  EXPECT_EQ(json_quote("\xc3"), "\"\\ufffd\"") << "a sequence cut short";
+  EXPECT_EQ(json_quote("\xe0\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "an overlong form";
+  EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "a surrogate";
+  EXPECT_EQ(json_quote("\xf0\x9f\x98\x80\xff"), "\"\xf0\x9f\x98\x80\\ufffd\"") << "good sequences stay";
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
