@@ -1,10 +1,12 @@
 #include "run.h"
 
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -548,6 +550,55 @@ void add_stream_options(CLI::App& cmd, RunCommandOptions& o) {
   add_threads(cmd, o);
 }
 
+namespace {
+
+// Lines to standard output for `sluice stream`, each whole: while the
+// reader of the output keeps up, as they come; while it does not, the
+// stream waits for it (its records are held back), but never past an
+// abandon (a second signal, or the grace period): a write that cannot go
+// on then is given up, and every later line with it, so that the signal
+// ends the process even when nobody reads what it writes.
+class StdoutLines {
+ public:
+  explicit StdoutLines(const Signals& signals) : signals_(signals) {}
+
+  void write(std::string_view line) {
+    if (gave_up_) {
+      ++dropped_;
+      return;
+    }
+    std::string bytes(line);
+    bytes += '\n';
+    std::string_view rest = bytes;
+    while (!rest.empty()) {
+      pollfd p{.fd = STDOUT_FILENO, .events = POLLOUT, .revents = 0};
+      const int ready = ::poll(&p, 1, 100);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        if (signals_.aborted()) break;
+        continue;
+      }
+      // After POLLOUT a pipe takes a page without blocking.
+      const ssize_t n = ::write(STDOUT_FILENO, rest.data(), std::min<std::size_t>(rest.size(), 4096));
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) break;  // the reader is gone (EPIPE)
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (rest.empty()) return;
+    gave_up_ = true;
+    ++dropped_;
+  }
+  // Lines that could not be written (standard output not read, or closed).
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  const Signals& signals_;
+  bool gave_up_ = false;
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace
+
 int stream_command(const RunCommandOptions& o) {
   Signals::block();
   const std::string run_id = start_run_log();
@@ -562,14 +613,14 @@ int stream_command(const RunCommandOptions& o) {
   if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
   Signals signals(e, o.grace_seconds);
-  JobSummary s = e.stream(
-      [](std::string_view line) {
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fputc('\n', stdout);
-        std::fflush(stdout);  // each record's line as soon as it is known
-      },
-      o.ordered);
+  StdoutLines out(signals);
+  // Each record's line as soon as it is known.
+  JobSummary s = e.stream([&out](std::string_view line) { out.write(line); }, o.ordered);
   signals.finish();
+  if (out.dropped() > 0) {
+    log_error(std::to_string(out.dropped()) + " lines could not be written: standard output was not read, or closed",
+              {{"lines_dropped", out.dropped()}});
+  }
   if (!o.quiet && log_format() == LogFormat::kText) print_summary(s, stderr, /*files=*/false);
   return ended(s, o, signals, "stream");
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "admission.h"
@@ -89,6 +90,44 @@ class OrderWindow {
   std::multimap<std::uint64_t, boost::asio::steady_timer*> waiters_ SLUICE_GUARDED_BY(mu_);
 };
 
+// Stream: the line of each record read that is not out yet: "unfinished"
+// from when it is read, its outcome once it ends. Lines wait here, not on
+// their way, so that every record read has its line (its outcome if it
+// ended) whatever stops the stream. Thread-safe (added on the reading
+// thread, the rest on the event loop).
+class Unended {
+ public:
+  void add(const Plan& plan, const Record& r) {
+    Record shown;  // what an unfinished line says: where it was, and its key
+    shown.line = r.line;
+    shown.slots = r.slots;
+    shown.outcome = Record::Outcome::kUnfinished;
+    std::string line = outcome_json(plan, shown);
+    MutexLock lock(mu_);
+    lines_.emplace(r.position, std::move(line));
+  }
+  // The record at `position` ended: this is its line now.
+  void ended(std::uint64_t position, std::string line) {
+    MutexLock lock(mu_);
+    lines_[position] = std::move(line);
+  }
+  // The line of the record at `position`, for the caller to write.
+  std::string take(std::uint64_t position) {
+    MutexLock lock(mu_);
+    auto node = lines_.extract(position);
+    return node ? std::move(node.mapped()) : std::string();
+  }
+  // Every line left, in the input's order.
+  std::map<std::uint64_t, std::string> take_all() {
+    MutexLock lock(mu_);
+    return std::exchange(lines_, {});
+  }
+
+ private:
+  Mutex mu_;
+  std::map<std::uint64_t, std::string> lines_ SLUICE_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 struct Engine::State {
@@ -109,6 +148,7 @@ struct Engine::State {
   double cpu0 = 0;  // the process's CPU seconds at the start
 
   EndCounts ended;
+  Unended unended;  // stream: records read whose line is not out yet
   // Serving: the server while it runs, its counts once it has ended, and
   // what wakes serve() (stop, abort, drained).
   mutable Mutex serve_mu;
@@ -201,18 +241,21 @@ struct Engine::State {
 
   // ---- stream: a line a record --------------------------------------------
 
-  // A record's line, with its position (for the order of the input). With
-  // a `window`, the record first waits until it is within it.
-  boost::asio::awaitable<std::pair<std::uint64_t, std::string>> line_of(Record r, OrderWindow* window) {
+  // A record through its steps; its line waits in `unended`. Its position
+  // comes back (for the order of the input). With a `window`, the record
+  // first waits until it is within it (one that cannot, as the stream
+  // closes, keeps its unfinished line).
+  boost::asio::awaitable<std::uint64_t> line_of(Record r, OrderWindow* window) {
     const std::uint64_t position = r.position;
     if (window != nullptr && !co_await window->enter(position)) {
       ended.unfinished.fetch_add(1, std::memory_order_relaxed);
-      co_return std::pair{position, std::string()};
+      co_return position;
     }
     Record done = co_await fetch->record(std::move(r));
     ended.add(done.outcome);
     if (done.outcome == Record::Outcome::kDead) check_dead_letters();
-    co_return std::pair{position, outcome_json(*plan, done)};
+    unended.ended(position, outcome_json(*plan, done));
+    co_return position;
   }
 
   // ---- the writer stage (one batch at a time) ---------------------------------
@@ -263,9 +306,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   const PipelineConfig& c = st->plan->config;
 
   if (output != Output::kServed) {
-    SLUICE_ASSIGN_OR_RETURN(st->input, Input::open(*st->plan, {.limit = st->options.limit,
-                                                               .shard_index = st->options.shard_index,
-                                                               .shard_count = st->options.shard_count}));
+    Input::Options in{
+        .limit = st->options.limit, .shard_index = st->options.shard_index, .shard_count = st->options.shard_count};
+    if (output == Output::kLines) {
+      State* self = st.get();
+      in.on_read = [self](const Record& r) { self->unended.add(*self->plan, r); };
+    }
+    SLUICE_ASSIGN_OR_RETURN(st->input, Input::open(*st->plan, std::move(in)));
   }
 
   if (!c.steps.empty()) {
@@ -375,16 +422,16 @@ JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit
   // here, and a record starts only within records_in_flight of the first
   // line not yet out, which bounds those under way and waiting together.
   OrderWindow window(c.records_in_flight);
-  std::map<std::uint64_t, std::string> waiting;
+  std::set<std::uint64_t> waiting;  // ordered: records that ended after one before them that has not
   std::uint64_t next = 0;
-  auto out = [&](std::pair<std::uint64_t, std::string> line) {
+  auto out = [&](std::uint64_t position) {
     if (!ordered) {
-      emit(line.second);
+      if (const std::string line = st.unended.take(position); !line.empty()) emit(line);
       return;
     }
-    waiting.emplace(line.first, std::move(line.second));
-    for (auto it = waiting.begin(); it != waiting.end() && it->first == next; it = waiting.erase(it), ++next) {
-      if (!it->second.empty()) emit(it->second);
+    waiting.insert(position);
+    for (auto it = waiting.begin(); it != waiting.end() && *it == next; it = waiting.erase(it), ++next) {
+      if (const std::string line = st.unended.take(next); !line.empty()) emit(line);
     }
     window.advance(next);
   };
@@ -396,8 +443,12 @@ JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit
       sink(out, {.name = "out"});
   const Status status = st.run_flow(std::move(pipeline));
   window.close();
+  // Every record read has its line: those the flow did not get out (it was
+  // abandoned, or they wait for one before them), in the input's order.
+  for (const auto& [position, line] : st.unended.take_all()) emit(line);
   st.collect(summary, progress());
-  // Records under way when the flow was abandoned had no line: unfinished.
+  // Records under way when the flow was abandoned had no line of their
+  // own: unfinished.
   JobProgress& n = summary.counts;
   n.unfinished = n.read - std::min(n.read, n.done());
   summary.accounted = true;

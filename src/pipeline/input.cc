@@ -77,6 +77,7 @@ Status Input::read_files(Channel<Record>& out, detail::StageCounters& stage, con
         r.dead_error = row_error.message();
         if (seen_before) duplicates_.fetch_add(1, std::memory_order_relaxed);
       }
+      if (options_.on_read) options_.on_read(r);
       read_.fetch_add(1, std::memory_order_relaxed);
       if ((line & 63) == 0) bytes_read_.store(before + (*reader)->position(), std::memory_order_relaxed);
       stage.count_in();

@@ -36,6 +36,10 @@ class Input {
     std::uint64_t limit = 0;  // read at most this many records (0: all)
     std::uint32_t shard_index = 0;
     std::uint32_t shard_count = 1;
+    // Called on the reading thread with each record read, before it goes
+    // on (and is counted in read()): a stream keeps what it needs to give
+    // every record read a line, whatever ends the stream.
+    std::function<void(const Record&)> on_read;
   };
   using Stage = Source<Record, detail::UniqueFunction<Stream<Record>(detail::FlowState&)>>;
 

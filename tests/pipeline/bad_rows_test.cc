@@ -4,9 +4,9 @@
 // reason, and every other record is written. A problem with the input as a
 // whole stops the run, which commits what is complete first; --resume
 // carries on.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -2,10 +2,13 @@
 // records in flight and commits complete files; a second signal abandons
 // them and leaves no half-written file; `sluice validate` and the exit codes.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <simdjson.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "../../src/mockapi/server.h"
 #include "child_process.h"
@@ -178,6 +182,119 @@ TEST(SluiceStream, ReadsStandardInputAndWritesALineARecord) {
   EXPECT_EQ(out[1].rfind("{\"line\":2,\"status\":\"error\",", 0), 0u) << out[1];
 }
 
+// Once sluice `stream` takes SIGINT itself (its main thread blocks it for
+// sigwait: /proc says so). The child must be sluice already: between fork
+// and exec a sanitizer's fork interceptor blocks every signal for a moment,
+// and a SIGINT sent then kills the child once it unblocks them.
+bool takes_signals(pid_t pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  if (args.find(std::string("stream") + '\0') == std::string::npos) return false;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string l; std::getline(status, l);) {
+    if (l.rfind("SigBlk:", 0) == 0) return (std::stoull(l.substr(7), nullptr, 16) & (1ULL << (SIGINT - 1))) != 0;
+  }
+  return false;
+}
+
+// sluice stream reading `input` (a file) against `api`, its standard output
+// to `out` (a file, or a pipe nobody reads), its standard error to `log`.
+Child spawn_stream(const std::string& dir, const std::string& api, const std::string& input, const std::string& out,
+                   const std::string& log) {
+  Child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    ::dup2(::open(input.c_str(), O_RDONLY), 0);
+    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+    ::dup2(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+    const std::string entities = "datasets.entities.path=" + dir + "/entities.csv";
+    const std::string base = "http.base_url=" + api;
+    ::execl(SLUICE_BINARY, SLUICE_BINARY, "stream", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+            entities.c_str(), "--set", base.c_str(), "--grace", "600", nullptr);
+    ::_exit(127);
+  }
+  return c;
+}
+
+// Two Ctrl-Cs while records are under way: those that ended have their
+// line, and so does each of the others ("unfinished"): a line for every
+// record read, each once, whatever the signals.
+TEST(SluiceStream, EveryRecordReadHasItsLineWhenTwoSignalsAbandonTheRest) {
+  const std::string dir = ::testing::TempDir() + "/sluice-stream-abandon-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 3000);
+  {
+    std::ofstream in(dir + "/in.jsonl");
+    for (int id = 1; id <= 3000; ++id) in << "{\"id\": " << id << "}\n";
+  }
+  auto api = mockapi::Server::start({.latency = std::chrono::milliseconds(200)});
+  ASSERT_TRUE(api.ok());
+  Child c = spawn_stream(dir, (*api)->base_url(), dir + "/in.jsonl", dir + "/out.jsonl", dir + "/log");
+  ASSERT_TRUE(eventually([&] { return takes_signals(c.pid) && (*api)->stats().ok > 300; }));
+  ::kill(c.pid, SIGINT);
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find("interrupted") != std::string::npos; }));
+  ::kill(c.pid, SIGINT);
+  EXPECT_EQ(c.wait(), 130) << slurp(dir + "/log");
+  const std::string log = slurp(dir + "/log");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("records   (\\d+) read = .* \\+ (\\d+) unfinished"))) << log;
+  const auto read = std::stoull(m[1]), unfinished = std::stoull(m[2]);
+  EXPECT_GT(unfinished, 0u) << "the second signal came while records were under way";
+  std::set<std::uint64_t> lines;
+  std::uint64_t unfinished_lines = 0;
+  simdjson::dom::parser parser;
+  std::ifstream out(dir + "/out.jsonl");
+  for (std::string l; std::getline(out, l);) {
+    simdjson::dom::element e;
+    ASSERT_FALSE(parser.parse(l).get(e)) << l;
+    EXPECT_TRUE(lines.insert(std::uint64_t(e["line"])).second) << "twice: " << l;
+    unfinished_lines += std::string_view(e["status"]) == "unfinished";
+  }
+  EXPECT_EQ(lines.size(), read) << "a line for every record read";
+  EXPECT_EQ(unfinished_lines, unfinished);
+  if (!lines.empty()) {
+    EXPECT_EQ(*lines.begin(), 1u);
+    EXPECT_EQ(*lines.rbegin(), read) << "the records read are the first lines of the input";
+  }
+}
+
+// Standard output is a pipe nobody reads: the stream waits for it (holding
+// its records back), but two signals still end it, saying what could not be
+// written.
+TEST(SluiceStream, TwoSignalsEndItWhileStandardOutputIsNotRead) {
+  const std::string dir = ::testing::TempDir() + "/sluice-stream-stalled-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 100);
+  {
+    std::ofstream in(dir + "/in.jsonl");
+    for (int i = 0; i < 20000; ++i) in << "{\"id\": " << i % 100 + 1 << "}\n";
+  }
+  const std::string fifo = dir + "/out.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // open, never read
+  ASSERT_GE(reader, 0);
+  auto api = mockapi::Server::start({});
+  ASSERT_TRUE(api.ok());
+  Child c = spawn_stream(dir, (*api)->base_url(), dir + "/in.jsonl", fifo, dir + "/log");
+  // The pipe (64 KiB) three quarters full: far fewer lines than records
+  // in flight fit, so the stream soon waits for it.
+  ASSERT_TRUE(eventually([&] {
+    int queued = 0;
+    return takes_signals(c.pid) && ::ioctl(reader, FIONREAD, &queued) == 0 && queued > 49152;
+  }));
+  ::kill(c.pid, SIGINT);
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find("interrupted") != std::string::npos; }));
+  ::kill(c.pid, SIGINT);
+  bool ended = eventually([&] { return ::waitpid(c.pid, nullptr, WNOHANG) == c.pid || ::kill(c.pid, 0) != 0; });
+  if (!ended) ::kill(c.pid, SIGKILL);
+  ::close(reader);
+  ASSERT_TRUE(ended) << "still waiting on its output after two signals\n" << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/log").find("lines could not be written: standard output was not read"), std::string::npos)
+      << slurp(dir + "/log");
+}
+
 // Ctrl-C while standard input sends nothing (a terminal, an idle producer):
 // the stream stops reading at once instead of waiting for a line that may
 // never come, and exits as a process the signal stopped.
@@ -202,21 +319,8 @@ TEST(SluiceStream, ASignalEndsItWhileStandardInputIsIdle) {
     ::_exit(127);
   }
   ::close(in[0]);
-  // The write end stays open and silent. Once the stream takes SIGINT itself
-  // (its main thread blocks it for sigwait: /proc says so), one SIGINT. The
-  // child must be sluice already: between fork and exec a sanitizer's fork
-  // interceptor blocks every signal for a moment, and a SIGINT sent then
-  // kills the child once it unblocks them.
-  ASSERT_TRUE(eventually([&] {
-    std::ifstream cmdline("/proc/" + std::to_string(c.pid) + "/cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find(std::string("stream") + '\0') == std::string::npos) return false;
-    std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
-    for (std::string l; std::getline(status, l);) {
-      if (l.rfind("SigBlk:", 0) == 0) return (std::stoull(l.substr(7), nullptr, 16) & (1ULL << (SIGINT - 1))) != 0;
-    }
-    return false;
-  }));
+  // The write end stays open and silent.
+  ASSERT_TRUE(eventually([&] { return takes_signals(c.pid); }));
   ::kill(c.pid, SIGINT);
   EXPECT_EQ(c.wait(), 130) << slurp(dir + "/log");
   EXPECT_NE(slurp(dir + "/log").find("records   0 read"), std::string::npos) << slurp(dir + "/log");
