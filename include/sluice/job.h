@@ -130,6 +130,10 @@ struct ServeOptions {
   // More metrics (Prometheus's text format) for GET /metrics, after the
   // server's own. Called on the event loop.
   std::function<std::string()> metrics;
+  // What an operator should know as it happens (the open-file limit
+  // reached: accepting paused, idle connections closed), at most once a
+  // second. Called on the event loop.
+  std::function<void(const std::string&)> on_warning;
 };
 
 // What a server did (in JobSummary; zero for other jobs).
@@ -138,6 +142,10 @@ struct ServeStats {
   std::uint64_t bad_requests = 0;       // answered 4xx
   std::uint64_t shed = 0;               // answered 503 at once: too many records under way
   std::uint64_t deadline_exceeded = 0;  // records answered "deadline" (counted dead-lettered too)
+  // Connections the server could not take at once for want of a file
+  // descriptor (the open-file limit): accepting paused, idle ones closed.
+  std::uint64_t accept_pauses = 0;
+  std::uint64_t idle_closed = 0;  // idle keep-alive connections closed to make room
   // POST /v1/features from its last byte read to its answer sent: those
   // answered (200), and those shed (503).
   LatencyCounts latency, shed_latency;

@@ -68,6 +68,7 @@ int serve_command(const RunCommandOptions& o) {
     log_info("listening on " + url + " (POST /v1/features; GET /healthz, /readyz, /metrics)", {{"url", url}});
   };
   options.metrics = [&e] { return metrics_page(e); };
+  options.on_warning = [](const std::string& what) { log_warn(what); };
   Signals signals(e, o.grace_seconds, /*serving=*/true);
   JobSummary s = e.serve(options);
   signals.finish();
@@ -87,6 +88,11 @@ int serve_command(const RunCommandOptions& o) {
                  static_cast<double>(s.serve.latency.quantile(0.5).count()) / 1000,
                  static_cast<double>(s.serve.latency.quantile(0.99).count()) / 1000,
                  static_cast<double>(s.serve.shed_latency.quantile(0.99).count()) / 1000);
+    if (s.serve.accept_pauses > 0) {
+      std::fprintf(
+          stderr, "          accepting paused %llu times at the open-file limit; %llu idle connections closed\n",
+          static_cast<unsigned long long>(s.serve.accept_pauses), static_cast<unsigned long long>(s.serve.idle_closed));
+    }
   }
   return signals.aborted() ? signals.exit_code() : 0;
 }

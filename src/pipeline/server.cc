@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -17,6 +18,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <map>
@@ -50,6 +52,18 @@ struct Reply {
 
 Reply error_reply(unsigned status, std::string_view message) {
   return {status, "{\"error\":" + json_quote(message) + "}"};
+}
+
+// A Transfer-Encoding this server reads: none, or chunked alone.
+bool only_chunked(std::string_view codings) {
+  auto blank = [](char ch) { return ch == ' ' || ch == '\t'; };
+  while (!codings.empty() && blank(codings.front())) codings.remove_prefix(1);
+  while (!codings.empty() && blank(codings.back())) codings.remove_suffix(1);
+  if (codings.empty()) return true;
+  constexpr std::string_view kChunked = "chunked";
+  return codings.size() == kChunked.size() &&
+         std::equal(codings.begin(), codings.end(), kChunked.begin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
 }
 
 // A connection, as drain() and abort() reach it from other threads: they
@@ -141,7 +155,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   std::atomic<std::uint64_t> read{0}, deadline_exceeded{0};
   EndCounts answered;  // records, by the outcome they were answered with
-  std::atomic<std::uint64_t> requests{0}, bad{0}, shed{0};
+  std::atomic<std::uint64_t> requests{0}, bad{0}, shed{0}, accept_pauses{0}, idle_closed{0};
+  // Accepting pauses this long after a failure for want of descriptors,
+  // doubling while it goes on (each pause also closes idle connections).
+  static constexpr std::chrono::milliseconds kFirstAcceptPause{10};
+  static constexpr std::chrono::milliseconds kLastAcceptPause{500};
   std::atomic<std::uint64_t> under_way{0}, next_position{0};
   RecordTime record_time;
   LatencyHistogram latency, shed_latency;  // POST /v1/features answered 200, and 503
@@ -163,15 +181,62 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- connections ----------------------------------------------------------
 
+  // A failed accept that another try at once would fail the same way, and
+  // again: the process or the system is out of file descriptors or memory.
+  static bool out_of_descriptors(const boost::system::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+  }
+
+  // Idle keep-alive connections (waiting for their next request) are
+  // closed, to free their descriptors for connections that want an answer
+  // now (a health check among them). Returns how many connections are open.
+  std::size_t close_idle() {
+    std::size_t n = 0;
+    for (auto& c : open_connections()) {
+      ++n;
+      asio::post(c->socket.get_executor(), [c, self = shared_from_this()] {
+        boost::system::error_code ignored;
+        if (!c->idle) return;
+        self->idle_closed.fetch_add(1, std::memory_order_relaxed);
+        c->socket.cancel(ignored);
+      });
+    }
+    return n;
+  }
+
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
+    asio::steady_timer pause(acceptor.get_executor());
+    auto backoff = kFirstAcceptPause;
+    Clock::time_point warned{};
+    std::uint64_t paused_since_warning = 0;
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(rt.io_context()), use_tuple);
       if (draining.load()) break;
-      if (ec) {
-        if (!acceptor.is_open()) break;
-        continue;  // e.g. too many open files: keep serving the others
+      if (ec && !acceptor.is_open()) break;
+      if (ec && out_of_descriptors(ec)) {
+        // The connection stays in the listen queue and the acceptor stays
+        // ready: trying again at once would spin a core. Idle connections
+        // make room, and accepting pauses, longer while it goes on.
+        accept_pauses.fetch_add(1, std::memory_order_relaxed);
+        ++paused_since_warning;
+        const std::size_t open = close_idle();
+        const auto now = Clock::now();
+        if (now - warned >= std::chrono::seconds(1) && options.on_warning) {
+          options.on_warning("cannot take a connection: " + ec.message() + " (" + std::to_string(open) +
+                             " connections open); closing idle keep-alive connections, pausing accepts (" +
+                             std::to_string(paused_since_warning) + " times in the last second at most)");
+          warned = now;
+          paused_since_warning = 0;
+        }
+        pause.expires_after(backoff);
+        co_await pause.async_wait(use_tuple);
+        backoff = std::min(2 * backoff, kLastAcceptPause);
+        continue;
       }
+      if (ec) continue;  // one connection's trouble (reset before it was taken): the next
+      backoff = kFirstAcceptPause;
       socket.set_option(tcp::no_delay(true), ec);
       auto c = std::make_shared<Connection>(std::move(socket));
       std::uint64_t id = 0;
@@ -200,6 +265,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       c->arm(options.read_timeout, c);
       auto [ec, n] = co_await bhttp::async_read_header(c->socket, buffer, parser, use_tuple);
       c->idle = false;
+      if (!ec && !only_chunked(parser.get()[bhttp::field::transfer_encoding])) {
+        // A coding the body would have to be decoded from (RFC 9112: 501):
+        // read as plain chunked, its bytes would be taken for the request.
+        c->disarm();
+        count_reply("", 501);
+        co_await send(
+            c, parser.get().version(),
+            error_reply(501, "Transfer-Encoding '" + std::string(parser.get()[bhttp::field::transfer_encoding]) +
+                                 "' is not supported: send the body as it is, or chunked"),
+            false);
+        break;
+      }
       if (!ec && !parser.is_done()) {
         if (parser.get()[bhttp::field::expect] == "100-continue") {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -458,6 +535,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     out += "sluice_serve_shed_total " + std::to_string(shed.load()) + "\n";
     metric("sluice_serve_deadline_exceeded_total", "counter", "Records answered with a deadline error.");
     out += "sluice_serve_deadline_exceeded_total " + std::to_string(deadline_exceeded.load()) + "\n";
+    metric("sluice_serve_accept_pauses_total", "counter",
+           "Times accepting paused for want of a file descriptor (the open-file limit).");
+    out += "sluice_serve_accept_pauses_total " + std::to_string(accept_pauses.load()) + "\n";
+    metric("sluice_serve_idle_closed_total", "counter",
+           "Idle keep-alive connections closed to make room for new ones.");
+    out += "sluice_serve_idle_closed_total " + std::to_string(idle_closed.load()) + "\n";
     metric("sluice_serve_records_under_way", "gauge", "Records of requests being answered.");
     out += "sluice_serve_records_under_way " + std::to_string(under_way.load()) + "\n";
     metric("sluice_serve_ready", "gauge", "1 while new requests are taken, 0 while draining.");
@@ -544,6 +627,8 @@ ServeStats Server::stats() const {
           .bad_requests = s.bad.load(),
           .shed = s.shed.load(),
           .deadline_exceeded = s.deadline_exceeded.load(),
+          .accept_pauses = s.accept_pauses.load(),
+          .idle_closed = s.idle_closed.load(),
           .latency = s.latency.snapshot(),
           .shed_latency = s.shed_latency.snapshot()};
 }

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <simdjson.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -369,6 +370,51 @@ TEST(SluiceServe, TermDrainsAnsweringTheRequestsUnderWay) {
   EXPECT_NE(slurp(dir + "/log").find("draining"), std::string::npos);
   EXPECT_NE(slurp(dir + "/log").find("records   20 read = "), std::string::npos) << slurp(dir + "/log");
   EXPECT_EQ(connect_to(port), -1) << "no longer listening";
+}
+
+// At its open-file limit (64 here), with more idle connections open than
+// it can hold: the server pauses accepting instead of spinning on a failed
+// accept, says so, and closes idle keep-alive connections, so that a
+// health check still gets its answer; SIGTERM still drains it.
+TEST(SluiceServe, AtTheOpenFileLimitItPausesClosesIdleConnectionsAndStillAnswers) {
+  const std::string dir = ::testing::TempDir() + "/sluice-serve-emfile-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  oracle::write_inputs(dir, 50);
+  auto api = mockapi::Server::start({});
+  ASSERT_TRUE(api.ok());
+  Child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    const rlimit files{64, 64};
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    ::dup2(::open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+    ::dup2(1, 2);
+    const std::string entities = "datasets.entities.path=" + dir + "/entities.csv";
+    const std::string base = "http.base_url=" + (*api)->base_url();
+    ::execl(SLUICE_BINARY, SLUICE_BINARY, "serve", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set",
+            entities.c_str(), "--set", base.c_str(), "--listen", "127.0.0.1:0", nullptr);
+    ::_exit(127);
+  }
+  const std::string listening = "listening on http://127.0.0.1:";
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find(listening) != std::string::npos; }))
+      << slurp(dir + "/log");
+  const std::string log = slurp(dir + "/log");
+  const auto port = static_cast<std::uint16_t>(std::stoi(log.substr(log.find(listening) + listening.size())));
+  std::vector<int> idle;  // connected, and silent
+  for (int i = 0; i < 120; ++i) {
+    const int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  ASSERT_TRUE(eventually([&] { return slurp(dir + "/log").find("cannot take a connection") != std::string::npos; }))
+      << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/log").find("closing idle keep-alive connections, pausing accepts"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return request(port, "GET", "/healthz").status == 200; })) << slurp(dir + "/log");
+  for (int fd : idle) ::close(fd);
+  ::kill(c.pid, SIGTERM);
+  EXPECT_EQ(c.wait(), 0) << slurp(dir + "/log");
+  EXPECT_NE(slurp(dir + "/log").find("accepting paused"), std::string::npos) << slurp(dir + "/log");
 }
 
 // Past a few files, the summary says how many, their rows and bytes and

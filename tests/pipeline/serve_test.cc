@@ -211,6 +211,21 @@ TEST_F(Serve, BadRequestsAreAnsweredWithWhatIsWrong) {
   expect(read_reply(slow), 408, "not read whole within 300 ms");
   expect(request(port_, "POST", "/v1/features", "{\"records\":[{\"id\":1},null]}"), 400,
          "records[1]: expected an object");
+  // A transfer coding the server does not decode is refused (501), not
+  // read as chunked: its body would be taken for the request.
+  const int gzipped = connect_to(port_);
+  ASSERT_GE(gzipped, 0);
+  const std::string coded =
+      "POST /v1/features HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n9\r\n{\"id\": 1}\r\n0\r\n\r\n";
+  ASSERT_EQ(::write(gzipped, coded.data(), coded.size()), static_cast<ssize_t>(coded.size()));
+  expect(read_reply(gzipped), 501, "Transfer-Encoding 'gzip, chunked' is not supported");
+  const int chunked = connect_to(port_);
+  ASSERT_GE(chunked, 0);
+  const std::string plain =
+      "POST /v1/features HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: Chunked\r\n\r\n9\r\n{\"id\": "
+      "1}\r\n0\r\n\r\n";
+  ASSERT_EQ(::write(chunked, plain.data(), plain.size()), static_cast<ssize_t>(plain.size()));
+  expect(read_reply(chunked), 200, "\"status\":\"ok\"");  // chunked alone, in any case, is read
   // The edges that are not errors: no record, and one record asked twice.
   const HttpReply none = request(port_, "POST", "/v1/features", "{\"records\":[]}");
   EXPECT_EQ(none.status, 200);
@@ -229,7 +244,7 @@ TEST_F(Serve, BadRequestsAreAnsweredWithWhatIsWrong) {
   expect(request(port_, "GET", "/readyz"), 200, "ready");
   stop();
   EXPECT_EQ(summary_.serve.bad_requests, 11u);
-  EXPECT_EQ(summary_.counts.read, 3u);
+  EXPECT_EQ(summary_.counts.read, 4u);
   EXPECT_TRUE(summary_.accounted);
 }
 
