@@ -483,6 +483,7 @@ namespace {
 Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file,
                                    const std::vector<std::string>& overrides) {
   YAML::Node root = root_in;
+  SLUICE_RETURN_IF_ERROR(check_expanded_size(root, file));
   {
     YamlReader dup(file);
     find_duplicate_keys(dup, root, "");

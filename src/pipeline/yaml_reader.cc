@@ -125,6 +125,28 @@ std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std
   return out;
 }
 
+Status check_expanded_size(const YAML::Node& root, const std::string& file) {
+  std::vector<YAML::Node> todo{root};
+  std::size_t seen = 0;
+  while (!todo.empty()) {
+    YAML::Node n = std::move(todo.back());
+    todo.pop_back();
+    if (++seen > kMaxYamlValues) {
+      return Status::InvalidArgument(file + ": the YAML expands to more than " + std::to_string(kMaxYamlValues) +
+                                     " values (aliases nested in aliases?); a pipeline file holds far fewer");
+    }
+    if (n.IsSequence()) {
+      for (const auto& e : n) todo.push_back(e);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        todo.push_back(kv.first);
+        todo.push_back(kv.second);
+      }
+    }
+  }
+  return Status();
+}
+
 void find_duplicate_keys(YamlReader& r, const YAML::Node& n, const std::string& where) {
   if (n.IsSequence()) {
     for (std::size_t i = 0; i < n.size(); ++i) find_duplicate_keys(r, n[i], where + "[" + std::to_string(i) + "]");

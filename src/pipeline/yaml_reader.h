@@ -99,6 +99,15 @@ class YamlReader {
   std::vector<std::string> errors_;
 };
 
+// The values of a document as its readers see them, aliases expanded, at
+// most: a pipeline file holds a few thousand, while aliases of aliases can
+// make a few hundred bytes stand for billions (the "billion laughs").
+constexpr std::size_t kMaxYamlValues = 200000;
+
+// kInvalidArgument naming `file` when `root` expands past kMaxYamlValues;
+// costs at most that many steps whatever the document.
+Status check_expanded_size(const YAML::Node& root, const std::string& file);
+
 // Every key written twice in a mapping, anywhere under `n` (YAML forbids
 // it; the YAML library would keep both and later lookups see the first),
 // and every key that is not plain text: errors of `r`.

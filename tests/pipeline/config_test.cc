@@ -223,5 +223,25 @@ TEST(PipelineFile, ModePresetsAndExplicitSettings) {
   EXPECT_EQ(x->batch_size, 7u);
 }
 
+// Aliases of aliases: 600 bytes that stand for a billion values. Refused
+// at once, before anything walks them (validate took minutes).
+TEST(PipelineFile, AliasesThatExpandPastTheBoundAreRefusedNotWalked) {
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int k = 1; k < 9; ++k) laughs += ", " + prev;
+    laughs += "]\n";
+  }
+  const std::string m = error_of(laughs + kGood);
+  EXPECT_NE(m.find("p.yaml: the YAML expands to more than 200000 values (aliases nested in aliases?)"),
+            std::string::npos)
+      << m;
+  // Aliases as files use them (one setting shared by two steps) are fine.
+  std::string shared = replace(kGood, "    fields: {score: double, pages: int64, kind: string}",
+                               "    fields: &fields {score: double, pages: int64, kind: string}");
+  EXPECT_EQ(error_of(shared), "");
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
