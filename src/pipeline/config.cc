@@ -173,11 +173,11 @@ HttpConfig read_http(YamlReader& r, const YAML::Node& h) {
       r.error(hs, "http.headers: expected a mapping of header names to values");
     else {
       for (const auto& kv : hs) {
-        bool secret = false;
+        std::vector<std::string> from_env;
         std::string name = kv.first.as<std::string>();
-        if (auto v = r.substitute(kv.second, "http.headers." + name, &secret)) {
+        if (auto v = r.substitute(kv.second, "http.headers." + name, &from_env)) {
           c.client.headers.emplace_back(name, *v);
-          if (secret) c.secrets.push_back(*v);
+          c.secrets.add_header(name, *v, from_env);
         }
       }
     }

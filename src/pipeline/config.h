@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "secrets.h"
 #include "sluice/http/options.h"
 #include "sluice/parquet/schema.h"
 #include "sluice/status.h"
@@ -57,7 +58,7 @@ struct TableConfig {                                // the input, and each datas
 // timeouts, retry, outage): their defaults are the file's.
 struct HttpConfig {
   http::ClientOptions client;
-  std::vector<std::string> secrets;  // header values that came from the environment: never shown
+  Secrets secrets;  // what the headers carry of credentials: never shown (secrets.h)
   Where where;
 };
 

@@ -236,7 +236,9 @@ struct Engine::State {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     s.peak_rss_bytes = static_cast<std::uint64_t>(u.ru_maxrss) * 1024;
-    s.status = status;
+    // It is logged and kept: no credential in it, whatever an answer said.
+    const Secrets& secrets = plan->config.http.secrets;
+    s.status = status.ok() || secrets.empty() ? status : Status(status.code(), secrets.redact(status.message()));
   }
 
   // ---- stream: a line a record --------------------------------------------

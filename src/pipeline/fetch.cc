@@ -124,6 +124,9 @@ asio::awaitable<Result<Fetch::Body>> Fetch::call(http::Request req, int step, As
   if (resp->status < 200 || resp->status > 299) {
     std::string text;  // an error's body, compressed or not, as text for the message
     if (!http::decode_body(resp->body, encoding, 1 << 20, text).ok()) text = "(a malformed compressed body)";
+    // An API may echo the request: what it sent of credentials goes before
+    // the text is cut (a cut secret would no longer be found).
+    text = plan_.config.http.secrets.redact(std::move(text));
     co_return Status::Unavailable(std::string(http::to_string(method)) + ": HTTP " + std::to_string(resp->status) +
                                   (text.empty() ? "" : ": " + text.substr(0, 200)));
   }
@@ -144,10 +147,11 @@ void Fetch::kill(Record& r, const std::string& step, std::string url, const Stat
     r.outcome = Record::Outcome::kUnfinished;
     return;
   }
+  const Secrets& secrets = plan_.config.http.secrets;
   r.outcome = Record::Outcome::kDead;
   r.dead_step = step;
-  r.dead_url = std::move(url);
-  r.dead_error = s.message();
+  r.dead_url = secrets.redact(std::move(url));
+  r.dead_error = secrets.redact(s.message());
 }
 
 int Fetch::attempts() const { return std::max(1, plan_.config.http.client.retry.max_attempts); }

@@ -87,7 +87,8 @@ std::optional<Type> YamlReader::type_named(const YAML::Node& n, std::string_view
   return std::nullopt;
 }
 
-std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std::string& what, bool* secret) {
+std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std::string& what,
+                                                  std::vector<std::string>* from_env) {
   auto s = string(n, what);
   if (!s) return std::nullopt;
   std::string out;
@@ -113,7 +114,7 @@ std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std
     const char* v = std::getenv(ref.c_str());
     if (v && *v) {
       out += v;
-      if (secret) *secret = true;
+      if (from_env) from_env->emplace_back(v);
     } else if (fallback) {
       out += *fallback;
     } else {

@@ -92,7 +92,10 @@ class YamlReader {
 
   // ${NAME} and ${NAME:-default} replaced from the environment. `secret`
   // is set when any value came from there.
-  std::optional<std::string> substitute(const YAML::Node& n, const std::string& what, bool* secret = nullptr);
+  // A string with ${NAME} and ${NAME:-default} replaced from the
+  // environment; the values taken from it are added to `from_env`, if given.
+  std::optional<std::string> substitute(const YAML::Node& n, const std::string& what,
+                                        std::vector<std::string>* from_env = nullptr);
 
  private:
   std::string file_;

@@ -23,6 +23,7 @@
 #include "../../src/mockapi/server.h"
 #include "../../src/mockapi/workload.h"
 #include "gzip_util.h"
+#include "raw_server.h"
 #include "sluice/byte_budget.h"
 
 namespace sluice::http {
@@ -34,64 +35,6 @@ using namespace std::chrono_literals;
 using mockapi::FaultOptions;
 using mockapi::Server;
 using mockapi::ServerOptions;
-
-// A loopback server whose every connection is handled by `on_connection`
-// on a thread of its own: for answers the mock API does not give.
-class RawServer {
- public:
-  explicit RawServer(std::function<void(tcp::socket&)> on_connection)
-      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), handler_(std::move(on_connection)) {
-    thread_ = std::thread([this] {
-      for (;;) {
-        tcp::socket s(io_);
-        boost::system::error_code ec;
-        acceptor_.accept(s, ec);
-        if (ec || stopping_) return;
-        ++connections_;
-        workers_.emplace_back([this, s = std::move(s)]() mutable {
-          handler_(s);
-          boost::system::error_code ignored;
-          s.close(ignored);
-          ++closed_;
-        });
-      }
-    });
-  }
-  ~RawServer() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    tcp::socket poke(io_);
-    poke.connect(acceptor_.local_endpoint(), ec);  // wakes accept()
-    thread_.join();
-    for (auto& w : workers_) w.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
-  int connections() const { return connections_; }
-  int closed() const { return closed_; }  // connections the server has closed
-
-  // Reads one request's head; false at the end of the connection.
-  static bool read_request(tcp::socket& s, asio::streambuf& buf) {
-    boost::system::error_code ec;
-    std::size_t n = asio::read_until(s, buf, "\r\n\r\n", ec);
-    if (ec) return false;
-    buf.consume(n);
-    return true;
-  }
-  static void write(tcp::socket& s, const std::string& bytes) {
-    boost::system::error_code ec;
-    asio::write(s, asio::buffer(bytes), ec);
-  }
-
- private:
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::function<void(tcp::socket&)> handler_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> connections_{0};
-  std::atomic<int> closed_{0};
-  std::thread thread_;
-  std::vector<std::thread> workers_;
-};
 
 // Holds server threads until the test opens it: an answer that comes only
 // when the test has seen what it waits for, however slow the machine.
