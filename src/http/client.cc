@@ -136,7 +136,7 @@ struct Client::State {
       bytes_sent.fetch_add(o.bytes_sent, std::memory_order_relaxed);
       bytes_received.fetch_add(o.bytes_received, std::memory_order_relaxed);
       if (o.failure == FailureKind::kNone) {
-        if (o.keep_alive) pool.checkin(std::move(*c));
+        if (o.keep_alive) pool.checkin(std::move(*c), o.keep_alive_timeout);
         co_return o;
       }
       // A kept-alive connection that the server closed as the request went
@@ -400,6 +400,7 @@ ClientStats Client::stats() const {
   st.retries = s.retries.load();
   st.stale_resends = s.stale_resends.load();
   st.connections_opened = s.pool.opened();
+  st.stale_discarded = s.pool.stale();
   st.bytes_sent = s.bytes_sent.load();
   st.bytes_received = s.bytes_received.load();
   st.in_flight = s.active.load();

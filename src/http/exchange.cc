@@ -1,5 +1,6 @@
 #include "exchange.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <boost/asio/as_tuple.hpp>
@@ -8,6 +9,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cctype>
+#include <charconv>
 
 #include "response_parser.h"
 #include "sluice/byte_budget.h"
@@ -33,6 +36,30 @@ FailureKind classify(const boost::system::error_code& ec) {
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) return FailureKind::kProtocol;
   return FailureKind::kClosed;
+}
+
+// The idle timeout a server announces in `Keep-Alive: timeout=5, max=100`
+// (RFC 2068's header, which Apache, Node and others send), if any.
+std::optional<std::chrono::milliseconds> keep_alive_timeout(std::string_view header) {
+  for (std::size_t at = 0; at < header.size();) {
+    std::size_t end = header.find(',', at);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view part = header.substr(at, end - at);
+    at = end + 1;
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    constexpr std::string_view kTimeout = "timeout=";
+    if (part.size() <= kTimeout.size() ||
+        !std::equal(kTimeout.begin(), kTimeout.end(), part.begin(),
+                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+      continue;
+    }
+    part.remove_prefix(kTimeout.size());
+    std::uint32_t seconds = 0;
+    const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), seconds);
+    if (ec != std::errc() || seconds > 86400) return std::nullopt;
+    return std::chrono::seconds(seconds);
+  }
+  return std::nullopt;
 }
 
 // Watches one exchange: fires at the earlier of the request's deadline and
@@ -154,6 +181,7 @@ asio::awaitable<Outcome> exchange_on(Stream& stream, Connection& c, const Wire& 
     if (std::string_view ra = r.header("retry-after"); !ra.empty()) o.retry_after = parse_retry_after(ra);
   }
   o.keep_alive = parser.keep_alive();
+  if (o.keep_alive) o.keep_alive_timeout = keep_alive_timeout(r.header("keep-alive"));
   o.response = std::move(r);
   co_return o;
 }

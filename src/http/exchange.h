@@ -38,6 +38,10 @@ struct Connection {
   std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure;
   boost::beast::flat_buffer buffer;
   Clock::time_point idle_since{};
+  // How long it may stay idle and still be reused: what the server
+  // announced (Keep-Alive: timeout=N), with a margin; else no limit of its
+  // own (the pool's idle_timeout holds).
+  Clock::duration idle_limit = Clock::duration::max();
   bool reused = false;
 };
 
@@ -51,6 +55,8 @@ struct Outcome {
   bool deadline_passed = false;   // a timeout of the attempt's deadline, not of read_timeout
   Clock::duration memory_wait{};  // waited for the receive budget (moves the request's deadline)
   bool keep_alive = true;         // the server lets the connection be reused
+  // For how long, if it said (Keep-Alive: timeout=N, in seconds).
+  std::optional<std::chrono::milliseconds> keep_alive_timeout;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;  // of a whole answer
 };

@@ -1,5 +1,8 @@
 // The connections to one origin: idle ones reused most recently used first
-// (at most max_idle, each for idle_timeout), new ones connected within
+// (at most max_idle, each for idle_timeout or 80 % of the idle timeout the
+// server announced, whichever is shorter), never one the server has closed
+// meanwhile (looked at before reuse: a closed connection is readable), new
+// ones connected within
 // connect_timeout (with TLS: SNI, then the chain and the host name
 // verified); the origin's addresses resolved once, and again after a
 // connect fails. Internal to the HTTP client.
@@ -36,11 +39,15 @@ class ConnectionPool {
   // A connection to the origin, or why none could be made by `deadline`
   // (kDeadlineExceeded for a timeout, else kUnavailable).
   boost::asio::awaitable<Result<std::unique_ptr<Connection>>> checkout(Clock::time_point deadline, Reuse reuse);
-  // Keeps a connection for reuse (or closes it: the pool is full or closed).
-  void checkin(std::unique_ptr<Connection> c);
+  // Keeps a connection for reuse (or closes it: the pool is full or closed);
+  // `announced`: the idle timeout the server said it keeps connections for.
+  void checkin(std::unique_ptr<Connection> c, std::optional<std::chrono::milliseconds> announced = std::nullopt);
   // Closes the idle connections, and every one checked in from now on.
   void close();
   std::uint64_t opened() const { return opened_.load(std::memory_order_relaxed); }
+  // Idle connections not reused: found closed by the server, or past the
+  // idle timeout it announced.
+  std::uint64_t stale() const { return stale_.load(std::memory_order_relaxed); }
 
  private:
   Runtime& rt_;
@@ -50,7 +57,7 @@ class ConnectionPool {
   std::vector<std::unique_ptr<Connection>> idle_ SLUICE_GUARDED_BY(mu_);
   std::optional<boost::asio::ip::tcp::resolver::results_type> endpoints_ SLUICE_GUARDED_BY(mu_);
   bool closed_ SLUICE_GUARDED_BY(mu_) = false;
-  std::atomic<std::uint64_t> opened_{0};
+  std::atomic<std::uint64_t> opened_{0}, stale_{0};
 };
 
 }  // namespace sluice::http::detail

@@ -144,6 +144,7 @@ std::string JobSummary::to_json() const {
          ",\"unreadable_answers_retried\":" + std::to_string(counts.answer_retries) +
          ",\"failed\":" + std::to_string(http.failed) +
          ",\"resent_on_new_connection\":" + std::to_string(http.stale_resends) +
+         ",\"idle_connections_found_closed\":" + std::to_string(http.stale_discarded) +
          ",\"budget_waits\":" + std::to_string(http.budget_waits) +
          ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) +
          ",\"outages\":" + std::to_string(http.outages) + ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +

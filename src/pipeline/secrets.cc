@@ -44,7 +44,7 @@ std::string json_escaped(std::string_view s) {
 
 bool is_credential_header(std::string_view name) {
   const std::string n = lower(name);
-  static constexpr std::array<std::string_view, 8> kWords = {"auth",   "key",    "token",  "secret",
+  static constexpr std::array<std::string_view, 8> kWords = {"auth",   "key",   "token",  "secret",
                                                              "cookie", "passw", "signat", "credential"};
   return std::any_of(kWords.begin(), kWords.end(), [&](std::string_view w) { return n.find(w) != std::string::npos; });
 }
@@ -54,7 +54,8 @@ void Secrets::add(std::string_view value) {
   for (std::string form : {std::string(value), percent_encoded(value), json_escaped(value)}) {
     if (std::find(forms_.begin(), forms_.end(), form) == forms_.end()) forms_.push_back(std::move(form));
   }
-  std::sort(forms_.begin(), forms_.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(forms_.begin(), forms_.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
 void Secrets::add_header(std::string_view name, std::string_view value, const std::vector<std::string>& from_env) {

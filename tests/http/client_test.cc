@@ -262,17 +262,20 @@ TEST_F(ClientTest, LeavesAGzipBodyAsItCameWhenTheRequestSaysSo) {
   EXPECT_EQ(decoded->body, plain);
 }
 
+// Answers one request per connection while claiming keep-alive, and
+// closes the connection without a word when a second request comes on it:
+// as a server does whose idle timeout fires just as a request arrives.
+void answer_once_then_close_on_the_next(RawServer::tcp::socket& s) {
+  asio::streambuf buf;
+  if (!RawServer::read_request(s, buf)) return;
+  RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  RawServer::read_request(s, buf);
+}
+
 TEST_F(ClientTest, ResendsOnceWhenAKeptAliveConnectionWasClosed) {
-  // Answers one request per connection while claiming keep-alive: the
-  // second request finds its pooled connection closed.
-  RawServer server([](tcp::socket& s) {
-    asio::streambuf buf;
-    if (!RawServer::read_request(s, buf)) return;
-    RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  });
+  RawServer server(answer_once_then_close_on_the_next);
   Client c = make({.base_url = server.url(), .retry = {.max_attempts = 1}});
   ASSERT_TRUE(get(c, "/a").ok());
-  while (server.closed() < 1) std::this_thread::sleep_for(1ms);  // the server has closed it
   auto r = get(c, "/b");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->body, "ok");
@@ -280,18 +283,54 @@ TEST_F(ClientTest, ResendsOnceWhenAKeptAliveConnectionWasClosed) {
   EXPECT_EQ(server.connections(), 2);
 }
 
-TEST_F(ClientTest, ALostRequestIsResentOnANewConnectionNotAnotherIdleOne) {
-  // Three pooled connections, all closed by the server: the resend must not
-  // take the next idle one, which is just as dead.
+TEST_F(ClientTest, AConnectionTheServerClosedWhileIdleIsNotReused) {
+  // The server answers (keep-alive, as HTTP/1.1 has it) and then closes:
+  // the connection is readable (end of file) when the next request comes,
+  // so it is left, and the request goes out once, on a new connection.
   RawServer server([](tcp::socket& s) {
     asio::streambuf buf;
-    if (!RawServer::read_request(s, buf)) return;
-    RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    if (RawServer::read_request(s, buf)) RawServer::write(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   });
+  Client c = make({.base_url = server.url()});
+  ASSERT_TRUE(get(c, "/a").ok());
+  while (server.closed() < 1) std::this_thread::sleep_for(1ms);  // the server has closed it
+  auto r = get(c, "/b");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(server.connections(), 2);
+  const ClientStats st = c.stats();
+  EXPECT_EQ(st.stale_discarded, 1u);
+  EXPECT_EQ(st.stale_resends, 0u) << "nothing was sent on the closed connection";
+  EXPECT_EQ(st.attempts, 2u);
+}
+
+TEST_F(ClientTest, AConnectionIdleNearTheTimeoutTheServerAnnouncedIsNotReused) {
+  // Keep-Alive: timeout=1 (seconds): reused while idle under 0.8 s, not after.
+  std::atomic<int> requests{0};
+  RawServer server([&](tcp::socket& s) {
+    asio::streambuf buf;
+    while (RawServer::read_request(s, buf)) {
+      ++requests;
+      RawServer::write(s, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1, max=100\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  Client c = make({.base_url = server.url()});
+  ASSERT_TRUE(get(c, "/a").ok());
+  ASSERT_TRUE(get(c, "/b").ok());
+  EXPECT_EQ(server.connections(), 1) << "reused at once";
+  std::this_thread::sleep_for(900ms);  // past 80 % of the timeout announced
+  ASSERT_TRUE(get(c, "/c").ok());
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(c.stats().stale_discarded, 1u);
+  EXPECT_EQ(requests, 3);
+}
+
+TEST_F(ClientTest, ALostRequestIsResentOnANewConnectionNotAnotherIdleOne) {
+  // Three pooled connections, each lost as a request goes out on it: the
+  // resend must not take the next idle one, which is likely just as dead.
+  RawServer server(answer_once_then_close_on_the_next);
   Client c = make({.base_url = server.url(), .retry = {.max_attempts = 1}});
   for (auto& r : get_many(c, 3, [](int i) { return "/warm" + std::to_string(i); })) ASSERT_TRUE(r.ok());
   ASSERT_EQ(c.stats().connections_opened, 3u) << "three connections in the pool";
-  while (server.closed() < 3) std::this_thread::sleep_for(1ms);  // the server has closed them
   auto r = get(c, "/b");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->attempts, 1) << "a resend is not an attempt of the request";

@@ -22,7 +22,8 @@ class RawServer {
   using tcp = boost::asio::ip::tcp;
 
   explicit RawServer(std::function<void(tcp::socket&)> on_connection)
-      : acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)), handler_(std::move(on_connection)) {
+      : acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)),
+        handler_(std::move(on_connection)) {
     thread_ = std::thread([this] {
       for (;;) {
         tcp::socket s(io_);

@@ -54,8 +54,8 @@ TEST_F(ItemFeatures, AnApiThatEchoesTheRequestPutsNoCredentialInADeadLetterOrThe
       buf.consume(n);
       const std::string body = "{\"error\": \"bad request\", \"you sent\": \"" + head +
                                "\", \"token\": \"tok\\/en+123\", \"query\": \"t=tok%2Fen%2B123\"}";
-      http::RawServer::write(s, "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
-                                    "\r\n\r\n" + body);
+      http::RawServer::write(
+          s, "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
     }
   });
   std::string yaml = read_text(SLUICE_SOURCE_DIR "/examples/item-features.yaml");
@@ -69,7 +69,8 @@ TEST_F(ItemFeatures, AnApiThatEchoesTheRequestPutsNoCredentialInADeadLetterOrThe
   const std::string dead = read_text(out_ + "/_item-features-dead-letter.jsonl");
   const std::string summary = s.to_json();
   for (const std::string& text : {dead, summary}) {
-    for (const char* secret : {"key-0123456789", "tok/en+123", "tok\\/en+123", "tok%2Fen%2B123", "written-in-the-file"}) {
+    for (const char* secret :
+         {"key-0123456789", "tok/en+123", "tok\\/en+123", "tok%2Fen%2B123", "written-in-the-file"}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in:\n" << text.substr(0, 2000);
     }
   }

@@ -90,6 +90,9 @@ struct ClientStats {
   std::uint64_t attempts = 0;   // sent, resends on a fresh connection included
   std::uint64_t retries = 0;
   std::uint64_t stale_resends = 0;  // resent on a fresh connection after a kept-alive one was lost
+  // Idle connections not reused because the server had closed them (or
+  // they were past the idle timeout it announced): no request was lost.
+  std::uint64_t stale_discarded = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(FailureKind::kCount)> failures{};  // attempts, by kind
   std::uint64_t connections_opened = 0;
   std::uint64_t bytes_sent = 0;
