@@ -162,14 +162,14 @@ void print_summary(const JobSummary& s, std::FILE* out, bool files) {
                static_cast<double>(s.http.latency_quantile(0.9).count()) / 1000,
                static_cast<double>(s.http.latency_quantile(0.99).count()) / 1000);
   if (s.http.stale_resends || s.http.stale_discarded || s.http.budget_waits || s.http.retry_after_ms ||
-      s.http.outages) {
+      s.http.outages || s.http.outage_ms) {
     std::fprintf(out,
                  "          %llu idle connections found closed by the server, %llu requests resent on a new one; %llu "
-                 "retries waited for the retry budget; Retry-After waits %.1f s; %llu outage(s) of the API, waited "
-                 "%.1f s\n",
+                 "retries waited for the retry budget; Retry-After waits %.1f s in all; %llu outage(s) of the API, "
+                 "down %.1f s\n",
                  u(s.http.stale_discarded), u(s.http.stale_resends), u(s.http.budget_waits),
                  static_cast<double>(s.http.retry_after_ms) / 1000, u(s.http.outages),
-                 static_cast<double>(s.http.outage_wait_ms) / 1000);
+                 static_cast<double>(s.http.outage_ms) / 1000);
   }
   // A few files one per line; more in one line (the manifest names each).
   constexpr std::size_t kFilesListed = 4;

@@ -124,6 +124,7 @@ struct Client::State {
     }
     SemaphoreUnit slot(slots);
     for (detail::Reuse reuse = detail::Reuse::kIdleFirst;; reuse = detail::Reuse::kNewOnly) {
+      attempts.fetch_add(1, std::memory_order_relaxed);  // one that cannot connect is an attempt too
       Result<std::unique_ptr<detail::Connection>> c = co_await pool.checkout(deadline, reuse);
       if (!c.ok()) {
         o.failure = c.status().code() == StatusCode::kDeadlineExceeded ? FailureKind::kTimeout : FailureKind::kConnect;
@@ -131,7 +132,6 @@ struct Client::State {
         co_return o;
       }
       const bool reused = (*c)->reused;
-      attempts.fetch_add(1, std::memory_order_relaxed);
       o = co_await detail::exchange(**c, wire, method, deadline, options);
       bytes_sent.fetch_add(o.bytes_sent, std::memory_order_relaxed);
       bytes_received.fetch_add(o.bytes_received, std::memory_order_relaxed);
@@ -284,6 +284,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
 
   std::vector<Clock::time_point> spent;  // when each attempt that counts against max_attempts failed
   OriginGovernor::RequestMark mark;      // its part in failures in a row (see OriginGovernor)
+  bool retrying = false;                 // the next attempt is a retry
   for (int attempt = 1;;) {
     // An origin that is down: wait for it; a probe at a time goes through.
     OriginGovernor::Turn t = s->governor.before_attempt(Clock::now());
@@ -323,6 +324,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
     }
 
     // An attempt of this request.
+    if (std::exchange(retrying, false)) s->retries.fetch_add(1, std::memory_order_relaxed);
     const auto attempt_start = Clock::now();
     const auto attempt_deadline = std::min(deadline, attempt_start + s->options.attempt_timeout);
     Outcome o = co_await s->attempt(wire, request.method, attempt_deadline);
@@ -386,7 +388,7 @@ asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request 
       s->budget_waits.fetch_add(1, std::memory_order_relaxed);
       deadline += Clock::now() - budget_from;
     }
-    s->retries.fetch_add(1, std::memory_order_relaxed);
+    retrying = true;  // counted once made: an origin given up on meanwhile makes none
   }
 }
 
@@ -410,6 +412,7 @@ ClientStats Client::stats() const {
   st.outages = s.governor.outages();
   st.outage_probes = s.governor.probes();
   st.outage_wait_ms = s.outage_wait_ms.load();
+  st.outage_ms = millis(s.governor.down_time(Clock::now()));
   for (std::size_t i = 0; i < st.failures.size(); ++i) st.failures[i] = s.failures[i].load();
   st.latency = s.latency.snapshot();
   return st;

@@ -173,6 +173,7 @@ void OriginGovernor::end_outage_locked(Time now) {
   failing_count_.store(0, std::memory_order_relaxed);
   if (state_.load(std::memory_order_relaxed) != State::kDown) return;
   state_.store(State::kUp, std::memory_order_release);
+  down_total_ += now - down_since_;
   probing_ = false;
   // A false alarm (the first probe was answered) gives no attempt back:
   // else requests that keep failing on their own, alone at the end of a
@@ -182,6 +183,11 @@ void OriginGovernor::end_outage_locked(Time now) {
   } else {
     false_alarms_.push_back(generation_);
   }
+}
+
+OriginGovernor::Clock::duration OriginGovernor::down_time(Time now) const {
+  MutexLock lock(mu_);
+  return down_total_ + (state_.load(std::memory_order_relaxed) == State::kUp ? Clock::duration{} : now - down_since_);
 }
 
 OriginGovernor::Span OriginGovernor::last_outage() const {

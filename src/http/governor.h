@@ -121,6 +121,9 @@ class OriginGovernor {
   std::uint64_t outages() const { return outages_.load(std::memory_order_relaxed); }
   std::uint64_t probes() const { return probes_.load(std::memory_order_relaxed); }
   bool down() const { return state_.load(std::memory_order_relaxed) != State::kUp; }
+  // Wall time the origin has counted as down, up to `now` (false alarms
+  // included: requests waited for them too).
+  Clock::duration down_time(Time now) const;
 
  private:
   enum class State : std::uint8_t { kUp, kDown, kGone };
@@ -169,6 +172,7 @@ class OriginGovernor {
   std::vector<std::uint64_t> false_alarms_ SLUICE_GUARDED_BY(mu_);  // generations the first probe dispelled
   Time began_ SLUICE_GUARDED_BY(mu_){};                             // the outage's first failure was sent then
   Time down_since_ SLUICE_GUARDED_BY(mu_){};
+  Clock::duration down_total_ SLUICE_GUARDED_BY(mu_){};  // of the outages that ended
   Span last_outage_ SLUICE_GUARDED_BY(mu_){};
   Time next_probe_ SLUICE_GUARDED_BY(mu_){};
   Clock::duration probe_interval_ SLUICE_GUARDED_BY(mu_){};

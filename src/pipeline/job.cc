@@ -147,9 +147,10 @@ std::string JobSummary::to_json() const {
          ",\"idle_connections_found_closed\":" + std::to_string(http.stale_discarded) +
          ",\"budget_waits\":" + std::to_string(http.budget_waits) +
          ",\"retry_after_wait_ms\":" + std::to_string(http.retry_after_ms) +
-         ",\"outages\":" + std::to_string(http.outages) + ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) +
-         ",\"latency_us\":{\"p50\":" + q(0.5) + ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" +
-         ",\"files\":" + files_json + ",\"bytes_written\":" + std::to_string(bytes_written) +
+         ",\"outages\":" + std::to_string(http.outages) + ",\"outage_ms\":" + std::to_string(http.outage_ms) +
+         ",\"outage_wait_ms\":" + std::to_string(http.outage_wait_ms) + ",\"latency_us\":{\"p50\":" + q(0.5) +
+         ",\"p90\":" + q(0.9) + ",\"p99\":" + q(0.99) + "}}" + ",\"files\":" + files_json +
+         ",\"bytes_written\":" + std::to_string(bytes_written) +
          (dead_letter.empty() ? "" : ",\"dead_letter\":" + json_quote(dead_letter)) +
          ",\"manifest\":" + json_quote(manifest) + ",\"abandoned_files_removed\":" + std::to_string(abandoned_removed) +
          ",\"overwritten_files_removed\":" + std::to_string(overwritten) + ",\"seconds\":" + secs +

@@ -1,6 +1,7 @@
 #include "preflight.h"
 
 #include <glob.h>
+#include <unistd.h>
 
 #include <boost/url/parse.hpp>
 #include <cstdlib>
@@ -54,6 +55,27 @@ void check_table(const TableConfig& t, const std::string& what, std::vector<std:
   }
 }
 
+// A local output: a directory, or somewhere one can be made. The nearest
+// part of the path that exists must be a directory (a file there is a
+// mistake no retry fixes), and one this process may write in.
+void check_local_output(const OutputConfig& o, std::vector<std::string>& problems) {
+  namespace fs = std::filesystem;
+  fs::path path = o.path.starts_with("file://") ? fs::path(o.path.substr(7)) : fs::path(o.path);
+  if (path.empty()) return;
+  fs::path at = fs::absolute(path);
+  std::error_code ec;
+  while (!fs::exists(fs::symlink_status(at, ec)) && at.has_parent_path() && at != at.parent_path()) {
+    at = at.parent_path();
+  }
+  const std::string where = o.where.str() + ": output.path '" + o.path + "': ";
+  if (!fs::is_directory(at, ec)) {
+    problems.push_back(where + (at == fs::absolute(path) ? std::string("a file, not a directory")
+                                                         : at.string() + " is a file, not a directory"));
+  } else if (::access(at.c_str(), W_OK | X_OK) != 0) {
+    problems.push_back(where + "cannot write in " + at.string() + ": " + errno_text(errno));
+  }
+}
+
 }  // namespace
 
 Status preflight(const PipelineConfig& c, FileChecks files) {
@@ -75,6 +97,8 @@ Status preflight(const PipelineConfig& c, FileChecks files) {
   } else if (c.output.path.find("://") != std::string::npos && !c.output.path.starts_with("file://")) {
     problems.push_back(c.output.where.str() + ": output.path '" + c.output.path +
                        "': expected a directory, file://path or s3://bucket/prefix");
+  } else if (files == FileChecks::kCheck) {
+    check_local_output(c.output, problems);
   }
   if (problems.empty()) return Status();
   std::string all;

@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
+#include <vector>
 
 #include "sluice/http/client.h"
 
@@ -23,6 +25,7 @@ namespace {
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
 
 // A CA, and two server certificates it signed: one for 127.0.0.1 and
 // localhost, one for another name only. Made once for the test program.
@@ -135,6 +138,28 @@ TEST_F(TlsTest, FailsWithoutTheCa) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.status().message().find("TLS handshake: certificate verify failed"), std::string::npos)
       << r.status().message();
+  const ClientStats st = c->stats();
+  EXPECT_EQ(st.attempts, 1u) << "an attempt that could not connect is an attempt";
+  EXPECT_EQ(st.retries, 0u);
+
+  // With retries, and an outage once every request fails: the counts add up,
+  // and the time down is the wall clock's, not the requests' waits summed.
+  auto retried = Client::create(rt, {.base_url = server.url(),
+                                     .max_in_flight = 4,
+                                     .retry = {.max_attempts = 3, .base_backoff = 1ms},
+                                     .outage = {.failures = 2, .probe_after = 10ms, .give_up_after = 300ms}});
+  ASSERT_TRUE(retried.ok());
+  const auto began = std::chrono::steady_clock::now();
+  std::vector<std::future<Result<Response>>> all;
+  for (int i = 0; i < 4; ++i) {
+    all.push_back(std::async(std::launch::async, [&] { return rt.block_on(retried->get("/hello")); }));
+  }
+  for (auto& f : all) ASSERT_FALSE(f.get().ok());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  const ClientStats rs = retried->stats();
+  EXPECT_GT(rs.attempts, rs.retries) << "a retry is counted when it is made";
+  EXPECT_LE(rs.attempts, rs.requests + rs.retries + rs.outage_probes) << "every try counted, once";
+  EXPECT_LE(rs.outage_ms, static_cast<std::uint64_t>(took.count())) << "down no longer than the run took";
 }
 
 TEST_F(TlsTest, FailsWhenTheCertificateNamesAnotherHost) {

@@ -894,6 +894,23 @@ TEST(SluiceValidate, FindsWhatARunWouldFailOnAtItsStart) {
   std::tie(code, log) = validate({"--offline", "--set", "http.base_url=localhost:8080"});
   EXPECT_EQ(code, 2);
   EXPECT_NE(log.find("http: base_url 'localhost:8080': the scheme must be http or https"), std::string::npos) << log;
+  // An output path that is a file, or under one: no run could write there.
+  std::ofstream(dir + "/a-file") << "x";
+  std::ofstream(dir + "/rec.csv") << "id\n1\n";
+  std::tie(code, log) =
+      validate({"--set", "input.path=" + dir + "/rec.csv", "--set", "output.path=" + dir + "/a-file"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find("output.path '" + dir + "/a-file': a file, not a directory"), std::string::npos) << log;
+  std::tie(code, log) =
+      validate({"--set", "input.path=" + dir + "/rec.csv", "--set", "output.path=" + dir + "/a-file/out"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(log.find(dir + "/a-file is a file, not a directory"), std::string::npos) << log;
+  const int run_into_a_file =
+      spawn({"run", SLUICE_SOURCE_DIR "/examples/item-features.yaml", "--set", "input.path=" + dir + "/rec.csv",
+             "--set", "datasets.entities.path=" + dir + "/entities.csv", "--set", "output.path=" + dir + "/a-file"},
+            dir + "/run-file-log")
+          .wait();
+  EXPECT_EQ(run_into_a_file, 2) << "a setting to fix, not a failure to retry: " << slurp(dir + "/run-file-log");
 
   std::ofstream(dir + "/dup.yaml")
       << "input: {path: r.csv, columns: {id: int64}}\noutput:\n  path: out\n  columns: {id: int64}\n"

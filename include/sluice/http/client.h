@@ -87,7 +87,7 @@ struct ClientStats {
   std::uint64_t requests = 0;   // started
   std::uint64_t succeeded = 0;  // ended with a Response
   std::uint64_t failed = 0;     // ended with an error
-  std::uint64_t attempts = 0;   // sent, resends on a fresh connection included
+  std::uint64_t attempts = 0;   // tried: those that could not connect, and resends on a fresh connection, included
   std::uint64_t retries = 0;
   std::uint64_t stale_resends = 0;  // resent on a fresh connection after a kept-alive one was lost
   // Idle connections not reused because the server had closed them (or
@@ -103,7 +103,8 @@ struct ClientStats {
   std::uint64_t retry_after_ms = 0;  // time requests waited as a Retry-After asked
   std::uint64_t outages = 0;         // times the origin counted as down
   std::uint64_t outage_probes = 0;
-  std::uint64_t outage_wait_ms = 0;  // time requests waited for the origin to come back
+  std::uint64_t outage_wait_ms = 0;  // time requests waited for the origin to come back, summed over them
+  std::uint64_t outage_ms = 0;       // wall time the origin counted as down
   // Latency of requests that ended with a Response, from the start of their
   // first attempt to the end of the answer (percentiles within 1%).
   LatencyCounts latency;
