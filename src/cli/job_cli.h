@@ -2,6 +2,9 @@
 // signals, the summary, the metrics page and the exit codes.
 #pragma once
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <CLI/App.hpp>
 #include <atomic>
 #include <chrono>
@@ -65,10 +68,14 @@ class Signals {
   Signals(const Signals&) = delete;
   Signals& operator=(const Signals&) = delete;
 
-  // Ends the watch (the job has returned).
+  // Ends the watch (the job has returned): the watcher is woken at once
+  // (a signal of the set, to it alone, which it takes as the end), rather
+  // than at its next look, so that a short command exits without a wait.
   void finish() {
+    if (!thread_.joinable()) return;
     done_ = true;
-    if (thread_.joinable()) thread_.join();
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
   }
   bool aborted() const { return aborted_.load(); }
   // 128 + the first signal's number, as a shell reports a process it ended;
@@ -104,6 +111,7 @@ class Signals {
     while (!done_.load()) {
       siginfo_t info;
       const int sig = sigtimedwait(&signals, &info, &poll);
+      if (done_.load()) break;  // woken by finish(), or the job ended meanwhile
       if (sig == SIGHUP) {
         if (stage == 0) reload(job);
       } else if (sig > 0 && stage == 0) {

@@ -19,6 +19,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <map>
@@ -184,8 +185,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // A failed accept that another try at once would fail the same way, and
   // again: the process or the system is out of file descriptors or memory.
   static bool out_of_descriptors(const boost::system::error_code& ec) {
-    return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
-           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    if (ec.category() != asio::error::get_system_category()) return false;
+    const int e = ec.value();
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
   }
 
   // Idle keep-alive connections (waiting for their next request) are
@@ -224,7 +226,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         const std::size_t open = close_idle();
         const auto now = Clock::now();
         if (now - warned >= std::chrono::seconds(1) && options.on_warning) {
-          options.on_warning("cannot take a connection: " + ec.message() + " (" + std::to_string(open) +
+          options.on_warning("cannot take a connection: " + errno_text(ec.value()) + " (" + std::to_string(open) +
                              " connections open); closing idle keep-alive connections, pausing accepts (" +
                              std::to_string(paused_since_warning) + " times in the last second at most)");
           warned = now;
