@@ -52,7 +52,7 @@ int open_failed(const Status& why);
 // passing, abandons them. Taken by a thread of its own with sigwait.
 class Signals {
  public:
-  // Blocks SIGINT and SIGTERM (and, `serving`, SIGHUP) in the calling
+  // Blocks SIGINT, SIGTERM and SIGUSR1 (and, `serving`, SIGHUP) in the calling
   // thread, and so in every thread started after (they inherit the mask).
   // REQUIRES: before any thread.
   static void block(bool serving = false) {
@@ -69,12 +69,12 @@ class Signals {
   Signals& operator=(const Signals&) = delete;
 
   // Ends the watch (the job has returned): the watcher is woken at once
-  // (a signal of the set, to it alone, which it takes as the end), rather
-  // than at its next look, so that a short command exits without a wait.
+  // (SIGUSR1, to it alone), rather than at its next look, so that a short
+  // command exits without a wait.
   void finish() {
     if (!thread_.joinable()) return;
     done_ = true;
-    pthread_kill(thread_.native_handle(), SIGTERM);
+    pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
   bool aborted() const { return aborted_.load(); }
@@ -88,6 +88,7 @@ class Signals {
     sigemptyset(&s);
     sigaddset(&s, SIGINT);
     sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGUSR1);  // finish() wakes the watcher with it
     if (serving) sigaddset(&s, SIGHUP);
     return s;
   }
@@ -112,6 +113,7 @@ class Signals {
       siginfo_t info;
       const int sig = sigtimedwait(&signals, &info, &poll);
       if (done_.load()) break;  // woken by finish(), or the job ended meanwhile
+      if (sig == SIGUSR1) continue;
       if (sig == SIGHUP) {
         if (stage == 0) reload(job);
       } else if (sig > 0 && stage == 0) {

@@ -7,7 +7,7 @@
 namespace sluice::pipeline {
 
 Result<std::unique_ptr<Input>> Input::open(const Plan& plan, Options options) {
-  std::unique_ptr<Input> in(new Input(plan, options));
+  std::unique_ptr<Input> in(new Input(plan, std::move(options)));
   SLUICE_ASSIGN_OR_RETURN(in->names_, input_files(plan.config.input));
   bool sizes_known = true;
   for (const auto& f : in->names_) {

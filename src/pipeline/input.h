@@ -71,7 +71,7 @@ class Input {
   std::size_t key_index_bytes() const { return seen_keys_.memory_bytes(); }
 
  private:
-  Input(const Plan& plan, Options options) : plan_(plan), options_(options) {}
+  Input(const Plan& plan, Options options) : plan_(plan), options_(std::move(options)) {}
   Status read_files(Channel<Record>& out, detail::StageCounters& stage, const PositionSet& done,
                     const std::atomic<bool>& stopping);
   bool keys_are_new(const std::vector<Value>& row, const std::string& file, std::uint64_t line, Status& error);

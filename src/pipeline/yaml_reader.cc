@@ -130,7 +130,7 @@ Status check_expanded_size(const YAML::Node& root, const std::string& file) {
   std::vector<YAML::Node> todo{root};
   std::size_t seen = 0;
   while (!todo.empty()) {
-    YAML::Node n = std::move(todo.back());
+    const YAML::Node n = todo.back();  // a handle: copying it copies no value
     todo.pop_back();
     if (++seen > kMaxYamlValues) {
       return Status::InvalidArgument(file + ": the YAML expands to more than " + std::to_string(kMaxYamlValues) +
