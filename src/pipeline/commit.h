@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "columns.h"
-#include "engine.h"
 #include "manifest.h"
 #include "plan.h"
+#include "sluice/job_summary.h"
 #include "sluice/parquet/writer.h"
 #include "sluice/store.h"
 

@@ -131,6 +131,7 @@ class Unended {
 }  // namespace
 
 struct Engine::State {
+  const Engine::Output output;  // what it was made for: run(), stream() or serve()
   std::unique_ptr<Plan> plan;
   JobOptions options;
   Runtime rt;
@@ -160,8 +161,9 @@ struct Engine::State {
   // max_bytes_in_flight: which records may start, which requests may.
   Admission admission;
 
-  State(std::unique_ptr<Plan> p, JobOptions o)
-      : plan(std::move(p)),
+  State(std::unique_ptr<Plan> p, JobOptions o, Engine::Output out)
+      : output(out),
+        plan(std::move(p)),
         options(std::move(o)),
         rt(RuntimeOptions{.io_threads = options.io_threads, .cpu_threads = options.cpu_threads}),
         admission(plan->config.max_bytes_in_flight, plan->config.records_in_flight) {}
@@ -197,6 +199,14 @@ struct Engine::State {
     // deadline at the latest.
     while (fetch->children() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return status;
+  }
+
+  // The summary of a call that this engine was not made for.
+  JobSummary made_for_another(const char* call) const {
+    JobSummary s;
+    s.status = Status::FailedPrecondition(std::string("Job::") + call +
+                                          ": this job was opened for another use (open, open_stream, open_serve)");
+    return s;
   }
 
   // What every summary starts with, and ends with.
@@ -304,7 +314,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
   if (!threads.ok()) return threads.status();
   options.cpu_threads = threads->cpu_threads;
   if (options.run_id.empty()) options.run_id = detail::random_hex(8);
-  auto st = std::make_unique<State>(std::move(plan), std::move(options));
+  auto st = std::make_unique<State>(std::move(plan), std::move(options), output);
   const PipelineConfig& c = st->plan->config;
 
   if (output != Output::kServed) {
@@ -355,6 +365,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Plan> plan, JobOp
 
 JobSummary Engine::run() {
   State& st = *state_;
+  if (st.output != Output::kFiles) return st.made_for_another("run");
   const PipelineConfig& c = st.plan->config;
   JobSummary summary = st.begin();
   if (!st.commit->committed_by().empty()) {  // an attempt at a shard that is done
@@ -412,6 +423,7 @@ JobSummary Engine::run() {
 
 JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit, bool ordered) {
   State& st = *state_;
+  if (st.output != Output::kLines) return st.made_for_another("stream");
   const PipelineConfig& c = st.plan->config;
   JobSummary summary = st.begin();
   if (ordered && st.rt.io_threads() != 1) {
@@ -460,6 +472,7 @@ JobSummary Engine::stream(const std::function<void(std::string_view line)>& emit
 
 JobSummary Engine::serve(const ServeOptions& options) {
   State& st = *state_;
+  if (st.output != Output::kServed) return st.made_for_another("serve");
   JobSummary summary = st.begin();
   State* self = &st;
   Result<std::unique_ptr<Server>> server = Server::start(

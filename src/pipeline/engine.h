@@ -20,7 +20,8 @@
 #include <string_view>
 
 #include "plan.h"
-#include "sluice/job.h"
+#include "sluice/job_options.h"
+#include "sluice/job_summary.h"
 
 namespace sluice::pipeline {
 
@@ -30,18 +31,19 @@ class Engine {
   // Where records go: Parquet files and dead letters under the output
   // (run), or a JSON line each to a caller (stream; no output is opened),
   // or answers to HTTP requests, which the records come in (serve; neither
-  // input nor output is opened).
+  // input nor output is opened). One engine does one of them: the others
+  // return a summary whose status is kFailedPrecondition.
   enum class Output : std::uint8_t { kFiles, kLines, kServed };
   static Result<std::unique_ptr<Engine>> create(std::unique_ptr<Plan> plan, JobOptions options,
                                                 Output output = Output::kFiles);
   ~Engine();
 
-  JobSummary run();  // REQUIRES: kFiles
+  JobSummary run();  // kFiles
   // Every record's outcome to `emit` (lines.h), as it ends, in the order
   // they end (`ordered`: the input's); emit runs on the event loop and its
-  // waiting holds records back. REQUIRES: kLines.
+  // waiting holds records back. kLines.
   JobSummary stream(const std::function<void(std::string_view line)>& emit, bool ordered = false);
-  // Serves until stop() (then drains) or abort(). REQUIRES: kServed.
+  // Serves until stop() (then drains) or abort(). kServed.
   JobSummary serve(const ServeOptions& options);
   // Reads the datasets anew and swaps them in; on failure keeps the old.
   Status reload_datasets();

@@ -28,7 +28,7 @@ Result<std::unique_ptr<pipeline::Plan>> plan_for(const std::string& file, const 
 
 }  // namespace
 
-Job::Job(std::unique_ptr<pipeline::Engine> engine, Kind kind) : engine_(std::move(engine)), kind_(kind) {}
+Job::Job(std::unique_ptr<pipeline::Engine> engine) : engine_(std::move(engine)) {}
 Job::~Job() = default;
 
 Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions options) {
@@ -36,7 +36,7 @@ Result<std::unique_ptr<Job>> Job::open(const std::string& file, JobOptions optio
                           plan_for(file, options, pipeline::Datasets::kLoad, pipeline::FileChecks::kCheck));
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::Engine> engine,
                           pipeline::Engine::create(std::move(plan), std::move(options)));
-  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kRun));
+  return std::unique_ptr<Job>(new Job(std::move(engine)));
 }
 
 Result<std::unique_ptr<Job>> Job::open_stream(const std::string& file, JobOptions options) {
@@ -46,7 +46,7 @@ Result<std::unique_ptr<Job>> Job::open_stream(const std::string& file, JobOption
   SLUICE_ASSIGN_OR_RETURN(
       std::unique_ptr<pipeline::Engine> engine,
       pipeline::Engine::create(std::move(plan), std::move(options), pipeline::Engine::Output::kLines));
-  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kStream));
+  return std::unique_ptr<Job>(new Job(std::move(engine)));
 }
 
 Result<std::unique_ptr<Job>> Job::open_serve(const std::string& file, JobOptions options) {
@@ -58,7 +58,7 @@ Result<std::unique_ptr<Job>> Job::open_serve(const std::string& file, JobOptions
   SLUICE_ASSIGN_OR_RETURN(
       std::unique_ptr<pipeline::Engine> engine,
       pipeline::Engine::create(std::move(plan), std::move(options), pipeline::Engine::Output::kServed));
-  return std::unique_ptr<Job>(new Job(std::move(engine), Kind::kServe));
+  return std::unique_ptr<Job>(new Job(std::move(engine)));
 }
 
 Result<JobShape> Job::check(const std::string& file, const JobOptions& options, bool look_at_files) {
@@ -68,26 +68,11 @@ Result<JobShape> Job::check(const std::string& file, const JobOptions& options, 
   return JobShape{.steps = plan->steps.size(), .joins = plan->joins.size(), .output_columns = plan->output.size()};
 }
 
-namespace {
-
-JobSummary opened_for_another(const char* call) {
-  JobSummary s;
-  s.status = Status::FailedPrecondition(std::string("Job::") + call +
-                                        ": this job was opened for another use (open, open_stream, open_serve)");
-  return s;
-}
-
-}  // namespace
-
-JobSummary Job::run() { return kind_ == Kind::kRun ? engine_->run() : opened_for_another("run"); }
-
+JobSummary Job::run() { return engine_->run(); }
 JobSummary Job::stream(const std::function<void(std::string_view line)>& emit, bool ordered) {
-  return kind_ == Kind::kStream ? engine_->stream(emit, ordered) : opened_for_another("stream");
+  return engine_->stream(emit, ordered);
 }
-
-JobSummary Job::serve(const ServeOptions& options) {
-  return kind_ == Kind::kServe ? engine_->serve(options) : opened_for_another("serve");
-}
+JobSummary Job::serve(const ServeOptions& options) { return engine_->serve(options); }
 Status Job::reload_datasets() { return engine_->reload_datasets(); }
 JobProgress Job::progress() const { return engine_->progress(); }
 std::vector<std::pair<std::string, LatencyCounts>> Job::step_latencies() const { return engine_->step_latencies(); }

@@ -27,7 +27,8 @@
 
 #include "plan.h"
 #include "record.h"
-#include "sluice/job.h"
+#include "sluice/job_options.h"
+#include "sluice/job_summary.h"
 #include "sluice/runtime.h"
 
 namespace sluice::pipeline {
