@@ -17,17 +17,11 @@
 #include "sluice/parquet/schema.h"
 #include "sluice/status.h"
 #include "value.h"
+#include "where.h"
 
 namespace sluice::pipeline {
 
 // Where something was written: "pipeline.yaml:12:5".
-struct Where {
-  std::string file;
-  int line = 0;    // from 1
-  int column = 0;  // from 1
-  std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
-};
-
 struct ColumnDecl {
   std::string name;
   Type type = Type::kString;

@@ -16,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "sluice/status.h"
+#include "value.h"
+#include "where.h"
 
 namespace sluice::pipeline {
 
