@@ -8,9 +8,9 @@
 #include <zlib.h>
 
 #include "../src/mockapi/workload.h"
-#include "../src/pipeline/array_reader.h"
 #include "../tests/http/gzip_util.h"
 #include "../tests/pipeline/array_reference.h"
+#include "pipeline/json/array_reader.h"
 #include "sluice/http/client.h"
 
 namespace {

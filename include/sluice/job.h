@@ -80,7 +80,7 @@ class Job {
   JobSummary run();
   // A job from open_stream(): runs to the end of the input (blocking), and
   // gives each record's outcome, as it ends, to `emit` as one JSON object
-  // (no newline; src/pipeline/lines.h shows them):
+  // (no newline; src/pipeline/run/lines.h shows them):
   //   {"line":3,"status":"ok","features":{...the output columns...}}
   //   {"line":4,"status":"filtered","key":{"id":4}}   (also not_joined, unfinished)
   //   {"line":6,"status":"error","key":{...},"step":"item","url":"...","error":"..."}

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "../pipeline/job_commit.h"
 #include "job_cli.h"
+#include "pipeline/output/job_commit.h"
 #include "sluice/store.h"
 
 namespace sluice::cli {

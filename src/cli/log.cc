@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "../pipeline/value.h"
+#include "pipeline/data/value.h"
 #include "sluice/detail/mutex.h"
 
 namespace sluice::cli {

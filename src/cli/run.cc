@@ -18,9 +18,9 @@
 #include <thread>
 #include <utility>
 
-#include "../pipeline/shards.h"
 #include "job_cli.h"
 #include "metrics.h"
+#include "pipeline/job/shards.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/detail/random_id.h"
 #include "sluice/job.h"

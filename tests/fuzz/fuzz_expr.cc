@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../../src/pipeline/expr.h"
+#include "pipeline/expr/expr.h"
 
 namespace {
 

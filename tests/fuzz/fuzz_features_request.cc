@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "../../src/pipeline/config.h"
-#include "../../src/pipeline/plan.h"
-#include "../../src/pipeline/serve_request.h"
+#include "pipeline/file/config.h"
+#include "pipeline/plan/plan.h"
+#include "pipeline/serve/serve_request.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 // the one-pass array reader agreeing with simdjson's DOM on every input.
 #include <string>
 
-#include "../../src/pipeline/extract.h"
 #include "../pipeline/array_reference.h"
+#include "pipeline/json/extract.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice;

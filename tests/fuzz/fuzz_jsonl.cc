@@ -1,7 +1,8 @@
 // JSON Lines input: any bytes read as the pipeline's input table, with
 // columns of every type; each line is a record or an error naming its line.
-#include "../../src/pipeline/dataset.h"
 #include "fuzz_util.h"
+#include "pipeline/table/dataset.h"
+#include "pipeline/table/reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice::pipeline;

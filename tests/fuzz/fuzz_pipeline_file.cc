@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "../../src/pipeline/config.h"
-#include "../../src/pipeline/plan.h"
+#include "pipeline/file/config.h"
+#include "pipeline/plan/plan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -1,4 +1,4 @@
-#include "../../src/pipeline/array_reader.h"
+#include "pipeline/json/array_reader.h"
 
 #include <gtest/gtest.h>
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../../src/pipeline/extract.h"
-#include "../../src/pipeline/value.h"
+#include "pipeline/data/value.h"
+#include "pipeline/json/extract.h"
 
 namespace sluice::pipeline::testing {
 

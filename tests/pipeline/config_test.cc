@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "../../src/pipeline/plan.h"
+#include "pipeline/plan/plan.h"
 
 namespace sluice::pipeline {
 namespace {

@@ -1,4 +1,4 @@
-#include "../../src/pipeline/dataset.h"
+#include "pipeline/table/dataset.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "pipeline/table/reader.h"
 #include "sluice/output_stream.h"
 #include "sluice/parquet/writer.h"
 

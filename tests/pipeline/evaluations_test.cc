@@ -1,7 +1,7 @@
 // The hand-off of records to the CPU pool in batches (evaluations.h): each
 // record gets its own row back, records asked for in one turn of the event
 // loop share batches, and a lone record does not wait for company.
-#include "../../src/pipeline/evaluations.h"
+#include "pipeline/run/evaluations.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "../../src/pipeline/expr.h"
+#include "pipeline/expr/expr.h"
 
 #include <gtest/gtest.h>
 

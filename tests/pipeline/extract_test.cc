@@ -1,6 +1,6 @@
 // Field extraction from JSON answers: scalars by dotted path, and lists of
 // scalars (what a later step's for_each fans out over).
-#include "../../src/pipeline/extract.h"
+#include "pipeline/json/extract.h"
 
 #include <gtest/gtest.h>
 

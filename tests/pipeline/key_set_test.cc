@@ -1,4 +1,4 @@
-#include "../../src/pipeline/key_set.h"
+#include "pipeline/data/key_set.h"
 
 #include <gtest/gtest.h>
 

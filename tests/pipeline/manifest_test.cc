@@ -1,5 +1,5 @@
 // The manifest's position set and its file format.
-#include "../../src/pipeline/manifest.h"
+#include "pipeline/output/manifest.h"
 
 #include <gtest/gtest.h>
 

@@ -4,10 +4,10 @@
 #include <fstream>
 
 #include "../../src/mockapi/server.h"
-#include "../../src/pipeline/manifest.h"
 #include "../store/fake_aws.h"
 #include "../store/swift_fixture.h"
 #include "e2e_util.h"
+#include "pipeline/output/manifest.h"
 #include "sluice/job.h"
 
 namespace sluice::s3 {

@@ -1,7 +1,7 @@
 // Credentials the pipeline file sends never reach what sluice keeps, even
 // when an API echoes the request back: dead letters, stream and serve lines,
 // the summary.
-#include "../../src/pipeline/secrets.h"
+#include "pipeline/file/secrets.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // --shard auto: the shard a scheduler's environment names, as each of the
 // three sets it, and the errors when it names none or a wrong one.
-#include "../../src/pipeline/shards.h"
+#include "pipeline/job/shards.h"
 
 #include <gtest/gtest.h>
 
