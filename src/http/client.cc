@@ -234,162 +234,225 @@ std::uint64_t millis(Clock::duration d) {
 
 }  // namespace
 
-asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request, int* last_status) {
-  s->requests.fetch_add(1, std::memory_order_relaxed);
-  std::string history;
-  auto fail = [&](StatusCode code, const std::string& what) -> Result<Response> {
-    s->failed.fetch_add(1, std::memory_order_relaxed);
-    return Status(code, std::string(to_string(request.method)) + " " + s->origin.display_url(request) + ": " + history +
-                            (history.empty() || what.empty() ? "" : "; ") + what);
-  };
-  for (const auto& [k, v] : request.headers) {
-    if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
-      co_return fail(
-          StatusCode::kInvalidArgument,
-          "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
-    }
-  }
-  if (s->closed.load() || !co_await s->governor.enter()) co_return fail(StatusCode::kCancelled, "the client is closed");
-  struct Turn {
-    State& s;
-    ~Turn() {
-      s.governor.leave();
-      s.active.fetch_sub(1, std::memory_order_relaxed);
-    }
-  } turn{*s};  // held through retries and their waits
-  s->active.fetch_add(1, std::memory_order_relaxed);
-  // The deadline runs from here: waiting for a turn is not the request's
-  // fault, nor is waiting for an origin that is down (it moves the deadline).
-  const auto started = Clock::now();
-  auto deadline = started + s->options.request_timeout;
-  s->governor.on_request(started);
+// One request on its way through its attempts: the origin's gate (waiting
+// while it is down, probing it), an attempt, and the wait before the next
+// (a backoff or the server's Retry-After, then a token of the retry budget).
+// Lives in Client::run's coroutine frame.
+class Client::RequestRun {
+ public:
+  RequestRun(std::shared_ptr<State> s, Request request, int* last_status)
+      : s_(std::move(s)), request_(std::move(request)), last_status_(last_status), probe_{s_->governor} {}
 
-  detail::Wire wire = s->origin.serialize(request);
-  const bool replayable = request.method == Method::kGet || request.method == Method::kHead;
+  asio::awaitable<Result<Response>> go();
 
-  auto ex = co_await asio::this_coro::executor;
-  auto sleep_until = [&ex](Clock::time_point t) -> asio::awaitable<void> {
-    asio::steady_timer timer(ex, t);
-    co_await timer.async_wait(use_tuple);
-  };
-  // A probe must be settled however the coroutine ends, or the origin would
-  // wait for a probe that never comes back.
+ private:
+  // A probe must be settled however the coroutine ends, or the origin
+  // would wait for a probe that never comes back.
   struct Probe {
     OriginGovernor& g;
     bool open = false;
     ~Probe() {
       if (open) g.probe_abandoned(Clock::now());
     }
-  } probe{s->governor};
+  };
 
-  std::vector<Clock::time_point> spent;  // when each attempt that counts against max_attempts failed
-  OriginGovernor::RequestMark mark;      // its part in failures in a row (see OriginGovernor)
-  bool retrying = false;                 // the next attempt is a retry
-  for (int attempt = 1;;) {
-    // An origin that is down: wait for it; a probe at a time goes through.
-    OriginGovernor::Turn t = s->governor.before_attempt(Clock::now());
-    if (t.kind == OriginGovernor::Turn::Kind::kWait) {
-      const auto waiting_since = Clock::now();
-      while (t.kind == OriginGovernor::Turn::Kind::kWait) {
-        if (s->closed.load()) co_return fail(StatusCode::kCancelled, "the client is closed");
-        co_await sleep_until(t.until);
-        t = s->governor.before_attempt(Clock::now());
-      }
-      const auto waited = Clock::now() - waiting_since;
-      deadline += waited;
-      s->outage_wait_ms.fetch_add(millis(waited), std::memory_order_relaxed);
-      if (t.kind == OriginGovernor::Turn::Kind::kGo) {
-        // The origin is back: what failed while it was down is not held
-        // against this request.
-        const OriginGovernor::Span outage = s->governor.last_outage();
-        std::erase_if(spent, [&](Clock::time_point f) { return outage.contains(f); });
-      }
-    }
-    if (t.kind == OriginGovernor::Turn::Kind::kGone)
-      co_return fail(StatusCode::kUnavailable, s->governor.gone().message());
-    probe.open = t.kind == OriginGovernor::Turn::Kind::kProbe;
-    if (probe.open) {
-      // Probe with the last request the origin answered, when there is
-      // one: its answer says whether the origin is up, not whether this
-      // request can be served.
-      if (std::optional<std::string> known = s->governor.known_good()) {
-        const auto sent = Clock::now();
-        Outcome p = co_await s->attempt({.head = std::move(*known)}, Method::kGet,
-                                        std::min(deadline, sent + s->options.attempt_timeout));
-        probe.open = false;
-        const auto ended = Clock::now();
-        s->governor.after_attempt(signal_of(p), ended - sent, /*probe=*/true, ended, p.what);
-        continue;
-      }
-    }
+  Result<Response> fail(StatusCode code, const std::string& what) {
+    s_->failed.fetch_add(1, std::memory_order_relaxed);
+    return Status(code, std::string(to_string(request_.method)) + " " + s_->origin.display_url(request_) + ": " +
+                            history_ + (history_.empty() || what.empty() ? "" : "; ") + what);
+  }
+  asio::awaitable<void> sleep_until(Clock::time_point t) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, t);
+    co_await timer.async_wait(use_tuple);
+  }
+  // The origin's gate before an attempt: go, or this request's attempt is
+  // the probe, or (with `*ended` set) the request ends. Waiting for an
+  // origin that is down moves the deadline; probing it with the last
+  // request it answered makes `*probed` true (look at the gate again).
+  asio::awaitable<void> through_gate(std::optional<Result<Response>>* ended, bool* probed);
+  // One attempt of this request, classified.
+  asio::awaitable<Outcome> attempt();
+  // After a failed attempt that may be retried: the wait before the next.
+  // Sets `*ended` if the request ends instead.
+  asio::awaitable<void> before_retry(const Outcome& o, std::optional<Result<Response>>* ended);
 
-    // An attempt of this request.
-    if (std::exchange(retrying, false)) s->retries.fetch_add(1, std::memory_order_relaxed);
-    const auto attempt_start = Clock::now();
-    const auto attempt_deadline = std::min(deadline, attempt_start + s->options.attempt_timeout);
-    Outcome o = co_await s->attempt(wire, request.method, attempt_deadline);
-    deadline += o.memory_wait;
-    if (last_status != nullptr && o.response) *last_status = o.response->status;
-    if (o.failure == FailureKind::kNone && detail::retryable_status(s->options.retry, o.response->status)) {
-      o.failure = FailureKind::kStatus;
-      o.what = "status " + std::to_string(o.response->status);
+  std::shared_ptr<State> s_;
+  Request request_;
+  int* last_status_;
+  detail::Wire wire_;
+  Clock::time_point started_{}, deadline_{};
+  std::string history_;                   // each failed attempt, for the error
+  std::vector<Clock::time_point> spent_;  // when each attempt that counts against max_attempts failed
+  OriginGovernor::RequestMark mark_;      // its part in failures in a row (see OriginGovernor)
+  int attempt_ = 1;
+  bool retrying_ = false;  // the next attempt is a retry
+  Probe probe_;
+};
+
+asio::awaitable<Result<Response>> Client::run(std::shared_ptr<State> s, Request request, int* last_status) {
+  RequestRun run(std::move(s), std::move(request), last_status);
+  co_return co_await run.go();
+}
+
+asio::awaitable<Result<Response>> Client::RequestRun::go() {
+  State& s = *s_;
+  s.requests.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& [k, v] : request_.headers) {
+    if (k.empty() || k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+      co_return fail(
+          StatusCode::kInvalidArgument,
+          "header '" + k + "': a name may not be empty or hold ':' or a line break, nor a value a line break");
     }
-    if (o.deadline_passed) {
-      o.what = attempt_deadline < deadline
-                   ? "no answer within attempt_timeout (" + std::to_string(s->options.attempt_timeout.count()) + " ms)"
-                   : "the request's deadline passed (request_timeout)";
+  }
+  if (s.closed.load() || !co_await s.governor.enter()) co_return fail(StatusCode::kCancelled, "the client is closed");
+  struct Turn {
+    State& s;
+    ~Turn() {
+      s.governor.leave();
+      s.active.fetch_sub(1, std::memory_order_relaxed);
     }
-    const auto ended = Clock::now();
-    const bool was_probe = std::exchange(probe.open, false);
-    s->governor.after_attempt(signal_of(o), ended - attempt_start, was_probe, ended, o.what, &mark);
+  } turn{s};  // held through retries and their waits
+  s.active.fetch_add(1, std::memory_order_relaxed);
+  // The deadline runs from here: waiting for a turn is not the request's
+  // fault, nor is waiting for an origin that is down (it moves the deadline).
+  started_ = Clock::now();
+  deadline_ = started_ + s.options.request_timeout;
+  s.governor.on_request(started_);
+  wire_ = s.origin.serialize(request_);
+  for (;;) {
+    std::optional<Result<Response>> ended;
+    bool probed = false;
+    co_await through_gate(&ended, &probed);
+    if (ended) co_return std::move(*ended);
+    if (probed) continue;
+    Outcome o = co_await attempt();
     if (o.failure == FailureKind::kNone) {
-      o.response->attempts = attempt;
-      s->succeeded.fetch_add(1, std::memory_order_relaxed);
-      s->record_latency(ended - started);
-      if (replayable && o.response->status < 300 && s->governor.wants_known_good(ended)) {
-        s->governor.remember_known_good(std::move(wire.head), ended);
+      o.response->attempts = attempt_;
+      s.succeeded.fetch_add(1, std::memory_order_relaxed);
+      const auto now = Clock::now();
+      s.record_latency(now - started_);
+      const bool replayable = request_.method == Method::kGet || request_.method == Method::kHead;
+      if (replayable && o.response->status < 300 && s.governor.wants_known_good(now)) {
+        s.governor.remember_known_good(std::move(wire_.head), now);
       }
       co_return std::move(*o.response);
     }
-    s->count_failure(o.failure);
-    history += (history.empty() ? "" : "; ") + ("attempt " + std::to_string(attempt) + ": " + o.what);
-    ++attempt;
-    if (!detail::retryable(s->options.retry, o)) co_return fail(detail::final_code(o), "");
-    spent.push_back(ended);
-    if (static_cast<int>(spent.size()) >= s->options.retry.max_attempts) {
+    s.count_failure(o.failure);
+    history_ += (history_.empty() ? "" : "; ") + ("attempt " + std::to_string(attempt_) + ": " + o.what);
+    ++attempt_;
+    if (!detail::retryable(s.options.retry, o)) co_return fail(detail::final_code(o), "");
+    spent_.push_back(Clock::now());
+    if (static_cast<int>(spent_.size()) >= s.options.retry.max_attempts) {
       // Out of attempts. But if the origin went down meanwhile, they went to
       // the outage: wait for it like every other request, and take them back
       // if it comes back.
-      if (!s->governor.down()) co_return fail(detail::final_code(o), "");
+      if (!s.governor.down()) co_return fail(detail::final_code(o), "");
       continue;
     }
-    // The wait before the next attempt: the server's Retry-After, else a
-    // backoff. Only the backoff is the request's own time: waiting as the
-    // API asks, or for a token of the retry budget, moves its deadline (as
-    // waiting for an origin that is down does), so that neither ever turns
-    // a request the API would answer into a failure.
-    const auto wait = detail::backoff(s->options.retry, static_cast<int>(spent.size()) - 1, o);
-    if (o.retry_after) {
-      s->retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
-      deadline += wait;
-    } else if (Clock::now() + wait >= deadline) {
-      co_return fail(StatusCode::kDeadlineExceeded, "no time left for another attempt (request_timeout)");
-    }
-    co_await sleep_until(Clock::now() + wait);
-    // The retry budget: a retry with no token waits for one.
-    const auto budget_from = Clock::now();
-    bool waited_for_budget = false;
-    while (auto when = s->governor.take_retry(Clock::now())) {
-      if (s->closed.load()) co_return fail(StatusCode::kCancelled, "the client is closed");
-      waited_for_budget = true;
-      co_await sleep_until(*when);
-    }
-    if (waited_for_budget) {
-      s->budget_waits.fetch_add(1, std::memory_order_relaxed);
-      deadline += Clock::now() - budget_from;
-    }
-    retrying = true;  // counted once made: an origin given up on meanwhile makes none
+    co_await before_retry(o, &ended);
+    if (ended) co_return std::move(*ended);
   }
+}
+
+asio::awaitable<void> Client::RequestRun::through_gate(std::optional<Result<Response>>* ended, bool* probed) {
+  State& s = *s_;
+  using Kind = OriginGovernor::Turn::Kind;
+  OriginGovernor::Turn t = s.governor.before_attempt(Clock::now());
+  if (t.kind == Kind::kWait) {
+    const auto waiting_since = Clock::now();
+    while (t.kind == Kind::kWait) {
+      if (s.closed.load()) {
+        *ended = fail(StatusCode::kCancelled, "the client is closed");
+        co_return;
+      }
+      co_await sleep_until(t.until);
+      t = s.governor.before_attempt(Clock::now());
+    }
+    const auto waited = Clock::now() - waiting_since;
+    deadline_ += waited;
+    s.outage_wait_ms.fetch_add(millis(waited), std::memory_order_relaxed);
+    if (t.kind == Kind::kGo) {
+      // The origin is back: what failed while it was down is not held
+      // against this request.
+      const OriginGovernor::Span outage = s.governor.last_outage();
+      std::erase_if(spent_, [&](Clock::time_point f) { return outage.contains(f); });
+    }
+  }
+  if (t.kind == Kind::kGone) {
+    *ended = fail(StatusCode::kUnavailable, s.governor.gone().message());
+    co_return;
+  }
+  probe_.open = t.kind == Kind::kProbe;
+  if (!probe_.open) co_return;
+  // Probe with the last request the origin answered, when there is one:
+  // its answer says whether the origin is up, not whether this request
+  // can be served. (Else this request's own attempt is the probe.)
+  std::optional<std::string> known = s.governor.known_good();
+  if (!known) co_return;
+  const auto sent = Clock::now();
+  Outcome p = co_await s.attempt({.head = std::move(*known)}, Method::kGet,
+                                 std::min(deadline_, sent + s.options.attempt_timeout));
+  probe_.open = false;
+  const auto now = Clock::now();
+  s.governor.after_attempt(signal_of(p), now - sent, /*probe=*/true, now, p.what);
+  *probed = true;
+}
+
+asio::awaitable<Outcome> Client::RequestRun::attempt() {
+  State& s = *s_;
+  if (std::exchange(retrying_, false)) s.retries.fetch_add(1, std::memory_order_relaxed);
+  const auto attempt_start = Clock::now();
+  const auto attempt_deadline = std::min(deadline_, attempt_start + s.options.attempt_timeout);
+  Outcome o = co_await s.attempt(wire_, request_.method, attempt_deadline);
+  deadline_ += o.memory_wait;
+  if (last_status_ != nullptr && o.response) *last_status_ = o.response->status;
+  if (o.failure == FailureKind::kNone && detail::retryable_status(s.options.retry, o.response->status)) {
+    o.failure = FailureKind::kStatus;
+    o.what = "status " + std::to_string(o.response->status);
+  }
+  if (o.deadline_passed) {
+    o.what = attempt_deadline < deadline_
+                 ? "no answer within attempt_timeout (" + std::to_string(s.options.attempt_timeout.count()) + " ms)"
+                 : "the request's deadline passed (request_timeout)";
+  }
+  const auto ended = Clock::now();
+  const bool was_probe = std::exchange(probe_.open, false);
+  s.governor.after_attempt(signal_of(o), ended - attempt_start, was_probe, ended, o.what, &mark_);
+  co_return o;
+}
+
+asio::awaitable<void> Client::RequestRun::before_retry(const Outcome& o, std::optional<Result<Response>>* ended) {
+  State& s = *s_;
+  // The wait before the next attempt: the server's Retry-After, else a
+  // backoff. Only the backoff is the request's own time: waiting as the
+  // API asks, or for a token of the retry budget, moves its deadline (as
+  // waiting for an origin that is down does), so that neither ever turns
+  // a request the API would answer into a failure.
+  const auto wait = detail::backoff(s.options.retry, static_cast<int>(spent_.size()) - 1, o);
+  if (o.retry_after) {
+    s.retry_after_ms.fetch_add(static_cast<std::uint64_t>(wait.count()), std::memory_order_relaxed);
+    deadline_ += wait;
+  } else if (Clock::now() + wait >= deadline_) {
+    *ended = fail(StatusCode::kDeadlineExceeded, "no time left for another attempt (request_timeout)");
+    co_return;
+  }
+  co_await sleep_until(Clock::now() + wait);
+  // The retry budget: a retry with no token waits for one.
+  const auto budget_from = Clock::now();
+  bool waited_for_budget = false;
+  while (auto when = s.governor.take_retry(Clock::now())) {
+    if (s.closed.load()) {
+      *ended = fail(StatusCode::kCancelled, "the client is closed");
+      co_return;
+    }
+    waited_for_budget = true;
+    co_await sleep_until(*when);
+  }
+  if (waited_for_budget) {
+    s.budget_waits.fetch_add(1, std::memory_order_relaxed);
+    deadline_ += Clock::now() - budget_from;
+  }
+  retrying_ = true;  // counted once made: an origin given up on meanwhile makes none
 }
 
 ClientStats Client::stats() const {

@@ -146,6 +146,7 @@ class Client {
 
  private:
   struct State;
+  class RequestRun;
   explicit Client(std::shared_ptr<State> s) : state_(std::move(s)) {}
   static boost::asio::awaitable<Result<Response>> run(std::shared_ptr<State> s, Request request, int* last_status);
   std::shared_ptr<State> state_;

@@ -480,26 +480,8 @@ Result<PipelineConfig> parse_config(const std::string& text, const std::string& 
 
 namespace {
 
-Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file,
-                                   const std::vector<std::string>& overrides) {
-  YAML::Node root = root_in;
-  SLUICE_RETURN_IF_ERROR(check_expanded_size(root, file));
-  {
-    YamlReader dup(file);
-    find_duplicate_keys(dup, root, "");
-    SLUICE_RETURN_IF_ERROR(dup.status());
-  }
-  for (const auto& o : overrides) {
-    SLUICE_RETURN_IF_ERROR(apply_override(root, o));
-  }
-  YamlReader r(file);
-  PipelineConfig c;
-  c.file = file;
-  if (!r.map(root, "the pipeline file",
-             {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "max_bytes_in_flight",
-              "max_dead_letters", "batch", "queue_capacity", "output", "serve"})) {
-    return Status::InvalidArgument(r.errors().front());
-  }
+// `mode`, and the defaults it sets.
+void read_mode(YamlReader& r, const YAML::Node& root, PipelineConfig& c) {
   if (root["mode"]) {
     auto m = r.string(root["mode"], "mode");
     if (m == "latency")
@@ -514,7 +496,10 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
   // Records between stages hold their parsed answers (about 40 KB each in
   // the reference workload): queues are short, memory is what they cost.
   c.queue_capacity = latency ? 16 : 128;
+}
 
+// input, datasets, http, steps, join, output.
+void read_sections(YamlReader& r, const YAML::Node& root, PipelineConfig& c) {
   if (!root["input"])
     r.error(root, "'input' is required");
   else
@@ -549,6 +534,16 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
       for (std::size_t i = 0; i < j.size(); ++i) c.joins.push_back(read_join(r, j[i], i));
     }
   }
+  if (!root["output"])
+    r.error(root, "'output' is required");
+  else
+    c.output = read_output(r, root["output"]);
+}
+
+// The bounds of a run: records and bytes in flight, dead letters, queues,
+// batches, serve's deadline. After read_sections (records_in_flight
+// follows http.max_in_flight).
+void read_bounds(YamlReader& r, const YAML::Node& root, PipelineConfig& c) {
   if (root["records_in_flight"]) {
     c.records_in_flight = r.integer<std::size_t>(root["records_in_flight"], "records_in_flight", 1, 1 << 24)
                               .value_or(c.records_in_flight);
@@ -578,11 +573,31 @@ Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string&
       c.serve_deadline = r.millis(sv["deadline_ms"], "serve.deadline_ms").value_or(c.serve_deadline);
     }
   }
-  if (!root["output"])
-    r.error(root, "'output' is required");
-  else
-    c.output = read_output(r, root["output"]);
+}
 
+Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file,
+                                   const std::vector<std::string>& overrides) {
+  YAML::Node root = root_in;
+  SLUICE_RETURN_IF_ERROR(check_expanded_size(root, file));
+  {
+    YamlReader dup(file);
+    find_duplicate_keys(dup, root, "");
+    SLUICE_RETURN_IF_ERROR(dup.status());
+  }
+  for (const auto& o : overrides) {
+    SLUICE_RETURN_IF_ERROR(apply_override(root, o));
+  }
+  YamlReader r(file);
+  PipelineConfig c;
+  c.file = file;
+  if (!r.map(root, "the pipeline file",
+             {"mode", "input", "datasets", "http", "steps", "join", "records_in_flight", "max_bytes_in_flight",
+              "max_dead_letters", "batch", "queue_capacity", "output", "serve"})) {
+    return Status::InvalidArgument(r.errors().front());
+  }
+  read_mode(r, root, c);
+  read_sections(r, root, c);
+  read_bounds(r, root, c);
   SLUICE_RETURN_IF_ERROR(r.status());
   return c;
 }
