@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "pipeline/data/value.h"
+#include "sluice/detail/json.h"
 #include "sluice/detail/mutex.h"
 
 namespace sluice::cli {
@@ -99,14 +99,14 @@ void log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
   MutexLock lock(s.mu);
   if (s.format == LogFormat::kJson) {
     line += "{\"time\":\"" + now_utc() + "\",\"level\":\"" + std::string(level_name(level)) + "\"";
-    if (!s.run_id.empty()) line += ",\"run\":" + pipeline::json_quote(s.run_id);
-    if (!s.shard.empty()) line += ",\"shard\":" + pipeline::json_quote(s.shard);
-    if (!s.command.empty()) line += ",\"command\":" + pipeline::json_quote(s.command);
-    line += ",\"msg\":" + pipeline::json_quote(message);
+    if (!s.run_id.empty()) line += ",\"run\":" + detail::json_quote(s.run_id);
+    if (!s.shard.empty()) line += ",\"shard\":" + detail::json_quote(s.shard);
+    if (!s.command.empty()) line += ",\"command\":" + detail::json_quote(s.command);
+    line += ",\"msg\":" + detail::json_quote(message);
     for (const LogField& f : fields) {
-      line += "," + pipeline::json_quote(f.key) + ":";
+      line += "," + detail::json_quote(f.key) + ":";
       if (const auto* text = std::get_if<std::string>(&f.value)) {
-        line += pipeline::json_quote(*text);
+        line += detail::json_quote(*text);
       } else if (const auto* count = std::get_if<std::uint64_t>(&f.value)) {
         line += std::to_string(*count);
       } else if (const auto* number = std::get_if<double>(&f.value)) {

@@ -27,8 +27,4 @@ void encode_hybrid(const std::uint8_t* values, std::size_t n, int bit_width, std
 // Decodes n values; fails with kDataLoss on truncated or malformed input.
 Status decode_hybrid(std::string_view in, int bit_width, std::size_t n, std::vector<std::uint32_t>& out);
 
-// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code
-// points past U+10FFFF).
-bool valid_utf8(std::string_view s);
-
 }  // namespace sluice::parquet

@@ -6,6 +6,7 @@
 #include "column_chunk.h"
 #include "compression.h"
 #include "encoding.h"
+#include "sluice/detail/json.h"
 #include "thrift.h"
 
 namespace sluice::parquet {
@@ -79,9 +80,9 @@ Status validate_column(const Column& c, const ColumnData& d, std::size_t rows) {
       return check_size(c, d.f64, rows, "f64");
     case ColumnType::kString: {
       SLUICE_RETURN_IF_ERROR(check_offsets(c, d, rows, d.bytes.size()));
-      if (!valid_utf8(d.bytes)) {
+      if (!detail::valid_utf8(d.bytes)) {
         for (std::size_t r = 0; r < rows; ++r) {
-          if (!valid_utf8(std::string_view(d.bytes).substr(d.offsets[r], d.offsets[r + 1] - d.offsets[r]))) {
+          if (!detail::valid_utf8(std::string_view(d.bytes).substr(d.offsets[r], d.offsets[r + 1] - d.offsets[r]))) {
             return column_error(c, "row " + std::to_string(r) + ": the string is not valid UTF-8");
           }
         }

@@ -11,6 +11,9 @@
 namespace sluice::parquet::testing {
 namespace {
 
+// The expected side of the interop tests: written here, apart from
+// sluice's own JSON writer (sluice/detail/json.h), on purpose, so that a
+// fault in that one cannot make the two sides agree.
 void json_string(std::string_view s, std::string& out) {
   out.push_back('"');
   for (unsigned char c : s) {

@@ -218,16 +218,5 @@ TEST(HybridEncoding, LongRunsAreCompact) {
   EXPECT_LE(encoded.size(), 4u);
 }
 
-TEST(Utf8, AcceptsWellFormedAndRejectsMalformed) {
-  EXPECT_TRUE(valid_utf8(""));
-  EXPECT_TRUE(valid_utf8("plain ascii, long enough for the fast path"));
-  EXPECT_TRUE(valid_utf8("é 日本語 🚀"));
-  EXPECT_FALSE(valid_utf8("\xC0\xAF"));          // overlong '/'
-  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));      // a surrogate
-  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(valid_utf8("abc\xE6\x97"));       // truncated
-  EXPECT_FALSE(valid_utf8("\xFF"));
-}
-
 }  // namespace
 }  // namespace sluice::parquet

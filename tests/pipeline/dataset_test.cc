@@ -189,16 +189,5 @@ TEST(TableReader, ALineLongerThanMaxRecordBytesIsAnErrorOfItsOwnNotHeld) {
                         }));
 }
 
-TEST(JsonQuote, BytesThatAreNotUtf8BecomeReplacementCharactersSoTheLineStaysJson) {
-  EXPECT_EQ(json_quote("caf\xc3\xa9 \"q\"\n"), "\"caf\xc3\xa9 \\\"q\\\"\\n\"");
-  EXPECT_EQ(json_quote("a\xff"
-                       "b"),
-            "\"a\\ufffdb\"");
-  EXPECT_EQ(json_quote("\xc3"), "\"\\ufffd\"") << "a sequence cut short";
-  EXPECT_EQ(json_quote("\xe0\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "an overlong form";
-  EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "a surrogate";
-  EXPECT_EQ(json_quote("\xf0\x9f\x98\x80\xff"), "\"\xf0\x9f\x98\x80\\ufffd\"") << "good sequences stay";
-}
-
 }  // namespace
 }  // namespace sluice::pipeline

@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include "sluice/detail/json.h"
+
 namespace sluice::pipeline {
 
 enum class Type : std::uint8_t { kNull, kBool, kInt64, kDouble, kString };
@@ -38,8 +40,8 @@ struct Value {
   std::string to_json() const;
 };
 
-// `s` as a JSON string literal, quoted and escaped.
-std::string json_quote(std::string_view s);
+// `s` as a JSON string literal, quoted and escaped (sluice's one writer).
+using detail::json_quote;
 
 // A value as text in a URL or a path: a string as it is, anything else as
 // JSON writes it.

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "sluice/detail/json.h"
+
 namespace sluice::pipeline::detail {
 namespace {
 
@@ -638,7 +640,7 @@ class Reader {
 
 Status read_array(const std::string& body, const std::vector<std::string>& path, const std::string& path_name,
                   const std::vector<FieldSpec>& fields, ArrayData& out) {
-  if (!simdjson::validate_utf8(body.data(), body.size())) return Status::DataLoss("malformed JSON: not UTF-8");
+  if (!sluice::detail::valid_utf8(body)) return Status::DataLoss("malformed JSON: not UTF-8");
   Reader reader(body, path, fields, out);
   reader.document();
   return reader.result(path_name);

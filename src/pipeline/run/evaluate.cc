@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "pipeline/run/columns.h"
+#include "sluice/detail/json.h"
 #include "sluice/http/client.h"
 
 namespace sluice::pipeline {
@@ -100,7 +101,7 @@ Status check_row(const Plan& plan, const std::vector<Value>& row) {
     if (v.is_null() && !col.nullable) {
       return Status::InvalidArgument("output column '" + col.name + "' is null, and it is not nullable");
     }
-    if (v.type() == Type::kString && !simdjson::validate_utf8(v.as_string().data(), v.as_string().size())) {
+    if (v.type() == Type::kString && !detail::valid_utf8(v.as_string())) {
       return Status::InvalidArgument("output column '" + col.name + "': the string is not valid UTF-8");
     }
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "pipeline/json/extract.h"
+#include "sluice/detail/json.h"
 #include "sluice/parquet/reader.h"
 #include "sluice/sources.h"
 
@@ -37,7 +38,7 @@ namespace {
 // checked where they are read, so that one bad byte dead-letters its
 // record here rather than failing a whole batch in the Parquet writer.
 Status check_utf8(std::string_view text, const std::string& name) {
-  if (simdjson::validate_utf8(text.data(), text.size())) return Status();
+  if (detail::valid_utf8(text)) return Status();
   std::size_t at = 0;
   while (at < text.size() && static_cast<unsigned char>(text[at]) < 0x80) ++at;  // where it goes wrong, roughly
   return Status::InvalidArgument("column '" + name + "': not valid UTF-8 (near byte " + std::to_string(at) + ")");
