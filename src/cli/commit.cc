@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "job_cli.h"
-#include "pipeline/output/job_commit.h"
+#include "sluice/shards.h"
 #include "sluice/store.h"
 
 namespace sluice::cli {
@@ -47,18 +47,18 @@ Result<std::unique_ptr<ObjectStore>> open_output(const std::string& output) {
 int status_command(const JobCommandOptions& o) {
   auto store = open_output(o.output);
   if (!store.ok()) return failed("status", store.status());
-  auto state = pipeline::read_job(**store, o.name);
-  if (!state.ok()) return failed("status", state.status());
-  std::fputs(pipeline::describe_job(*state).c_str(), stdout);
+  auto lines = describe_shards(**store, o.name);
+  if (!lines.ok()) return failed("status", lines.status());
+  std::fputs(lines->c_str(), stdout);
   return 0;
 }
 
 int commit_command(const JobCommandOptions& o) {
   auto store = open_output(o.output);
   if (!store.ok()) return failed("commit", store.status());
-  auto report = pipeline::commit_job(**store, o.name);
+  auto report = commit_shards(**store, o.name);
   if (!report.ok()) return failed("commit", report.status());
-  const pipeline::JobCommitReport& r = *report;
+  const JobCommitReport& r = *report;
   std::printf("job committed%s: %u shards, %llu records: %llu done, %llu dead-lettered; %zu file(s)\n",
               r.already ? " (again)" : "", r.shards, static_cast<unsigned long long>(r.records),
               static_cast<unsigned long long>(r.done), static_cast<unsigned long long>(r.dead_lettered), r.files);

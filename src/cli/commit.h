@@ -1,5 +1,5 @@
 // `sluice commit OUTPUT` and `sluice status OUTPUT`: a sharded job's
-// commit, and where its shards are (src/pipeline/output/job_commit.h).
+// commit, and where its shards are (sluice/shards.h).
 #pragma once
 
 #include <CLI/App.hpp>

@@ -20,10 +20,10 @@
 
 #include "job_cli.h"
 #include "metrics.h"
-#include "pipeline/job/shards.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/detail/random_id.h"
 #include "sluice/job.h"
+#include "sluice/shards.h"
 
 namespace sluice::cli {
 
@@ -412,7 +412,7 @@ int run_pipeline_command(const RunCommandOptions& o) {
   std::string scheduler_attempt;
   if (o.shard == "auto") {
     // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet
-    auto s = pipeline::shard_from_environment([](const char* name) { return std::getenv(name); });
+    auto s = shard_from_environment([](const char* name) { return std::getenv(name); });
     if (!s.ok()) {
       log_error(s.status().message());
       return 2;

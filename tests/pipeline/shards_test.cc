@@ -1,13 +1,13 @@
 // --shard auto: the shard a scheduler's environment names, as each of the
 // three sets it, and the errors when it names none or a wrong one.
-#include "pipeline/job/shards.h"
+#include "sluice/shards.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
-namespace sluice::pipeline {
+namespace sluice {
 namespace {
 
 Result<ShardOfJob> from(const std::map<std::string, std::string>& vars) {
@@ -66,4 +66,4 @@ TEST(ShardFromEnvironment, NoneOrAWrongOneIsAnErrorThatSaysWhich) {
 }
 
 }  // namespace
-}  // namespace sluice::pipeline
+}  // namespace sluice

@@ -1,9 +1,9 @@
-#include "pipeline/job/shards.h"
+#include "sluice/shards.h"
 
 #include <charconv>
 #include <string_view>
 
-namespace sluice::pipeline {
+namespace sluice {
 
 namespace {
 
@@ -65,4 +65,4 @@ Result<ShardOfJob> shard_from_environment(const std::function<const char*(const 
   return s;
 }
 
-}  // namespace sluice::pipeline
+}  // namespace sluice

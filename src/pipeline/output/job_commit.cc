@@ -260,3 +260,16 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
 }
 
 }  // namespace sluice::pipeline
+
+namespace sluice {
+
+Result<std::string> describe_shards(ObjectStore& store, const std::string& job) {
+  SLUICE_ASSIGN_OR_RETURN(const pipeline::JobState state, pipeline::read_job(store, job));
+  return pipeline::describe_job(state);
+}
+
+Result<JobCommitReport> commit_shards(ObjectStore& store, const std::string& job) {
+  return pipeline::commit_job(store, job);
+}
+
+}  // namespace sluice

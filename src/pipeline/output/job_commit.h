@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "pipeline/output/manifest.h"
+#include "sluice/shards.h"
 #include "sluice/status.h"
 #include "sluice/store.h"
 
@@ -58,27 +59,7 @@ Result<JobState> read_job(ObjectStore& store, const std::string& job);
 // job.
 std::string describe_job(const JobState& state);
 
-// `sluice commit`: the job commit. Checks that every shard committed once,
-// over one input, and accounted for every record of its shard (done or
-// dead-lettered); then writes the job's manifest (_<job>-manifest.json:
-// every shard's files and dead letters, the done positions in the input's
-// own numbering, as one run of the whole input would have left it),
-// removes every file of the job's shards no commit names (losing attempts',
-// abandoned ones, and the attempts' manifests) and writes _SUCCESS last, as
-// Spark does, for downstream jobs to wait on. Run it after every task of
-// the job has ended; it may be run again (after a failure, or to clean up).
-// Errors: kUnavailable naming each shard not committed (a retry later may
-// pass), kFailedPrecondition when shards disagree on the input, kDataLoss
-// when a commit names a file that is not there.
-struct JobCommitReport {
-  std::uint32_t shards = 0;
-  std::size_t files = 0;
-  std::uint64_t records = 0;  // in the whole input
-  std::uint64_t done = 0;     // written, filtered or not joined
-  std::uint64_t dead_lettered = 0;
-  std::vector<std::string> removed;  // keys
-  bool already = false;              // _SUCCESS was there already
-};
+// `sluice commit`: see commit_shards (sluice/shards.h).
 Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job);
 
 }  // namespace sluice::pipeline
