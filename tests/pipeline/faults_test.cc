@@ -78,7 +78,11 @@ std::vector<FaultCase> fault_cases() {
                                            .slow_body = 0.02,
                                            .close = 0.1,
                                            .retry_after_seconds = 1})},
-      {"outage_half_second_503", outage(500ms, false)},
+      // Long enough to be seen as one on a slow (sanitizer) build too: the
+      // first failures that count are retries (up to 100 ms of backoff),
+      // and the first probe follows 250 ms on; an outage that probe finds
+      // over was a blip, not counted as an outage.
+      {"outage_one_and_a_half_seconds_503", outage(1500ms, false)},
       {"outage_three_seconds_closed", outage(3000ms, true)},
   };
 }
