@@ -19,8 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
-#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -75,11 +73,5 @@ class LatencyHistogram {
   std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
   std::atomic<std::uint64_t> sum_us_{0};
 };
-
-// Appends `counts` to `out` as a Prometheus histogram in seconds, with
-// bounds for HTTP latencies (1 ms to 10 s): `name`_bucket{`labels`le="..."},
-// _sum and _count. `labels` is empty or ends with a comma: `endpoint="x",`.
-void append_prometheus_seconds(std::string& out, std::string_view name, std::string_view labels,
-                               const LatencyCounts& counts);
 
 }  // namespace sluice

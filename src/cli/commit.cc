@@ -3,13 +3,14 @@
 #include <cstdio>
 #include <memory>
 
-#include "job_cli.h"
+#include "job_command.h"
+#include "log.h"
 #include "sluice/shards.h"
 #include "sluice/store.h"
 
 namespace sluice::cli {
 
-void add_job_options(CLI::App& cmd, JobCommandOptions& o) {
+void add_sharded_job_options(CLI::App& cmd, ShardedJobOptions& o) {
   cmd.add_option("output", o.output, "where the shards wrote: a directory or s3://bucket/prefix")->required();
   cmd.add_option("--name", o.name, "the job (its output.name), when the output holds the shards of several");
 }
@@ -44,7 +45,7 @@ Result<std::unique_ptr<ObjectStore>> open_output(const std::string& output) {
 
 }  // namespace
 
-int status_command(const JobCommandOptions& o) {
+int status_command(const ShardedJobOptions& o) {
   auto store = open_output(o.output);
   if (!store.ok()) return failed("status", store.status());
   auto lines = describe_shards(**store, o.name);
@@ -53,7 +54,7 @@ int status_command(const JobCommandOptions& o) {
   return 0;
 }
 
-int commit_command(const JobCommandOptions& o) {
+int commit_command(const ShardedJobOptions& o) {
   auto store = open_output(o.output);
   if (!store.ok()) return failed("commit", store.status());
   auto report = commit_shards(**store, o.name);

@@ -13,6 +13,16 @@
 #include "sluice/sleep.h"
 
 namespace sluice::cli {
+
+void add_demo_options(CLI::App& cmd, DemoOptions& o) {
+  cmd.add_option("--records", o.records, "records to process")->check(CLI::Range(1, 100'000'000));
+  cmd.add_option_function<std::uint64_t>(
+         "--latency-us", [&o](std::uint64_t us) { o.latency = std::chrono::microseconds(us); },
+         "simulated latency of each API call (default " + std::to_string(o.latency.count()) + ")")
+      ->check(CLI::Range(0, 10'000'000));
+  cmd.add_option("--in-flight", o.in_flight, "calls in flight at once")->check(CLI::Range(1, 100'000));
+  cmd.add_option("--cpu-threads", o.cpu_threads, "CPU pool threads (0: automatic)")->check(CLI::Range(0, 1024));
+}
 namespace {
 
 using mockapi::mix;

@@ -1,7 +1,9 @@
 // `sluice demo`: a small runnable pipeline with the reference workload's shape.
 #pragma once
 
+#include <CLI/App.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace sluice::cli {
@@ -14,6 +16,7 @@ struct DemoOptions {
 };
 
 // Runs the demo, prints its results and counters; the process exit code.
+void add_demo_options(CLI::App& cmd, DemoOptions& o);
 int run_demo(const DemoOptions& options);
 
 }  // namespace sluice::cli

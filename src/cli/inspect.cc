@@ -53,7 +53,14 @@ void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& ta
 
 }  // namespace
 
-int run_inspect(const std::string& path, std::size_t rows, std::FILE* out) {
+void add_inspect_options(CLI::App& cmd, InspectOptions& o) {
+  cmd.add_option("file", o.path, "the Parquet file")->required();
+  cmd.add_option("--rows", o.rows, "first rows to print")->check(CLI::Range(0, 1'000'000));
+}
+
+int run_inspect(const InspectOptions& o, std::FILE* out) {
+  const std::string& path = o.path;
+  const std::size_t rows = o.rows;
   auto reader = parquet::ParquetReader::open(path);
   if (!reader.ok()) {
     log_error(reader.status().message());

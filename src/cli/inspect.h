@@ -1,6 +1,7 @@
 // `sluice inspect FILE.parquet`: what a Parquet file holds.
 #pragma once
 
+#include <CLI/App.hpp>
 #include <cstddef>
 #include <cstdio>
 #include <string>
@@ -9,6 +10,12 @@ namespace sluice::cli {
 
 // Prints the schema, row groups (sizes, encodings, codecs, statistics) and
 // the first `rows` rows; the process exit code.
-int run_inspect(const std::string& path, std::size_t rows, std::FILE* out);
+struct InspectOptions {
+  std::string path;
+  std::size_t rows = 5;  // first rows printed
+};
+
+void add_inspect_options(CLI::App& cmd, InspectOptions& o);
+int run_inspect(const InspectOptions& o, std::FILE* out);
 
 }  // namespace sluice::cli

@@ -16,6 +16,8 @@
 #include <memory>
 #include <vector>
 
+#include "sluice/prometheus.h"
+
 namespace sluice::cli {
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr,
@@ -85,10 +87,10 @@ std::string read_file(const char* path) {
 }  // namespace
 
 std::string process_metrics() {
-  std::string out;
-  auto metric = [&](const char* name, const char* type, const char* help, const std::string& value) {
-    out +=
-        std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
+  PrometheusText page;
+  auto metric = [&page](const char* name, const char* type, const char* help, const std::string& value) {
+    page.family(name, type, help);
+    page.sample(name, {}, std::string_view(value));
   };
   const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
   // /proc/self/stat: the fields after the command's closing parenthesis,
@@ -126,10 +128,9 @@ std::string process_metrics() {
   const double boot = btime == std::string::npos ? 0 : std::strtod(proc.c_str() + btime + 7, nullptr);
   std::snprintf(number, sizeof number, "%.2f", boot + field(22) / tick);
   metric("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", number);
-  out +=
-      "# HELP sluice_build_info sluice's version, as a label; always 1.\n# TYPE sluice_build_info gauge\n"
-      "sluice_build_info{version=\"" SLUICE_VERSION "\"} 1\n";
-  return out;
+  page.family("sluice_build_info", "gauge", "sluice's version, as a label; always 1.");
+  page.sample("sluice_build_info", {{"version", SLUICE_VERSION}}, std::uint64_t{1});
+  return std::move(page).text();
 }
 
 namespace {

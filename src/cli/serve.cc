@@ -1,8 +1,14 @@
-// `sluice serve FILE --listen HOST:PORT`.
-#include <charconv>
+#include "serve.h"
 
-#include "job_cli.h"
-#include "run.h"
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+#include "job_metrics.h"
+#include "log.h"
+#include "signals.h"
+#include "sluice/job.h"
+#include "summary.h"
 
 namespace sluice::cli {
 
@@ -27,8 +33,8 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& te
 
 }  // namespace
 
-void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
-  add_common(cmd, o);
+void add_serve_options(CLI::App& cmd, ServeCommandOptions& o) {
+  add_pipeline_file(cmd, o.job.file);
   cmd.add_option("--listen", o.listen, "HOST:PORT to serve on (port 0: any free port, printed)")->capture_default_str();
   cmd.add_option("--max-body-bytes", o.max_body_bytes, "a request's largest body (larger: 413)")
       ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30))
@@ -40,12 +46,12 @@ void add_serve_options(CLI::App& cmd, RunCommandOptions& o) {
                  "a connection's next request must be read whole within this (slower: 408 and closed)")
       ->check(CLI::Range(1, 3'600'000))
       ->capture_default_str();
-  cmd.add_flag("--quiet,-q", o.quiet, "no summary at the end");
-  cmd.add_option("--summary-json", o.summary_json, "also write the summary as JSON to this file at the end");
-  add_threads(cmd, o);
+  cmd.add_flag("--quiet,-q", o.job.quiet, "no summary at the end");
+  cmd.add_option("--summary-json", o.job.summary_json, "also write the summary as JSON to this file at the end");
+  add_threads(cmd, o.job);
 }
 
-int serve_command(const RunCommandOptions& o) {
+int serve_command(const ServeCommandOptions& o) {
   Signals::block(/*serving=*/true);
   const std::string run_id = start_run_log();
   auto listen = parse_listen(o.listen);
@@ -54,7 +60,8 @@ int serve_command(const RunCommandOptions& o) {
     return 2;
   }
   auto job = Job::open_serve(
-      o.file, {.sets = o.sets, .run_id = run_id, .io_threads = o.io_threads, .cpu_threads = o.cpu_threads});
+      o.job.file.path,
+      {.sets = o.job.file.sets, .run_id = run_id, .io_threads = o.job.io_threads, .cpu_threads = o.job.cpu_threads});
   if (!job.ok()) return open_failed(job.status());
   Job& e = **job;
   ServeOptions options{.address = listen->first,
@@ -69,30 +76,17 @@ int serve_command(const RunCommandOptions& o) {
   };
   options.metrics = [&e] { return metrics_page(e); };
   options.on_warning = [](const std::string& what) { log_warn(what); };
-  Signals signals(e, o.grace_seconds, /*serving=*/true);
+  Signals signals(e, o.job.grace_seconds, /*serving=*/true);
   JobSummary s = e.serve(options);
   signals.finish();
-  report_summary(s, o);
+  report_summary(s, o.job);
   if (!s.status.ok()) {
     log_error(s.status.message());
     return s.status.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
-  if (!o.quiet && log_format() == LogFormat::kText) {
+  if (!o.job.quiet && log_format() == LogFormat::kText) {
     print_summary(s, stderr, /*files=*/false);
-    std::fprintf(stderr,
-                 "served    %llu requests: %llu bad (4xx), %llu shed (503); %llu records past their deadline; "
-                 "answered in p50 %.2f ms, p99 %.2f ms; shed in p99 %.2f ms\n",
-                 static_cast<unsigned long long>(s.serve.requests),
-                 static_cast<unsigned long long>(s.serve.bad_requests), static_cast<unsigned long long>(s.serve.shed),
-                 static_cast<unsigned long long>(s.serve.deadline_exceeded),
-                 static_cast<double>(s.serve.latency.quantile(0.5).count()) / 1000,
-                 static_cast<double>(s.serve.latency.quantile(0.99).count()) / 1000,
-                 static_cast<double>(s.serve.shed_latency.quantile(0.99).count()) / 1000);
-    if (s.serve.accept_pauses > 0) {
-      std::fprintf(
-          stderr, "          accepting paused %llu times at the open-file limit; %llu idle connections closed\n",
-          static_cast<unsigned long long>(s.serve.accept_pauses), static_cast<unsigned long long>(s.serve.idle_closed));
-    }
+    print_served(s.serve, stderr);
   }
   return signals.aborted() ? signals.exit_code() : 0;
 }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstdio>
 
 namespace sluice {
 
@@ -90,36 +89,6 @@ LatencyCounts LatencyHistogram::snapshot() const {
   }
   c.sum_us_ = sum_us_.load(std::memory_order_relaxed);
   return c;
-}
-
-void append_prometheus_seconds(std::string& out, std::string_view name, std::string_view labels,
-                               const LatencyCounts& counts) {
-  auto line = [&](std::string_view suffix, std::string_view le, const std::string& value) {
-    out.append(name).append(suffix);
-    if (!labels.empty() || !le.empty()) {
-      out += '{';
-      std::string_view l = labels;
-      if (le.empty() && l.ends_with(',')) l.remove_suffix(1);
-      out.append(l);
-      if (!le.empty()) out.append("le=\"").append(le).append("\"");
-      out += '}';
-    }
-    out.append(" ").append(value).append("\n");
-  };
-  // Each bound read from the fine buckets: to within one of them, under
-  // 1.6 % of the bound.
-  constexpr std::pair<const char*, std::int64_t> kBounds[] = {
-      {"0.001", 1000},  {"0.0025", 2500}, {"0.005", 5000},  {"0.01", 10000}, {"0.025", 25000},
-      {"0.05", 50000},  {"0.1", 100000},  {"0.25", 250000}, {"0.5", 500000}, {"1", 1000000},
-      {"2.5", 2500000}, {"5", 5000000},   {"10", 10000000}};
-  for (const auto& [le, us] : kBounds) {
-    line("_bucket", le, std::to_string(counts.count_at_most(std::chrono::microseconds(us))));
-  }
-  line("_bucket", "+Inf", std::to_string(counts.count()));
-  char sum[32];
-  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(counts.sum_us()) / 1e6);
-  line("_sum", "", sum);
-  line("_count", "", std::to_string(counts.count()));
 }
 
 }  // namespace sluice

@@ -29,6 +29,7 @@
 #include "pipeline/run/lines.h"
 #include "pipeline/serve/serve_request.h"
 #include "sluice/detail/mutex.h"
+#include "sluice/prometheus.h"
 
 namespace sluice::pipeline {
 
@@ -515,40 +516,40 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   }
 
   std::string metrics_page() {
-    std::string out;
-    auto metric = [&](const char* name, const char* type, const char* help) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    };
-    metric("sluice_serve_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
+    PrometheusText page;
+    page.family("sluice_serve_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
     {
       MutexLock lock(mu);
       for (const auto& [key, n] : replies) {
-        out += "sluice_serve_requests_total{endpoint=\"" + (key.first.empty() ? std::string("other") : key.first) +
-               "\",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+        const std::string code = std::to_string(key.second);
+        page.sample(
+            "sluice_serve_requests_total",
+            {{"endpoint", key.first.empty() ? std::string_view("other") : std::string_view(key.first)}, {"code", code}},
+            n);
       }
     }
-    metric("sluice_serve_request_duration_seconds", "histogram",
-           "POST /v1/features answered 200, and shed (503): from its last byte read to its answer written.");
-    append_prometheus_seconds(out, "sluice_serve_request_duration_seconds", "endpoint=\"/v1/features\",code=\"200\",",
-                              latency.snapshot());
-    append_prometheus_seconds(out, "sluice_serve_request_duration_seconds", "endpoint=\"/v1/features\",code=\"503\",",
-                              shed_latency.snapshot());
-    metric("sluice_serve_shed_total", "counter", "Requests answered 503 at once: they could not be done in time.");
-    out += "sluice_serve_shed_total " + std::to_string(shed.load()) + "\n";
-    metric("sluice_serve_deadline_exceeded_total", "counter", "Records answered with a deadline error.");
-    out += "sluice_serve_deadline_exceeded_total " + std::to_string(deadline_exceeded.load()) + "\n";
-    metric("sluice_serve_accept_pauses_total", "counter",
-           "Times accepting paused for want of a file descriptor (the open-file limit).");
-    out += "sluice_serve_accept_pauses_total " + std::to_string(accept_pauses.load()) + "\n";
-    metric("sluice_serve_idle_closed_total", "counter",
-           "Idle keep-alive connections closed to make room for new ones.");
-    out += "sluice_serve_idle_closed_total " + std::to_string(idle_closed.load()) + "\n";
-    metric("sluice_serve_records_under_way", "gauge", "Records of requests being answered.");
-    out += "sluice_serve_records_under_way " + std::to_string(under_way.load()) + "\n";
-    metric("sluice_serve_ready", "gauge", "1 while new requests are taken, 0 while draining.");
-    out += std::string("sluice_serve_ready ") + (draining.load() ? "0" : "1") + "\n";
-    if (options.metrics) out += options.metrics();
-    return out;
+    page.family("sluice_serve_request_duration_seconds", "histogram",
+                "POST /v1/features answered 200, and shed (503): from its last byte read to its answer written.");
+    page.seconds("sluice_serve_request_duration_seconds", {{"endpoint", "/v1/features"}, {"code", "200"}},
+                 latency.snapshot());
+    page.seconds("sluice_serve_request_duration_seconds", {{"endpoint", "/v1/features"}, {"code", "503"}},
+                 shed_latency.snapshot());
+    auto one = [&page](const char* name, const char* type, const char* help, std::uint64_t value) {
+      page.family(name, type, help);
+      page.sample(name, {}, value);
+    };
+    one("sluice_serve_shed_total", "counter", "Requests answered 503 at once: they could not be done in time.",
+        shed.load());
+    one("sluice_serve_deadline_exceeded_total", "counter", "Records answered with a deadline error.",
+        deadline_exceeded.load());
+    one("sluice_serve_accept_pauses_total", "counter",
+        "Times accepting paused for want of a file descriptor (the open-file limit).", accept_pauses.load());
+    one("sluice_serve_idle_closed_total", "counter", "Idle keep-alive connections closed to make room for new ones.",
+        idle_closed.load());
+    one("sluice_serve_records_under_way", "gauge", "Records of requests being answered.", under_way.load());
+    one("sluice_serve_ready", "gauge", "1 while new requests are taken, 0 while draining.", draining.load() ? 0 : 1);
+    if (options.metrics) page.append(options.metrics());
+    return std::move(page).text();
   }
 };
 
