@@ -43,9 +43,9 @@ TEST(PrometheusText, LabelValuesAndHelpAreEscapedAsTheFormatSays) {
 
 TEST(PrometheusText, AHistogramsBucketsAreCumulativeAndEndInItsCount) {
   LatencyHistogram h;
-  h.record(std::chrono::microseconds(800));      // <= 0.001
-  h.record(std::chrono::microseconds(40'000));   // <= 0.05
-  h.record(std::chrono::microseconds(40'000));   // <= 0.05
+  h.record(std::chrono::microseconds(800));         // <= 0.001
+  h.record(std::chrono::microseconds(40'000));      // <= 0.05
+  h.record(std::chrono::microseconds(40'000));      // <= 0.05
   h.record(std::chrono::microseconds(20'000'000));  // past 10 s: +Inf only
   PrometheusText page;
   page.seconds("d_seconds", {{"step", "a"}}, h.snapshot());
