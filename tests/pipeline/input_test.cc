@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 class InputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("input_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ = fs::path(::testing::TempDir()) /
+           ("input_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -32,8 +33,7 @@ class InputTest : public ::testing::Test {
   std::unique_ptr<Plan> plan(const std::string& extra = "") {
     auto config = parse_config("input:\n  path: " + (dir_ / "in-*.csv").string() +
                                    "\n  columns: {id: int64, name: string}\n  key: id\n" + extra +
-                                   "output:\n  path: " + (dir_ / "out").string() +
-                                   "\n  columns:\n    id: int64\n",
+                                   "output:\n  path: " + (dir_ / "out").string() + "\n  columns:\n    id: int64\n",
                                "p.yaml");
     EXPECT_TRUE(config.ok()) << config.status().to_string();
     auto p = make_plan(std::move(*config), Datasets::kCheckOnly);
