@@ -34,7 +34,8 @@ std::unique_ptr<Plan> plan_for(const std::string& base_url, const std::string& h
   path: records.csv
   columns: {id: int64}
 http:
-  base_url: )yaml" + base_url + "\n" + http_extra +
+  base_url: )yaml" + base_url + "\n" +
+                                 http_extra +
                                  R"yaml(  retry: {max_attempts: 3, base_backoff_ms: 5, max_backoff_ms: 20}
 steps:
   - name: item
