@@ -95,13 +95,10 @@ std::string fit_to_terminal(std::string line) {
 
 }  // namespace
 
-ProgressReporter::ProgressReporter(const Job& job, bool quiet, std::function<void()> exports,
-                                   double interval_seconds)
-    : job_(job),
-      quiet_(quiet),
-      exports_(std::move(exports)),
-      interval_seconds_(interval_seconds),
-      thread_([this] { report(); }) {}
+ProgressReporter::ProgressReporter(const Job& job, bool quiet, std::function<void()> exports, double interval_seconds)
+    : job_(job), quiet_(quiet), exports_(std::move(exports)), interval_seconds_(interval_seconds), thread_([this] {
+        report();
+      }) {}
 
 void ProgressReporter::stop() {
   if (!thread_.joinable()) return;
@@ -121,8 +118,8 @@ void ProgressReporter::report() {
   auto last_export = started;
   const auto export_every = std::chrono::duration<double>(interval_seconds_);
   // A look a second, or each export's interval when shorter.
-  const auto look_every = std::chrono::milliseconds(
-      exports_ ? std::min<long>(1000, static_cast<long>(interval_seconds_ * 1000)) : 1000);
+  const auto look_every =
+      std::chrono::milliseconds(exports_ ? std::min<long>(1000, static_cast<long>(interval_seconds_ * 1000)) : 1000);
   MutexLock lock(mu_);
   while (!stopped_) {
     const auto tick = std::chrono::steady_clock::now() + look_every;

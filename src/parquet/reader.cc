@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -388,146 +389,208 @@ Result<std::vector<std::vector<std::string>>> ParquetReader::row_group(std::size
   return rows;
 }
 
-Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<std::vector<std::string>>& rows) {
-  {
-    std::vector<std::vector<std::string>> cols(info_.columns.size());
-    for (std::size_t k = 0; k < info_.columns.size(); ++k) {
-      const Column& c = info_.columns[k];
-      const Chunk& ch = chunks_[g][k];
-      const std::string where = path_ + ": column '" + c.name + "', row group " + std::to_string(g);
-      std::optional<Compression> codec = codec_of(ch.codec);
-      if (!codec) return corrupt(where, std::string("codec ") + codec_name(ch.codec) + " is not supported");
-      std::string bytes;
-      if (Status s = read_at(static_cast<std::uint64_t>(ch.start), static_cast<std::size_t>(ch.bytes), bytes); !s.ok())
-        return s;
-      const bool list = c.type == ColumnType::kListDouble || c.type == ColumnType::kListInt64;
-      const int max_rep = list ? 1 : 0;
-      const int max_def = list ? (c.nullable ? 2 : 1) : (c.nullable ? 1 : 0);
-      std::vector<std::string> dict;
-      std::vector<std::string>& out = cols[k];
-      std::string current;  // the list being assembled
-      bool open_list = false;
-      std::size_t pos = 0;
-      while (pos < bytes.size() && out.size() < want) {
-        std::size_t used = 0;
-        Result<thrift::Value> header = thrift::read_struct(std::string_view(bytes).substr(pos), used);
-        if (!header.ok()) return header.status().with_context(where);
-        pos += used;
-        const std::int64_t compressed_size = header->get_int(3), uncompressed_size = header->get_int(2);
-        if (compressed_size < 0 || static_cast<std::uint64_t>(compressed_size) > bytes.size() - pos) {
-          return corrupt(where, "a page runs past its column chunk");
-        }
-        if (uncompressed_size < 0 || uncompressed_size > kMaxPageBytes) {
-          return corrupt(where, "a page's size " + std::to_string(uncompressed_size) + " is out of range (at most " +
-                                    std::to_string(kMaxPageBytes) + " bytes)");
-        }
-        const auto compressed = static_cast<std::size_t>(compressed_size);
-        const auto uncompressed = static_cast<std::size_t>(uncompressed_size);
-        std::string page;
-        if (Status s = decompress(*codec, std::string_view(bytes).substr(pos, compressed), uncompressed, page);
-            !s.ok()) {
-          return s.with_context(where);
-        }
-        pos += compressed;
-        const std::int64_t type = header->get_int(1);
-        if (type == 2) {  // dictionary page
-          const thrift::Value* dh = header->field(7);
-          const std::int64_t count = dh ? dh->get_int(1) : 0;
-          // Every value takes a byte at least: more than the page holds is corrupt.
-          if (count < 0 || static_cast<std::uint64_t>(count) > page.size()) {
-            return corrupt(where, "the dictionary page claims " + std::to_string(count) + " values in " +
-                                      std::to_string(page.size()) + " bytes");
-          }
-          dict.resize(static_cast<std::size_t>(count));
-          std::size_t p = 0;
-          for (std::size_t i = 0; i < dict.size(); ++i) {
-            if (!render_plain(c, page, p, i, dict[i])) return corrupt(where, "the dictionary page is truncated");
-          }
-          continue;
-        }
-        const thrift::Value* dh = header->field(5);
-        if (type != 0 || !dh) return corrupt(where, "page type " + std::to_string(type) + " is not supported");
-        // A flat column's page holds at most its row group's rows; any page,
-        // at most kMaxPageValues values.
-        const std::int64_t claimed = dh->get_int(1);
-        const std::int64_t group_rows = info_.row_groups[g].rows;
-        const std::uint64_t room =
-            list || group_rows < 0 ? kMaxPageValues
-                                   : std::min<std::uint64_t>(kMaxPageValues, static_cast<std::uint64_t>(group_rows));
-        if (claimed < 0 || static_cast<std::uint64_t>(claimed) > room) {
-          return corrupt(where, "a page claims " + std::to_string(claimed) + " values, more than the " +
-                                    std::to_string(room) +
-                                    (list ? " a page may hold" : " its row group or a page may hold"));
-        }
-        const auto entries = static_cast<std::size_t>(claimed);
-        std::size_t p = 0;
-        auto levels = [&](int max_level, std::vector<std::uint32_t>& lv) -> Status {
-          if (max_level == 0) {
-            lv.assign(entries, 0);
-            return Status();
-          }
-          if (page.size() - p < 4) return corrupt(where, "levels are truncated");
-          auto len = load<std::uint32_t>(page.data() + p);
-          p += 4;
-          if (len > page.size() - p) return corrupt(where, "levels are truncated");
-          Status s = decode_hybrid(std::string_view(page).substr(p, len),
-                                   bit_width(static_cast<std::uint64_t>(max_level)), entries, lv);
-          p += len;
-          return s.ok() ? s : s.with_context(where);
-        };
-        std::vector<std::uint32_t> rep, def, indices;
-        SLUICE_RETURN_IF_ERROR(levels(max_rep, rep));
-        SLUICE_RETURN_IF_ERROR(levels(max_def, def));
-        std::size_t values = 0;
-        for (std::uint32_t d : def) values += d == static_cast<std::uint32_t>(max_def);
-        const std::int64_t encoding = dh->get_int(2);
-        if (encoding == 8 || encoding == 2) {
-          if (p >= page.size()) return corrupt(where, "dictionary indices are missing");
-          int width = static_cast<unsigned char>(page[p++]);
-          if (Status s = decode_hybrid(std::string_view(page).substr(p), width, values, indices); !s.ok())
-            return s.with_context(where);
-        } else if (encoding != 0) {
-          return corrupt(where, "encoding " + encoding_name(encoding) + " is not supported");
-        }
-        std::size_t vi = 0;
-        for (std::size_t e = 0; e < entries; ++e) {
-          std::string v;
-          if (def[e] == static_cast<std::uint32_t>(max_def)) {
-            if (encoding != 0) {
-              if (indices[vi] >= dict.size()) return corrupt(where, "a dictionary index is out of range");
-              v = dict[indices[vi]];
-            } else if (!render_plain(c, page, p, vi, v)) {
-              return corrupt(where, "the values are truncated");
-            }
-            ++vi;
-          }
-          if (!list) {
-            out.push_back(def[e] == static_cast<std::uint32_t>(max_def) ? v : "null");
-            continue;
-          }
-          if (rep[e] == 0) {
-            if (open_list) out.push_back(current + "]");
-            open_list = false;
-            if (out.size() >= want) break;
-            if (c.nullable && def[e] == 0) {
-              out.push_back("null");
-              continue;
-            }
-            current = "[";
-            open_list = true;
-          }
-          if (def[e] == static_cast<std::uint32_t>(max_def)) current += (current.size() > 1 ? ", " : "") + v;
-        }
+namespace {
+
+// One column chunk as text, a page at a time, until `want` rows are made:
+// its dictionary page kept for the data pages after it, a list column's
+// values gathered into "[a, b]", a null as "null".
+class ChunkRenderer {
+ public:
+  ChunkRenderer(const Column& c, std::string where, std::int64_t group_rows, std::size_t want)
+      : c_(c),
+        where_(std::move(where)),
+        group_rows_(group_rows),
+        want_(want),
+        list_(c.type == ColumnType::kListDouble || c.type == ColumnType::kListInt64),
+        max_rep_(list_ ? 1 : 0),
+        max_def_(list_ ? (c.nullable ? 2 : 1) : (c.nullable ? 1 : 0)) {}
+
+  Status render(std::string_view bytes, Compression codec) {
+    std::size_t pos = 0;
+    while (pos < bytes.size() && rows_.size() < want_) {
+      std::size_t used = 0;
+      Result<thrift::Value> header = thrift::read_struct(bytes.substr(pos), used);
+      if (!header.ok()) return header.status().with_context(where_);
+      pos += used;
+      std::string page;
+      SLUICE_RETURN_IF_ERROR(page_body(*header, bytes, pos, codec, page));
+      const std::int64_t type = header->get_int(1);
+      if (type == 2) {
+        SLUICE_RETURN_IF_ERROR(dictionary_page(*header, page));
+      } else {
+        SLUICE_RETURN_IF_ERROR(data_page(*header, type, page));
       }
-      if (open_list && out.size() < want) out.push_back(current + "]");
-      if (out.size() < want) return corrupt(where, "the chunk holds fewer rows than its row group");
-      out.resize(want);
     }
-    for (std::size_t r = 0; r < want; ++r) {
-      std::vector<std::string> row;
-      for (auto& col : cols) row.push_back(std::move(col[r]));
-      rows.push_back(std::move(row));
+    if (open_list_ && rows_.size() < want_) rows_.push_back(current_ + "]");
+    if (rows_.size() < want_) return corrupt(where_, "the chunk holds fewer rows than its row group");
+    rows_.resize(want_);
+    return Status();
+  }
+
+  std::vector<std::string>& rows() { return rows_; }
+
+ private:
+  // The page after its header, at `pos` (moved past it), decompressed.
+  Status page_body(const thrift::Value& header, std::string_view bytes, std::size_t& pos, Compression codec,
+                   std::string& page) const {
+    const std::int64_t compressed_size = header.get_int(3), uncompressed_size = header.get_int(2);
+    if (compressed_size < 0 || static_cast<std::uint64_t>(compressed_size) > bytes.size() - pos) {
+      return corrupt(where_, "a page runs past its column chunk");
     }
+    if (uncompressed_size < 0 || uncompressed_size > kMaxPageBytes) {
+      return corrupt(where_, "a page's size " + std::to_string(uncompressed_size) + " is out of range (at most " +
+                                 std::to_string(kMaxPageBytes) + " bytes)");
+    }
+    const auto compressed = static_cast<std::size_t>(compressed_size);
+    if (Status s = decompress(codec, bytes.substr(pos, compressed), static_cast<std::size_t>(uncompressed_size), page);
+        !s.ok()) {
+      return s.with_context(where_);
+    }
+    pos += compressed;
+    return Status();
+  }
+
+  Status dictionary_page(const thrift::Value& header, const std::string& page) {
+    const thrift::Value* dh = header.field(7);
+    const std::int64_t count = dh ? dh->get_int(1) : 0;
+    // Every value takes a byte at least: more than the page holds is corrupt.
+    if (count < 0 || static_cast<std::uint64_t>(count) > page.size()) {
+      return corrupt(where_, "the dictionary page claims " + std::to_string(count) + " values in " +
+                                 std::to_string(page.size()) + " bytes");
+    }
+    dict_.resize(static_cast<std::size_t>(count));
+    std::size_t p = 0;
+    for (std::size_t i = 0; i < dict_.size(); ++i) {
+      if (!render_plain(c_, page, p, i, dict_[i])) return corrupt(where_, "the dictionary page is truncated");
+    }
+    return Status();
+  }
+
+  // A flat column's page holds at most its row group's rows; any page, at
+  // most kMaxPageValues values.
+  Result<std::size_t> entries_of(const thrift::Value& dh) const {
+    const std::int64_t claimed = dh.get_int(1);
+    const std::uint64_t room = list_ || group_rows_ < 0
+                                   ? kMaxPageValues
+                                   : std::min<std::uint64_t>(kMaxPageValues, static_cast<std::uint64_t>(group_rows_));
+    if (claimed < 0 || static_cast<std::uint64_t>(claimed) > room) {
+      return corrupt(where_, "a page claims " + std::to_string(claimed) + " values, more than the " +
+                                 std::to_string(room) +
+                                 (list_ ? " a page may hold" : " its row group or a page may hold"));
+    }
+    return static_cast<std::size_t>(claimed);
+  }
+
+  // Repetition or definition levels at `p` (moved past them): RLE/bit-packed
+  // with a 4-byte length; none when the column has no such level.
+  Status levels(const std::string& page, std::size_t& p, int max_level, std::size_t entries,
+                std::vector<std::uint32_t>& out) const {
+    if (max_level == 0) {
+      out.assign(entries, 0);
+      return Status();
+    }
+    if (page.size() - p < 4) return corrupt(where_, "levels are truncated");
+    const auto len = load<std::uint32_t>(page.data() + p);
+    p += 4;
+    if (len > page.size() - p) return corrupt(where_, "levels are truncated");
+    Status s = decode_hybrid(std::string_view(page).substr(p, len), bit_width(static_cast<std::uint64_t>(max_level)),
+                             entries, out);
+    p += len;
+    return s.ok() ? s : s.with_context(where_);
+  }
+
+  Status data_page(const thrift::Value& header, std::int64_t type, const std::string& page) {
+    const thrift::Value* dh = header.field(5);
+    if (type != 0 || !dh) return corrupt(where_, "page type " + std::to_string(type) + " is not supported");
+    SLUICE_ASSIGN_OR_RETURN(const std::size_t entries, entries_of(*dh));
+    std::size_t p = 0;
+    std::vector<std::uint32_t> rep, def, indices;
+    SLUICE_RETURN_IF_ERROR(levels(page, p, max_rep_, entries, rep));
+    SLUICE_RETURN_IF_ERROR(levels(page, p, max_def_, entries, def));
+    const auto present = static_cast<std::uint32_t>(max_def_);
+    const auto values = static_cast<std::size_t>(std::count(def.begin(), def.end(), present));
+    const std::int64_t encoding = dh->get_int(2);
+    if (encoding == 8 || encoding == 2) {
+      if (p >= page.size()) return corrupt(where_, "dictionary indices are missing");
+      const int width = static_cast<unsigned char>(page[p++]);
+      if (Status s = decode_hybrid(std::string_view(page).substr(p), width, values, indices); !s.ok())
+        return s.with_context(where_);
+    } else if (encoding != 0) {
+      return corrupt(where_, "encoding " + encoding_name(encoding) + " is not supported");
+    }
+    std::size_t vi = 0;
+    for (std::size_t e = 0; e < entries; ++e) {
+      std::string v;
+      if (def[e] == present) {
+        if (encoding != 0) {
+          if (indices[vi] >= dict_.size()) return corrupt(where_, "a dictionary index is out of range");
+          v = dict_[indices[vi]];
+        } else if (!render_plain(c_, page, p, vi, v)) {
+          return corrupt(where_, "the values are truncated");
+        }
+        ++vi;
+      }
+      if (!add(rep[e], def[e], std::move(v))) break;
+    }
+    return Status();
+  }
+
+  // One entry: a row of a flat column; of a list column, a row begins at
+  // repetition level 0. False once `want_` rows are made.
+  bool add(std::uint32_t rep, std::uint32_t def, std::string v) {
+    const bool present = def == static_cast<std::uint32_t>(max_def_);
+    if (!list_) {
+      rows_.push_back(present ? std::move(v) : "null");
+      return true;
+    }
+    if (rep == 0) {
+      if (open_list_) rows_.push_back(current_ + "]");
+      open_list_ = false;
+      if (rows_.size() >= want_) return false;
+      if (c_.nullable && def == 0) {
+        rows_.push_back("null");
+        return true;
+      }
+      current_ = "[";
+      open_list_ = true;
+    }
+    if (present) current_ += (current_.size() > 1 ? ", " : "") + v;
+    return true;
+  }
+
+  const Column& c_;
+  const std::string where_;
+  const std::int64_t group_rows_;
+  const std::size_t want_;
+  const bool list_;
+  const int max_rep_, max_def_;
+  std::vector<std::string> dict_;
+  std::vector<std::string> rows_;
+  std::string current_;  // the list being assembled
+  bool open_list_ = false;
+};
+
+}  // namespace
+
+Status ParquetReader::render_group(std::size_t g, std::size_t want, std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::vector<std::string>> cols(info_.columns.size());
+  for (std::size_t k = 0; k < info_.columns.size(); ++k) {
+    const Column& c = info_.columns[k];
+    const Chunk& ch = chunks_[g][k];
+    std::string where = path_ + ": column '" + c.name + "', row group " + std::to_string(g);
+    std::optional<Compression> codec = codec_of(ch.codec);
+    if (!codec) return corrupt(where, std::string("codec ") + codec_name(ch.codec) + " is not supported");
+    std::string bytes;
+    SLUICE_RETURN_IF_ERROR(read_at(static_cast<std::uint64_t>(ch.start), static_cast<std::size_t>(ch.bytes), bytes));
+    ChunkRenderer chunk(c, std::move(where), info_.row_groups[g].rows, want);
+    SLUICE_RETURN_IF_ERROR(chunk.render(bytes, *codec));
+    cols[k] = std::move(chunk.rows());
+  }
+  for (std::size_t r = 0; r < want; ++r) {
+    std::vector<std::string> row;
+    row.reserve(cols.size());
+    for (auto& col : cols) row.push_back(std::move(col[r]));
+    rows.push_back(std::move(row));
   }
   return Status();
 }
