@@ -171,10 +171,11 @@ std::string describe_job(const JobState& st) {
   return head + "\n" + lines;
 }
 
-Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
-  Result<JobState> read = read_job(store, job);
-  if (!read.ok()) return read.status();
-  const JobState& st = *read;
+namespace {
+
+// Every shard committed once, over the same input, accounting for each of
+// its records: counted into `report`.
+Status check_commits(ObjectStore& store, const JobState& st, JobCommitReport& report) {
   std::string missing;
   for (const ShardState& s : st.shards) {
     if (!s.committed) {
@@ -187,7 +188,6 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
                                " is not complete: not committed: " + missing);
   }
   const Manifest& first = *st.shards[0].committed;
-  JobCommitReport report{.shards = st.count, .already = st.success};
   for (const ShardState& s : st.shards) {
     const Manifest& m = *s.committed;
     const std::string name = "shard " + std::to_string(s.index) + " of " + std::to_string(st.count);
@@ -209,13 +209,19 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
     report.dead_lettered += m.shard->dead_lettered;
   }
   report.records = first.shard->input_records;
+  return Status();
+}
 
+// The shards' commits as one run's manifest: every file (each must be
+// there), the dead letters there are, the done positions in the input's
+// own numbering.
+Result<Manifest> merge_commits(ObjectStore& store, const JobState& st, std::uint64_t records) {
   // What the output held when the shards were read (no shard is running by
   // now, see job_commit.h): listed once, not again here.
   const std::set<std::string>& there = st.keys;
   Manifest merged;
   merged.runs = 1;
-  merged.inputs = first.inputs;
+  merged.inputs = st.shards[0].committed->inputs;
   std::vector<PositionCursor> cursors;
   for (const ShardState& s : st.shards) {
     for (const std::string& f : s.committed->files) {
@@ -231,18 +237,21 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
     cursors.emplace_back(s.committed->done);
   }
   std::sort(merged.files.begin(), merged.files.end());
-  report.files = merged.files.size();
-  // In the input's own numbering, walked in order so that the set stays a
-  // few ranges as it grows.
-  for (std::uint64_t p = 0; p < report.records; ++p) {
+  // Walked in order so that the set stays a few ranges as it grows.
+  for (std::uint64_t p = 0; p < records; ++p) {
     if (cursors[p % st.count].contains(p / st.count)) merged.done.add(p);
   }
-  SLUICE_RETURN_IF_ERROR(store.put(job_manifest_key(st.job), merged.to_json()), "the job's manifest");
+  return merged;
+}
 
+// Every file of the job's shards that `merged` does not name (losing
+// attempts', abandoned ones, the attempts' manifests); not the shards'
+// commits.
+Status remove_unnamed(ObjectStore& store, const JobState& st, const Manifest& merged, JobCommitReport& report) {
   std::set<std::string> named(merged.files.begin(), merged.files.end());
   named.insert(merged.dead_letters.begin(), merged.dead_letters.end());
   const std::string data = st.job + "-shard-", own = "_" + st.job + "-shard-";
-  for (const std::string& key : there) {
+  for (const std::string& key : st.keys) {
     const std::string base = key.substr(key.rfind('/') + 1);
     if (!base.starts_with(data) && !base.starts_with(own)) continue;
     std::optional<ShardKey> k = parse_shard_key(key);
@@ -255,6 +264,19 @@ Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
     if (!gone.ok()) return gone.status();
     report.removed.insert(report.removed.end(), gone->begin(), gone->end());
   }
+  return Status();
+}
+
+}  // namespace
+
+Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job) {
+  SLUICE_ASSIGN_OR_RETURN(const JobState st, read_job(store, job));
+  JobCommitReport report{.shards = st.count, .already = st.success};
+  SLUICE_RETURN_IF_ERROR(check_commits(store, st, report));
+  SLUICE_ASSIGN_OR_RETURN(const Manifest merged, merge_commits(store, st, report.records));
+  report.files = merged.files.size();
+  SLUICE_RETURN_IF_ERROR(store.put(job_manifest_key(st.job), merged.to_json()), "the job's manifest");
+  SLUICE_RETURN_IF_ERROR(remove_unnamed(store, st, merged, report));
   SLUICE_RETURN_IF_ERROR(store.put(std::string(kSuccess), ""), "the _SUCCESS marker");
   return report;
 }
