@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sluice/detail/listen.h"
 #include "sluice/detail/mutex.h"
 #include "workload.h"
 
@@ -321,19 +322,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
     return Status::InvalidArgument("fault fractions add up to more than 1");
   }
   if (options.threads < 1 || options.threads > 64) return Status::InvalidArgument("threads: expected 1 to 64");
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(options.address, ec);
-  if (ec) return Status::InvalidArgument("address '" + options.address + "': " + ec.message());
   auto impl = std::make_unique<Impl>(std::move(options));
-  tcp::endpoint ep(address, impl->options.port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + impl->options.address + ":" + std::to_string(impl->options.port) +
-                               ": " + ec.message());
-  }
+  SLUICE_RETURN_IF_ERROR(detail::listen_on(impl->acceptor, impl->options.address, impl->options.port), "address");
   asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
   for (int i = 0; i < impl->options.threads; ++i) impl->threads.emplace_back([io = &impl->io] { io->run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));

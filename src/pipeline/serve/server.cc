@@ -28,6 +28,7 @@
 
 #include "pipeline/run/lines.h"
 #include "pipeline/serve/serve_request.h"
+#include "sluice/detail/listen.h"
 #include "sluice/detail/mutex.h"
 #include "sluice/prometheus.h"
 
@@ -554,19 +555,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Result<std::unique_ptr<Server>> Server::start(const Plan& plan, Runtime& rt, RunRecord run, ServeOptions options) {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(options.address, ec);
-  if (ec) return Status::InvalidArgument("--listen: '" + options.address + "' is not an IP address: " + ec.message());
   auto impl = std::make_shared<Impl>(plan, rt, std::move(run), std::move(options));
-  const tcp::endpoint ep(address, impl->options.port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + impl->options.address + ":" + std::to_string(impl->options.port) +
-                               ": " + ec.message());
-  }
+  SLUICE_RETURN_IF_ERROR(detail::listen_on(impl->acceptor, impl->options.address, impl->options.port), "--listen");
   const std::uint16_t port = impl->acceptor.local_endpoint().port();
   impl->tasks.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(impl->acceptor.get_executor(), impl->accept_loop(), asio::detached);
