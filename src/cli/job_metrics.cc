@@ -73,7 +73,7 @@ void MetricsExports::write() {
     if (w.ok()) log_debug("metrics written to " + file_, {{"bytes", std::uint64_t{page.size()}}});
   }
   if (push_) {
-    const Status w = push_metrics(*push_, page);
+    const Status w = push_->push(page);
     if (!w.ok() && !std::exchange(push_failed_, true)) log_warn(w.message());
     if (w.ok()) log_debug("metrics pushed", {{"bytes", std::uint64_t{page.size()}}});
   }

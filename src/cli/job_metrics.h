@@ -2,7 +2,7 @@
 // besides its endpoint: a file for node_exporter, a Pushgateway.
 #pragma once
 
-#include <optional>
+#include <memory>
 #include <string>
 
 #include "metrics.h"
@@ -22,15 +22,15 @@ std::string metrics_page(const Job& job);
 // once; the run goes on.
 class MetricsExports {
  public:
-  MetricsExports(const Job& job, std::string file, std::optional<PushTarget> push)
+  MetricsExports(const Job& job, std::string file, std::unique_ptr<MetricsPusher> push)
       : job_(job), file_(std::move(file)), push_(std::move(push)) {}
-  bool any() const { return !file_.empty() || push_.has_value(); }
+  bool any() const { return !file_.empty() || push_ != nullptr; }
   void write();
 
  private:
   const Job& job_;
   const std::string file_;
-  const std::optional<PushTarget> push_;
+  const std::unique_ptr<MetricsPusher> push_;
   bool file_failed_ = false, push_failed_ = false;
 };
 

@@ -16,7 +16,9 @@
 #include <memory>
 #include <vector>
 
+#include "sluice/http/client.h"
 #include "sluice/prometheus.h"
+#include "sluice/runtime.h"
 
 namespace sluice::cli {
 
@@ -148,69 +150,67 @@ std::string without_process_metrics(const std::string& page) {
 }
 }  // namespace
 
-Result<PushTarget> push_target(const std::string& url, int shard) {
+struct MetricsPusher::Impl {
+  Runtime rt{{.io_threads = 1, .cpu_threads = 1}};
+  std::optional<http::Client> client;
+  std::string path;   // the group's
+  std::string where;  // for messages: "--metrics-push URL"
+};
+
+Result<std::unique_ptr<MetricsPusher>> MetricsPusher::create(const std::string& url, int shard) {
   auto bad = [&](const std::string& why) { return Status::InvalidArgument("--metrics-push '" + url + "': " + why); };
   auto u = boost::urls::parse_uri(url);
   if (!u) return bad("not a URL");
-  if (u->scheme() != "http") return bad("expected an http:// URL of a Pushgateway");
+  if (u->scheme() != "http" && u->scheme() != "https") {
+    return bad("expected the http:// or https:// URL of a Pushgateway");
+  }
   if (u->host().empty()) return bad("no host");
-  PushTarget t{.host = std::string(u->host()),
-               .port = u->has_port() ? std::string(u->port()) : "80",
-               .path = std::string(u->encoded_path())};
-  if (t.host.size() > 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
-  if (t.path.find("/metrics/job/") == std::string::npos) {
-    while (!t.path.empty() && t.path.back() == '/') t.path.pop_back();
+  auto impl = std::make_unique<Impl>();
+  impl->path = std::string(u->encoded_path());
+  if (impl->path.find("/metrics/job/") == std::string::npos) {
+    while (!impl->path.empty() && impl->path.back() == '/') impl->path.pop_back();
     char host[256] = "unknown";
     ::gethostname(host, sizeof host - 1);
-    t.path += "/metrics/job/sluice/instance/" + std::string(host);
-    if (shard >= 0) t.path += "/shard/" + std::to_string(shard);
+    impl->path += "/metrics/job/sluice/instance/" + std::string(host);
+    if (shard >= 0) impl->path += "/shard/" + std::to_string(shard);
   }
-  return t;
+  const std::string origin = std::string(u->scheme()) + "://" + std::string(u->encoded_authority());
+  impl->where = "--metrics-push " + origin + impl->path;
+  http::ClientOptions options{.base_url = origin,
+                              .max_connections = 1,
+                              .max_idle = 1,
+                              .connect_timeout = std::chrono::milliseconds(2000),
+                              .read_timeout = std::chrono::milliseconds(5000),
+                              .attempt_timeout = std::chrono::milliseconds(5000),
+                              .request_timeout = std::chrono::milliseconds(12000),
+                              .max_in_flight = 1,
+                              .max_body_bytes = 1 << 20};
+  options.retry.max_attempts = 2;
+  options.outage.enabled = false;  // a gateway that is down fails its push, which the next one tries again
+  options.accept_compressed = false;
+  auto client = http::Client::create(impl->rt, std::move(options));
+  if (!client.ok()) return bad(client.status().message());
+  impl->client.emplace(std::move(*client));
+  return std::unique_ptr<MetricsPusher>(new MetricsPusher(std::move(impl)));
 }
 
-Status push_metrics(const PushTarget& to, const std::string& page) {
-  const std::string body = without_process_metrics(page);
-  const std::string where = "--metrics-push http://" + to.host + ":" + to.port + to.path;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int e = ::getaddrinfo(to.host.c_str(), to.port.c_str(), &hints, &found); e != 0) {
-    return Status::Unavailable(where + ": " + ::gai_strerror(e));
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(found, &::freeaddrinfo);
-  int fd = -1;
-  for (const addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  if (fd < 0) return Status::Unavailable(where + ": cannot connect: " + errno_text(errno));
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  const std::string request =
-      "PUT " + to.path + " HTTP/1.1\r\nHost: " + to.host + ":" + to.port +
-      "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
-  for (std::size_t at = 0; at < request.size();) {
-    ssize_t n = ::send(fd, request.data() + at, request.size() - at, MSG_NOSIGNAL);
-    if (n <= 0) {
-      ::close(fd);
-      return Status::Unavailable(where + ": the request could not be sent: " + errno_text(errno));
-    }
-    at += static_cast<std::size_t>(n);
-  }
-  std::string answer;
-  char buf[1024];
-  for (ssize_t n; answer.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-    answer.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  // "HTTP/1.1 200 OK": 2xx is taken (the gateway answers 200 or 202).
-  if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0 || answer[9] != '2') {
-    return Status::Unavailable(where + ": answered " + answer.substr(0, answer.find("\r\n")));
+MetricsPusher::MetricsPusher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MetricsPusher::~MetricsPusher() = default;
+
+const std::string& MetricsPusher::where() const { return impl_->where; }
+
+Status MetricsPusher::push(const std::string& page) {
+  http::Request request{.method = http::Method::kPut,
+                        .path = impl_->path,
+                        .path_is_encoded = true,
+                        .headers = {{"Content-Type", "text/plain; version=0.0.4"}},
+                        .body = without_process_metrics(page)};
+  Result<http::Response> answer = impl_->rt.block_on(impl_->client->send(std::move(request)));
+  if (!answer.ok()) return Status::Unavailable(impl_->where + ": " + answer.status().message());
+  // The gateway answers 200 (or 202 when it takes the push asynchronously).
+  if (answer->status < 200 || answer->status > 299) {
+    return Status::Unavailable(impl_->where + ": answered " + std::to_string(answer->status) + ": " +
+                               answer->body.substr(0, 200));
   }
   return Status();
 }

@@ -24,17 +24,32 @@ std::string process_metrics();
 // process_* metrics (node_exporter has its own by those names).
 Status write_metrics_file(const std::string& path, const std::string& page);
 
-// PUTs `page` (without process_*, as for the textfile) to a Prometheus
-// Pushgateway, replacing what the group held. `url`: the gateway
-// ("http://pushgateway:9091"; plain HTTP), to which
+// PUTs pages (without process_*, as for the textfile) to a Prometheus
+// Pushgateway through sluice's HTTP client, replacing what the group held.
+// `url`: the gateway ("http://pushgateway:9091", or https://), to which
 // /metrics/job/sluice/instance/<this host>[/shard/<I>] is added, or a URL
-// that names its group itself (".../metrics/job/<job>/..."). Blocking, for
-// the progress thread.
-struct PushTarget {
-  std::string host, port, path;  // where to PUT
+// that names its group itself (".../metrics/job/<job>/..."). The client runs
+// on a runtime of its own (one event-loop thread): push() blocks, for the
+// progress thread, and never waits on the run's event loop.
+class MetricsPusher {
+ public:
+  // kInvalidArgument naming what is wrong with `url`. shard < 0: none.
+  static Result<std::unique_ptr<MetricsPusher>> create(const std::string& url, int shard);
+  ~MetricsPusher();
+  MetricsPusher(const MetricsPusher&) = delete;
+  MetricsPusher& operator=(const MetricsPusher&) = delete;
+
+  // kUnavailable naming the gateway when it could not be reached or did
+  // not answer 2xx (within 5 s, and one retry).
+  Status push(const std::string& page);
+  // Where it pushes: the gateway's URL and the group's path.
+  const std::string& where() const;
+
+ private:
+  struct Impl;
+  explicit MetricsPusher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
-Result<PushTarget> push_target(const std::string& url, int shard);  // shard < 0: none
-Status push_metrics(const PushTarget& to, const std::string& page);
 
 class MetricsServer {
  public:

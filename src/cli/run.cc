@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "job_metrics.h"
@@ -33,10 +32,11 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--metrics-file", o.metrics_file,
                  "write the metrics to this file for node_exporter's textfile collector (atomically, every "
                  "--metrics-interval seconds and at the end), for batch jobs whose endpoint goes with them");
-  cmd.add_option("--metrics-push", o.metrics_push,
-                 "PUT the metrics to this Prometheus Pushgateway (http://HOST:PORT, grouped by job sluice, this "
-                 "host and the shard; or a URL with its own /metrics/job/... group) every --metrics-interval "
-                 "seconds and at the end");
+  cmd.add_option(
+      "--metrics-push", o.metrics_push,
+      "PUT the metrics to this Prometheus Pushgateway (http://HOST:PORT or https://, grouped by job sluice, this "
+      "host and the shard; or a URL with its own /metrics/job/... group) every --metrics-interval "
+      "seconds and at the end");
   cmd.add_option("--metrics-interval", o.metrics_interval,
                  "seconds between writes of --metrics-file and pushes to --metrics-push")
       ->check(CLI::Range(0.1, 3600.0));
@@ -105,14 +105,14 @@ int run_pipeline_command(const RunOptions& o) {
     log_error(shard.status().message());
     return 2;
   }
-  std::optional<PushTarget> push;
+  std::unique_ptr<MetricsPusher> push;
   if (!o.metrics_push.empty()) {
-    auto t = push_target(o.metrics_push, shard->count > 1 ? static_cast<int>(shard->index) : -1);
-    if (!t.ok()) {
-      log_error(t.status().message());
+    auto p = MetricsPusher::create(o.metrics_push, shard->count > 1 ? static_cast<int>(shard->index) : -1);
+    if (!p.ok()) {
+      log_error(p.status().message());
       return 2;
     }
-    push = std::move(*t);
+    push = std::move(*p);
   }
   auto job = Job::open(o.job.file.path, {.sets = o.job.file.sets,
                                          .output = o.output,

@@ -473,7 +473,8 @@ TEST_F(SluiceRun, MetricsFileIsRewrittenWhileItRunsAndAtTheEnd) {
 
 // --metrics-push: the metrics PUT to a real Prometheus Pushgateway (Debian's
 // prometheus-pushgateway on loopback), grouped by job and host; the last
-// push is the run's end. A URL that is not http:// is a usage error.
+// push is the run's end. A URL that is neither http:// nor https:// is a usage
+// error; https:// to a server that does not speak it is a failed push.
 TEST_F(SluiceRun, MetricsArePushedToAPushgateway) {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);  // a free port for the gateway
   sockaddr_in free_port{};
@@ -507,6 +508,12 @@ TEST_F(SluiceRun, MetricsArePushedToAPushgateway) {
   a.insert(a.end(), {"-q", "--limit", "50", "--metrics-push", "http://" + gateway});
   const int code = spawn(a, dir_ + "/log").wait();
   const std::string page = scrape();
+  // https:// to the gateway, which speaks plain HTTP: the push fails, is
+  // said once, and the run goes on to its end.
+  auto again = args();
+  again.insert(again.end(),
+               {"-q", "--limit", "50", "--set", "output.mode=overwrite", "--metrics-push", "https://" + gateway});
+  const int https_code = spawn(again, dir_ + "/https.log").wait();
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   ASSERT_EQ(code, 0) << slurp(dir_ + "/log");
@@ -517,10 +524,15 @@ TEST_F(SluiceRun, MetricsArePushedToAPushgateway) {
       << page;
   EXPECT_EQ(page.find("process_cpu_seconds_total{instance=\"" + std::string(host)), std::string::npos)
       << "the gateway has its own process_*: " << page;
-  a.back() = "https://" + gateway;
-  EXPECT_EQ(spawn(a, dir_ + "/https.log").wait(), 2);
-  EXPECT_NE(slurp(dir_ + "/https.log").find("expected an http:// URL of a Pushgateway"), std::string::npos)
-      << slurp(dir_ + "/https.log");
+  ASSERT_EQ(https_code, 0) << slurp(dir_ + "/https.log");
+  const std::string said = slurp(dir_ + "/https.log");
+  const auto first = said.find("--metrics-push https://" + gateway + "/metrics/job/sluice/instance/");
+  EXPECT_NE(first, std::string::npos) << said;
+  EXPECT_EQ(said.find("--metrics-push https://", first + 1), std::string::npos) << "said once: " << said;
+  a.back() = "ftp://" + gateway;
+  EXPECT_EQ(spawn(a, dir_ + "/ftp.log").wait(), 2);
+  EXPECT_NE(slurp(dir_ + "/ftp.log").find("expected the http:// or https:// URL of a Pushgateway"), std::string::npos)
+      << slurp(dir_ + "/ftp.log");
 }
 
 // On a terminal, the progress line is rewritten in place; one wider than
