@@ -203,6 +203,69 @@ struct Server::Impl {
     return h + "\r\n";
   }
 
+  // The answer to a GET of `target` with its fault applied to it (a fault
+  // that is a way of writing, truncated or slow, is left to write()),
+  // counted; gzipped when the server gzips and the request accepts it.
+  Answer answer_to(const http::request<http::empty_body>& req, std::string_view target, int& retry_after) {
+    Answer a = req.method() == http::verb::get ? route(target) : not_found_answer();
+    if (a.status == 200 && always_fails(target)) {
+      a = {500, "{\"error\":\"this item always fails\"}", Fault::kNone};
+    } else if (a.status == 200) {
+      a.fault = pick_fault(target);
+    }
+    switch (a.fault) {
+      case Fault::k500:
+        a.status = 500, a.body = "{\"error\":\"injected\"}";
+        break;
+      case Fault::k429:
+        a.status = 429, a.body = "{\"error\":\"slow down\"}";
+        retry_after = options.faults.retry_after_seconds;
+        break;
+      case Fault::kMalformed:
+        a.body.resize(a.body.size() / 2);
+        break;  // cut JSON, honest length
+      case Fault::kNone:
+      case Fault::kClose:
+      case Fault::kTruncated:
+      case Fault::kSlowBody:
+        break;
+    }
+    if (a.fault != Fault::kNone || a.status == 500) {
+      faults.fetch_add(1, std::memory_order_relaxed);
+    } else if (a.status == 200) {
+      ok.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      not_found.fetch_add(1, std::memory_order_relaxed);
+    }
+    return a;
+  }
+
+  // Writes `a` after its head (in `out`) as its fault says: whole, half of
+  // it and then the connection closed, or a quarter at a time. False: the
+  // connection is done.
+  asio::awaitable<bool> write(tcp::socket& socket, asio::steady_timer& timer, const Answer& a, std::string& out) {
+    if (a.fault == Fault::kTruncated) {
+      out.append(a.body, 0, a.body.size() / 2);
+      co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+      co_return false;
+    }
+    if (a.fault == Fault::kSlowBody) {
+      co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+      const std::size_t piece = (a.body.size() + 3) / 4;
+      for (std::size_t at = 0; at < a.body.size(); at += piece) {
+        timer.expires_after(options.faults.trickle_interval);
+        co_await timer.async_wait(use_tuple);
+        auto [wec, wn] = co_await asio::async_write(
+            socket, asio::buffer(a.body.data() + at, std::min(piece, a.body.size() - at)), use_tuple);
+        if (wec) co_return false;
+      }
+      co_return true;
+    }
+    out += a.body;
+    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+    co_return !wec;
+  }
+
   asio::awaitable<void> session(tcp::socket socket) {
     connections.fetch_add(1, std::memory_order_relaxed);
     boost::beast::flat_buffer buffer;
@@ -223,44 +286,13 @@ struct Server::Impl {
         if (wec || !keep_alive) break;
         continue;
       }
-      Answer a = req.method() == http::verb::get ? route(target) : not_found_answer();
-      if (a.status == 200 && always_fails(target)) {
-        a = {500, "{\"error\":\"this item always fails\"}", Fault::kNone};
-      } else if (a.status == 200) {
-        a.fault = pick_fault(target);
-      }
+      int retry_after = -1;
+      Answer a = answer_to(req, target, retry_after);
       if (auto d = delay_for(target); d.count() > 0) {
         timer.expires_after(d);
         co_await timer.async_wait(use_tuple);
       }
-      int retry_after = -1;
-      switch (a.fault) {
-        case Fault::kNone:
-          break;
-        case Fault::k500:
-          a.status = 500, a.body = "{\"error\":\"injected\"}";
-          break;
-        case Fault::k429:
-          a.status = 429, a.body = "{\"error\":\"slow down\"}";
-          retry_after = options.faults.retry_after_seconds;
-          break;
-        case Fault::kMalformed:
-          a.body.resize(a.body.size() / 2);
-          break;  // cut JSON, honest length
-        case Fault::kClose:
-          faults.fetch_add(1, std::memory_order_relaxed);
-          co_return;  // the socket closes as the frame ends
-        case Fault::kTruncated:
-        case Fault::kSlowBody:
-          break;
-      }
-      if (a.fault != Fault::kNone || a.status == 500) {
-        faults.fetch_add(1, std::memory_order_relaxed);
-      } else if (a.status == 200) {
-        ok.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        not_found.fetch_add(1, std::memory_order_relaxed);
-      }
+      if (a.fault == Fault::kClose) co_return;  // the socket closes as the frame ends
       bool gzipped = false;
       if (options.gzip && !a.body.empty() &&
           std::string_view(req[http::field::accept_encoding]).find("gzip") != std::string_view::npos) {
@@ -269,27 +301,7 @@ struct Server::Impl {
         this->gzipped.fetch_add(1, std::memory_order_relaxed);
       }
       out = head(a.status, a.body.size(), keep_alive, retry_after, gzipped);
-      if (a.fault == Fault::kTruncated) {
-        out.append(a.body, 0, a.body.size() / 2);
-        co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-        co_return;
-      }
-      if (a.fault == Fault::kSlowBody) {
-        co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-        const std::size_t piece = (a.body.size() + 3) / 4;
-        for (std::size_t at = 0; at < a.body.size(); at += piece) {
-          timer.expires_after(options.faults.trickle_interval);
-          co_await timer.async_wait(use_tuple);
-          auto [wec, wn] = co_await asio::async_write(
-              socket, asio::buffer(a.body.data() + at, std::min(piece, a.body.size() - at)), use_tuple);
-          if (wec) co_return;
-        }
-      } else {
-        out += a.body;
-        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-        if (wec) break;
-      }
-      if (!keep_alive) break;
+      if (!co_await write(socket, timer, a, out) || !keep_alive) break;
     }
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
