@@ -1,6 +1,8 @@
-// A Prometheus text endpoint (`sluice run --metrics-addr 127.0.0.1:9464`):
-// GET /metrics answers the run's counters, gauges and histograms in the
-// text exposition format. One small thread; nothing else is served.
+// Where a run's metrics go, as Prometheus text: an endpoint of its own
+// (`--metrics-addr 127.0.0.1:9464`: GET /metrics, one small thread, nothing
+// else served), a file for node_exporter's textfile collector
+// (`--metrics-file`), a Pushgateway (`--metrics-push`); and the process's
+// own metrics, which each page ends with.
 #pragma once
 
 #include <atomic>
