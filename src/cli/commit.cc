@@ -5,7 +5,7 @@
 
 #include "job_command.h"
 #include "log.h"
-#include "sluice/shards.h"
+#include "sluice/job_commit.h"
 #include "sluice/store.h"
 
 namespace sluice::cli {

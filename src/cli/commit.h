@@ -1,5 +1,5 @@
 // `sluice commit OUTPUT` and `sluice status OUTPUT`: a sharded job's
-// commit, and where its shards are (sluice/shards.h).
+// commit, and where its shards are (sluice/job_commit.h).
 #pragma once
 
 #include <CLI/App.hpp>

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "pipeline/output/manifest.h"
-#include "sluice/shards.h"
+#include "sluice/job_commit.h"
 #include "sluice/status.h"
 #include "sluice/store.h"
 
@@ -59,7 +59,7 @@ Result<JobState> read_job(ObjectStore& store, const std::string& job);
 // job.
 std::string describe_job(const JobState& state);
 
-// `sluice commit`: see commit_shards (sluice/shards.h).
+// `sluice commit`: see commit_shards (sluice/job_commit.h).
 Result<JobCommitReport> commit_job(ObjectStore& store, const std::string& job);
 
 }  // namespace sluice::pipeline
