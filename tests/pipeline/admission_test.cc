@@ -15,12 +15,25 @@ namespace {
 
 constexpr std::uint64_t kKiB = 1024;
 
-// Records asking to start, and what admit() said to each.
+// Records asking to start, and what admit() said to each. Declared after
+// the Admission it asks, so that it ends first: those still waiting are
+// refused (close) before the admission goes.
 struct Admits {
   boost::asio::io_context io;
   int admitted = 0, refused = 0;
+  Admission* asked = nullptr;
+
+  Admits() = default;
+  Admits(const Admits&) = delete;
+  Admits& operator=(const Admits&) = delete;
+  ~Admits() {
+    if (asked == nullptr) return;
+    asked->close();
+    settle();
+  }
 
   void ask(Admission& a, int records) {
+    asked = &a;
     for (int i = 0; i < records; ++i) {
       boost::asio::co_spawn(
           io,
