@@ -1,7 +1,9 @@
 #include "pipeline/plan/plan.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
+#include <utility>
 
 namespace sluice::pipeline {
 
@@ -42,45 +44,94 @@ class Planner {
     return std::move(*e);
   }
 
-  // "{name}" holes resolved in `scope` (plus the step's loop variable).
+  // "{name}" holes resolved in `scope` (plus the step's loop variable);
+  // "{{" and "}}" are a literal brace.
   std::vector<Template::Piece> pieces(const std::string& text, const Scope& scope, const std::string& loop_var,
                                       const Where& where, const std::string& what, const std::set<std::string>& later,
                                       Template& t) {
     std::vector<Template::Piece> out;
-    std::size_t i = 0;
-    while (i < text.size()) {
-      auto open = text.find('{', i);
-      if (open == std::string::npos) {
-        out.push_back({text.substr(i)});
-        break;
+    std::string literal;
+    for (std::size_t i = 0; i < text.size();) {
+      const char c = text[i];
+      if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+        literal += c;
+        i += 2;
+        continue;
       }
-      if (open > i) out.push_back({text.substr(i, open - i)});
-      auto close = text.find('}', open);
-      if (close == std::string::npos) {
-        error(where, what + ": '{' without a closing '}' at column " + std::to_string(open + 1) + " of '" + text + "'");
+      if (c == '}') {
+        error(where, what + ": a '}' without its '{' at column " + std::to_string(i + 1) + " of '" + text +
+                         "' (write }} for a literal brace)");
         return out;
       }
-      std::string name = text.substr(open + 1, close - open - 1);
-      if (!loop_var.empty() && name == loop_var) {
-        out.push_back({"", Template::kLoopVar});
-      } else if (scope.list(name)) {
-        error(where, what + ": {" + name + "} is a list: fan out over its elements with for_each, e.g. {x: " + name +
-                         "} and {x} in the template");
-      } else if (const auto* s = scope.scalar(name)) {
-        out.push_back({"", s->first});
-        t.slots.push_back(s->first);
-      } else if (later.contains(name)) {
-        error(where, what + ": {" + name +
-                         "} comes from a step that runs later or from a join (joins run after every "
-                         "step); a template can only use the input's columns and earlier steps' fields");
-      } else {
-        std::string hint = scope.suggest(name);
-        error(where, what + ": {" + name + "} is not a field that an earlier step or the input provides" +
-                         (hint.empty() ? "" : " (did you mean {" + hint + "}?)"));
+      if (c != '{') {
+        literal += c;
+        ++i;
+        continue;
       }
+      const auto close = text.find('}', i);
+      if (close == std::string::npos) {
+        error(where, what + ": '{' without a closing '}' at column " + std::to_string(i + 1) + " of '" + text +
+                         "' (write {{ for a literal brace)");
+        return out;
+      }
+      if (!literal.empty()) out.push_back({std::exchange(literal, {})});
+      hole(text.substr(i + 1, close - i - 1), scope, loop_var, where, what, later, t, out);
       i = close + 1;
     }
+    if (!literal.empty()) out.push_back({std::move(literal)});
     return out;
+  }
+
+  // One {name}, resolved into `out`, or an error that says why not.
+  void hole(const std::string& name, const Scope& scope, const std::string& loop_var, const Where& where,
+            const std::string& what, const std::set<std::string>& later, Template& t,
+            std::vector<Template::Piece>& out) {
+    const bool a_name = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_' || c == '.';
+    });
+    if (!a_name) {
+      error(where, what + ": '{" + name +
+                       "}' is not a hole: a hole is {name} (a field, an input column or the "
+                       "for_each variable); write {{ and }} for literal braces, as in '{{\"id\": {id}}}'");
+    } else if (!loop_var.empty() && name == loop_var) {
+      out.push_back({"", Template::kLoopVar});
+    } else if (scope.list(name)) {
+      error(where, what + ": {" + name + "} is a list: fan out over its elements with for_each, e.g. {x: " + name +
+                       "} and {x} in the template");
+    } else if (const auto* s = scope.scalar(name)) {
+      out.push_back({"", s->first});
+      t.slots.push_back(s->first);
+    } else if (later.contains(name)) {
+      error(where, what + ": {" + name +
+                       "} comes from a step that runs later or from a join (joins run after every "
+                       "step); a template can only use the input's columns and earlier steps' fields");
+    } else {
+      std::string hint = scope.suggest(name);
+      error(where, what + ": {" + name + "} is not a field that an earlier step or the input provides" +
+                       (hint.empty() ? "" : " (did you mean {" + hint + "}?)"));
+    }
+  }
+
+  // A JSON body's holes: inside a string literal of the template's text
+  // (between quotes that no backslash escapes), the string's content;
+  // elsewhere, a JSON value.
+  static void mark_json_holes(std::vector<Template::Piece>& body) {
+    bool in_string = false, escaped = false;
+    for (Template::Piece& p : body) {
+      if (p.hole != -1) {
+        p.escape = in_string ? Template::Escape::kJsonString : Template::Escape::kJsonValue;
+        continue;
+      }
+      for (const char c : p.text) {
+        if (escaped) {
+          escaped = false;
+        } else if (in_string && c == '\\') {
+          escaped = true;
+        } else if (c == '"') {
+          in_string = !in_string;
+        }
+      }
+    }
   }
 
   Result<std::unique_ptr<Plan>> run(PipelineConfig config) {
@@ -193,8 +244,10 @@ class Planner {
       }
       at = amp + 1;
     }
-    if (!s.body.empty())
+    if (!s.body.empty()) {
       sp.request.body = pieces(s.body, scope_, s.for_each_var, s.where, what + ": body", all_names_, sp.request);
+      mark_json_holes(sp.request.body);
+    }
   }
 
   // Scalar fields take slots, list fields take lists: in scope from here on.

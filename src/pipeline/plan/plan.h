@@ -19,11 +19,18 @@
 
 namespace sluice::pipeline {
 
-// A URL or body template: literal text and {name} holes.
+// A URL or body template: literal text and {name} holes; {{ and }} are a
+// literal brace.
 struct Template {
+  // How a hole's value is written where it stands (request.h): as text (a
+  // URL's: the client percent-encodes it), or in a JSON body, inside a
+  // string literal as the string's escaped content, elsewhere as a JSON
+  // value.
+  enum class Escape : std::uint8_t { kText, kJsonString, kJsonValue };
   struct Piece {
     std::string text;  // literal text (hole < 0)
     int hole = -1;     // a scalar slot, or kLoopVar
+    Escape escape = Escape::kText;
   };
   static constexpr int kLoopVar = -2;
   std::vector<Piece> path;

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "pipeline/run/evaluate.h"
+#include "pipeline/run/request.h"
 #include "sluice/channel.h"
 
 namespace sluice::pipeline {
@@ -28,21 +29,6 @@ struct Counted {
   std::atomic<std::uint64_t>& n;
 };
 
-// `loop` is the for_each value, or with `list`, the index of the value in it.
-std::string render(const std::vector<Template::Piece>& pieces, const Record& r, std::int64_t loop,
-                   const std::vector<Value>* list) {
-  std::string out;
-  for (const auto& p : pieces) {
-    if (p.hole == Template::kLoopVar)
-      out += list ? value_text((*list)[static_cast<std::size_t>(loop)]) : std::to_string(loop);
-    else if (p.hole >= 0)
-      out += value_text(r.slots[static_cast<std::size_t>(p.hole)]);
-    else
-      out += p.text;
-  }
-  return out;
-}
-
 }  // namespace
 
 Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& admission,
@@ -57,21 +43,6 @@ Fetch::Fetch(const Plan& plan, Runtime& rt, http::Client* client, Admission& adm
     step_latency_.push_back(std::make_unique<LatencyHistogram>());
     step_answers_.push_back(std::make_unique<std::array<std::atomic<std::uint64_t>, 5>>());
   }
-}
-
-http::Request Fetch::request_for(const StepPlan& s, const Record& r, std::int64_t loop) const {
-  const std::vector<Value>* list = s.for_each_list >= 0 ? &r.lists[static_cast<std::size_t>(s.for_each_list)] : nullptr;
-  // The oldest records' answers read on first when answers wait for memory.
-  http::Request req{.method = s.method, .path = render(s.request.path, r, loop, list), .priority = r.position};
-  // Fields are read on the event loop as the answer comes, so that answer
-  // comes decoded; one kept for its arrays only is inflated on the CPU pool.
-  req.decode = !s.for_each && s.for_each_list < 0 && s.fields && !s.fields->fields().empty();
-  for (const auto& [k, v] : s.request.query) req.query.emplace_back(k, render(v, r, loop, list));
-  if (!s.request.body.empty()) {
-    req.body = render(s.request.body, r, loop, list);
-    req.headers.emplace_back("Content-Type", "application/json");
-  }
-  return req;
 }
 
 // One request through the pipeline's gate_: a 2xx answer's body, or why

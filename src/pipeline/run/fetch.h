@@ -2,7 +2,7 @@
 // request it makes on the way.
 //
 // A record is admitted (Admission: the byte bound), then its steps run in
-// order. Each request is rendered from the step's templates (path, query,
+// order. Each request is rendered from the step's templates (request.h: path, query,
 // body) and the record's values, and sent through the run's gate
 // (http.max_in_flight slots; a record's follow-ups go before new records'
 // first requests) once the byte bound lets it. A step with for_each fans
@@ -95,7 +95,6 @@ class Fetch {
   boost::asio::awaitable<Result<Body>> call(http::Request req, int step, AsyncSemaphore::Priority priority,
                                             std::shared_ptr<const std::atomic<bool>> given_up);
   boost::asio::awaitable<void> finish(Record& r);
-  http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop) const;
   std::string url_of(const StepPlan& s, const Record& r, std::int64_t loop) const;
   void keep(Record& r, int step, std::int64_t loop, Body body);
   void drop_answers(Record& r);

@@ -1,0 +1,122 @@
+// Request, alone: a step's templates rendered for a record. A JSON body's
+// holes are escaped where they stand, so that no input value can change
+// the body's shape (a quote, a backslash, a line break, a brace in a
+// value); {{ and }} are literal braces; a template that is not one says
+// how to write it.
+#include "pipeline/run/request.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "pipeline/file/config.h"
+
+namespace sluice::pipeline {
+namespace {
+
+Result<std::unique_ptr<Plan>> plan_with(const std::string& step) {
+  auto config = parse_config(R"yaml(input:
+  path: records.csv
+  columns: {id: int64, name: string, score: double, ok: bool}
+http:
+  base_url: http://127.0.0.1:1
+steps:
+)yaml" + step + R"yaml(output:
+  path: out
+  columns:
+    id: int64
+)yaml",
+                             "p.yaml");
+  if (!config.ok()) return config.status();
+  return make_plan(std::move(*config), Datasets::kCheckOnly);
+}
+
+Record record_of(const Plan& plan, std::int64_t id, const std::string& name, double score) {
+  Record r;
+  r.slots.resize(plan.slot_names.size());
+  r.slots[0] = Value(id);
+  r.slots[1] = Value(name);
+  r.slots[2] = Value(score);
+  r.slots[3] = Value(true);
+  return r;
+}
+
+constexpr const char* kHostile[] = {
+    "plain", "bo\"b", "back\\slash", "two\nlines", "\"], \"admin\": true, \"x\": [\"", "{id}", "{{", "}", "zürich",
+    "tab\there", "",
+};
+
+TEST(Request, AJsonBodysHolesAreEscapedWhereTheyStandForAnyValue) {
+  auto plan = plan_with(R"yaml(  - name: search
+    post: /v1/search
+    body: '{{"id": {id}, "name": "{name}", "who": {name}, "tag": "n-{name}-{id}", "score": {score}, "ok": {ok}, "list": [{id}, "{name}"]}}'
+    fields: {n: int64}
+)yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  simdjson::dom::parser parser;
+  for (const char* name : kHostile) {
+    const Record r = record_of(**plan, 7, name, 0.25);
+    const http::Request req = request_for((*plan)->steps[0], r, 0);
+    simdjson::dom::element d;
+    ASSERT_FALSE(parser.parse(req.body).get(d)) << "not JSON for name '" << name << "': " << req.body;
+    simdjson::dom::object o;
+    ASSERT_FALSE(d.get(o)) << req.body;
+    EXPECT_EQ(o.size(), 7u) << "the body's shape changed: " << req.body;
+    EXPECT_EQ(int64_t(d["id"]), 7);
+    EXPECT_EQ(std::string_view(d["name"]), name);
+    EXPECT_EQ(std::string_view(d["who"]), name) << "outside quotes, a string is quoted";
+    EXPECT_EQ(std::string_view(d["tag"]), "n-" + std::string(name) + "-7");
+    EXPECT_EQ(double(d["score"]), 0.25);
+    EXPECT_EQ(bool(d["ok"]), true);
+    EXPECT_EQ(std::string_view(d["list"].at(1)), name);
+    ASSERT_EQ(req.headers.size(), 1u);
+    EXPECT_EQ(req.headers[0].second, "application/json");
+  }
+}
+
+TEST(Request, TheBodyTheIssueReportedIsNoLongerAnInjection) {
+  auto plan = plan_with(R"yaml(  - name: s
+    post: /v1/items
+    body: '[{id}, "{name}"]'
+    fields: {n: int64}
+)yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const http::Request req = request_for((*plan)->steps[0], record_of(**plan, 2, "bo\"b", 0), 0);
+  EXPECT_EQ(req.body, "[2, \"bo\\\"b\"]");
+}
+
+TEST(Request, PathAndQueryHolesAreTextForTheClientToEncodeAndBracesCanBeLiteral) {
+  auto plan = plan_with(R"yaml(  - name: s
+    get: /v1/{name}/x{{y}}?q={name}&n={id}
+    fields: {n: int64}
+)yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const http::Request req = request_for((*plan)->steps[0], record_of(**plan, 3, "a b\"c", 0), 0);
+  EXPECT_EQ(req.path, "/v1/a b\"c/x{y}");
+  ASSERT_EQ(req.query.size(), 2u);
+  EXPECT_EQ(req.query[0].second, "a b\"c");
+  EXPECT_EQ(req.query[1].second, "3");
+  EXPECT_TRUE(req.body.empty());
+}
+
+TEST(Request, ABraceThatIsNotAHoleSaysHowToWriteOne) {
+  auto unescaped = plan_with(R"yaml(  - name: s
+    post: /v1/items
+    body: '{"id": {id}}'
+    fields: {n: int64}
+)yaml");
+  ASSERT_FALSE(unescaped.ok());
+  EXPECT_NE(unescaped.status().message().find("write {{ and }} for literal braces"), std::string::npos)
+      << unescaped.status().to_string();
+  EXPECT_NE(unescaped.status().message().find("p.yaml:"), std::string::npos) << "it names the file and line";
+  auto lone = plan_with(R"yaml(  - name: s
+    post: /v1/items
+    body: '[{id}]}'
+    fields: {n: int64}
+)yaml");
+  ASSERT_FALSE(lone.ok());
+  EXPECT_NE(lone.status().message().find("a '}' without its '{' at column 7"), std::string::npos)
+      << lone.status().to_string();
+}
+
+}  // namespace
+}  // namespace sluice::pipeline
