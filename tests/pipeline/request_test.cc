@@ -41,8 +41,8 @@ Record record_of(const Plan& plan, std::int64_t id, const std::string& name, dou
 }
 
 constexpr const char* kHostile[] = {
-    "plain", "bo\"b", "back\\slash", "two\nlines", "\"], \"admin\": true, \"x\": [\"", "{id}", "{{", "}", "zürich",
-    "tab\there", "",
+    "plain", "bo\"b",  "back\\slash", "two\nlines", "\"], \"admin\": true, \"x\": [\"", "{id}", "{{",
+    "}",     "zürich", "tab\there",   "",
 };
 
 TEST(Request, AJsonBodysHolesAreEscapedWhereTheyStandForAnyValue) {
