@@ -37,7 +37,7 @@ TEST(Extractor, AListMissingIsEmptyIfOptionalAndAnErrorOtherwise) {
   ASSERT_EQ(lists.size(), 1u);
   EXPECT_TRUE(lists[0].empty()) << "what was there before is gone";
   Status s = required.extract(body, scalars, &lists);
-  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << "well-formed: asking again would not help";
   EXPECT_EQ(s.message(), "field 's.ids' (path 'ids'): missing");
 }
 
@@ -70,7 +70,7 @@ TEST(Extractor, ADuplicateKeyReadsItsLastValueInObjectsAndArrayElements) {
   std::string arr = R"({"events":[{"t":1,"v":1.5},{"t":2,"t":3},{"v":0.5,"t":4,"v":9.5,"t":5}]})";
   pipeline::ArrayData out = events.empty();
   Status st = events.extract(arr, out);
-  ASSERT_EQ(st.code(), StatusCode::kDataLoss) << "element 1 has no v";
+  ASSERT_EQ(st.code(), StatusCode::kFailedPrecondition) << "element 1 has no v";
   std::string ok = R"({"events":[{"t":1,"v":1.5},{"v":0.5,"t":4,"v":9.5,"t":5},{"t":6,"t":7,"v":2.5}]})";
   out = events.empty();
   ASSERT_TRUE(events.extract(ok, out).ok());

@@ -154,6 +154,53 @@ TEST(Fetch, ARecordTheApiDoesNotKnowIsDeadLetteredWithItsStepAndUrlAfterOneAttem
   EXPECT_TRUE(f.run_failures.empty()) << "one record's problem is not the run's";
 }
 
+// A field path the API's answers do not have (a typo in the file): the
+// answer is well-formed, so asking again cannot help. Each record asks once
+// and is dead-lettered naming the field, not five times over the input.
+TEST(Fetch, AWellFormedAnswerWithoutAFieldIsAskedForOnceAndNamesIt) {
+  auto api = mockapi::Server::start({});
+  ASSERT_TRUE(api.ok());
+  auto config =
+      parse_config("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
+                       "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
+                       "    fields: {score: double, scroe: double}\n"
+                       "output:\n  path: out\n  columns:\n    id: int64\n",
+                   "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const Fetched f = fetch_all(**plan, ids_up_to(10));
+  for (const Record& r : f.records) {
+    ASSERT_EQ(r.outcome, Record::Outcome::kDead);
+    EXPECT_EQ(r.dead_step, "item");
+    EXPECT_NE(r.dead_error.find("not as the step says"), std::string::npos) << r.dead_error;
+    EXPECT_NE(r.dead_error.find("field 'item.scroe' (path 'scroe'): missing"), std::string::npos) << r.dead_error;
+  }
+  EXPECT_EQ((*api)->stats().requests, 10u) << "one request a record, not max_attempts";
+}
+
+// The same for an array the answers do not have, read on the CPU pool.
+TEST(Fetch, AWellFormedAnswerWithoutTheArrayIsAskedForOnce) {
+  auto api = mockapi::Server::start({});
+  ASSERT_TRUE(api.ok());
+  auto config =
+      parse_config("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
+                       "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
+                       "    arrays: {things: {path: thnigs, fields: {v: double}}}\n"
+                       "output:\n  path: out\n  columns:\n    id: int64\n"
+                       "    n: {type: int64, expr: count(things)}\n",
+                   "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const Fetched f = fetch_all(**plan, ids_up_to(5));
+  for (const Record& r : f.records) {
+    ASSERT_EQ(r.outcome, Record::Outcome::kDead);
+    EXPECT_NE(r.dead_error.find("array 'thnigs': no such field"), std::string::npos) << r.dead_error;
+  }
+  EXPECT_EQ((*api)->stats().requests, 5u);
+}
+
 TEST(Fetch, ARecordGivenUpOnSendsNoRequest) {
   auto api = mockapi::Server::start({});
   ASSERT_TRUE(api.ok());

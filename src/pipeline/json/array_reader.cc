@@ -138,23 +138,25 @@ class Reader {
     if (error_ != nullptr) {
       return Status::DataLoss("malformed JSON at byte " + std::to_string(error_at_) + ": " + error_);
     }
+    // Well-formed JSON not shaped as the step says: asking again would get
+    // the same (kFailedPrecondition; malformed JSON above is kDataLoss).
     const std::string where = "array '" + path_name + "'";
     switch (outcome_) {
       case Outcome::kRows:
         return Status();
       case Outcome::kMissing:
-        return Status::DataLoss(where + ": no such field");
+        return Status::FailedPrecondition(where + ": no such field");
       case Outcome::kNotArray:
-        return Status::DataLoss(where + ": not an array");
+        return Status::FailedPrecondition(where + ": not an array");
       case Outcome::kNotObject:
-        return Status::DataLoss(where + ", element " + std::to_string(bad_row_) + ": not an object");
+        return Status::FailedPrecondition(where + ", element " + std::to_string(bad_row_) + ": not an object");
       case Outcome::kFieldMissing:
-        return Status::DataLoss(where + ", element " + std::to_string(bad_row_) + ": field '" +
-                                fields_[bad_field_].path + "' is missing");
+        return Status::FailedPrecondition(where + ", element " + std::to_string(bad_row_) + ": field '" +
+                                          fields_[bad_field_].path + "' is missing");
       case Outcome::kWrongType:
-        return Status::DataLoss(where + ", element " + std::to_string(bad_row_) + ", field '" +
-                                fields_[bad_field_].path + "': expected " +
-                                std::string(type_name(fields_[bad_field_].type)));
+        return Status::FailedPrecondition(where + ", element " + std::to_string(bad_row_) + ", field '" +
+                                          fields_[bad_field_].path + "': expected " +
+                                          std::string(type_name(fields_[bad_field_].type)));
     }
     return Status();
   }

@@ -24,10 +24,11 @@ namespace sluice::pipeline::detail {
 // Appends the elements of the array at `path` (the object keys from the
 // root; `path_name` is its dotted form for messages) to `out`, one row per
 // element and one column per field, in the order of `fields`. Each element
-// must be an object; a field it lacks is null when optional. Fails with
-// kDataLoss saying what and where: malformed JSON (with its byte offset),
-// no array at the path, an element that is not an object, a missing field,
-// a value of another type. On failure `out` may hold part of the rows.
+// must be an object; a field it lacks is null when optional. Fails saying
+// what and where: kDataLoss for malformed JSON (with its byte offset), and
+// kFailedPrecondition for well-formed JSON not shaped as the step says (no
+// array at the path, an element that is not an object, a missing field, a
+// value of another type). On failure `out` may hold part of the rows.
 // REQUIRES: `out` has a column of each field's type; `body` is the whole
 // answer (its terminating NUL, which std::string guarantees, is read).
 Status read_array(const std::string& body, const std::vector<std::string>& path, const std::string& path_name,

@@ -29,8 +29,10 @@ dom::parser& thread_parser() {
   return parser;
 }
 
+// A well-formed answer that is not shaped as the step says: asking again
+// would get the same (kFailedPrecondition; a malformed one is kDataLoss).
 Status field_error(const FieldSpec& f, std::string_view what) {
-  return Status::DataLoss("field '" + f.name + "' (path '" + f.path + "'): " + std::string(what));
+  return Status::FailedPrecondition("field '" + f.name + "' (path '" + f.path + "'): " + std::string(what));
 }
 
 Status read_value(dom::element v, const FieldSpec& f, Value& out) {

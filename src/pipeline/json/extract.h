@@ -25,8 +25,10 @@ class Extractor {
  public:
   explicit Extractor(std::vector<FieldSpec> fields);
   // One value per scalar field into `out` and one list per list field into
-  // `lists` (each in the order of the fields). Fails with kDataLoss naming
-  // the field: malformed JSON, a missing field, a value of another type.
+  // `lists` (each in the order of the fields). Fails with kDataLoss for
+  // malformed JSON (a cut answer: asking again may help), and with
+  // kFailedPrecondition naming the field for well-formed JSON not shaped as
+  // the step says: a missing field, a value of another type.
   // REQUIRES: `lists` is given when a field is a list.
   Status extract(std::string& body, std::vector<Value>& out, std::vector<std::vector<Value>>* lists = nullptr) const;
   const std::vector<FieldSpec>& fields() const { return fields_; }

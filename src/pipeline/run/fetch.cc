@@ -152,6 +152,14 @@ class Unreadable {
   std::string history_;
 };
 
+// A well-formed answer that lacks a field the step reads, or holds it as
+// another type: it is not asked for again (the API would answer the same),
+// and the dead letter says so.
+Status not_as_the_step_says(const Status& why) {
+  return Status::FailedPrecondition("the answer is not as the step says, so it was not asked for again: " +
+                                    why.message());
+}
+
 }  // namespace
 
 // A step without for_each: one answer, its fields read at once (they are
@@ -170,6 +178,10 @@ asio::awaitable<bool> Fetch::single(const StepPlan& s, int si, Record& r) {
       std::vector<Value> values;
       std::vector<std::vector<Value>> lists;
       if (Status read = s.fields->extract(body->bytes, values, &lists); !read.ok()) {
+        if (read.code() == StatusCode::kFailedPrecondition) {
+          kill(r, s.name, url_of(s, r, 0), unreadable.failed(not_as_the_step_says(read)));
+          co_return false;
+        }
         unreadable.add(read);
         continue;
       }
@@ -253,6 +265,10 @@ asio::awaitable<void> Fetch::finish(Record& r) {
     const StepPlan& s = plan_.steps[static_cast<std::size_t>(a.step)];
     unreadable.resize(r.answers.size());
     Unreadable& tries = unreadable[index];
+    if (why.code() == StatusCode::kFailedPrecondition) {
+      kill(r, s.name, url_of(s, r, a.loop), tries.failed(not_as_the_step_says(why)));
+      break;
+    }
     tries.add(why);
     if (tries.count() >= attempts()) {
       kill(r, s.name, url_of(s, r, a.loop), tries.failed());
