@@ -174,6 +174,34 @@ TEST(PipelineFile, AnUnsetEnvironmentVariableIsNamedNotGuessed) {
       << m;
 }
 
+// ${NAME:?message} says why the variable is needed; $$ is a literal '$'.
+TEST(PipelineFile, AVariableCanSayWhyItIsNeededAndADollarCanBeLiteral) {
+  ::unsetenv("SLUICE_TEST_UNSET_KEY");
+  std::string m = error_of(replace(
+      kGood, "  base_url: http://127.0.0.1:1",
+      "  base_url: http://127.0.0.1:1\n  headers: {X-Api-Key: \"${SLUICE_TEST_UNSET_KEY:?the items API's key}\"}"));
+  EXPECT_NE(m.find("http.headers.X-Api-Key: environment variable SLUICE_TEST_UNSET_KEY is not set: the items API's "
+                   "key"),
+            std::string::npos)
+      << m;
+  ::setenv("SLUICE_TEST_SET_KEY", "k1", 1);
+  auto c = parse_config(replace(kGood, "  base_url: http://127.0.0.1:1",
+                                "  base_url: http://127.0.0.1:1\n  headers: {X-A: \"${SLUICE_TEST_SET_KEY:?needed}\", "
+                                "X-B: \"$${SLUICE_TEST_SET_KEY}$$5\", X-C: \"${SLUICE_TEST_UNSET_KEY:-d$$}\"}"),
+                        "p.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const http::Headers& h = c->http.client.headers;
+  auto header = [&](const std::string& name) {
+    for (const auto& [k, v] : h) {
+      if (k == name) return v;
+    }
+    return std::string("(absent)");
+  };
+  EXPECT_EQ(header("X-A"), "k1");
+  EXPECT_EQ(header("X-B"), "${SLUICE_TEST_SET_KEY}$5") << "$$ is a '$', and what follows it is not a variable";
+  EXPECT_EQ(header("X-C"), "d$$") << "a default is taken as it is written";
+}
+
 TEST(PipelineFile, EveryErrorIsReportedAtOnce) {
   std::string text = replace(kGood, "columns: {id: int64}", "columns: {id: int6}");
   text = replace(text, "item.score >= 0.3", "item.nope >= 0.3");

@@ -92,24 +92,31 @@ std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std
   auto s = string(n, what);
   if (!s) return std::nullopt;
   std::string out;
-  std::size_t i = 0;
-  while (i < s->size()) {
-    auto open = s->find("${", i);
-    if (open == std::string::npos) {
-      out += s->substr(i);
-      break;
+  for (std::size_t i = 0; i < s->size();) {
+    if (s->compare(i, 2, "$$") == 0) {  // a literal '$'
+      out += '$';
+      i += 2;
+      continue;
     }
-    out += s->substr(i, open - i);
-    auto close = s->find('}', open);
+    if (s->compare(i, 2, "${") != 0) {
+      out += (*s)[i++];
+      continue;
+    }
+    const auto close = s->find('}', i);
     if (close == std::string::npos) {
-      error(n, what + ": '${' without a closing '}'");
+      error(n, what + ": '${' without a closing '}' (write $$ for a literal '$')");
       return std::nullopt;
     }
-    std::string ref = s->substr(open + 2, close - open - 2);
-    std::optional<std::string> fallback;
+    std::string ref = s->substr(i + 2, close - i - 2);
+    // ${NAME:-default}: the default when NAME is unset or empty;
+    // ${NAME:?message}: an error saying `message` then.
+    std::optional<std::string> fallback, message;
     if (auto d = ref.find(":-"); d != std::string::npos) {
       fallback = ref.substr(d + 2);
       ref.resize(d);
+    } else if (auto q = ref.find(":?"); q != std::string::npos) {
+      message = ref.substr(q + 2);
+      ref.resize(q);
     }
     const char* v = std::getenv(ref.c_str());
     if (v && *v) {
@@ -118,7 +125,8 @@ std::optional<std::string> YamlReader::substitute(const YAML::Node& n, const std
     } else if (fallback) {
       out += *fallback;
     } else {
-      error(n, what + ": environment variable " + ref + " is not set");
+      error(n, what + ": environment variable " + ref + " is not set" +
+                   (message && !message->empty() ? ": " + *message : ""));
       return std::nullopt;
     }
     i = close + 1;
