@@ -575,9 +575,8 @@ void read_bounds(YamlReader& r, const YAML::Node& root, PipelineConfig& c) {
   }
 }
 
-Result<PipelineConfig> read_config(const YAML::Node& root_in, const std::string& file,
+Result<PipelineConfig> read_config(const YAML::Node& root, const std::string& file,
                                    const std::vector<std::string>& overrides) {
-  YAML::Node root = root_in;
   SLUICE_RETURN_IF_ERROR(check_expanded_size(root, file));
   {
     YamlReader dup(file);
