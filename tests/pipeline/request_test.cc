@@ -98,6 +98,33 @@ TEST(Request, PathAndQueryHolesAreTextForTheClientToEncodeAndBracesCanBeLiteral)
   EXPECT_TRUE(req.body.empty());
 }
 
+// A step's query: parameters after the URL's own, in the file's order, each
+// a template (values as text: the client percent-encodes them).
+TEST(Request, AStepsQueryParametersFollowTheUrlsOwn) {
+  auto plan = plan_with(R"yaml(  - name: s
+    get: /v1/search?x=1
+    query: {q: "{name}", limit: 50, tag: "n-{id}"}
+    fields: {n: int64}
+)yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const http::Request req = request_for((*plan)->steps[0], record_of(**plan, 4, "a&b=c", 0), 0);
+  EXPECT_EQ(req.path, "/v1/search");
+  ASSERT_EQ(req.query.size(), 4u);
+  EXPECT_EQ(req.query[0], (std::pair<std::string, std::string>{"x", "1"}));
+  EXPECT_EQ(req.query[1], (std::pair<std::string, std::string>{"q", "a&b=c"}));
+  EXPECT_EQ(req.query[2], (std::pair<std::string, std::string>{"limit", "50"}));
+  EXPECT_EQ(req.query[3], (std::pair<std::string, std::string>{"tag", "n-4"}));
+  auto unknown = plan_with(R"yaml(  - name: s
+    get: /v1/search
+    query: {q: "{nmae}"}
+    fields: {n: int64}
+)yaml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("step 's': query.q: {nmae} is not a field"), std::string::npos)
+      << unknown.status().to_string();
+  EXPECT_NE(unknown.status().message().find("did you mean {name}?"), std::string::npos) << unknown.status().to_string();
+}
+
 TEST(Request, ABraceThatIsNotAHoleSaysHowToWriteOne) {
   auto unescaped = plan_with(R"yaml(  - name: s
     post: /v1/items

@@ -270,7 +270,9 @@ StepConfig read_step(YamlReader& r, const YAML::Node& s, std::size_t index) {
   } else if (s.IsMap()) {
     r.error(s, what + ": 'name' is required");
   }
-  if (!r.map(s, what, {"name", "get", "post", "put", "body", "for_each", "fields", "arrays", "keep_if"})) return c;
+  if (!r.map(s, what, {"name", "get", "post", "put", "body", "query", "for_each", "fields", "arrays", "keep_if"})) {
+    return c;
+  }
   int methods = 0;
   for (const char* m : {"get", "post", "put"}) {
     if (!s[m]) continue;
@@ -282,6 +284,17 @@ StepConfig read_step(YamlReader& r, const YAML::Node& s, std::size_t index) {
   }
   if (methods != 1) r.error(s, what + ": exactly one of 'get', 'post' or 'put' (with the URL template) is required");
   if (s["body"]) c.body = r.string(s["body"], what + ".body").value_or("");
+  if (const auto& q = s["query"]) {
+    c.query_where = r.at(q);
+    if (!q.IsMap()) {
+      r.error(q, what + ".query: expected a mapping of parameter names to values, e.g. {q: \"{name}\", limit: 50}");
+    } else {
+      for (const auto& kv : q) {
+        const std::string name = kv.first.as<std::string>();
+        if (auto v = r.string(kv.second, what + ".query." + name)) c.query.emplace_back(name, *v);
+      }
+    }
+  }
   if (const auto& f = s["for_each"]) {
     if (!f.IsMap() || f.size() != 1) {
       r.error(f, what + ".for_each: expected one variable and its values, e.g. {page: \"range(0, item.pages)\"}");

@@ -82,6 +82,9 @@ struct StepConfig {
   std::string url;  // template: "/v1/items/{id}/events?page={page}"
   Where url_where;
   std::string body;  // template, optional
+  // Query parameters besides the URL's own, in order: name, value template.
+  std::vector<std::pair<std::string, std::string>> query;
+  Where query_where;
   std::string for_each_var;
   std::string for_each;  // "range(0, item.pages)"
   Where for_each_where;
