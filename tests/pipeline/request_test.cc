@@ -125,6 +125,66 @@ TEST(Request, AStepsQueryParametersFollowTheUrlsOwn) {
   EXPECT_NE(unknown.status().message().find("did you mean {name}?"), std::string::npos) << unknown.status().to_string();
 }
 
+// application/x-www-form-urlencoded read back as a form parser would
+// (split on '&' and '=', then '+' and %XX decoded).
+std::vector<std::pair<std::string, std::string>> parse_form(const std::string& body) {
+  auto decode = [](std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        out += ' ';
+      } else if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t at = 0;
+  while (at <= body.size()) {
+    std::size_t amp = body.find('&', at);
+    if (amp == std::string::npos) amp = body.size();
+    const std::string_view kv(body.data() + at, amp - at);
+    const auto eq = kv.find('=');
+    out.emplace_back(decode(kv.substr(0, eq)), eq == std::string_view::npos ? "" : decode(kv.substr(eq + 1)));
+    at = amp + 1;
+  }
+  return out;
+}
+
+TEST(Request, AFormBodysNamesAndValuesAreFormEncoded) {
+  auto plan = plan_with(R"yaml(  - name: s
+    post: /v1/token
+    form: {grant type: client_credentials, who: "{name}", id: "{id}"}
+    fields: {n: int64}
+)yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  std::vector<std::string> names(std::begin(kHostile), std::end(kHostile));
+  names.insert(names.end(), {"a&b=c", "100% +1", "x=y&z", "%41"});
+  for (const std::string& name : names) {
+    const http::Request req = request_for((*plan)->steps[0], record_of(**plan, 9, name, 0), 0);
+    const auto form = parse_form(req.body);
+    ASSERT_EQ(form.size(), 3u) << "the form's shape changed: " << req.body;
+    EXPECT_EQ(form[0], (std::pair<std::string, std::string>{"grant type", "client_credentials"}));
+    EXPECT_EQ(form[1], (std::pair<std::string, std::string>{"who", name})) << req.body;
+    EXPECT_EQ(form[2], (std::pair<std::string, std::string>{"id", "9"}));
+    ASSERT_EQ(req.headers.size(), 1u);
+    EXPECT_EQ(req.headers[0].second, "application/x-www-form-urlencoded");
+  }
+  auto both = plan_with(R"yaml(  - name: s
+    post: /v1/token
+    body: '[{id}]'
+    form: {a: b}
+    fields: {n: int64}
+)yaml");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("either 'body' or 'form', not both"), std::string::npos)
+      << both.status().to_string();
+}
+
 TEST(Request, ABraceThatIsNotAHoleSaysHowToWriteOne) {
   auto unescaped = plan_with(R"yaml(  - name: s
     post: /v1/items

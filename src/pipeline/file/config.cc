@@ -270,7 +270,8 @@ StepConfig read_step(YamlReader& r, const YAML::Node& s, std::size_t index) {
   } else if (s.IsMap()) {
     r.error(s, what + ": 'name' is required");
   }
-  if (!r.map(s, what, {"name", "get", "post", "put", "body", "query", "for_each", "fields", "arrays", "keep_if"})) {
+  if (!r.map(s, what,
+             {"name", "get", "post", "put", "body", "form", "query", "for_each", "fields", "arrays", "keep_if"})) {
     return c;
   }
   int methods = 0;
@@ -284,17 +285,22 @@ StepConfig read_step(YamlReader& r, const YAML::Node& s, std::size_t index) {
   }
   if (methods != 1) r.error(s, what + ": exactly one of 'get', 'post' or 'put' (with the URL template) is required");
   if (s["body"]) c.body = r.string(s["body"], what + ".body").value_or("");
-  if (const auto& q = s["query"]) {
-    c.query_where = r.at(q);
-    if (!q.IsMap()) {
-      r.error(q, what + ".query: expected a mapping of parameter names to values, e.g. {q: \"{name}\", limit: 50}");
-    } else {
-      for (const auto& kv : q) {
-        const std::string name = kv.first.as<std::string>();
-        if (auto v = r.string(kv.second, what + ".query." + name)) c.query.emplace_back(name, *v);
-      }
+  auto pairs = [&](const char* key, std::vector<std::pair<std::string, std::string>>& out, Where& where) {
+    const auto& m = s[key];
+    if (!m) return;
+    where = r.at(m);
+    if (!m.IsMap()) {
+      r.error(m, what + "." + key + ": expected a mapping of names to values, e.g. {q: \"{name}\", limit: 50}");
+      return;
     }
-  }
+    for (const auto& kv : m) {
+      const std::string name = kv.first.as<std::string>();
+      if (auto v = r.string(kv.second, what + "." + key + "." + name)) out.emplace_back(name, *v);
+    }
+  };
+  pairs("query", c.query, c.query_where);
+  pairs("form", c.form, c.form_where);
+  if (s["form"] && s["body"]) r.error(s["form"], what + ": either 'body' or 'form', not both");
   if (const auto& f = s["for_each"]) {
     if (!f.IsMap() || f.size() != 1) {
       r.error(f, what + ".for_each: expected one variable and its values, e.g. {page: \"range(0, item.pages)\"}");

@@ -85,6 +85,10 @@ struct StepConfig {
   // Query parameters besides the URL's own, in order: name, value template.
   std::vector<std::pair<std::string, std::string>> query;
   Where query_where;
+  // A form body (application/x-www-form-urlencoded) instead of `body`: name,
+  // value template.
+  std::vector<std::pair<std::string, std::string>> form;
+  Where form_where;
   std::string for_each_var;
   std::string for_each;  // "range(0, item.pages)"
   Where for_each_where;

@@ -248,6 +248,10 @@ class Planner {
       sp.request.query.emplace_back(
           k, pieces(v, scope_, s.for_each_var, s.query_where, what + ": query." + k, all_names_, sp.request));
     }
+    for (const auto& [k, v] : s.form) {
+      sp.request.form.emplace_back(
+          k, pieces(v, scope_, s.for_each_var, s.form_where, what + ": form." + k, all_names_, sp.request));
+    }
     if (!s.body.empty()) {
       sp.request.body = pieces(s.body, scope_, s.for_each_var, s.where, what + ": body", all_names_, sp.request);
       mark_json_holes(sp.request.body);

@@ -36,7 +36,8 @@ struct Template {
   std::vector<Piece> path;
   std::vector<std::pair<std::string, std::vector<Piece>>> query;  // name, value pieces
   std::vector<Piece> body;
-  std::vector<int> slots;  // every slot used
+  std::vector<std::pair<std::string, std::vector<Piece>>> form;  // name, value pieces: a form body
+  std::vector<int> slots;                                        // every slot used
 };
 
 struct StepPlan {

@@ -1,5 +1,8 @@
 #include "pipeline/run/request.h"
 
+#include <cctype>
+#include <string_view>
+
 #include "sluice/detail/json.h"
 
 namespace sluice::pipeline {
@@ -25,6 +28,23 @@ void append_escaped(const Value& v, Template::Escape escape, std::string& out) {
       out.erase(at, 1);
       out.pop_back();
       return;
+  }
+}
+
+// As application/x-www-form-urlencoded wants a name or value: every byte
+// but ALPHA, DIGIT and -._~ as %XX, a space as '+'.
+void append_form_encoded(std::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
   }
 }
 
@@ -56,6 +76,14 @@ http::Request request_for(const StepPlan& s, const Record& r, std::int64_t loop)
   if (!s.request.body.empty()) {
     req.body = render(s.request.body, r, loop, list);
     req.headers.emplace_back("Content-Type", "application/json");
+  } else if (!s.request.form.empty()) {
+    for (const auto& [k, v] : s.request.form) {
+      if (!req.body.empty()) req.body += '&';
+      append_form_encoded(k, req.body);
+      req.body += '=';
+      append_form_encoded(render(v, r, loop, list), req.body);
+    }
+    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   }
   return req;
 }

@@ -4,6 +4,8 @@
 // where they stand: inside a string literal as the string's escaped
 // content, elsewhere as a JSON value (a string quoted, a number as a
 // number, true, false), so that no input value can change the body's shape.
+// A form body's names and values are form-encoded (application/x-www-form-
+// urlencoded).
 // Pure: from any thread.
 #pragma once
 
