@@ -7,13 +7,13 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "pipeline/file/config.h"
+#include "plan_of.h"
 
 namespace sluice::pipeline {
 namespace {
 
 std::unique_ptr<Plan> partitioned_plan() {
-  auto config = parse_config(R"yaml(input:
+  return valid_plan(R"yaml(input:
   path: records.csv
   columns: {id: int64, region: string}
 output:
@@ -22,12 +22,7 @@ output:
   columns:
     id: int64
     region: string
-)yaml",
-                             "p.yaml");
-  EXPECT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-  EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-  return std::move(*plan);
+)yaml");
 }
 
 Record ended(const Plan& plan, std::uint64_t position, std::int64_t id, Value region, Record::Outcome outcome) {

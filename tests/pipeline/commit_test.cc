@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/file/config.h"
 #include "pipeline/run/columns.h"
+#include "plan_of.h"
 #include "sluice/store.h"
 
 namespace sluice::pipeline {
@@ -26,7 +26,7 @@ class CommitTest : public ::testing::Test {
            ("commit_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    auto config = parse_config(R"yaml(input:
+    plan_ = valid_plan(R"yaml(input:
   path: records.csv
   columns: {id: int64}
 output:
@@ -35,12 +35,8 @@ output:
   file_rows: 10
   columns:
     id: int64
-)yaml",
-                               "p.yaml");
-    ASSERT_TRUE(config.ok()) << config.status().to_string();
-    auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-    ASSERT_TRUE(plan.ok()) << plan.status().to_string();
-    plan_ = std::move(*plan);
+)yaml");
+    ASSERT_TRUE(plan_);
   }
 
   std::unique_ptr<Commit> open(bool resume = false) {

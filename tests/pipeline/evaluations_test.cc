@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "plan_of.h"
 #include "sluice/channel.h"
 
 namespace sluice::pipeline {
@@ -18,7 +19,7 @@ namespace {
 namespace asio = boost::asio;
 
 std::unique_ptr<Plan> plan_without_steps() {
-  auto config = parse_config(R"yaml(input:
+  return valid_plan(R"yaml(input:
   path: records.csv
   columns: {id: int64}
 output:
@@ -26,12 +27,7 @@ output:
   columns:
     id: int64
     twice: {type: int64, expr: id * 2}
-)yaml",
-                             "p.yaml");
-  EXPECT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-  EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-  return std::move(*plan);
+)yaml");
 }
 
 // Records with the ids [first, first + n).

@@ -10,8 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/file/config.h"
-#include "pipeline/plan/plan.h"
+#include "plan_of.h"
 #include "sluice/runtime.h"
 
 namespace sluice::pipeline {
@@ -31,14 +30,9 @@ class InputTest : public ::testing::Test {
 
   // A plan over dir_/in-*.csv, key id.
   std::unique_ptr<Plan> plan(const std::string& extra = "") {
-    auto config = parse_config("input:\n  path: " + (dir_ / "in-*.csv").string() +
-                                   "\n  columns: {id: int64, name: string}\n  key: id\n" + extra +
-                                   "output:\n  path: " + (dir_ / "out").string() + "\n  columns:\n    id: int64\n",
-                               "p.yaml");
-    EXPECT_TRUE(config.ok()) << config.status().to_string();
-    auto p = make_plan(std::move(*config), Datasets::kCheckOnly);
-    EXPECT_TRUE(p.ok()) << p.status().to_string();
-    return std::move(*p);
+    return valid_plan("input:\n  path: " + (dir_ / "in-*.csv").string() +
+                      "\n  columns: {id: int64, name: string}\n  key: id\n" + extra +
+                      "output:\n  path: " + (dir_ / "out").string() + "\n  columns:\n    id: int64\n");
   }
 
   // Every record the input sends, and what it gave stop_run.

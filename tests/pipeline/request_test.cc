@@ -8,13 +8,13 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "pipeline/file/config.h"
+#include "plan_of.h"
 
 namespace sluice::pipeline {
 namespace {
 
 Result<std::unique_ptr<Plan>> plan_with(const std::string& step) {
-  auto config = parse_config(R"yaml(input:
+  return plan_of(R"yaml(input:
   path: records.csv
   columns: {id: int64, name: string, score: double, ok: bool}
 http:
@@ -24,10 +24,7 @@ steps:
   path: out
   columns:
     id: int64
-)yaml",
-                             "p.yaml");
-  if (!config.ok()) return config.status();
-  return make_plan(std::move(*config), Datasets::kCheckOnly);
+)yaml");
 }
 
 Record record_of(const Plan& plan, std::int64_t id, const std::string& name, double score) {
