@@ -20,6 +20,7 @@
 #include "oracle.h"
 #include "pipeline/file/config.h"
 #include "pipeline/plan/plan.h"
+#include "plan_of.h"
 #include "sluice/channel.h"
 
 namespace sluice::pipeline {
@@ -30,13 +31,13 @@ namespace asio = boost::asio;
 // The reference workload's steps without its join: a record is written
 // (n_events: its pages' events) or filtered by keep_if.
 std::unique_ptr<Plan> plan_for(const std::string& base_url, const std::string& http_extra = "") {
-  auto config = parse_config(R"yaml(input:
+  return valid_plan(R"yaml(input:
   path: records.csv
   columns: {id: int64}
 http:
-  base_url: )yaml" + base_url + "\n" +
-                                 http_extra +
-                                 R"yaml(  retry: {max_attempts: 3, base_backoff_ms: 5, max_backoff_ms: 20}
+  base_url: )yaml" + base_url +
+                    "\n" + http_extra +
+                    R"yaml(  retry: {max_attempts: 3, base_backoff_ms: 5, max_backoff_ms: 20}
 steps:
   - name: item
     get: /v1/items/{id}
@@ -54,12 +55,7 @@ output:
   columns:
     id: int64
     n_events: {type: int64, expr: count(events)}
-)yaml",
-                             "p.yaml");
-  EXPECT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-  EXPECT_TRUE(plan.ok()) << plan.status().to_string();
-  return std::move(*plan);
+)yaml");
 }
 
 struct Fetched {
@@ -160,16 +156,13 @@ TEST(Fetch, ARecordTheApiDoesNotKnowIsDeadLetteredWithItsStepAndUrlAfterOneAttem
 TEST(Fetch, AWellFormedAnswerWithoutAFieldIsAskedForOnceAndNamesIt) {
   auto api = mockapi::Server::start({});
   ASSERT_TRUE(api.ok());
-  auto config =
-      parse_config("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
-                       "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
-                       "    fields: {score: double, scroe: double}\n"
-                       "output:\n  path: out\n  columns:\n    id: int64\n",
-                   "p.yaml");
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
-  const Fetched f = fetch_all(**plan, ids_up_to(10));
+  const auto plan =
+      valid_plan("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
+                 "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
+                 "    fields: {score: double, scroe: double}\n"
+                 "output:\n  path: out\n  columns:\n    id: int64\n");
+  ASSERT_TRUE(plan);
+  const Fetched f = fetch_all(*plan, ids_up_to(10));
   for (const Record& r : f.records) {
     ASSERT_EQ(r.outcome, Record::Outcome::kDead);
     EXPECT_EQ(r.dead_step, "item");
@@ -179,21 +172,39 @@ TEST(Fetch, AWellFormedAnswerWithoutAFieldIsAskedForOnceAndNamesIt) {
   EXPECT_EQ((*api)->stats().requests, 10u) << "one request a record, not max_attempts";
 }
 
+// A cut answer first (asked again), then a well-formed one without the
+// field (not asked again): two requests a record, and the dead letter says
+// what each answer was.
+TEST(Fetch, ACutAnswerIsAskedAgainAndAWellFormedOneWithoutTheFieldEndsIt) {
+  auto api = mockapi::Server::start({.faults = {.malformed = 1.0, .max_faults_per_path = 1}});
+  ASSERT_TRUE(api.ok());
+  const auto plan =
+      valid_plan("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
+                 "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
+                 "    fields: {score: double, scroe: double}\n"
+                 "output:\n  path: out\n  columns:\n    id: int64\n");
+  ASSERT_TRUE(plan);
+  const Fetched f = fetch_all(*plan, ids_up_to(4));
+  for (const Record& r : f.records) {
+    ASSERT_EQ(r.outcome, Record::Outcome::kDead);
+    EXPECT_NE(r.dead_error.find("answer 1: malformed JSON"), std::string::npos) << r.dead_error;
+    EXPECT_NE(r.dead_error.find("; then the answer is not as the step says"), std::string::npos) << r.dead_error;
+  }
+  EXPECT_EQ((*api)->stats().requests, 8u);
+}
+
 // The same for an array the answers do not have, read on the CPU pool.
 TEST(Fetch, AWellFormedAnswerWithoutTheArrayIsAskedForOnce) {
   auto api = mockapi::Server::start({});
   ASSERT_TRUE(api.ok());
-  auto config =
-      parse_config("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
-                       "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
-                       "    arrays: {things: {path: thnigs, fields: {v: double}}}\n"
-                       "output:\n  path: out\n  columns:\n    id: int64\n"
-                       "    n: {type: int64, expr: count(things)}\n",
-                   "p.yaml");
-  ASSERT_TRUE(config.ok()) << config.status().to_string();
-  auto plan = make_plan(std::move(*config), Datasets::kCheckOnly);
-  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
-  const Fetched f = fetch_all(**plan, ids_up_to(5));
+  const auto plan =
+      valid_plan("input:\n  path: records.csv\n  columns: {id: int64}\nhttp:\n  base_url: " + (*api)->base_url() +
+                 "\nsteps:\n  - name: item\n    get: /v1/items/{id}\n"
+                 "    arrays: {things: {path: thnigs, fields: {v: double}}}\n"
+                 "output:\n  path: out\n  columns:\n    id: int64\n"
+                 "    n: {type: int64, expr: count(things)}\n");
+  ASSERT_TRUE(plan);
+  const Fetched f = fetch_all(*plan, ids_up_to(5));
   for (const Record& r : f.records) {
     ASSERT_EQ(r.outcome, Record::Outcome::kDead);
     EXPECT_NE(r.dead_error.find("array 'thnigs': no such field"), std::string::npos) << r.dead_error;

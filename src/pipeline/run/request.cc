@@ -10,24 +10,17 @@ namespace sluice::pipeline {
 namespace {
 
 void append_escaped(const Value& v, Template::Escape escape, std::string& out) {
-  switch (escape) {
-    case Template::Escape::kText:
-      out += value_text(v);
-      return;
-    case Template::Escape::kJsonValue:
-      out += v.to_json();
-      return;
-    case Template::Escape::kJsonString:
-      if (v.type() != Type::kString) {
-        out += value_text(v);
-        return;
-      }
-      // The string's escaped content: its JSON literal without the quotes.
-      const std::size_t at = out.size();
-      detail::append_json_string(v.as_string(), out);
-      out.erase(at, 1);
-      out.pop_back();
-      return;
+  // A number or a boolean reads the same everywhere; a string as a JSON
+  // value is quoted.
+  if (v.type() != Type::kString || escape == Template::Escape::kJsonValue) {
+    out += v.to_json();
+  } else if (escape == Template::Escape::kText) {
+    out += v.as_string();
+  } else {  // inside a JSON string: the string's escaped content, its literal without the quotes
+    const std::size_t at = out.size();
+    detail::append_json_string(v.as_string(), out);
+    out.erase(at, 1);
+    out.pop_back();
   }
 }
 
