@@ -607,7 +607,11 @@ TEST_F(ClientTest, RequestsThatFailWhileOthersAreAnsweredAreNotAnOutage) {
   ClientStats st = c.stats();
   EXPECT_GE(st.outage_probes, 1u) << "ten first failures in a row with ten under way: the API was probed";
   EXPECT_EQ(st.outages, 0u) << "and answered the first probe: a false alarm is not an outage";
-  EXPECT_EQ(good_requests, 2) << "the probe sent the good request again";
+  // Each probe sends the good request again. How many alarms there are
+  // depends on how many of the ten were under way when the first failures
+  // came (fewer under way make a lower threshold): on a loaded machine a
+  // second group can raise a second false alarm.
+  EXPECT_EQ(good_requests, 1 + static_cast<int>(st.outage_probes)) << "every probe was the good request";
   EXPECT_TRUE(c.origin_status().ok());
 }
 
